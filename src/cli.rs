@@ -1,0 +1,139 @@
+//! The one definition of the command line. Doc comments are the help text; the man
+//! pages and shell completions are generated from this file.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::queue::Status;
+
+/// Shared-mailbox duty for teams on one IMAP account: status folders, a duty roster,
+/// and nothing marked read behind anyone's back.
+///
+/// State lives on the IMAP server: 未対応 (unclaimed), 対応中/<member> (claimed) and
+/// 完了 (done). Every change is recorded in the history folder 対応履歴.
+#[derive(Debug, Parser)]
+#[command(name = "mailduty", version = crate::version_line(), propagate_version = true)]
+#[command(after_help = "Examples:\n  mailduty init\n  mailduty list --overdue\n  mailduty claim 4k2q9x7m\n  mailduty list --overdue --format ids | mailduty claim -")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The rules file [default: $MAILDUTY_RULES, $XDG_CONFIG_HOME/mailduty/rules.yaml, /etc/mailduty/rules.yaml]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub rules: Option<PathBuf>,
+    /// Act as this member [default: $MAILDUTY_MEMBER, else the member whose login is $USER]
+    #[arg(long = "as", global = true, value_name = "NAME")]
+    pub as_member: Option<String>,
+    /// Print the IMAP commands sent and received on stderr (passwords hidden)
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Print nothing on success
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the status folders on the server and show what it supports
+    ///
+    /// Creates 未対応, 対応中, one 対応中/<member> per member, 完了 and 対応履歴 where
+    /// missing. Running it again changes nothing.
+    #[command(after_help = "Example:\n  mailduty --rules ./rules.yaml init")]
+    Init,
+    /// Validate the rules file without connecting to the server
+    ///
+    /// Lists every problem with file, line and column, and exits 2 if there is any.
+    #[command(after_help = "Example:\n  mailduty check --rules /etc/mailduty/rules.yaml")]
+    Check,
+    /// Show the queue: ID, status, owner, age, sender and subject
+    ///
+    /// Reads the inbox, 未対応 and every 対応中 folder (and 完了 with --status done or
+    /// all). Nothing is marked read.
+    #[command(after_help = "Examples:\n  mailduty list\n  mailduty list --mine\n  mailduty list --status unclaimed --overdue --format ids\n  mailduty list --format json | jq '.[].subject'")]
+    List(ListArgs),
+    /// Take messages: unclaimed → 対応中/<me>
+    ///
+    /// Race-free: when several people claim one message at once, exactly one gets it and
+    /// the others are told who did (exit 4).
+    #[command(after_help = "Examples:\n  mailduty claim 4k2q9x7m\n  mailduty list --overdue --format ids | mailduty claim -")]
+    Claim(IdArgs),
+    /// Give messages back: 対応中/<me> → 未対応
+    #[command(after_help = "Examples:\n  mailduty release 4k2q9x7m\n  mailduty release --force 4k2q9x7m   # someone else's")]
+    Release(ForceIdArgs),
+    /// Finish messages: 対応中 (or 未対応) → 完了
+    #[command(after_help = "Example:\n  mailduty done 4k2q9x7m")]
+    Done(ForceIdArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Which messages to show
+    #[arg(long, value_enum, default_value_t = StatusFilter::Active)]
+    pub status: StatusFilter,
+    /// Only messages claimed by me
+    #[arg(long, conflicts_with = "owner")]
+    pub mine: bool,
+    /// Only messages claimed by this member
+    #[arg(long, value_name = "NAME")]
+    pub owner: Option<String>,
+    /// Only unclaimed messages older than sla.unclaimed
+    #[arg(long)]
+    pub overdue: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFilter {
+    /// Unclaimed and claimed
+    Active,
+    Unclaimed,
+    Claimed,
+    Done,
+    /// Everything, 完了 included
+    All,
+}
+
+impl StatusFilter {
+    pub fn admits(self, s: Status) -> bool {
+        match self {
+            StatusFilter::Active => s != Status::Done,
+            StatusFilter::Unclaimed => s == Status::Unclaimed,
+            StatusFilter::Claimed => s == Status::Claimed,
+            StatusFilter::Done => s == Status::Done,
+            StatusFilter::All => true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Tsv,
+    /// One ID a line, for xargs or `claim -`
+    Ids,
+}
+
+#[derive(Debug, Args)]
+pub struct IdArgs {
+    /// Message IDs, unique ID prefixes or full Message-IDs; `-` reads them from stdin
+    #[arg(required = true, value_name = "ID")]
+    pub ids: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ForceIdArgs {
+    #[command(flatten)]
+    pub ids: IdArgs,
+    /// Act even on a message claimed by someone else
+    #[arg(long)]
+    pub force: bool,
+}

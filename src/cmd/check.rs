@@ -1,0 +1,30 @@
+//! `check`: the rules file validated offline.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use crate::rules;
+
+pub fn run(path: &Path, quiet: bool) -> Result<()> {
+    let loaded = rules::load(path)?;
+    for w in &loaded.warnings {
+        eprintln!("mailduty: warning: {w}");
+    }
+    if !quiet {
+        let r = &loaded.rules;
+        println!(
+            "{}: OK ({} members; IMAP {}:{} as {}; folders {} / {} / {} / {})",
+            path.display(),
+            r.members.len(),
+            r.imap.host,
+            r.imap.port,
+            r.imap.user,
+            r.folders.unclaimed,
+            r.folders.claimed,
+            r.folders.done,
+            r.folders.history
+        );
+    }
+    Ok(())
+}

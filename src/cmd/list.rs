@@ -1,0 +1,40 @@
+//! `list`: the queue, filtered, as a table or for scripts.
+
+use std::io::Write;
+
+use anyhow::Result;
+use chrono::Utc;
+
+use super::Ctx;
+use crate::cli::{ListArgs, StatusFilter};
+use crate::output::{ListRow, print_list};
+use crate::queue::{self, Scope, Status};
+
+pub fn run(ctx: &Ctx, args: &ListArgs, out: &mut dyn Write) -> Result<()> {
+    let owner = match (&args.owner, args.mine) {
+        (Some(o), _) => Some(ctx.rules.require_member(o)?.key.clone()),
+        (None, true) => Some(ctx.me()?.key.clone()),
+        _ => None,
+    };
+    let scope = Scope {
+        active: args.status != StatusFilter::Done,
+        done: matches!(args.status, StatusFilter::Done | StatusFilter::All),
+    };
+    let mut mb = ctx.connect()?;
+    let mut items = queue::load(&mut mb, &ctx.rules, scope)?;
+    mb.logout();
+    items.sort_by_key(|it| (it.status != Status::Unclaimed, it.arrived));
+    let now = Utc::now();
+    let sla = chrono::Duration::from_std(ctx.rules.sla_unclaimed)?;
+    let rows: Vec<ListRow<'_>> = items
+        .iter()
+        .filter(|it| args.status.admits(it.status))
+        .filter(|it| owner.is_none() || it.owner == owner)
+        .map(|it| {
+            let overdue = it.status == Status::Unclaimed && now - it.arrived > sla;
+            ListRow::new(it, now, overdue)
+        })
+        .filter(|r| !args.overdue || r.overdue)
+        .collect();
+    print_list(&rows, args.format, out)
+}

@@ -1,0 +1,92 @@
+//! One file per command. `run` resolves the rules and "me" once and hands each
+//! command what it needs; commands return errors, never print them.
+
+mod check;
+mod init;
+mod list;
+mod transition;
+
+use std::io::{BufRead, Write};
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command, Global};
+use crate::error::config;
+use crate::imap::Mailbox;
+use crate::rules::{self, Member, Rules};
+
+pub struct Ctx {
+    pub rules: Rules,
+    pub global: Global,
+}
+
+impl Ctx {
+    pub fn connect(&self) -> Result<Mailbox> {
+        Mailbox::connect(&self.rules.imap, self.global.verbose)
+    }
+
+    /// Who "me" is: `--as`, then `MAILDUTY_MEMBER`, then the member whose login is `$USER`.
+    pub fn me(&self) -> Result<&Member> {
+        if let Some(name) = &self.global.as_member {
+            return self.rules.require_member(name);
+        }
+        if let Ok(name) = std::env::var("MAILDUTY_MEMBER")
+            && !name.is_empty()
+        {
+            return self.rules.require_member(&name);
+        }
+        let user = std::env::var("USER").unwrap_or_default();
+        self.rules.members.iter().find(|m| m.login == user).ok_or_else(|| {
+            config(format!(
+                "who are you? no member has login {user:?}; give --as NAME or set MAILDUTY_MEMBER (members: {})",
+                self.rules.member_keys().join(", ")
+            ))
+        })
+    }
+
+    pub fn say(&self, out: &mut dyn Write, line: impl AsRef<str>) -> Result<()> {
+        if !self.global.quiet {
+            writeln!(out, "{}", line.as_ref())?;
+        }
+        Ok(())
+    }
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    let path = rules::locate_file(cli.global.rules.as_deref());
+    if let Command::Check = cli.command {
+        return check::run(&path, cli.global.quiet);
+    }
+    let loaded = rules::load(&path)?;
+    for w in &loaded.warnings {
+        eprintln!("mailduty: warning: {w}");
+    }
+    let ctx = Ctx { rules: loaded.rules, global: cli.global };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match cli.command {
+        Command::Check => unreachable!("handled above"),
+        Command::Init => init::run(&ctx, &mut out),
+        Command::List(a) => list::run(&ctx, &a, &mut out),
+        Command::Claim(a) => transition::run(&ctx, transition::Action::Claim, &a.ids, false, &mut out),
+        Command::Release(a) => transition::run(&ctx, transition::Action::Release, &a.ids.ids, a.force, &mut out),
+        Command::Done(a) => transition::run(&ctx, transition::Action::Done, &a.ids.ids, a.force, &mut out),
+    }?;
+    out.flush()?;
+    Ok(())
+}
+
+/// IDs from the arguments, where `-` stands for one ID a line (or several per line) on stdin.
+pub fn expand_ids(args: &[String]) -> Result<Vec<String>> {
+    let mut ids = Vec::new();
+    for a in args {
+        if a == "-" {
+            for line in std::io::stdin().lock().lines() {
+                ids.extend(line?.split_whitespace().map(str::to_string));
+            }
+        } else {
+            ids.push(a.clone());
+        }
+    }
+    Ok(ids)
+}

@@ -1,0 +1,236 @@
+//! `claim`, `release` and `done`: moving messages between the status folders.
+//!
+//! Claiming is arbitrated, because MOVE alone is not a lock: two sessions moving the
+//! same message at the same instant can both succeed and leave two copies. With
+//! CONDSTORE, a conditional STORE of a keyword picks exactly one winner before anyone
+//! moves. Without it, the claimer moves, waits for concurrent moves to settle, then
+//! looks for copies in other members' folders; every client keeps the copy in the
+//! alphabetically first folder and deletes its own otherwise.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::Result;
+use chrono::Utc;
+
+use super::{Ctx, expand_ids};
+use crate::error::{Error, config, exit_code};
+use crate::history::{self, Event};
+use crate::imap::{CLAIM_KEYWORD, Mailbox, Moved};
+use crate::queue::{self, Item, Scope, Status};
+use crate::rules::Member;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Claim,
+    Release,
+    Done,
+}
+
+/// How long a claim keyword may stand before it counts as left by a crashed claimer.
+const STALE_CLAIM: Duration = Duration::from_secs(2);
+/// How long concurrent MOVEs need to land before duplicates are looked for.
+const SETTLE: Duration = Duration::from_millis(500);
+
+pub fn run(ctx: &Ctx, action: Action, args: &[String], force: bool, out: &mut dyn Write) -> Result<()> {
+    let ids = expand_ids(args)?;
+    if ids.is_empty() {
+        return Err(config("no IDs given (on stdin either)"));
+    }
+    let me = ctx.me()?.clone();
+    let mut mb = ctx.connect()?;
+    let items = queue::load(&mut mb, &ctx.rules, Scope { active: true, done: false })?;
+    let mut first_err: Option<anyhow::Error> = None;
+    let mut handled = HashSet::new();
+    for id in &ids {
+        let res = queue::resolve(&items, id).and_then(|it| {
+            if !handled.insert((it.folder.clone(), it.uid)) {
+                return Ok(());
+            }
+            one(ctx, &mut mb, &items, action, it, &me, force, out)
+        });
+        if let Err(e) = res {
+            if ids.len() == 1 {
+                mb.logout();
+                return Err(e);
+            }
+            for line in format!("{e:#}").lines() {
+                eprintln!("mailduty: {id}: {line}");
+            }
+            first_err.get_or_insert(e);
+        }
+    }
+    mb.logout();
+    match first_err {
+        None => Ok(()),
+        Some(e) => Err(Error::Silent(exit_code(&e)).into()),
+    }
+}
+
+fn one(
+    ctx: &Ctx,
+    mb: &mut Mailbox,
+    items: &[Item],
+    action: Action,
+    it: &Item,
+    me: &Member,
+    force: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let rules = &ctx.rules;
+    let mine = it.owner.as_deref() == Some(me.key.as_str());
+    let held_by_other = it.status == Status::Claimed && !mine;
+    let (verb, dest) = match action {
+        Action::Claim => {
+            if mine {
+                return ctx.say(out, format!("{} is already yours", it.id));
+            }
+            if held_by_other {
+                return Err(claimed_by(ctx, it, it.owner.as_deref()));
+            }
+            ("claimed", mb.child(&mb.path(&rules.folders.claimed), &me.key))
+        }
+        Action::Release => {
+            if it.status != Status::Claimed {
+                return Err(Error::Conflict(format!("{} is not claimed by anyone", it.id)).into());
+            }
+            if held_by_other && !force {
+                return Err(Error::Conflict(format!(
+                    "{} is claimed by {}, not you; add --force to release it anyway",
+                    it.id,
+                    rules.owner_label(it.owner.as_deref().unwrap_or("?"))
+                ))
+                .into());
+            }
+            ("released", mb.path(&rules.folders.unclaimed))
+        }
+        Action::Done => {
+            if held_by_other && !force {
+                return Err(Error::Conflict(format!(
+                    "{} is claimed by {}, not you; add --force to finish it anyway",
+                    it.id,
+                    rules.owner_label(it.owner.as_deref().unwrap_or("?"))
+                ))
+                .into());
+            }
+            ("done", mb.path(&rules.folders.done))
+        }
+    };
+
+    let moved = if it.status == Status::Unclaimed {
+        take(mb, ctx, items, it, &dest)?
+    } else {
+        if action == Action::Release {
+            // A keyword left on a released message would make the next claimer wait.
+            mb.store(&it.folder, it.uid, &format!("-FLAGS.SILENT ({CLAIM_KEYWORD})"))?;
+        }
+        matches!(mb.move_uid(&it.folder, it.uid, &dest)?, Moved::To(_))
+    };
+    if !moved {
+        let owner = find_owner(mb, ctx, it)?;
+        return Err(claimed_by(ctx, it, owner.as_deref()));
+    }
+    let kind = match action {
+        Action::Claim => "claim",
+        Action::Release => "release",
+        Action::Done => "done",
+    };
+    let ev = Event {
+        kind,
+        actor: &me.key,
+        item: it,
+        from_folder: &it.folder,
+        to_folder: Some(&dest),
+        note: None,
+        at: Utc::now(),
+    };
+    if let Err(e) = history::record(mb, rules, &ev) {
+        // The move itself succeeded; a missing history line must not read as a failure.
+        eprintln!("mailduty: warning: {} {verb}, but the history entry failed: {e:#}", it.id);
+    }
+    ctx.say(out, format!("{verb} {} → {}  {}", it.id, dest, it.subject))
+}
+
+fn claimed_by(ctx: &Ctx, it: &Item, owner: Option<&str>) -> anyhow::Error {
+    match owner {
+        Some(o) => Error::Conflict(format!("{} is already claimed by {}", it.id, ctx.rules.owner_label(o))).into(),
+        None => Error::Conflict(format!("{} was moved by someone else a moment ago; run `mailduty list` again", it.id)).into(),
+    }
+}
+
+/// Moves an unclaimed message to `dest` if and only if this session wins it.
+fn take(mb: &mut Mailbox, ctx: &Ctx, items: &[Item], it: &Item, dest: &str) -> Result<bool> {
+    if mb.has("CONDSTORE") {
+        let Some((mut modseq, flags)) = mb.modseq_flags(&it.folder, it.uid)? else {
+            return Ok(false);
+        };
+        if flags.iter().any(|f| f.eq_ignore_ascii_case(CLAIM_KEYWORD)) {
+            // Another claim is under way (it finishes in milliseconds) or crashed
+            // before moving; only an untouched message after the wait is stale.
+            std::thread::sleep(STALE_CLAIM);
+            match mb.modseq_flags(&it.folder, it.uid)? {
+                Some((again, _)) if again == modseq => modseq = again,
+                _ => return Ok(false),
+            }
+        }
+        if !mb.store_if_unchanged(&it.folder, it.uid, modseq, CLAIM_KEYWORD)? {
+            return Ok(false);
+        }
+        return Ok(matches!(mb.move_uid(&it.folder, it.uid, dest)?, Moved::To(_)));
+    }
+    let new_uid = match mb.move_uid(&it.folder, it.uid, dest)? {
+        Moved::Gone => return Ok(false),
+        Moved::To(u) => u,
+    };
+    let Some(mid) = it.message_id.as_deref() else {
+        return Ok(true);
+    };
+    std::thread::sleep(SETTLE);
+    let before: HashSet<(&str, u32)> = items
+        .iter()
+        .filter(|o| o.hash == it.hash && o.status == Status::Claimed)
+        .map(|o| (o.folder.as_str(), o.uid))
+        .collect();
+    let mut holders = Vec::new();
+    for folder in member_folders(mb, ctx)? {
+        let uids = mb.search_message_id(&folder, mid)?;
+        if uids.iter().any(|u| !before.contains(&(folder.as_str(), *u)) && (folder != dest || Some(*u) == new_uid || new_uid.is_none())) {
+            holders.push(folder);
+        }
+    }
+    holders.sort();
+    if holders.first().is_none_or(|f| f == dest) {
+        return Ok(true);
+    }
+    if let Some(u) = new_uid {
+        mb.store(dest, u, "+FLAGS.SILENT (\\Deleted)")?;
+        mb.expunge_uid(dest, u)?;
+    }
+    Ok(false)
+}
+
+fn member_folders(mb: &mut Mailbox, ctx: &Ctx) -> Result<Vec<String>> {
+    let claimed = mb.path(&ctx.rules.folders.claimed);
+    let pattern = mb.child(&claimed, "%");
+    Ok(mb.list(&pattern)?.into_iter().filter(|f| f.selectable).map(|f| f.name).collect())
+}
+
+/// Who holds a message another session just took. The winner may still be moving
+/// it, so look a few times.
+fn find_owner(mb: &mut Mailbox, ctx: &Ctx, it: &Item) -> Result<Option<String>> {
+    let Some(mid) = it.message_id.as_deref() else {
+        return Ok(None);
+    };
+    let claimed = mb.path(&ctx.rules.folders.claimed);
+    let prefix = format!("{claimed}{}", mb.separator());
+    for _ in 0..5 {
+        for folder in member_folders(mb, ctx)? {
+            if !mb.search_message_id(&folder, mid)?.is_empty() {
+                return Ok(folder.strip_prefix(&prefix).map(str::to_string));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Ok(None)
+}

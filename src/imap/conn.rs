@@ -1,0 +1,282 @@
+//! One IMAP connection: tagged commands out, whole responses (with literals) in.
+//!
+//! Written on top of imap-proto's parser rather than the `imap` crate because the
+//! queue needs things that crate hides: the tagged line's response code
+//! (`[MODIFIED]`, `[COPYUID]`), untagged codes after MOVE, streaming of large FETCH
+//! results, a count of round trips, and a verbose log that never shows a password.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+
+use anyhow::{Context, Result, bail};
+
+pub enum Stream {
+    Plain(TcpStream),
+    Tls(Box<native_tls::TlsStream<TcpStream>>),
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    No,
+    Bad,
+}
+
+/// The tagged completion of a command.
+#[derive(Debug)]
+pub struct Done {
+    pub status: Status,
+    /// The bracketed response code without brackets, e.g. `MODIFIED 7`.
+    pub code: Option<String>,
+    pub text: String,
+}
+
+impl Done {
+    pub fn code_is(&self, atom: &str) -> bool {
+        self.code
+            .as_deref()
+            .and_then(|c| c.split_whitespace().next())
+            .is_some_and(|a| a.eq_ignore_ascii_case(atom))
+    }
+}
+
+pub struct Conn {
+    io: BufReader<Stream>,
+    tag: u32,
+    verbose: bool,
+    /// Commands sent, for the benchmark's round-trip count.
+    pub sent: u32,
+}
+
+impl Conn {
+    pub fn new(stream: Stream, verbose: bool) -> Self {
+        Conn {
+            io: BufReader::new(stream),
+            tag: 0,
+            verbose,
+            sent: 0,
+        }
+    }
+
+    pub fn into_stream(self) -> Stream {
+        self.io.into_inner()
+    }
+
+    pub fn read_greeting(&mut self) -> Result<Vec<u8>> {
+        let line = self.read_response()?;
+        if !line.starts_with(b"* OK") && !line.starts_with(b"* PREAUTH") {
+            bail!(
+                "the server did not greet as an IMAP server: {}",
+                String::from_utf8_lossy(&line).trim_end()
+            );
+        }
+        Ok(line)
+    }
+
+    /// Reads one complete response, following `{n}` literals.
+    fn read_response(&mut self) -> Result<Vec<u8>> {
+        let mut buf = Vec::new();
+        loop {
+            let start = buf.len();
+            let n = self
+                .io
+                .read_until(b'\n', &mut buf)
+                .context("reading from the IMAP server")?;
+            if n == 0 {
+                bail!("the IMAP server closed the connection");
+            }
+            if self.verbose {
+                let line = String::from_utf8_lossy(&buf[start..]);
+                eprintln!("S: {}", line.trim_end());
+            }
+            match literal_len(&buf[start..]) {
+                Some(len) => {
+                    let at = buf.len();
+                    buf.resize(at + len, 0);
+                    self.io
+                        .read_exact(&mut buf[at..])
+                        .context("reading from the IMAP server")?;
+                }
+                None => return Ok(buf),
+            }
+        }
+    }
+
+    fn write_command(&mut self, tag: &str, cmd: &[u8], shown: &str) -> Result<()> {
+        if self.verbose {
+            eprintln!("C: {tag} {shown}");
+        }
+        let s = self.io.get_mut();
+        s.write_all(tag.as_bytes())?;
+        s.write_all(b" ")?;
+        s.write_all(cmd)?;
+        s.write_all(b"\r\n")?;
+        s.flush().context("writing to the IMAP server")?;
+        self.sent += 1;
+        Ok(())
+    }
+
+    fn next_tag(&mut self) -> String {
+        self.tag += 1;
+        format!("m{}", self.tag)
+    }
+
+    /// Sends a command and hands every untagged response to `each` as it arrives,
+    /// so a FETCH of 100,000 messages is never held in memory twice.
+    pub fn run_each(&mut self, cmd: &str, each: impl FnMut(&[u8])) -> Result<Done> {
+        self.run_shown(cmd, cmd, each)
+    }
+
+    /// Like `run_each`, logging `shown` instead of the command (used for LOGIN).
+    pub fn run_shown(&mut self, cmd: &str, shown: &str, mut each: impl FnMut(&[u8])) -> Result<Done> {
+        let tag = self.next_tag();
+        self.write_command(&tag, cmd.as_bytes(), shown)?;
+        loop {
+            let resp = self.read_response()?;
+            if resp.starts_with(b"+") {
+                bail!("the IMAP server asked for a continuation that was not expected");
+            }
+            if let Some(done) = parse_tagged(&tag, &resp) {
+                return Ok(done);
+            }
+            each(&resp);
+        }
+    }
+
+    /// Runs a command and returns its untagged responses, failing unless it ends in OK.
+    pub fn run_ok(&mut self, cmd: &str) -> Result<(Vec<Vec<u8>>, Done)> {
+        let mut out = Vec::new();
+        let done = self.run_each(cmd, |r| out.push(r.to_vec()))?;
+        if done.status != Status::Ok {
+            bail!("{}", describe_failure(cmd, &done));
+        }
+        Ok((out, done))
+    }
+
+    /// APPEND with a synchronising literal.
+    pub fn append(&mut self, mailbox_quoted: &str, flags: &str, data: &[u8]) -> Result<Done> {
+        let tag = self.next_tag();
+        let head = format!("APPEND {mailbox_quoted} ({flags}) {{{}}}", data.len());
+        self.write_command(&tag, head.as_bytes(), &head)?;
+        let resp = self.read_response()?;
+        if !resp.starts_with(b"+") {
+            if let Some(done) = parse_tagged(&tag, &resp) {
+                return Ok(done);
+            }
+            bail!("unexpected answer to APPEND: {}", String::from_utf8_lossy(&resp).trim_end());
+        }
+        let s = self.io.get_mut();
+        s.write_all(data)?;
+        s.write_all(b"\r\n")?;
+        s.flush()?;
+        loop {
+            let resp = self.read_response()?;
+            if let Some(done) = parse_tagged(&tag, &resp) {
+                return Ok(done);
+            }
+        }
+    }
+}
+
+pub fn describe_failure(cmd: &str, done: &Done) -> String {
+    let verb: String = cmd.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+    format!(
+        "the IMAP server refused {verb}: {}{}",
+        done.code.as_ref().map(|c| format!("[{c}] ")).unwrap_or_default(),
+        done.text
+    )
+}
+
+fn literal_len(line: &[u8]) -> Option<usize> {
+    let line = line.strip_suffix(b"\r\n").or_else(|| line.strip_suffix(b"\n"))?;
+    let line = line.strip_suffix(b"}")?;
+    let open = line.iter().rposition(|&b| b == b'{')?;
+    let digits = std::str::from_utf8(&line[open + 1..]).ok()?;
+    let digits = digits.strip_suffix('+').unwrap_or(digits);
+    digits.parse().ok()
+}
+
+fn parse_tagged(tag: &str, resp: &[u8]) -> Option<Done> {
+    let text = String::from_utf8_lossy(resp);
+    let rest = text.strip_prefix(tag)?.strip_prefix(' ')?;
+    let (status, rest) = rest.split_once(' ').unwrap_or((rest.trim_end(), ""));
+    let status = match status.to_ascii_uppercase().as_str() {
+        "OK" => Status::Ok,
+        "NO" => Status::No,
+        _ => Status::Bad,
+    };
+    let (code, text) = split_code(rest.trim_end());
+    Some(Done { status, code, text })
+}
+
+/// Splits `[CODE args] text` into the code and the text.
+pub fn split_code(rest: &str) -> (Option<String>, String) {
+    if let Some(inner) = rest.strip_prefix('[')
+        && let Some(end) = inner.find(']')
+    {
+        return (Some(inner[..end].to_string()), inner[end + 1..].trim().to_string());
+    }
+    (None, rest.to_string())
+}
+
+/// Quotes a (mUTF-7, hence ASCII) mailbox name or other string for a command.
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_lengths() {
+        assert_eq!(literal_len(b"* 1 FETCH (BODY[] {12}\r\n"), Some(12));
+        assert_eq!(literal_len(b"* 1 FETCH (BODY[] {12+}\r\n"), Some(12));
+        assert_eq!(literal_len(b"* OK done\r\n"), None);
+    }
+
+    #[test]
+    fn tagged_codes() {
+        let d = parse_tagged("m3", b"m3 OK [MODIFIED 7] Conditional store failed\r\n").unwrap();
+        assert_eq!(d.status, Status::Ok);
+        assert!(d.code_is("MODIFIED"));
+        assert_eq!(d.text, "Conditional store failed");
+        assert!(parse_tagged("m3", b"m31 OK x\r\n").is_none());
+        let d = parse_tagged("m4", b"m4 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n").unwrap();
+        assert_eq!(d.status, Status::No);
+        assert!(d.code_is("AUTHENTICATIONFAILED"));
+    }
+}

@@ -1,0 +1,582 @@
+//! The one door to the IMAP server. Opened once per command, it knows the server's
+//! capabilities, personal namespace and separator, encodes folder names, and offers
+//! the few operations the commands need. Commands never speak IMAP themselves.
+
+pub mod conn;
+pub mod mutf7;
+
+use std::collections::BTreeSet;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use imap_proto::{AttributeValue, MailboxDatum, NameAttribute, Response};
+
+use crate::rules::{ImapAccount, Secret, TlsMode};
+use conn::{Conn, Done, Status, Stream, quote};
+
+/// The keyword a claimer sets, conditionally on the message's MODSEQ, before it moves
+/// the message: whoever sets it first is the only one allowed to move it.
+pub const CLAIM_KEYWORD: &str = "$MailDutyClaim";
+
+/// The header fields the queue needs; fetching only these keeps `list` cheap.
+pub const QUEUE_FIELDS: &str = "MESSAGE-ID FROM TO SUBJECT DATE IN-REPLY-TO REFERENCES";
+
+pub struct Mailbox {
+    conn: Conn,
+    caps: BTreeSet<String>,
+    prefix: String,
+    sep: char,
+    selected: Option<(String, bool)>,
+    host: String,
+}
+
+/// A message as the FETCH of the queue returns it.
+pub struct Fetched {
+    pub uid: u32,
+    pub flags: Vec<String>,
+    pub internal_date: Option<String>,
+    pub size: u32,
+    pub header: Vec<u8>,
+}
+
+pub struct FolderInfo {
+    pub name: String,
+    pub selectable: bool,
+}
+
+pub enum Moved {
+    /// Moved; the new UID when the server reported it.
+    To(Option<u32>),
+    /// The message was no longer there: someone else moved or deleted it first.
+    Gone,
+}
+
+pub fn resolve_secret(secret: &Secret) -> Result<String> {
+    let pw = match secret {
+        Secret::Plain(p) => p.clone(),
+        Secret::Env(var) => std::env::var(var).map_err(|_| {
+            crate::error::config(format!("imap.password_env: the environment variable {var} is not set"))
+        })?,
+        Secret::File(path) => std::fs::read_to_string(path)
+            .map_err(|e| crate::error::config(format!("imap.password_file: cannot read {}: {e}", path.display())))?
+            .trim_end_matches(['\r', '\n'])
+            .to_string(),
+        Secret::Command(cmd) => {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(cmd)
+                .stderr(std::process::Stdio::inherit())
+                .output()
+                .with_context(|| "imap.password_command: cannot run sh".to_string())?;
+            if !out.status.success() {
+                bail!(crate::error::config(format!(
+                    "imap.password_command failed ({}); run it by hand to see why",
+                    out.status
+                )));
+            }
+            let text = String::from_utf8(out.stdout)
+                .map_err(|_| anyhow!("imap.password_command printed something that is not UTF-8"))?;
+            text.lines().next().unwrap_or("").to_string()
+        }
+    };
+    if pw.contains(['\r', '\n', '\0']) {
+        bail!(crate::error::config("the IMAP password contains a line break or NUL, which IMAP LOGIN cannot carry"));
+    }
+    Ok(pw)
+}
+
+fn tls_connector(acct: &ImapAccount) -> Result<native_tls::TlsConnector> {
+    let mut b = native_tls::TlsConnector::builder();
+    if let Some(ca) = &acct.ca_file {
+        let pem = std::fs::read(ca).with_context(|| format!("imap.ca_file: cannot read {}", ca.display()))?;
+        let cert = native_tls::Certificate::from_pem(&pem)
+            .map_err(|e| crate::error::config(format!("imap.ca_file: {} is not a PEM certificate: {e}", ca.display())))?;
+        b.add_root_certificate(cert);
+    }
+    Ok(b.build()?)
+}
+
+fn handshake(acct: &ImapAccount, tcp: TcpStream) -> Result<Stream> {
+    let connector = tls_connector(acct)?;
+    match connector.connect(&acct.host, tcp) {
+        Ok(s) => Ok(Stream::Tls(Box::new(s))),
+        Err(native_tls::HandshakeError::Failure(e)) => Err(anyhow!(
+            "TLS with {}:{} failed: {e}\nIf the server uses a private CA, set imap.ca_file to its certificate; certificates are always verified.",
+            acct.host,
+            acct.port
+        )),
+        Err(native_tls::HandshakeError::WouldBlock(_)) => bail!("TLS handshake with {} timed out", acct.host),
+    }
+}
+
+impl Mailbox {
+    pub fn connect(acct: &ImapAccount, verbose: bool) -> Result<Mailbox> {
+        let password = resolve_secret(&acct.secret)?;
+        let addrs: Vec<_> = (acct.host.as_str(), acct.port)
+            .to_socket_addrs()
+            .with_context(|| format!("cannot resolve IMAP host {}", acct.host))?
+            .collect();
+        let mut last = None;
+        let mut tcp = None;
+        for a in &addrs {
+            match TcpStream::connect_timeout(a, Duration::from_secs(15)) {
+                Ok(s) => {
+                    tcp = Some(s);
+                    break;
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        let tcp = tcp.ok_or_else(|| {
+            anyhow!(
+                "cannot connect to IMAP server {}:{}: {}",
+                acct.host,
+                acct.port,
+                last.map(|e| e.to_string()).unwrap_or_else(|| "no address".into())
+            )
+        })?;
+        tcp.set_read_timeout(Some(Duration::from_secs(120)))?;
+        tcp.set_write_timeout(Some(Duration::from_secs(120)))?;
+        tcp.set_nodelay(true)?;
+
+        let mut conn = match acct.tls {
+            TlsMode::Implicit => {
+                let mut c = Conn::new(handshake(acct, tcp)?, verbose);
+                c.read_greeting()?;
+                c
+            }
+            TlsMode::Starttls => {
+                let mut c = Conn::new(Stream::Plain(tcp), verbose);
+                c.read_greeting()?;
+                let done = c.run_each("STARTTLS", |_| {})?;
+                if done.status != Status::Ok {
+                    bail!("the IMAP server {} refused STARTTLS: {}", acct.host, done.text);
+                }
+                let Stream::Plain(tcp) = c.into_stream() else { unreachable!() };
+                Conn::new(handshake(acct, tcp)?, verbose)
+            }
+            TlsMode::None => {
+                let mut c = Conn::new(Stream::Plain(tcp), verbose);
+                c.read_greeting()?;
+                c
+            }
+        };
+
+        let cmd = format!("LOGIN {} {}", quote(&acct.user), quote(&password));
+        let shown = format!("LOGIN {} <password hidden>", quote(&acct.user));
+        let mut caps = BTreeSet::new();
+        let done = conn.run_shown(&cmd, &shown, |r| collect_caps(r, &mut caps))?;
+        if done.status != Status::Ok {
+            bail!(
+                "IMAP login as {} on {} failed: {}\nCheck the password that imap.password_* gives.",
+                acct.user,
+                acct.host,
+                done.text
+            );
+        }
+        if let Some(code) = &done.code
+            && let Some(list) = code.strip_prefix("CAPABILITY ")
+        {
+            caps = list.split_whitespace().map(|s| s.to_ascii_uppercase()).collect();
+        }
+        // Capabilities before login are a short list on Dovecot and Exchange: ask again.
+        if !caps.contains("IMAP4REV1") {
+            caps.clear();
+            let done = conn.run_each("CAPABILITY", |r| collect_caps(r, &mut caps))?;
+            if done.status != Status::Ok {
+                bail!("{}", conn::describe_failure("CAPABILITY", &done));
+            }
+        }
+        let mut mb = Mailbox { conn, caps, prefix: String::new(), sep: '/', selected: None, host: acct.host.clone() };
+        mb.read_namespace()?;
+        Ok(mb)
+    }
+
+    pub fn has(&self, cap: &str) -> bool {
+        self.caps.contains(cap)
+    }
+
+    pub fn separator(&self) -> char {
+        self.sep
+    }
+
+    pub fn commands_sent(&self) -> u32 {
+        self.conn.sent
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    fn read_namespace(&mut self) -> Result<()> {
+        if self.has("NAMESPACE") {
+            let mut found = None;
+            let (lines, _) = self.conn.run_ok("NAMESPACE")?;
+            for l in &lines {
+                if let Some(ns) = parse_namespace(&String::from_utf8_lossy(l)) {
+                    found = Some(ns);
+                }
+            }
+            if let Some((prefix, sep)) = found {
+                self.prefix = prefix;
+                if let Some(sep) = sep {
+                    self.sep = sep;
+                    return Ok(());
+                }
+            }
+        }
+        let (lines, _) = self.conn.run_ok("LIST \"\" \"\"")?;
+        for l in &lines {
+            if let Ok((_, Response::MailboxData(MailboxDatum::List { delimiter, .. }))) =
+                imap_proto::parser::parse_response(l)
+            {
+                if let Some(d) = delimiter.and_then(|d| d.chars().next()) {
+                    self.sep = d;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The server's name for a folder of the rules: namespace prefix added, `/` in the
+    /// configured name turned into the server's separator. INBOX stays INBOX.
+    pub fn path(&self, configured: &str) -> String {
+        if configured.eq_ignore_ascii_case("INBOX") {
+            return "INBOX".to_string();
+        }
+        let local = configured.replace('/', &self.sep.to_string());
+        if !self.prefix.is_empty() && local.starts_with(&self.prefix) {
+            return local;
+        }
+        format!("{}{}", self.prefix, local)
+    }
+
+    pub fn child(&self, parent: &str, leaf: &str) -> String {
+        format!("{parent}{}{leaf}", self.sep)
+    }
+
+    /// Folders matching a LIST pattern (UTF-8 in, UTF-8 out).
+    pub fn list(&mut self, pattern: &str) -> Result<Vec<FolderInfo>> {
+        let cmd = format!("LIST \"\" {}", quote(&mutf7::encode(pattern)));
+        let (lines, _) = self.conn.run_ok(&cmd)?;
+        let mut out = Vec::new();
+        for l in &lines {
+            if let Ok((_, Response::MailboxData(MailboxDatum::List { name_attributes, name, .. }))) =
+                imap_proto::parser::parse_response(l)
+            {
+                let selectable = !name_attributes
+                    .iter()
+                    .any(|a| matches!(a, NameAttribute::NoSelect));
+                out.push(FolderInfo { name: mutf7::decode_lossy(&name), selectable });
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn create(&mut self, folder: &str) -> Result<()> {
+        let q = quote(&mutf7::encode(folder));
+        let done = self.conn.run_each(&format!("CREATE {q}"), |_| {})?;
+        if done.status != Status::Ok && !done.code_is("ALREADYEXISTS") {
+            bail!("cannot create folder {folder}: {}", done.text);
+        }
+        // Subscribed, so that every mail client shows it without a setting.
+        self.conn.run_each(&format!("SUBSCRIBE {q}"), |_| {})?;
+        Ok(())
+    }
+
+    /// Opens a folder; read-only unless `write`. Returns the message count.
+    pub fn open(&mut self, folder: &str, write: bool) -> Result<u32> {
+        let verb = if write { "SELECT" } else { "EXAMINE" };
+        let mut cmd = format!("{verb} {}", quote(&mutf7::encode(folder)));
+        if self.has("CONDSTORE") {
+            cmd.push_str(" (CONDSTORE)");
+        }
+        let mut exists = 0;
+        let done = self.conn.run_each(&cmd, |r| {
+            if let Ok((_, Response::MailboxData(MailboxDatum::Exists(n)))) = imap_proto::parser::parse_response(r) {
+                exists = n;
+            }
+        })?;
+        if done.status != Status::Ok {
+            self.selected = None;
+            if done.text.contains("exist") || done.code_is("NONEXISTENT") {
+                bail!(crate::error::config(format!(
+                    "the folder {folder} does not exist on {}; run `mailduty init` first",
+                    self.host
+                )));
+            }
+            bail!("cannot open folder {folder}: {}", done.text);
+        }
+        self.selected = Some((folder.to_string(), write));
+        Ok(exists)
+    }
+
+    fn ensure_open(&mut self, folder: &str, write: bool) -> Result<()> {
+        match &self.selected {
+            Some((f, w)) if f == folder && (*w || !write) => Ok(()),
+            _ => self.open(folder, write).map(|_| ()),
+        }
+    }
+
+    /// Every message of a folder with the queue's header fields, never setting \Seen.
+    /// Each message goes to `each` as it is parsed.
+    pub fn fetch_queue(&mut self, folder: &str, mut each: impl FnMut(Fetched)) -> Result<()> {
+        let exists = self.open(folder, false)?;
+        if exists == 0 {
+            return Ok(());
+        }
+        let cmd = format!("UID FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS ({QUEUE_FIELDS})])");
+        let done = self.conn.run_each(&cmd, |r| {
+            if let Some(f) = parse_fetch(r) {
+                each(f);
+            }
+        })?;
+        if done.status != Status::Ok {
+            bail!("{}", conn::describe_failure(&cmd, &done));
+        }
+        Ok(())
+    }
+
+    /// The whole message, by BODY.PEEK so that reading it marks nothing read.
+    pub fn fetch_full(&mut self, folder: &str, uid: u32) -> Result<Option<Vec<u8>>> {
+        self.ensure_open(folder, false)?;
+        let cmd = format!("UID FETCH {uid} (UID BODY.PEEK[])");
+        let mut body = None;
+        self.conn.run_each(&cmd, |r| {
+            if let Some(f) = parse_fetch(r)
+                && f.uid == uid
+            {
+                body = Some(f.header);
+            }
+        })?;
+        Ok(body)
+    }
+
+    /// UIDs in `folder` whose Message-ID header is `message_id`.
+    pub fn search_message_id(&mut self, folder: &str, message_id: &str) -> Result<Vec<u32>> {
+        self.ensure_open(folder, false)?;
+        let cmd = format!("UID SEARCH HEADER Message-ID {}", quote(message_id));
+        let (lines, _) = self.conn.run_ok(&cmd)?;
+        let mut out = Vec::new();
+        for l in &lines {
+            if let Ok((_, Response::MailboxData(MailboxDatum::Search(ids)))) = imap_proto::parser::parse_response(l) {
+                out.extend(ids);
+            }
+        }
+        Ok(out)
+    }
+
+    /// MODSEQ and flags of one message, or None when it is not there (any more).
+    pub fn modseq_flags(&mut self, folder: &str, uid: u32) -> Result<Option<(u64, Vec<String>)>> {
+        self.ensure_open(folder, true)?;
+        let cmd = format!("UID FETCH {uid} (UID MODSEQ FLAGS)");
+        let mut out = None;
+        let done = self.conn.run_each(&cmd, |r| {
+            if let Ok((_, Response::Fetch(_, attrs))) = imap_proto::parser::parse_response(r) {
+                let mut u = None;
+                let mut m = None;
+                let mut fl = Vec::new();
+                for a in attrs {
+                    match a {
+                        AttributeValue::Uid(x) => u = Some(x),
+                        AttributeValue::ModSeq(x) => m = Some(x),
+                        AttributeValue::Flags(f) => fl = f.into_iter().map(|s| s.into_owned()).collect(),
+                        _ => {}
+                    }
+                }
+                if u == Some(uid) {
+                    out = Some((m.unwrap_or(0), fl));
+                }
+            }
+        })?;
+        if done.status != Status::Ok {
+            bail!("{}", conn::describe_failure(&cmd, &done));
+        }
+        Ok(out)
+    }
+
+    /// Sets `flag` only if nobody changed the message since `modseq`.
+    /// Returns false when another session got there first.
+    pub fn store_if_unchanged(&mut self, folder: &str, uid: u32, modseq: u64, flag: &str) -> Result<bool> {
+        self.ensure_open(folder, true)?;
+        let cmd = format!("UID STORE {uid} (UNCHANGEDSINCE {modseq}) +FLAGS.SILENT ({flag})");
+        let done = self.conn.run_each(&cmd, |_| {})?;
+        if done.status != Status::Ok {
+            bail!("{}", conn::describe_failure(&cmd, &done));
+        }
+        // The loser's answer is an OK too: only the response code tells them apart.
+        Ok(!done.code_is("MODIFIED"))
+    }
+
+    pub fn store(&mut self, folder: &str, uid: u32, change: &str) -> Result<()> {
+        self.ensure_open(folder, true)?;
+        let cmd = format!("UID STORE {uid} {change}");
+        self.conn.run_ok(&cmd).map(|_| ())
+    }
+
+    /// Moves one message. Uses MOVE where the server has it, else COPY, then
+    /// \Deleted and UID EXPUNGE of that one UID (never a plain EXPUNGE, which would
+    /// remove other people's deleted mail).
+    pub fn move_uid(&mut self, from: &str, uid: u32, to: &str) -> Result<Moved> {
+        self.ensure_open(from, true)?;
+        let dest = quote(&mutf7::encode(to));
+        if self.has("MOVE") {
+            let mut new_uid = None;
+            let cmd = format!("UID MOVE {uid} {dest}");
+            let done = self.conn.run_each(&cmd, |r| {
+                if let Some(u) = copyuid_untagged(r) {
+                    new_uid = Some(u);
+                }
+            })?;
+            return self.moved(&cmd, done, new_uid);
+        }
+        if !self.has("UIDPLUS") {
+            bail!(
+                "the IMAP server {} has neither MOVE nor UIDPLUS; mailduty cannot move one message safely there",
+                self.host
+            );
+        }
+        let cmd = format!("UID COPY {uid} {dest}");
+        let mut new_uid = None;
+        let done = self.conn.run_each(&cmd, |r| {
+            if let Some(u) = copyuid_untagged(r) {
+                new_uid = Some(u);
+            }
+        })?;
+        let moved = self.moved(&cmd, done, new_uid)?;
+        if let Moved::To(_) = moved {
+            self.store(from, uid, "+FLAGS.SILENT (\\Deleted)")?;
+            self.expunge_uid(from, uid)?;
+        }
+        Ok(moved)
+    }
+
+    fn moved(&mut self, cmd: &str, done: Done, untagged: Option<u32>) -> Result<Moved> {
+        match done.status {
+            Status::Ok => {
+                let tagged = done.code.as_deref().and_then(copyuid_code);
+                match tagged.or(untagged) {
+                    Some(u) => Ok(Moved::To(Some(u))),
+                    // With UIDPLUS, an OK without COPYUID means nothing matched the UID.
+                    None if self.has("UIDPLUS") => Ok(Moved::Gone),
+                    None => Ok(Moved::To(None)),
+                }
+            }
+            Status::No if done.code_is("EXPUNGEISSUED") || done.code_is("NONEXISTENT") && !done.text.contains("ailbox") => {
+                Ok(Moved::Gone)
+            }
+            _ => bail!("{}", conn::describe_failure(cmd, &done)),
+        }
+    }
+
+    /// Expunges exactly one UID (UIDPLUS), leaving others' \Deleted mail alone.
+    pub fn expunge_uid(&mut self, folder: &str, uid: u32) -> Result<()> {
+        if !self.has("UIDPLUS") {
+            bail!("the IMAP server {} lacks UIDPLUS; cannot remove one message safely", self.host);
+        }
+        self.ensure_open(folder, true)?;
+        self.conn.run_ok(&format!("UID EXPUNGE {uid}")).map(|_| ())
+    }
+
+    pub fn append(&mut self, folder: &str, flags: &str, data: &[u8]) -> Result<()> {
+        let q = quote(&mutf7::encode(folder));
+        let done = self.conn.append(&q, flags, data)?;
+        if done.status != Status::Ok {
+            bail!("cannot append to {folder}: {}", done.text);
+        }
+        Ok(())
+    }
+
+    pub fn logout(mut self) {
+        let _ = self.conn.run_each("LOGOUT", |_| {});
+    }
+}
+
+fn collect_caps(r: &[u8], caps: &mut BTreeSet<String>) {
+    let text = String::from_utf8_lossy(r);
+    if let Some(rest) = text.strip_prefix("* CAPABILITY ") {
+        caps.extend(rest.split_whitespace().map(|s| s.to_ascii_uppercase()));
+    }
+}
+
+/// `* NAMESPACE (("INBOX." ".")) NIL NIL` → the personal prefix and separator.
+fn parse_namespace(line: &str) -> Option<(String, Option<char>)> {
+    let rest = line.strip_prefix("* NAMESPACE ")?.trim_start();
+    let rest = rest.strip_prefix("((")?;
+    let (prefix, rest) = parse_quoted(rest)?;
+    let rest = rest.trim_start();
+    let sep = if rest.starts_with("NIL") { None } else { parse_quoted(rest)?.0.chars().next() };
+    Some((prefix, sep))
+}
+
+fn parse_quoted(s: &str) -> Option<(String, &str)> {
+    let s = s.strip_prefix('"')?;
+    let mut out = String::new();
+    let mut chars = s.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => out.push(chars.next()?.1),
+            '"' => return Some((out, &s[i + 1..])),
+            _ => out.push(c),
+        }
+    }
+    None
+}
+
+fn copyuid_code(code: &str) -> Option<u32> {
+    let mut parts = code.split_whitespace();
+    if !parts.next()?.eq_ignore_ascii_case("COPYUID") {
+        return None;
+    }
+    let _validity = parts.next()?;
+    let _src = parts.next()?;
+    parts.next()?.split([':', ',']).next()?.parse().ok()
+}
+
+fn copyuid_untagged(r: &[u8]) -> Option<u32> {
+    let text = String::from_utf8_lossy(r);
+    let rest = text.strip_prefix("* OK ")?;
+    let (code, _) = conn::split_code(rest.trim_end());
+    copyuid_code(&code?)
+}
+
+fn parse_fetch(r: &[u8]) -> Option<Fetched> {
+    let Ok((_, Response::Fetch(_, attrs))) = imap_proto::parser::parse_response(r) else {
+        return None;
+    };
+    let mut f = Fetched { uid: 0, flags: Vec::new(), internal_date: None, size: 0, header: Vec::new() };
+    for a in attrs {
+        match a {
+            AttributeValue::Uid(u) => f.uid = u,
+            AttributeValue::Flags(fl) => f.flags = fl.into_iter().map(|s| s.into_owned()).collect(),
+            AttributeValue::InternalDate(d) => f.internal_date = Some(d.into_owned()),
+            AttributeValue::Rfc822Size(s) => f.size = s,
+            AttributeValue::BodySection { data: Some(d), .. } => f.header = d.into_owned(),
+            _ => {}
+        }
+    }
+    (f.uid != 0).then_some(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespace_lines() {
+        assert_eq!(parse_namespace("* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n"), Some((String::new(), Some('/'))));
+        assert_eq!(
+            parse_namespace("* NAMESPACE ((\"INBOX.\" \".\")) NIL NIL"),
+            Some(("INBOX.".to_string(), Some('.')))
+        );
+        assert_eq!(parse_namespace("* NAMESPACE NIL NIL NIL"), None);
+    }
+
+    #[test]
+    fn copyuid() {
+        assert_eq!(copyuid_untagged(b"* OK [COPYUID 1700000000 4 12] Moved UIDs.\r\n"), Some(12));
+        assert_eq!(copyuid_code("COPYUID 1 4:5 12:13"), Some(12));
+        assert_eq!(copyuid_untagged(b"* OK [UIDNEXT 4] x\r\n"), None);
+    }
+}

@@ -1,0 +1,45 @@
+//! Entry point: parse, run, turn the result into an exit code. Errors go to stderr.
+
+mod cli;
+mod cmd;
+mod error;
+mod history;
+mod imap;
+mod output;
+mod queue;
+mod rules;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub fn version_line() -> &'static str {
+    concat!(env!("CARGO_PKG_VERSION"), " (TLS: native-tls, OpenSSL)")
+}
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match cmd::run(cli) {
+        Ok(()) => ExitCode::from(error::SUCCESS),
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::from(error::SUCCESS);
+            }
+            let code = error::exit_code(&e);
+            let msg = format!("{e:#}");
+            if !msg.is_empty() {
+                for line in msg.lines() {
+                    eprintln!("mailduty: {line}");
+                }
+            }
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// `mailduty list | head` closes the pipe early; that is success, not an error.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+}

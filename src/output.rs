@@ -1,0 +1,120 @@
+//! Printing views: a table for people, JSON / TSV / bare IDs for scripts.
+//! Commands build rows; only this module formats them.
+
+use std::io::{IsTerminal, Write};
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use comfy_table::{ContentArrangement, Table, presets};
+use serde::Serialize;
+
+use crate::cli::Format;
+use crate::queue::Item;
+
+/// One row of `list`; its JSON fields are documented in the README and stay stable.
+#[derive(Debug, Serialize)]
+pub struct ListRow<'a> {
+    pub id: &'a str,
+    pub message_id: Option<&'a str>,
+    pub status: &'static str,
+    pub owner: Option<&'a str>,
+    pub folder: &'a str,
+    pub arrived: String,
+    pub age_seconds: i64,
+    pub overdue: bool,
+    pub from: &'a str,
+    pub from_name: Option<&'a str>,
+    pub subject: &'a str,
+    pub seen: bool,
+}
+
+impl<'a> ListRow<'a> {
+    pub fn new(it: &'a Item, now: DateTime<Utc>, overdue: bool) -> Self {
+        ListRow {
+            id: &it.id,
+            message_id: it.message_id.as_deref(),
+            status: it.status.as_str(),
+            owner: it.owner.as_deref(),
+            folder: &it.folder,
+            arrived: it.arrived.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            age_seconds: (now - it.arrived).num_seconds().max(0),
+            overdue,
+            from: &it.from,
+            from_name: it.from_name.as_deref(),
+            subject: &it.subject,
+            seen: it.seen,
+        }
+    }
+}
+
+pub fn age(secs: i64) -> String {
+    match secs {
+        s if s < 3600 => format!("{}m", s / 60),
+        s if s < 86400 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86400),
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
+
+pub fn print_list(rows: &[ListRow<'_>], format: Format, out: &mut dyn Write) -> Result<()> {
+    match format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut *out, rows)?;
+            writeln!(out)?;
+        }
+        Format::Ids => {
+            for r in rows {
+                writeln!(out, "{}", r.id)?;
+            }
+        }
+        Format::Tsv => {
+            writeln!(out, "id\tstatus\towner\tage_seconds\toverdue\tfrom\tsubject")?;
+            for r in rows {
+                writeln!(
+                    out,
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    r.id,
+                    r.status,
+                    r.owner.unwrap_or(""),
+                    r.age_seconds,
+                    r.overdue,
+                    one_line(r.from),
+                    one_line(r.subject).replace('\t', " ")
+                )?;
+            }
+        }
+        Format::Table => {
+            if rows.is_empty() {
+                writeln!(out, "no messages")?;
+                return Ok(());
+            }
+            let mut t = Table::new();
+            t.load_preset(presets::NOTHING);
+            if std::io::stdout().is_terminal() {
+                t.set_content_arrangement(ContentArrangement::Dynamic);
+            } else {
+                t.set_content_arrangement(ContentArrangement::Disabled);
+            }
+            t.set_header(vec!["ID", "STATUS", "OWNER", "AGE", "FROM", "SUBJECT"]);
+            for r in rows {
+                let from = r.from_name.map(|n| format!("{n} <{}>", r.from)).unwrap_or_else(|| r.from.to_string());
+                let a = age(r.age_seconds) + if r.overdue { " !" } else { "" };
+                t.add_row(vec![
+                    r.id.to_string(),
+                    r.status.to_string(),
+                    r.owner.unwrap_or("-").to_string(),
+                    a,
+                    one_line(&from),
+                    one_line(r.subject),
+                ]);
+            }
+            for line in t.to_string().lines() {
+                writeln!(out, "{}", line.trim_end())?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,331 @@
+//! The queue: every message in the inbox, 未対応, each member's 対応中 folder and
+//! (on request) 完了, with a short ID that survives moves, and the rules that
+//! turn what a user typed into exactly one message.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::Error;
+use crate::imap::{CLAIM_KEYWORD, Fetched, Mailbox};
+use crate::rules::Rules;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Unclaimed,
+    Claimed,
+    Done,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Unclaimed => "unclaimed",
+            Status::Claimed => "claimed",
+            Status::Done => "done",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Item {
+    /// The short ID shown to users; a `.N` suffix tells copies with one Message-ID apart.
+    pub id: String,
+    #[serde(skip)]
+    pub hash: String,
+    pub message_id: Option<String>,
+    pub status: Status,
+    pub owner: Option<String>,
+    pub folder: String,
+    pub uid: u32,
+    pub arrived: DateTime<Utc>,
+    pub from: String,
+    pub from_name: Option<String>,
+    pub subject: String,
+    pub seen: bool,
+    pub size: u32,
+    #[serde(skip)]
+    pub in_reply_to: Vec<String>,
+    #[serde(skip)]
+    pub references: Vec<String>,
+    #[serde(skip)]
+    pub claiming: bool,
+}
+
+pub struct Scope {
+    pub active: bool,
+    pub done: bool,
+}
+
+/// Reads the queue. Its cost grows with the active folders; 完了 is read only
+/// when `scope.done` asks for it.
+pub fn load(mb: &mut Mailbox, rules: &Rules, scope: Scope) -> Result<Vec<Item>> {
+    let f = &rules.folders;
+    let mut folders: Vec<(String, Status, Option<String>)> = Vec::new();
+    if scope.active {
+        folders.push((mb.path(&f.inbox), Status::Unclaimed, None));
+        folders.push((mb.path(&f.unclaimed), Status::Unclaimed, None));
+        let claimed = mb.path(&f.claimed);
+        let pattern = mb.child(&claimed, "%");
+        let mut owners: Vec<String> = mb
+            .list(&pattern)?
+            .into_iter()
+            .filter(|fi| fi.selectable)
+            .filter_map(|fi| fi.name.strip_prefix(&format!("{claimed}{}", mb.separator())).map(str::to_string))
+            .collect();
+        owners.sort();
+        for o in owners {
+            folders.push((mb.child(&claimed, &o), Status::Claimed, Some(o)));
+        }
+    }
+    if scope.done {
+        folders.push((mb.path(&f.done), Status::Done, None));
+    }
+    let mut items = Vec::new();
+    for (folder, status, owner) in folders {
+        mb.fetch_queue(&folder, |m| items.push(item(m, &folder, status, owner.clone())))?;
+    }
+    assign_ids(&mut items);
+    Ok(items)
+}
+
+fn item(m: Fetched, folder: &str, status: Status, owner: Option<String>) -> Item {
+    let parsed = mail_parser::MessageParser::default().parse_headers(&m.header);
+    let internal = m
+        .internal_date
+        .as_deref()
+        .and_then(|d| DateTime::parse_from_str(d, "%d-%b-%Y %H:%M:%S %z").ok())
+        .map(|d| d.with_timezone(&Utc));
+    let (mut message_id, mut from, mut from_name, mut subject, mut date) = (None, String::new(), None, String::new(), None);
+    let (mut in_reply_to, mut references) = (Vec::new(), Vec::new());
+    if let Some(p) = &parsed {
+        message_id = p.message_id().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        if let Some(a) = p.from().and_then(|a| a.first()) {
+            from = a.address().unwrap_or("").to_string();
+            from_name = a.name().map(str::to_string).filter(|s| !s.is_empty());
+        }
+        subject = p.subject().unwrap_or("").to_string();
+        date = p.date().filter(|d| d.is_valid()).and_then(|d| DateTime::from_timestamp(d.to_timestamp(), 0));
+        in_reply_to = ids_of(p.in_reply_to());
+        references = ids_of(p.references());
+    }
+    let hash = match &message_id {
+        Some(mid) => short_hash(mid.as_bytes()),
+        // No Message-ID: the headers a mail client never rewrites stand in for it.
+        None => short_hash(&immutable_headers(&m.header)),
+    };
+    Item {
+        id: String::new(),
+        hash,
+        message_id,
+        status,
+        owner,
+        folder: folder.to_string(),
+        uid: m.uid,
+        arrived: internal.or(date).unwrap_or_else(Utc::now),
+        from,
+        from_name,
+        subject,
+        seen: m.flags.iter().any(|f| f.eq_ignore_ascii_case("\\Seen")),
+        size: m.size,
+        in_reply_to,
+        references,
+        claiming: m.flags.iter().any(|f| f.eq_ignore_ascii_case(CLAIM_KEYWORD)),
+    }
+}
+
+fn ids_of(v: &mail_parser::HeaderValue<'_>) -> Vec<String> {
+    match v {
+        mail_parser::HeaderValue::Text(t) => vec![t.to_string()],
+        mail_parser::HeaderValue::TextList(l) => l.iter().map(|t| t.to_string()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn immutable_headers(header: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(header);
+    let mut keep = Vec::new();
+    let mut current: Option<String> = None;
+    for line in text.split("\r\n").flat_map(|l| l.split('\n')) {
+        if line.starts_with([' ', '\t']) {
+            if let Some(c) = current.as_mut() {
+                c.push_str(line.trim());
+            }
+            continue;
+        }
+        if let Some(c) = current.take() {
+            keep.push(c);
+        }
+        let name = line.split(':').next().unwrap_or("").to_ascii_lowercase();
+        if matches!(name.as_str(), "from" | "to" | "subject" | "date") {
+            current = Some(line.trim().to_string());
+        }
+    }
+    keep.extend(current);
+    keep.sort();
+    format!("no-message-id\n{}", keep.join("\n")).into_bytes()
+}
+
+const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+
+/// 20 base32 characters of SHA-256; the list shows the shortest unique prefix (at least 8).
+fn short_hash(data: &[u8]) -> String {
+    let digest = Sha256::digest(data);
+    let mut bits: u128 = 0;
+    for b in &digest[..13] {
+        bits = (bits << 8) | u128::from(*b);
+    }
+    (0..20).map(|i| ALPHABET[((bits >> (99 - 5 * i)) & 31) as usize] as char).collect()
+}
+
+/// Gives each item its display ID: the shortest prefix (8 or more) of its hash that no
+/// other message shares, plus `.N` where several copies share one Message-ID.
+pub fn assign_ids(items: &mut [Item]) {
+    let mut by_hash: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, it) in items.iter().enumerate() {
+        by_hash.entry(it.hash.clone()).or_default().push(i);
+    }
+    let hashes: Vec<&String> = by_hash.keys().collect();
+    let mut len_of: BTreeMap<String, usize> = BTreeMap::new();
+    for (k, h) in hashes.iter().enumerate() {
+        let mut len = 8;
+        for n in [k.checked_sub(1), Some(k + 1)].into_iter().flatten() {
+            if let Some(other) = hashes.get(n) {
+                let common = h.chars().zip(other.chars()).take_while(|(a, b)| a == b).count();
+                len = len.max(common + 1);
+            }
+        }
+        len_of.insert((*h).clone(), len.min(h.len()));
+    }
+    for (hash, mut idx) in by_hash {
+        let base = hash[..len_of[&hash]].to_string();
+        if idx.len() == 1 {
+            items[idx[0]].id = base;
+            continue;
+        }
+        // A stable order for copies: arrival and size survive moves.
+        idx.sort_by_key(|&i| (items[i].arrived, items[i].size, items[i].folder.clone(), items[i].uid));
+        for (n, i) in idx.into_iter().enumerate() {
+            items[i].id = format!("{base}.{}", n + 1);
+        }
+    }
+}
+
+fn norm_mid(s: &str) -> String {
+    s.trim().trim_start_matches('<').trim_end_matches('>').to_string()
+}
+
+/// The one item a user's ID names: a unique prefix, `prefix.N` for one of several
+/// copies, or the full Message-ID (with or without angle brackets).
+pub fn resolve<'a>(items: &'a [Item], query: &str) -> Result<&'a Item> {
+    let q = query.trim();
+    if q.is_empty() {
+        return Err(Error::NotFound("an empty ID names no message".into()).into());
+    }
+    let candidates: Vec<&Item> = if q.contains('@') || q.starts_with('<') {
+        let want = norm_mid(q);
+        items.iter().filter(|it| it.message_id.as_deref().map(norm_mid).as_deref() == Some(want.as_str())).collect()
+    } else {
+        let ql = q.to_ascii_lowercase();
+        let (base, copy) = match ql.split_once('.') {
+            Some((b, c)) => (b.to_string(), Some(c.to_string())),
+            None => (ql.clone(), None),
+        };
+        items
+            .iter()
+            .filter(|it| it.hash.starts_with(&base))
+            .filter(|it| match &copy {
+                Some(c) => it.id.rsplit_once('.').is_some_and(|(_, n)| n == c),
+                None => true,
+            })
+            .collect()
+    };
+    match candidates.as_slice() {
+        [] => Err(Error::NotFound(format!(
+            "no message with ID {q:?} in the queue (done mail is searched only by `list --status done`)"
+        ))
+        .into()),
+        [one] => Ok(one),
+        many => {
+            let lines: Vec<String> = many
+                .iter()
+                .take(10)
+                .map(|it| format!("  {}  {}  {}", it.id, it.folder, it.subject))
+                .collect();
+            let what = if many.iter().all(|it| it.hash == many[0].hash) {
+                format!("{q:?} names {} copies of one Message-ID; give one of these IDs:", many.len())
+            } else {
+                format!("the ID prefix {q:?} is ambiguous; it matches:")
+            };
+            Err(Error::Ambiguous(format!("{what}\n{}", lines.join("\n"))).into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn it(mid: Option<&str>, folder: &str, uid: u32) -> Item {
+        let hash = short_hash(mid.unwrap_or("x").as_bytes());
+        Item {
+            id: String::new(),
+            hash,
+            message_id: mid.map(str::to_string),
+            status: Status::Unclaimed,
+            owner: None,
+            folder: folder.into(),
+            uid,
+            arrived: DateTime::from_timestamp(1_700_000_000 + i64::from(uid), 0).unwrap(),
+            from: String::new(),
+            from_name: None,
+            subject: format!("s{uid}"),
+            seen: false,
+            size: 1,
+            in_reply_to: vec![],
+            references: vec![],
+            claiming: false,
+        }
+    }
+
+    #[test]
+    fn ids_are_stable_and_copies_numbered() {
+        let mut items = vec![it(Some("a@x"), "未対応", 1), it(Some("b@x"), "未対応", 2), it(Some("a@x"), "対応中/tanaka", 3)];
+        assign_ids(&mut items);
+        assert_eq!(items[1].id.len(), 8);
+        assert_eq!(items[0].id, format!("{}.1", &items[0].hash[..8]));
+        assert_eq!(items[2].id, format!("{}.2", &items[0].hash[..8]));
+        // Moving a message changes neither its hash nor its ID.
+        let mut moved = vec![it(Some("b@x"), "完了", 9)];
+        assign_ids(&mut moved);
+        assert_eq!(moved[0].id, items[1].id);
+    }
+
+    #[test]
+    fn resolving() {
+        let mut items = vec![it(Some("a@x"), "未対応", 1), it(Some("b@x"), "未対応", 2), it(Some("a@x"), "対応中/t", 3)];
+        assign_ids(&mut items);
+        let b = items[1].id.clone();
+        assert_eq!(resolve(&items, &b[..5]).unwrap().uid, 2);
+        assert_eq!(resolve(&items, "<b@x>").unwrap().uid, 2);
+        assert_eq!(resolve(&items, "b@x").unwrap().uid, 2);
+        let a = &items[0].hash[..8];
+        let err = resolve(&items, a).unwrap_err().to_string();
+        assert!(err.contains("2 copies"), "{err}");
+        assert_eq!(resolve(&items, &format!("{a}.2")).unwrap().uid, 3);
+        assert!(resolve(&items, "zzzzzzzz").is_err());
+    }
+
+    #[test]
+    fn no_message_id_uses_other_headers() {
+        let h1 = immutable_headers(b"From: a@x\r\nSubject: hi\r\nDate: Mon, 2 Nov 2026 10:00:00 +0900\r\n\r\n");
+        let h2 = immutable_headers(b"Subject: hi\r\nFrom: a@x\r\nDate: Mon, 2 Nov 2026 10:00:00 +0900\r\n\r\n");
+        let h3 = immutable_headers(b"Subject: hello\r\nFrom: a@x\r\n\r\n");
+        assert_eq!(h1, h2);
+        assert_ne!(h1, h3);
+    }
+}

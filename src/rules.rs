@@ -1,0 +1,603 @@
+//! rules.yaml: the serde mirror of the file, then validated `Rules` with no loose
+//! options. Every problem names the file, line and key; `check` shows them all.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Result;
+use serde::Deserialize;
+
+use crate::error::{Error, config};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRules {
+    timezone: Option<String>,
+    imap: RawImap,
+    #[serde(default)]
+    folders: RawFolders,
+    members: BTreeMap<String, RawMember>,
+    sla: Option<RawSla>,
+    // Read by the roster, routing and digest features; accepted here so one file
+    // serves every version of the tool.
+    roster: Option<serde_yaml::Value>,
+    business_hours: Option<serde_yaml::Value>,
+    assign: Option<serde_yaml::Value>,
+    threads: Option<bool>,
+    routes: Option<serde_yaml::Value>,
+    digest: Option<serde_yaml::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawImap {
+    host: String,
+    port: Option<u16>,
+    tls: Option<TlsMode>,
+    ca_file: Option<PathBuf>,
+    user: String,
+    password_command: Option<String>,
+    password_env: Option<String>,
+    password_file: Option<PathBuf>,
+    password: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFolders {
+    inbox: Option<String>,
+    unclaimed: Option<String>,
+    claimed: Option<String>,
+    done: Option<String>,
+    history: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMember {
+    name: Option<String>,
+    email: Option<String>,
+    login: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSla {
+    unclaimed: Option<String>,
+    claimed: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    Implicit,
+    Starttls,
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub enum Secret {
+    Command(String),
+    Env(String),
+    File(PathBuf),
+    Plain(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct ImapAccount {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub ca_file: Option<PathBuf>,
+    pub user: String,
+    pub secret: Secret,
+}
+
+#[derive(Debug, Clone)]
+pub struct Folders {
+    pub inbox: String,
+    pub unclaimed: String,
+    pub claimed: String,
+    pub done: String,
+    pub history: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub key: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub login: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Rules {
+    pub path: PathBuf,
+    pub timezone: chrono_tz::Tz,
+    pub imap: ImapAccount,
+    pub folders: Folders,
+    pub members: Vec<Member>,
+    pub sla_unclaimed: Duration,
+    pub sla_claimed: Duration,
+}
+
+impl Rules {
+    pub fn member(&self, key: &str) -> Option<&Member> {
+        self.members.iter().find(|m| m.key == key)
+    }
+
+    /// The member named by `key`, or an error that lists the configured ones.
+    pub fn require_member(&self, key: &str) -> Result<&Member> {
+        self.member(key).ok_or_else(|| {
+            config(format!(
+                "no member named {key:?} in {}; members: {}{}",
+                self.path.display(),
+                self.member_keys().join(", "),
+                did_you_mean(key, self.members.iter().map(|m| m.key.as_str()))
+                    .map(|s| format!(" (did you mean {s:?}?)"))
+                    .unwrap_or_default()
+            ))
+        })
+    }
+
+    pub fn member_keys(&self) -> Vec<&str> {
+        self.members.iter().map(|m| m.key.as_str()).collect()
+    }
+
+    /// The display name of the owner of a member folder (which may belong to
+    /// someone no longer in the rules).
+    pub fn owner_label(&self, key: &str) -> String {
+        match self.member(key) {
+            Some(m) if m.name != m.key => format!("{} ({})", m.name, m.key),
+            _ => key.to_string(),
+        }
+    }
+}
+
+/// Where the rules file is: `--rules`, `MAILDUTY_RULES`, XDG, then /etc.
+pub fn locate_file(flag: Option<&Path>) -> PathBuf {
+    if let Some(p) = flag {
+        return p.to_path_buf();
+    }
+    if let Some(p) = std::env::var_os("MAILDUTY_RULES").filter(|v| !v.is_empty()) {
+        return PathBuf::from(p);
+    }
+    let xdg = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
+    if let Some(dir) = xdg {
+        let p = dir.join("mailduty/rules.yaml");
+        if p.exists() {
+            return p;
+        }
+    }
+    PathBuf::from("/etc/mailduty/rules.yaml")
+}
+
+pub struct Loaded {
+    pub rules: Rules,
+    pub warnings: Vec<String>,
+}
+
+/// Reads and validates a rules file; on failure the error lists every problem found.
+pub fn load(path: &Path) -> Result<Loaded> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        config(format!(
+            "cannot read rules file {}: {e} (give one with --rules PATH or MAILDUTY_RULES)",
+            path.display()
+        ))
+    })?;
+    parse(path, &text, file_is_private(path))
+}
+
+#[cfg(unix)]
+fn file_is_private(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 == 0)
+}
+
+#[cfg(not(unix))]
+fn file_is_private(_: &Path) -> bool {
+    true
+}
+
+pub fn parse(path: &Path, text: &str, private: bool) -> Result<Loaded> {
+    let file = path.display().to_string();
+    let raw: RawRules = serde_yaml::from_str(text).map_err(|e| {
+        let msg = e.to_string();
+        // serde_yaml says "... at line L column C"; lead with file:line:col instead.
+        let (msg, loc) = match (e.location(), msg.rfind(" at line ")) {
+            (Some(l), Some(at)) => (msg[..at].to_string(), format!("{}:{}", l.line(), l.column())),
+            (Some(l), None) => (msg, format!("{}:{}", l.line(), l.column())),
+            _ => (msg, "1".to_string()),
+        };
+        config(format!("{file}:{loc}: {msg}"))
+    })?;
+
+    let mut v = Validator { file: &file, text, problems: Vec::new(), warnings: Vec::new() };
+    let rules = v.rules(path, raw, private);
+    if !v.problems.is_empty() {
+        return Err(Error::Config(v.problems.join("\n")).into());
+    }
+    Ok(Loaded { rules: rules.expect("no problems means complete rules"), warnings: v.warnings })
+}
+
+struct Validator<'a> {
+    file: &'a str,
+    text: &'a str,
+    problems: Vec<String>,
+    warnings: Vec<String>,
+}
+
+impl Validator<'_> {
+    fn at(&self, keys: &[&str]) -> String {
+        match locate(self.text, keys) {
+            Some((line, col)) => format!("{}:{line}:{col}", self.file),
+            None => self.file.to_string(),
+        }
+    }
+
+    fn problem(&mut self, keys: &[&str], msg: impl AsRef<str>) {
+        let p = format!("{}: {}: {}", self.at(keys), keys.join("."), msg.as_ref());
+        self.problems.push(p);
+    }
+
+    fn warn(&mut self, keys: &[&str], msg: impl AsRef<str>) {
+        let w = format!("{}: {}: {}", self.at(keys), keys.join("."), msg.as_ref());
+        self.warnings.push(w);
+    }
+
+    fn rules(&mut self, path: &Path, raw: RawRules, private: bool) -> Option<Rules> {
+        let timezone = match raw.timezone.as_deref().unwrap_or("Asia/Tokyo").parse::<chrono_tz::Tz>() {
+            Ok(tz) => Some(tz),
+            Err(_) => {
+                self.problem(&["timezone"], "not an IANA time zone name (e.g. Asia/Tokyo)");
+                None
+            }
+        };
+        let imap = self.imap(raw.imap, private);
+        let folders = self.folders(raw.folders);
+        let members = self.members(raw.members);
+        let (sla_unclaimed, sla_claimed) = self.sla(raw.sla);
+        Some(Rules {
+            path: path.to_path_buf(),
+            timezone: timezone?,
+            imap: imap?,
+            folders,
+            members,
+            sla_unclaimed: sla_unclaimed?,
+            sla_claimed: sla_claimed?,
+        })
+    }
+
+    fn imap(&mut self, raw: RawImap, private: bool) -> Option<ImapAccount> {
+        let tls = raw.tls.unwrap_or(TlsMode::Implicit);
+        let port = raw.port.unwrap_or(match tls {
+            TlsMode::Implicit => 993,
+            _ => 143,
+        });
+        let mut ok = true;
+        if raw.host.trim().is_empty() {
+            self.problem(&["imap", "host"], "is empty");
+            ok = false;
+        }
+        if tls == TlsMode::None && !is_loopback(&raw.host) {
+            self.problem(
+                &["imap", "tls"],
+                format!(
+                    "tls: none sends the password in clear text; it is allowed only for a loopback host, not {:?} (use implicit or starttls)",
+                    raw.host
+                ),
+            );
+            ok = false;
+        }
+        if let Some(ca) = &raw.ca_file
+            && !ca.exists()
+        {
+            self.problem(&["imap", "ca_file"], format!("{} does not exist", ca.display()));
+            ok = false;
+        }
+        let mut sources = Vec::new();
+        if let Some(c) = raw.password_command {
+            sources.push(("password_command", Secret::Command(c)));
+        }
+        if let Some(e) = raw.password_env {
+            sources.push(("password_env", Secret::Env(e)));
+        }
+        if let Some(f) = raw.password_file {
+            sources.push(("password_file", Secret::File(f)));
+        }
+        if let Some(p) = raw.password {
+            if !private {
+                self.problem(
+                    &["imap", "password"],
+                    "a plaintext password is refused while the rules file is readable by group or others (chmod 600 it, or use password_command, password_env or password_file)",
+                );
+                ok = false;
+            }
+            sources.push(("password", Secret::Plain(p)));
+        }
+        let secret = match sources.len() {
+            1 => sources.pop().map(|(_, s)| s),
+            0 => {
+                self.problem(&["imap"], "no password source: set one of password_command, password_env, password_file");
+                None
+            }
+            _ => {
+                let names: Vec<_> = sources.iter().map(|(n, _)| *n).collect();
+                self.problem(&["imap", names[1]], format!("give only one password source, not {}", names.join(" and ")));
+                None
+            }
+        };
+        if !ok {
+            return None;
+        }
+        Some(ImapAccount { host: raw.host, port, tls, ca_file: raw.ca_file, user: raw.user, secret: secret? })
+    }
+
+    fn folders(&mut self, raw: RawFolders) -> Folders {
+        let mut pick = |key: &str, v: Option<String>, default: &str| {
+            let v = v.unwrap_or_else(|| default.to_string());
+            if v.trim().is_empty() {
+                self.problem(&["folders", key], "is empty");
+            }
+            v
+        };
+        let f = Folders {
+            inbox: pick("inbox", raw.inbox, "INBOX"),
+            unclaimed: pick("unclaimed", raw.unclaimed, "未対応"),
+            claimed: pick("claimed", raw.claimed, "対応中"),
+            done: pick("done", raw.done, "完了"),
+            history: pick("history", raw.history, "対応履歴"),
+        };
+        let all = [
+            ("inbox", &f.inbox),
+            ("unclaimed", &f.unclaimed),
+            ("claimed", &f.claimed),
+            ("done", &f.done),
+            ("history", &f.history),
+        ];
+        for (i, (ka, a)) in all.iter().enumerate() {
+            for (kb, b) in &all[i + 1..] {
+                if a == b {
+                    self.problem(&["folders", kb], format!("is the same folder as folders.{ka} ({a})"));
+                }
+            }
+        }
+        f
+    }
+
+    fn members(&mut self, raw: BTreeMap<String, RawMember>) -> Vec<Member> {
+        if raw.is_empty() {
+            self.problem(&["members"], "no members: add at least one (key: { name, email, login })");
+        }
+        let mut out: Vec<Member> = Vec::new();
+        for (key, m) in raw {
+            let valid = !key.is_empty()
+                && key.len() <= 64
+                && key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+            if !valid {
+                self.problem(
+                    &["members", &key],
+                    "a member key becomes a folder name: use lowercase ASCII letters, digits, - and _",
+                );
+                continue;
+            }
+            let login = m.login.unwrap_or_else(|| key.clone());
+            if let Some(other) = out.iter().find(|o| o.login == login) {
+                let msg = format!("login {login:?} is already used by member {}", other.key);
+                self.problem(&["members", &key], msg);
+            }
+            if let Some(email) = &m.email
+                && !email.contains('@')
+            {
+                self.problem(&["members", &key, "email"], format!("{email:?} is not an email address"));
+            }
+            out.push(Member { name: m.name.unwrap_or_else(|| key.clone()), email: m.email, login, key });
+        }
+        out
+    }
+
+    fn sla(&mut self, raw: Option<RawSla>) -> (Option<Duration>, Option<Duration>) {
+        let raw = raw.unwrap_or(RawSla { unclaimed: None, claimed: None });
+        let mut one = |key: &str, v: Option<String>, default: Duration| match v {
+            None => Some(default),
+            Some(s) => match parse_duration(&s) {
+                Some(d) => Some(d),
+                None => {
+                    self.problem(&["sla", key], format!("{s:?} is not a duration (like 30m, 4h, 2d, 1h30m)"));
+                    None
+                }
+            },
+        };
+        let u = one("unclaimed", raw.unclaimed, Duration::from_secs(24 * 3600));
+        let c = one("claimed", raw.claimed, Duration::from_secs(2 * 24 * 3600));
+        if u.is_some_and(|d| d.is_zero()) {
+            self.warn(&["sla", "unclaimed"], "is zero: every unclaimed message is overdue at once");
+        }
+        (u, c)
+    }
+}
+
+pub fn is_loopback(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// `4h`, `30m`, `2d`, `1h30m`, `90s`.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    let mut total = 0u64;
+    let mut num = String::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let n: u64 = num.parse().ok()?;
+        num.clear();
+        total += n * match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86400,
+            'w' => 7 * 86400,
+            _ => return None,
+        };
+    }
+    if !num.is_empty() {
+        return None;
+    }
+    Some(Duration::from_secs(total))
+}
+
+/// The closest candidate by edit distance, when close enough to be a typo.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (levenshtein(word, c), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Finds the line and column of a key path in block or flow YAML, e.g.
+/// `["members", "tanaka", "email"]`. A heuristic for messages, not a parser.
+pub fn locate(text: &str, keys: &[&str]) -> Option<(usize, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut from = 0;
+    let mut parent: Option<(usize, usize)> = None;
+    let mut found = None;
+    for key in keys {
+        let mut hit = None;
+        for (i, line) in lines.iter().enumerate().skip(from) {
+            if line.trim().is_empty() || line.trim_start().starts_with('#') {
+                continue;
+            }
+            let indent = line.len() - line.trim_start().len();
+            if let Some((pline, pindent)) = parent
+                && i != pline
+                && indent <= pindent
+            {
+                break;
+            }
+            let content = line.split(" #").next().unwrap_or("");
+            let skip = if parent.is_some_and(|(pl, _)| pl == i) { found.map_or(0, |(_, c): (usize, usize)| c) } else { 0 };
+            if let Some(col) = find_key(&content[skip.min(content.len())..], key) {
+                hit = Some((i, col + skip, indent));
+                break;
+            }
+        }
+        let (i, col, indent) = hit?;
+        found = Some((i + 1, col + 1));
+        // A key that opens a flow mapping keeps its children on the same line.
+        from = if lines[i][col..].contains('{') { i } else { i + 1 };
+        parent = Some((i, indent));
+    }
+    found
+}
+
+fn find_key(line: &str, key: &str) -> Option<usize> {
+    let mut start = 0;
+    while let Some(pos) = line[start..].find(key) {
+        let at = start + pos;
+        let before = line[..at].chars().last();
+        let after = &line[at + key.len()..];
+        let quoted = matches!(before, Some('"' | '\'')) && after.starts_with(['"', '\'']);
+        let after = if quoted { &after[1..] } else { after };
+        let boundary = before.is_none_or(|c| c.is_whitespace() || matches!(c, '{' | ',' | '-' | '"' | '\''));
+        if boundary && after.starts_with(':') {
+            return Some(if quoted { at - 1 } else { at });
+        }
+        start = at + key.len();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "imap:\n  host: 127.0.0.1\n  tls: none\n  user: support\n  password_env: PW\nmembers:\n  tanaka: { name: 田中 太郎, email: tanaka@example.jp, login: tanaka }\n  suzuki: { name: 鈴木 花子, login: hsuzuki }\n";
+
+    fn problems(text: &str) -> String {
+        match parse(Path::new("r.yaml"), text, true) {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn good_file_loads_with_defaults() {
+        let l = parse(Path::new("r.yaml"), GOOD, true).unwrap();
+        assert_eq!(l.rules.folders.unclaimed, "未対応");
+        assert_eq!(l.rules.imap.port, 143);
+        assert_eq!(l.rules.member("suzuki").unwrap().login, "hsuzuki");
+        assert_eq!(l.rules.timezone, chrono_tz::Asia::Tokyo);
+    }
+
+    #[test]
+    fn yaml_errors_name_file_line_column() {
+        let e = problems("imap:\n  host: x\n  hots: y\n");
+        assert!(e.starts_with("r.yaml:3:"), "{e}");
+        assert!(e.contains("hots"), "{e}");
+    }
+
+    #[test]
+    fn semantic_errors_are_all_listed_with_lines() {
+        let bad = GOOD.replace("tanaka@example.jp", "not-an-address").replace("host: 127.0.0.1", "host: mail.example.jp");
+        let e = problems(&bad);
+        assert!(e.contains("r.yaml:3:3: imap.tls:"), "{e}");
+        assert!(e.contains("r.yaml:7:") && e.contains("members.tanaka.email"), "{e}");
+    }
+
+    #[test]
+    fn plaintext_password_needs_a_private_file() {
+        let text = GOOD.replace("password_env: PW", "password: hunter2");
+        let e = parse(Path::new("r.yaml"), &text, false).unwrap_err().to_string();
+        assert!(e.contains("chmod 600"), "{e}");
+        assert!(!e.contains("hunter2"));
+        assert!(parse(Path::new("r.yaml"), &text, true).is_ok());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("4h"), Some(Duration::from_secs(4 * 3600)));
+        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("2d"), Some(Duration::from_secs(172800)));
+        assert_eq!(parse_duration("4"), None);
+        assert_eq!(parse_duration("4x"), None);
+    }
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(did_you_mean("tanka", ["tanaka", "suzuki"]), Some("tanaka"));
+        assert_eq!(did_you_mean("zzz", ["tanaka", "suzuki"]), None);
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        assert!(is_loopback("127.0.0.1") && is_loopback("localhost") && is_loopback("::1"));
+        assert!(!is_loopback("mail.example.jp") && !is_loopback("10.0.0.1"));
+    }
+}
