@@ -27,6 +27,16 @@ pub fn encode_word(s: &str) -> String {
     format!("=?UTF-8?B?{}?=", base64::engine::general_purpose::STANDARD.encode(s))
 }
 
+/// Reverses `encode_word`; other text comes back unchanged.
+pub fn decode_word(s: &str) -> String {
+    s.trim()
+        .strip_prefix("=?UTF-8?B?")
+        .and_then(|r| r.strip_suffix("?="))
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .and_then(|v| String::from_utf8(v).ok())
+        .unwrap_or_else(|| s.trim().to_string())
+}
+
 pub fn render(ev: &Event<'_>) -> Vec<u8> {
     let it = ev.item;
     let target = it.message_id.as_deref().map(|m| format!("<{}>", m.trim_matches(['<', '>']))).unwrap_or_default();
@@ -102,7 +112,8 @@ mod tests {
         let raw = render(&ev);
         let msg = mail_parser::MessageParser::default().parse(&raw).unwrap();
         assert_eq!(msg.header("X-Mailduty-Event").and_then(|h| h.as_text()), Some("claim"));
-        assert_eq!(msg.header("X-Mailduty-To-Folder").and_then(|h| h.as_text()), Some("対応中/tanaka"));
+        let to = msg.header("X-Mailduty-To-Folder").and_then(|h| h.as_text()).unwrap();
+        assert_eq!(decode_word(to), "対応中/tanaka");
         assert_eq!(msg.subject(), Some("[mailduty] claim abcd1234 by tanaka"));
     }
 }

@@ -1,21 +1,9 @@
 //! Entry point: parse, run, turn the result into an exit code. Errors go to stderr.
 
-mod cli;
-mod cmd;
-mod error;
-mod history;
-mod imap;
-mod output;
-mod queue;
-mod rules;
-
 use std::process::ExitCode;
 
 use clap::Parser;
-
-pub fn version_line() -> &'static str {
-    concat!(env!("CARGO_PKG_VERSION"), " (TLS: native-tls, OpenSSL)")
-}
+use mailduty::{cli, cmd, error};
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();

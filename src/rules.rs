@@ -19,13 +19,19 @@ struct RawRules {
     folders: RawFolders,
     members: BTreeMap<String, RawMember>,
     sla: Option<RawSla>,
-    // Read by the roster, routing and digest features; accepted here so one file
-    // serves every version of the tool.
+    // Keys of the roster, routing and digest features: accepted, so that one rules
+    // file serves while those features are being built.
+    #[allow(dead_code)]
     roster: Option<serde_yaml::Value>,
+    #[allow(dead_code)]
     business_hours: Option<serde_yaml::Value>,
+    #[allow(dead_code)]
     assign: Option<serde_yaml::Value>,
+    #[allow(dead_code)]
     threads: Option<bool>,
+    #[allow(dead_code)]
     routes: Option<serde_yaml::Value>,
+    #[allow(dead_code)]
     digest: Option<serde_yaml::Value>,
 }
 
@@ -176,6 +182,7 @@ pub fn locate_file(flag: Option<&Path>) -> PathBuf {
     PathBuf::from("/etc/mailduty/rules.yaml")
 }
 
+#[derive(Debug)]
 pub struct Loaded {
     pub rules: Rules,
     pub warnings: Vec<String>,

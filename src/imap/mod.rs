@@ -353,10 +353,12 @@ impl Mailbox {
         Ok(body)
     }
 
-    /// UIDs in `folder` whose Message-ID header is `message_id`.
+    /// UIDs in `folder` whose Message-ID header is `message_id`. HEADER search
+    /// matches substrings, so the angle brackets go in: `<a@x>` cannot match `<ba@x>`.
     pub fn search_message_id(&mut self, folder: &str, message_id: &str) -> Result<Vec<u32>> {
         self.ensure_open(folder, false)?;
-        let cmd = format!("UID SEARCH HEADER Message-ID {}", quote(message_id));
+        let bare = message_id.trim().trim_start_matches('<').trim_end_matches('>');
+        let cmd = format!("UID SEARCH HEADER Message-ID {}", quote(&format!("<{bare}>")));
         let (lines, _) = self.conn.run_ok(&cmd)?;
         let mut out = Vec::new();
         for l in &lines {

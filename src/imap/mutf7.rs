@@ -67,7 +67,7 @@ pub fn decode(name: &str) -> Option<String> {
                     bits &= (1 << nbits) - 1;
                 }
             }
-            if bytes.len() % 2 != 0 || bits != 0 {
+            if bytes.is_empty() || bytes.len() % 2 != 0 || bits != 0 {
                 return None;
             }
             let units: Vec<u16> = bytes

@@ -1,0 +1,16 @@
+//! mailduty: status folders, a duty roster and a digest for a shared IMAP mailbox.
+//! The binary in main.rs is a thin shell around `cmd::run`; the modules are a
+//! library so that the tests and the benchmark drive the same code.
+
+pub mod cli;
+pub mod cmd;
+pub mod error;
+pub mod history;
+pub mod imap;
+pub mod output;
+pub mod queue;
+pub mod rules;
+
+pub fn version_line() -> &'static str {
+    concat!(env!("CARGO_PKG_VERSION"), " (TLS: native-tls, OpenSSL)")
+}

@@ -1,0 +1,333 @@
+//! Test harness: a private Dovecot on free loopback ports with TLS from a CA made
+//! here, users in a passwd-file, stopped on drop; and the real mailduty binary.
+
+#![allow(dead_code)]
+
+pub mod seed;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub const USER: &str = "support";
+pub const PASSWORD: &str = "s3cret-pw";
+
+static INSTANCE: AtomicU32 = AtomicU32::new(0);
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Dovecot is required under CI; elsewhere a missing one fails too, with the fix.
+fn dovecot_bin() -> PathBuf {
+    for p in ["/usr/sbin/dovecot", "/usr/local/sbin/dovecot"] {
+        if Path::new(p).exists() {
+            return PathBuf::from(p);
+        }
+    }
+    panic!("dovecot is not installed: apt-get install dovecot-imapd (the tests need a real server)");
+}
+
+pub struct Dovecot {
+    pub dir: tempfile::TempDir,
+    pub imap_port: u16,
+    pub imaps_port: u16,
+    pub conf: PathBuf,
+    child: std::process::Child,
+}
+
+impl Dovecot {
+    pub fn start() -> Dovecot {
+        Dovecot::start_with("")
+    }
+
+    /// `extra` is appended to dovecot.conf (e.g. a reduced capability list).
+    pub fn start_with(extra: &str) -> Dovecot {
+        let bin = dovecot_bin();
+        let dir = tempfile::Builder::new().prefix("md").tempdir_in("/tmp").unwrap();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("run")).unwrap();
+        std::fs::create_dir_all(d.join("state")).unwrap();
+        std::fs::create_dir_all(d.join("home")).unwrap();
+        make_certs(d);
+        let (uid, gid) = mail_owner();
+        chown_r(&d.join("home"), uid, gid);
+        std::fs::write(d.join("passwd"), format!("{USER}:{{PLAIN}}{PASSWORD}\n")).unwrap();
+        let imap_port = free_port();
+        let imaps_port = free_port();
+        let n = INSTANCE.fetch_add(1, Ordering::SeqCst);
+        let conf = d.join("dovecot.conf");
+        let p = d.display();
+        std::fs::write(
+            &conf,
+            format!(
+                r#"base_dir = {p}/run
+state_dir = {p}/state
+instance_name = mdtest{pid}x{n}
+log_path = {p}/dovecot.log
+info_log_path = {p}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = yes
+ssl_cert = <{p}/server.crt
+ssl_key = <{p}/server.key
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+first_valid_uid = 1
+mail_location = maildir:~/Maildir
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {p}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={gid} home={p}/home/%u
+}}
+namespace inbox {{
+  inbox = yes
+  separator = /
+  prefix =
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {imap_port}
+  }}
+  inet_listener imaps {{
+    address = 127.0.0.1
+    port = {imaps_port}
+    ssl = yes
+  }}
+}}
+service imap {{
+  process_limit = 200
+}}
+service anvil {{
+  chroot =
+}}
+service stats {{
+  chroot =
+}}
+service auth {{
+  chroot =
+}}
+{extra}
+"#,
+                pid = std::process::id()
+            ),
+        )
+        .unwrap();
+        let child = Command::new(bin)
+            .args(["-F", "-c"])
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start dovecot");
+        let dc = Dovecot { dir, imap_port, imaps_port, conf, child };
+        dc.wait_ready();
+        dc
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.imap_port)) {
+                let mut buf = [0u8; 64];
+                s.set_read_timeout(Some(Duration::from_secs(2))).ok();
+                if s.read(&mut buf).is_ok_and(|n| n > 0 && buf.starts_with(b"* OK")) {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let log = std::fs::read_to_string(self.dir.path().join("dovecot.log")).unwrap_or_default();
+        panic!("dovecot did not start on port {}:\n{log}", self.imap_port);
+    }
+
+    pub fn ca(&self) -> PathBuf {
+        self.dir.path().join("ca.crt")
+    }
+
+    pub fn doveadm(&self, args: &[&str]) -> String {
+        let out = Command::new("doveadm").arg("-c").arg(&self.conf).args(args).output().expect("doveadm");
+        assert!(out.status.success(), "doveadm {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Folder names as the server's own tool shows them (decoded to UTF-8).
+    pub fn folders(&self) -> Vec<String> {
+        self.doveadm(&["mailbox", "list", "-u", USER]).lines().map(str::to_string).collect()
+    }
+
+    /// (folder, uid, flags) of every message whose Message-ID is `mid`.
+    pub fn locate(&self, mid: &str) -> Vec<(String, String, String)> {
+        let out = self.doveadm(&[
+            "-f", "tab", "fetch", "-u", USER, "mailbox uid flags", "HEADER", "Message-ID", &format!("<{mid}>"),
+        ]);
+        out.lines()
+            .skip(1)
+            .map(|l| {
+                let mut p = l.split('\t');
+                (p.next().unwrap_or("").into(), p.next().unwrap_or("").into(), p.next().unwrap_or("").into())
+            })
+            .filter(|(f, _, _)| f != "対応履歴")
+            .collect()
+    }
+
+    /// Every message's (folder, flags), history excluded.
+    pub fn all_flags(&self) -> Vec<(String, String)> {
+        let out = self.doveadm(&["-f", "tab", "fetch", "-u", USER, "mailbox flags", "ALL"]);
+        out.lines()
+            .skip(1)
+            .filter_map(|l| l.split_once('\t').map(|(a, b)| (a.to_string(), b.to_string())))
+            .filter(|(f, _)| f != "対応履歴")
+            .collect()
+    }
+
+    pub fn count(&self, folder: &str) -> usize {
+        let out = self.doveadm(&["-f", "tab", "fetch", "-u", USER, "uid", "MAILBOX", folder, "ALL"]);
+        out.lines().skip(1).count()
+    }
+
+    /// APPENDs a message over plain IMAP on loopback, with an INTERNALDATE.
+    pub fn append(&self, folder: &str, flags: &str, date: &str, msg: &[u8]) {
+        let mut s = TcpStream::connect(("127.0.0.1", self.imap_port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        read_until_tag(&mut s, "*");
+        s.write_all(format!("a LOGIN {USER} {PASSWORD}\r\n").as_bytes()).unwrap();
+        read_until_tag(&mut s, "a");
+        let name = mailduty::imap::mutf7::encode(folder);
+        s.write_all(format!("b APPEND \"{name}\" ({flags}) \"{date}\" {{{}}}\r\n", msg.len()).as_bytes()).unwrap();
+        let cont = read_until_tag(&mut s, "+");
+        assert!(cont.starts_with('+'), "APPEND refused: {cont}");
+        s.write_all(msg).unwrap();
+        s.write_all(b"\r\n").unwrap();
+        let done = read_until_tag(&mut s, "b");
+        assert!(done.starts_with("b OK"), "APPEND failed: {done}");
+        s.write_all(b"c LOGOUT\r\n").unwrap();
+    }
+}
+
+fn read_until_tag(s: &mut TcpStream, tag: &str) -> String {
+    let mut all = Vec::new();
+    let mut b = [0u8; 1];
+    loop {
+        let mut line = Vec::new();
+        loop {
+            s.read_exact(&mut b).unwrap();
+            line.push(b[0]);
+            if b[0] == b'\n' {
+                break;
+            }
+        }
+        let l = String::from_utf8_lossy(&line).to_string();
+        all.push(l.clone());
+        if l.starts_with(&format!("{tag} ")) || (tag == "*" && l.starts_with("* OK")) || (tag == "+" && (l.starts_with('+') || l.starts_with("b "))) {
+            return l;
+        }
+    }
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        let _ = Command::new("doveadm").arg("-c").arg(&self.conf).arg("stop").output();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The unprivileged user mail processes run as (Dovecot refuses root).
+fn mail_owner() -> (u32, u32) {
+    let out = Command::new("id").args(["-u", "nobody"]).output().unwrap();
+    let uid: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(65534);
+    let out = Command::new("id").args(["-g", "nobody"]).output().unwrap();
+    let gid: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(65534);
+    (uid, gid)
+}
+
+fn chown_r(p: &Path, uid: u32, gid: u32) {
+    let st = Command::new("chown").arg("-R").arg(format!("{uid}:{gid}")).arg(p).status().unwrap();
+    assert!(st.success());
+}
+
+fn make_certs(d: &Path) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl").current_dir(d).args(args).output().expect("openssl");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=mailduty test CA"]);
+    run(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"]);
+    std::fs::write(d.join("san.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n").unwrap();
+    run(&["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "san.ext"]);
+}
+
+/// A rules file in a temp dir, and the binary run against it.
+pub struct Team {
+    pub dir: tempfile::TempDir,
+    pub rules: PathBuf,
+}
+
+pub const MEMBERS: &str = "members:\n  tanaka: { name: 田中 太郎, email: tanaka@example.jp, login: tanaka }\n  suzuki: { name: 鈴木 花子, email: suzuki@example.jp, login: hsuzuki }\n";
+
+impl Team {
+    /// Rules for `dc` over implicit TLS with its CA, plus `members`.
+    pub fn tls(dc: &Dovecot, members: &str) -> Team {
+        Team::with_imap(
+            &format!(
+                "  host: 127.0.0.1\n  port: {}\n  tls: implicit\n  ca_file: {}\n",
+                dc.imaps_port,
+                dc.ca().display()
+            ),
+            members,
+        )
+    }
+
+    /// Rules for plain IMAP on loopback at `port` (the server or a relay in front of it).
+    pub fn plain(port: u16, members: &str) -> Team {
+        Team::with_imap(&format!("  host: 127.0.0.1\n  port: {port}\n  tls: none\n"), members)
+    }
+
+    pub fn with_imap(imap: &str, members: &str) -> Team {
+        let dir = tempfile::tempdir().unwrap();
+        let rules = dir.path().join("rules.yaml");
+        std::fs::write(
+            &rules,
+            format!("imap:\n{imap}  user: {USER}\n  password_env: MAILDUTY_TEST_PW\n{members}sla:\n  unclaimed: 4h\n"),
+        )
+        .unwrap();
+        Team { dir, rules }
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.run_stdin(args, "")
+    }
+
+    pub fn run_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child = self.command(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_mailduty"));
+        c.arg("--rules").arg(&self.rules).args(args);
+        c.env("MAILDUTY_TEST_PW", PASSWORD).env_remove("MAILDUTY_MEMBER").env_remove("MAILDUTY_RULES").env("NO_COLOR", "1");
+        c
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+pub fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
