@@ -14,7 +14,9 @@ use crate::queue::Status;
 /// 完了 (done). Every change is recorded in the history folder 対応履歴.
 #[derive(Debug, Parser)]
 #[command(name = "mailduty", version = crate::version_line(), propagate_version = true)]
-#[command(after_help = "Examples:\n  mailduty init\n  mailduty list --overdue\n  mailduty claim 4k2q9x7m\n  mailduty list --overdue --format ids | mailduty claim -")]
+#[command(
+    after_help = "Examples:\n  mailduty init\n  mailduty list --overdue\n  mailduty claim 4k2q9x7m\n  mailduty list --overdue --format ids | mailduty claim -"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -55,16 +57,22 @@ pub enum Command {
     ///
     /// Reads the inbox, 未対応 and every 対応中 folder (and 完了 with --status done or
     /// all). Nothing is marked read.
-    #[command(after_help = "Examples:\n  mailduty list\n  mailduty list --mine\n  mailduty list --status unclaimed --overdue --format ids\n  mailduty list --format json | jq '.[].subject'")]
+    #[command(
+        after_help = "Examples:\n  mailduty list\n  mailduty list --mine\n  mailduty list --status unclaimed --overdue --format ids\n  mailduty list --format json | jq '.[].subject'"
+    )]
     List(ListArgs),
     /// Take messages: unclaimed → 対応中/<me>
     ///
     /// Race-free: when several people claim one message at once, exactly one gets it and
     /// the others are told who did (exit 4).
-    #[command(after_help = "Examples:\n  mailduty claim 4k2q9x7m\n  mailduty list --overdue --format ids | mailduty claim -")]
+    #[command(
+        after_help = "Examples:\n  mailduty claim 4k2q9x7m\n  mailduty list --overdue --format ids | mailduty claim -"
+    )]
     Claim(IdArgs),
     /// Give messages back: 対応中/<me> → 未対応
-    #[command(after_help = "Examples:\n  mailduty release 4k2q9x7m\n  mailduty release --force 4k2q9x7m   # someone else's")]
+    #[command(
+        after_help = "Examples:\n  mailduty release 4k2q9x7m\n  mailduty release --force 4k2q9x7m   # someone else's"
+    )]
     Release(ForceIdArgs),
     /// Finish messages: 対応中 (or 未対応) → 完了
     #[command(after_help = "Example:\n  mailduty done 4k2q9x7m")]

@@ -24,7 +24,10 @@ pub fn encode_word(s: &str) -> String {
     if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
         return s.to_string();
     }
-    format!("=?UTF-8?B?{}?=", base64::engine::general_purpose::STANDARD.encode(s))
+    format!(
+        "=?UTF-8?B?{}?=",
+        base64::engine::general_purpose::STANDARD.encode(s)
+    )
 }
 
 /// Reverses `encode_word`; other text comes back unchanged.
@@ -39,17 +42,32 @@ pub fn decode_word(s: &str) -> String {
 
 pub fn render(ev: &Event<'_>) -> Vec<u8> {
     let it = ev.item;
-    let target = it.message_id.as_deref().map(|m| format!("<{}>", m.trim_matches(['<', '>']))).unwrap_or_default();
-    let token: String = format!("{}{}{}", ev.at.timestamp_nanos_opt().unwrap_or(0), std::process::id(), it.hash);
+    let target = it
+        .message_id
+        .as_deref()
+        .map(|m| format!("<{}>", m.trim_matches(['<', '>'])))
+        .unwrap_or_default();
+    let token: String = format!(
+        "{}{}{}",
+        ev.at.timestamp_nanos_opt().unwrap_or(0),
+        std::process::id(),
+        it.hash
+    );
     let mut h = vec![
         "From: mailduty <mailduty@localhost>".to_string(),
         format!("Date: {}", ev.at.to_rfc2822()),
         format!("Message-ID: <{token}.{}@mailduty>", ev.kind),
-        format!("Subject: {}", encode_word(&format!("[mailduty] {} {} by {}", ev.kind, it.id, ev.actor))),
+        format!(
+            "Subject: {}",
+            encode_word(&format!("[mailduty] {} {} by {}", ev.kind, it.id, ev.actor))
+        ),
         format!("X-Mailduty-Event: {}", ev.kind),
         format!("X-Mailduty-Actor: {}", ev.actor),
         format!("X-Mailduty-Id: {}", it.id),
-        format!("X-Mailduty-Time: {}", ev.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        format!(
+            "X-Mailduty-Time: {}",
+            ev.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
         format!("X-Mailduty-From-Folder: {}", encode_word(ev.from_folder)),
     ];
     if !target.is_empty() {
@@ -108,11 +126,25 @@ mod tests {
             references: vec![],
             claiming: false,
         };
-        let ev = Event { kind: "claim", actor: "tanaka", item: &item, from_folder: "未対応", to_folder: Some("対応中/tanaka"), note: None, at: Utc::now() };
+        let ev = Event {
+            kind: "claim",
+            actor: "tanaka",
+            item: &item,
+            from_folder: "未対応",
+            to_folder: Some("対応中/tanaka"),
+            note: None,
+            at: Utc::now(),
+        };
         let raw = render(&ev);
         let msg = mail_parser::MessageParser::default().parse(&raw).unwrap();
-        assert_eq!(msg.header("X-Mailduty-Event").and_then(|h| h.as_text()), Some("claim"));
-        let to = msg.header("X-Mailduty-To-Folder").and_then(|h| h.as_text()).unwrap();
+        assert_eq!(
+            msg.header("X-Mailduty-Event").and_then(|h| h.as_text()),
+            Some("claim")
+        );
+        let to = msg
+            .header("X-Mailduty-To-Folder")
+            .and_then(|h| h.as_text())
+            .unwrap();
         assert_eq!(decode_word(to), "対応中/tanaka");
         assert_eq!(msg.subject(), Some("[mailduty] claim abcd1234 by tanaka"));
     }

@@ -36,7 +36,9 @@ impl<'a> ListRow<'a> {
             status: it.status.as_str(),
             owner: it.owner.as_deref(),
             folder: &it.folder,
-            arrived: it.arrived.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            arrived: it
+                .arrived
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             age_seconds: (now - it.arrived).num_seconds().max(0),
             overdue,
             from: &it.from,
@@ -56,7 +58,9 @@ pub fn age(secs: i64) -> String {
 }
 
 fn one_line(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 pub fn print_list(rows: &[ListRow<'_>], format: Format, out: &mut dyn Write) -> Result<()> {
@@ -71,7 +75,10 @@ pub fn print_list(rows: &[ListRow<'_>], format: Format, out: &mut dyn Write) -> 
             }
         }
         Format::Tsv => {
-            writeln!(out, "id\tstatus\towner\tage_seconds\toverdue\tfrom\tsubject")?;
+            writeln!(
+                out,
+                "id\tstatus\towner\tage_seconds\toverdue\tfrom\tsubject"
+            )?;
             for r in rows {
                 writeln!(
                     out,
@@ -100,7 +107,10 @@ pub fn print_list(rows: &[ListRow<'_>], format: Format, out: &mut dyn Write) -> 
             }
             t.set_header(vec!["ID", "STATUS", "OWNER", "AGE", "FROM", "SUBJECT"]);
             for r in rows {
-                let from = r.from_name.map(|n| format!("{n} <{}>", r.from)).unwrap_or_else(|| r.from.to_string());
+                let from = r
+                    .from_name
+                    .map(|n| format!("{n} <{}>", r.from))
+                    .unwrap_or_else(|| r.from.to_string());
                 let a = age(r.age_seconds) + if r.overdue { " !" } else { "" };
                 t.add_row(vec![
                     r.id.to_string(),

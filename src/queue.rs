@@ -75,7 +75,11 @@ pub fn load(mb: &mut Mailbox, rules: &Rules, scope: Scope) -> Result<Vec<Item>> 
             .list(&pattern)?
             .into_iter()
             .filter(|fi| fi.selectable)
-            .filter_map(|fi| fi.name.strip_prefix(&format!("{claimed}{}", mb.separator())).map(str::to_string))
+            .filter_map(|fi| {
+                fi.name
+                    .strip_prefix(&format!("{claimed}{}", mb.separator()))
+                    .map(str::to_string)
+            })
             .collect();
         owners.sort();
         for o in owners {
@@ -87,7 +91,9 @@ pub fn load(mb: &mut Mailbox, rules: &Rules, scope: Scope) -> Result<Vec<Item>> 
     }
     let mut items = Vec::new();
     for (folder, status, owner) in folders {
-        mb.fetch_queue(&folder, |m| items.push(item(m, &folder, status, owner.clone())))?;
+        mb.fetch_queue(&folder, |m| {
+            items.push(item(m, &folder, status, owner.clone()))
+        })?;
     }
     assign_ids(&mut items);
     Ok(items)
@@ -100,16 +106,23 @@ fn item(m: Fetched, folder: &str, status: Status, owner: Option<String>) -> Item
         .as_deref()
         .and_then(|d| DateTime::parse_from_str(d, "%d-%b-%Y %H:%M:%S %z").ok())
         .map(|d| d.with_timezone(&Utc));
-    let (mut message_id, mut from, mut from_name, mut subject, mut date) = (None, String::new(), None, String::new(), None);
+    let (mut message_id, mut from, mut from_name, mut subject, mut date) =
+        (None, String::new(), None, String::new(), None);
     let (mut in_reply_to, mut references) = (Vec::new(), Vec::new());
     if let Some(p) = &parsed {
-        message_id = p.message_id().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        message_id = p
+            .message_id()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty());
         if let Some(a) = p.from().and_then(|a| a.first()) {
             from = a.address().unwrap_or("").to_string();
             from_name = a.name().map(str::to_string).filter(|s| !s.is_empty());
         }
         subject = p.subject().unwrap_or("").to_string();
-        date = p.date().filter(|d| d.is_valid()).and_then(|d| DateTime::from_timestamp(d.to_timestamp(), 0));
+        date = p
+            .date()
+            .filter(|d| d.is_valid())
+            .and_then(|d| DateTime::from_timestamp(d.to_timestamp(), 0));
         in_reply_to = ids_of(p.in_reply_to());
         references = ids_of(p.references());
     }
@@ -134,7 +147,10 @@ fn item(m: Fetched, folder: &str, status: Status, owner: Option<String>) -> Item
         size: m.size,
         in_reply_to,
         references,
-        claiming: m.flags.iter().any(|f| f.eq_ignore_ascii_case(CLAIM_KEYWORD)),
+        claiming: m
+            .flags
+            .iter()
+            .any(|f| f.eq_ignore_ascii_case(CLAIM_KEYWORD)),
     }
 }
 
@@ -179,7 +195,9 @@ fn short_hash(data: &[u8]) -> String {
     for b in &digest[..13] {
         bits = (bits << 8) | u128::from(*b);
     }
-    (0..20).map(|i| ALPHABET[((bits >> (99 - 5 * i)) & 31) as usize] as char).collect()
+    (0..20)
+        .map(|i| ALPHABET[((bits >> (99 - 5 * i)) & 31) as usize] as char)
+        .collect()
 }
 
 /// Gives each item its display ID: the shortest prefix (8 or more) of its hash that no
@@ -195,7 +213,11 @@ pub fn assign_ids(items: &mut [Item]) {
         let mut len = 8;
         for n in [k.checked_sub(1), Some(k + 1)].into_iter().flatten() {
             if let Some(other) = hashes.get(n) {
-                let common = h.chars().zip(other.chars()).take_while(|(a, b)| a == b).count();
+                let common = h
+                    .chars()
+                    .zip(other.chars())
+                    .take_while(|(a, b)| a == b)
+                    .count();
                 len = len.max(common + 1);
             }
         }
@@ -208,7 +230,14 @@ pub fn assign_ids(items: &mut [Item]) {
             continue;
         }
         // A stable order for copies: arrival and size survive moves.
-        idx.sort_by_key(|&i| (items[i].arrived, items[i].size, items[i].folder.clone(), items[i].uid));
+        idx.sort_by_key(|&i| {
+            (
+                items[i].arrived,
+                items[i].size,
+                items[i].folder.clone(),
+                items[i].uid,
+            )
+        });
         for (n, i) in idx.into_iter().enumerate() {
             items[i].id = format!("{base}.{}", n + 1);
         }
@@ -216,7 +245,10 @@ pub fn assign_ids(items: &mut [Item]) {
 }
 
 fn norm_mid(s: &str) -> String {
-    s.trim().trim_start_matches('<').trim_end_matches('>').to_string()
+    s.trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_string()
 }
 
 /// The one item a user's ID names: a unique prefix, `prefix.N` for one of several
@@ -228,7 +260,10 @@ pub fn resolve<'a>(items: &'a [Item], query: &str) -> Result<&'a Item> {
     }
     let candidates: Vec<&Item> = if q.contains('@') || q.starts_with('<') {
         let want = norm_mid(q);
-        items.iter().filter(|it| it.message_id.as_deref().map(norm_mid).as_deref() == Some(want.as_str())).collect()
+        items
+            .iter()
+            .filter(|it| it.message_id.as_deref().map(norm_mid).as_deref() == Some(want.as_str()))
+            .collect()
     } else {
         let ql = q.to_ascii_lowercase();
         let (base, copy) = match ql.split_once('.') {
@@ -294,7 +329,11 @@ mod tests {
 
     #[test]
     fn ids_are_stable_and_copies_numbered() {
-        let mut items = vec![it(Some("a@x"), "未対応", 1), it(Some("b@x"), "未対応", 2), it(Some("a@x"), "対応中/tanaka", 3)];
+        let mut items = vec![
+            it(Some("a@x"), "未対応", 1),
+            it(Some("b@x"), "未対応", 2),
+            it(Some("a@x"), "対応中/tanaka", 3),
+        ];
         assign_ids(&mut items);
         assert_eq!(items[1].id.len(), 8);
         assert_eq!(items[0].id, format!("{}.1", &items[0].hash[..8]));
@@ -307,7 +346,11 @@ mod tests {
 
     #[test]
     fn resolving() {
-        let mut items = vec![it(Some("a@x"), "未対応", 1), it(Some("b@x"), "未対応", 2), it(Some("a@x"), "対応中/t", 3)];
+        let mut items = vec![
+            it(Some("a@x"), "未対応", 1),
+            it(Some("b@x"), "未対応", 2),
+            it(Some("a@x"), "対応中/t", 3),
+        ];
         assign_ids(&mut items);
         let b = items[1].id.clone();
         assert_eq!(resolve(&items, &b[..5]).unwrap().uid, 2);
@@ -322,8 +365,12 @@ mod tests {
 
     #[test]
     fn no_message_id_uses_other_headers() {
-        let h1 = immutable_headers(b"From: a@x\r\nSubject: hi\r\nDate: Mon, 2 Nov 2026 10:00:00 +0900\r\n\r\n");
-        let h2 = immutable_headers(b"Subject: hi\r\nFrom: a@x\r\nDate: Mon, 2 Nov 2026 10:00:00 +0900\r\n\r\n");
+        let h1 = immutable_headers(
+            b"From: a@x\r\nSubject: hi\r\nDate: Mon, 2 Nov 2026 10:00:00 +0900\r\n\r\n",
+        );
+        let h2 = immutable_headers(
+            b"Subject: hi\r\nFrom: a@x\r\nDate: Mon, 2 Nov 2026 10:00:00 +0900\r\n\r\n",
+        );
         let h3 = immutable_headers(b"Subject: hello\r\nFrom: a@x\r\n\r\n");
         assert_eq!(h1, h2);
         assert_ne!(h1, h3);

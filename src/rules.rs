@@ -216,19 +216,30 @@ pub fn parse(path: &Path, text: &str, private: bool) -> Result<Loaded> {
         let msg = e.to_string();
         // serde_yaml says "... at line L column C"; lead with file:line:col instead.
         let (msg, loc) = match (e.location(), msg.rfind(" at line ")) {
-            (Some(l), Some(at)) => (msg[..at].to_string(), format!("{}:{}", l.line(), l.column())),
+            (Some(l), Some(at)) => (
+                msg[..at].to_string(),
+                format!("{}:{}", l.line(), l.column()),
+            ),
             (Some(l), None) => (msg, format!("{}:{}", l.line(), l.column())),
             _ => (msg, "1".to_string()),
         };
         config(format!("{file}:{loc}: {msg}"))
     })?;
 
-    let mut v = Validator { file: &file, text, problems: Vec::new(), warnings: Vec::new() };
+    let mut v = Validator {
+        file: &file,
+        text,
+        problems: Vec::new(),
+        warnings: Vec::new(),
+    };
     let rules = v.rules(path, raw, private);
     if !v.problems.is_empty() {
         return Err(Error::Config(v.problems.join("\n")).into());
     }
-    Ok(Loaded { rules: rules.expect("no problems means complete rules"), warnings: v.warnings })
+    Ok(Loaded {
+        rules: rules.expect("no problems means complete rules"),
+        warnings: v.warnings,
+    })
 }
 
 struct Validator<'a> {
@@ -257,10 +268,18 @@ impl Validator<'_> {
     }
 
     fn rules(&mut self, path: &Path, raw: RawRules, private: bool) -> Option<Rules> {
-        let timezone = match raw.timezone.as_deref().unwrap_or("Asia/Tokyo").parse::<chrono_tz::Tz>() {
+        let timezone = match raw
+            .timezone
+            .as_deref()
+            .unwrap_or("Asia/Tokyo")
+            .parse::<chrono_tz::Tz>()
+        {
             Ok(tz) => Some(tz),
             Err(_) => {
-                self.problem(&["timezone"], "not an IANA time zone name (e.g. Asia/Tokyo)");
+                self.problem(
+                    &["timezone"],
+                    "not an IANA time zone name (e.g. Asia/Tokyo)",
+                );
                 None
             }
         };
@@ -303,7 +322,10 @@ impl Validator<'_> {
         if let Some(ca) = &raw.ca_file
             && !ca.exists()
         {
-            self.problem(&["imap", "ca_file"], format!("{} does not exist", ca.display()));
+            self.problem(
+                &["imap", "ca_file"],
+                format!("{} does not exist", ca.display()),
+            );
             ok = false;
         }
         let mut sources = Vec::new();
@@ -329,19 +351,32 @@ impl Validator<'_> {
         let secret = match sources.len() {
             1 => sources.pop().map(|(_, s)| s),
             0 => {
-                self.problem(&["imap"], "no password source: set one of password_command, password_env, password_file");
+                self.problem(
+                    &["imap"],
+                    "no password source: set one of password_command, password_env, password_file",
+                );
                 None
             }
             _ => {
                 let names: Vec<_> = sources.iter().map(|(n, _)| *n).collect();
-                self.problem(&["imap", names[1]], format!("give only one password source, not {}", names.join(" and ")));
+                self.problem(
+                    &["imap", names[1]],
+                    format!("give only one password source, not {}", names.join(" and ")),
+                );
                 None
             }
         };
         if !ok {
             return None;
         }
-        Some(ImapAccount { host: raw.host, port, tls, ca_file: raw.ca_file, user: raw.user, secret: secret? })
+        Some(ImapAccount {
+            host: raw.host,
+            port,
+            tls,
+            ca_file: raw.ca_file,
+            user: raw.user,
+            secret: secret?,
+        })
     }
 
     fn folders(&mut self, raw: RawFolders) -> Folders {
@@ -369,7 +404,10 @@ impl Validator<'_> {
         for (i, (ka, a)) in all.iter().enumerate() {
             for (kb, b) in &all[i + 1..] {
                 if a == b {
-                    self.problem(&["folders", kb], format!("is the same folder as folders.{ka} ({a})"));
+                    self.problem(
+                        &["folders", kb],
+                        format!("is the same folder as folders.{ka} ({a})"),
+                    );
                 }
             }
         }
@@ -378,13 +416,18 @@ impl Validator<'_> {
 
     fn members(&mut self, raw: BTreeMap<String, RawMember>) -> Vec<Member> {
         if raw.is_empty() {
-            self.problem(&["members"], "no members: add at least one (key: { name, email, login })");
+            self.problem(
+                &["members"],
+                "no members: add at least one (key: { name, email, login })",
+            );
         }
         let mut out: Vec<Member> = Vec::new();
         for (key, m) in raw {
             let valid = !key.is_empty()
                 && key.len() <= 64
-                && key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
             if !valid {
                 self.problem(
                     &["members", &key],
@@ -400,21 +443,35 @@ impl Validator<'_> {
             if let Some(email) = &m.email
                 && !email.contains('@')
             {
-                self.problem(&["members", &key, "email"], format!("{email:?} is not an email address"));
+                self.problem(
+                    &["members", &key, "email"],
+                    format!("{email:?} is not an email address"),
+                );
             }
-            out.push(Member { name: m.name.unwrap_or_else(|| key.clone()), email: m.email, login, key });
+            out.push(Member {
+                name: m.name.unwrap_or_else(|| key.clone()),
+                email: m.email,
+                login,
+                key,
+            });
         }
         out
     }
 
     fn sla(&mut self, raw: Option<RawSla>) -> (Option<Duration>, Option<Duration>) {
-        let raw = raw.unwrap_or(RawSla { unclaimed: None, claimed: None });
+        let raw = raw.unwrap_or(RawSla {
+            unclaimed: None,
+            claimed: None,
+        });
         let mut one = |key: &str, v: Option<String>, default: Duration| match v {
             None => Some(default),
             Some(s) => match parse_duration(&s) {
                 Some(d) => Some(d),
                 None => {
-                    self.problem(&["sla", key], format!("{s:?} is not a duration (like 30m, 4h, 2d, 1h30m)"));
+                    self.problem(
+                        &["sla", key],
+                        format!("{s:?} is not a duration (like 30m, 4h, 2d, 1h30m)"),
+                    );
                     None
                 }
             },
@@ -422,7 +479,10 @@ impl Validator<'_> {
         let u = one("unclaimed", raw.unclaimed, Duration::from_secs(24 * 3600));
         let c = one("claimed", raw.claimed, Duration::from_secs(2 * 24 * 3600));
         if u.is_some_and(|d| d.is_zero()) {
-            self.warn(&["sla", "unclaimed"], "is zero: every unclaimed message is overdue at once");
+            self.warn(
+                &["sla", "unclaimed"],
+                "is zero: every unclaimed message is overdue at once",
+            );
         }
         (u, c)
     }
@@ -431,7 +491,8 @@ impl Validator<'_> {
 pub fn is_loopback(host: &str) -> bool {
     let h = host.trim_start_matches('[').trim_end_matches(']');
     h.eq_ignore_ascii_case("localhost")
-        || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `4h`, `30m`, `2d`, `1h30m`, `90s`.
@@ -465,7 +526,10 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
 }
 
 /// The closest candidate by edit distance, when close enough to be a typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (levenshtein(word, c), c))
@@ -509,7 +573,11 @@ pub fn locate(text: &str, keys: &[&str]) -> Option<(usize, usize)> {
                 break;
             }
             let content = line.split(" #").next().unwrap_or("");
-            let skip = if parent.is_some_and(|(pl, _)| pl == i) { found.map_or(0, |(_, c): (usize, usize)| c) } else { 0 };
+            let skip = if parent.is_some_and(|(pl, _)| pl == i) {
+                found.map_or(0, |(_, c): (usize, usize)| c)
+            } else {
+                0
+            };
             if let Some(col) = find_key(&content[skip.min(content.len())..], key) {
                 hit = Some((i, col + skip, indent));
                 break;
@@ -518,7 +586,11 @@ pub fn locate(text: &str, keys: &[&str]) -> Option<(usize, usize)> {
         let (i, col, indent) = hit?;
         found = Some((i + 1, col + 1));
         // A key that opens a flow mapping keeps its children on the same line.
-        from = if lines[i][col..].contains('{') { i } else { i + 1 };
+        from = if lines[i][col..].contains('{') {
+            i
+        } else {
+            i + 1
+        };
         parent = Some((i, indent));
     }
     found
@@ -532,7 +604,8 @@ fn find_key(line: &str, key: &str) -> Option<usize> {
         let after = &line[at + key.len()..];
         let quoted = matches!(before, Some('"' | '\'')) && after.starts_with(['"', '\'']);
         let after = if quoted { &after[1..] } else { after };
-        let boundary = before.is_none_or(|c| c.is_whitespace() || matches!(c, '{' | ',' | '-' | '"' | '\''));
+        let boundary =
+            before.is_none_or(|c| c.is_whitespace() || matches!(c, '{' | ',' | '-' | '"' | '\''));
         if boundary && after.starts_with(':') {
             return Some(if quoted { at - 1 } else { at });
         }
@@ -572,16 +645,23 @@ mod tests {
 
     #[test]
     fn semantic_errors_are_all_listed_with_lines() {
-        let bad = GOOD.replace("tanaka@example.jp", "not-an-address").replace("host: 127.0.0.1", "host: mail.example.jp");
+        let bad = GOOD
+            .replace("tanaka@example.jp", "not-an-address")
+            .replace("host: 127.0.0.1", "host: mail.example.jp");
         let e = problems(&bad);
         assert!(e.contains("r.yaml:3:3: imap.tls:"), "{e}");
-        assert!(e.contains("r.yaml:7:") && e.contains("members.tanaka.email"), "{e}");
+        assert!(
+            e.contains("r.yaml:7:") && e.contains("members.tanaka.email"),
+            "{e}"
+        );
     }
 
     #[test]
     fn plaintext_password_needs_a_private_file() {
         let text = GOOD.replace("password_env: PW", "password: hunter2");
-        let e = parse(Path::new("r.yaml"), &text, false).unwrap_err().to_string();
+        let e = parse(Path::new("r.yaml"), &text, false)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("chmod 600"), "{e}");
         assert!(!e.contains("hunter2"));
         assert!(parse(Path::new("r.yaml"), &text, true).is_ok());

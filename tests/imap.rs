@@ -35,10 +35,24 @@ fn init_creates_japanese_folders_once() {
     let o = team.run(&["init"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.contains("created 未対応") && out.contains("CONDSTORE yes"), "{out}");
+    assert!(
+        out.contains("created 未対応") && out.contains("CONDSTORE yes"),
+        "{out}"
+    );
     let folders = dc.folders();
-    for f in ["INBOX", "未対応", "対応中", "対応中/tanaka", "対応中/suzuki", "完了", "対応履歴"] {
-        assert!(folders.iter().any(|x| x == f), "{f} missing from doveadm's list: {folders:?}");
+    for f in [
+        "INBOX",
+        "未対応",
+        "対応中",
+        "対応中/tanaka",
+        "対応中/suzuki",
+        "完了",
+        "対応履歴",
+    ] {
+        assert!(
+            folders.iter().any(|x| x == f),
+            "{f} missing from doveadm's list: {folders:?}"
+        );
     }
     let o = team.run(&["init"]);
     assert_eq!(code(&o), 0);
@@ -56,32 +70,61 @@ fn list_shows_the_seeded_mail_and_marks_nothing_read() {
     let rows = list_json(&team, &[]);
     assert_eq!(rows.len(), seeded.len(), "{rows:#?}");
     for s in &seeded {
-        let row = rows.iter().find(|r| r["subject"] == s.subject && r["message_id"].as_str() == s.message_id);
+        let row = rows
+            .iter()
+            .find(|r| r["subject"] == s.subject && r["message_id"].as_str() == s.message_id);
         let row = row.unwrap_or_else(|| panic!("{} not listed correctly: {rows:#?}", s.subject));
         assert_eq!(row["status"], "unclaimed");
         assert_eq!(row["folder"], s.folder);
     }
-    let jis = rows.iter().find(|r| r["subject"] == "見積もりのお願い").unwrap();
+    let jis = rows
+        .iter()
+        .find(|r| r["subject"] == "見積もりのお願い")
+        .unwrap();
     assert_eq!(jis["overdue"], true, "30 hours old with a 4h SLA");
-    let sjis = rows.iter().find(|r| r["subject"] == "納品日の確認").unwrap();
+    let sjis = rows
+        .iter()
+        .find(|r| r["subject"] == "納品日の確認")
+        .unwrap();
     assert_eq!(sjis["overdue"], false);
-    assert_eq!(rows.iter().find(|r| r["from"] == "yamada@bigclient.co.jp").unwrap()["from_name"], "山田");
-    let mut dup_ids: Vec<&str> =
-        rows.iter().filter(|r| r["message_id"] == "dup@client.example").map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        rows.iter()
+            .find(|r| r["from"] == "yamada@bigclient.co.jp")
+            .unwrap()["from_name"],
+        "山田"
+    );
+    let mut dup_ids: Vec<&str> = rows
+        .iter()
+        .filter(|r| r["message_id"] == "dup@client.example")
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
     dup_ids.sort();
     assert_eq!(dup_ids.len(), 2);
-    assert!(dup_ids[0].ends_with(".1") && dup_ids[1].ends_with(".2"), "{dup_ids:?}");
+    assert!(
+        dup_ids[0].ends_with(".1") && dup_ids[1].ends_with(".2"),
+        "{dup_ids:?}"
+    );
 
     let overdue = team.run(&["list", "--overdue", "--format", "ids"]);
-    let ids: Vec<&str> = std::str::from_utf8(&overdue.stdout).unwrap().lines().collect();
+    let ids: Vec<&str> = std::str::from_utf8(&overdue.stdout)
+        .unwrap()
+        .lines()
+        .collect();
     assert_eq!(ids.len(), 4, "30h, 50h, 5h, 4h old: {ids:?}");
 
     let table = stdout(&team.run(&["list"]));
-    assert!(table.contains("見積もりのお願い") && table.contains("ID"), "{table}");
+    assert!(
+        table.contains("見積もりのお願い") && table.contains("ID"),
+        "{table}"
+    );
     // A closed pipe is not an error.
     let piped = std::process::Command::new("sh")
         .arg("-c")
-        .arg(format!("'{}' --rules '{}' list | true", env!("CARGO_BIN_EXE_mailduty"), team.rules.display()))
+        .arg(format!(
+            "'{}' --rules '{}' list | true",
+            env!("CARGO_BIN_EXE_mailduty"),
+            team.rules.display()
+        ))
         .env("MAILDUTY_TEST_PW", harness::PASSWORD)
         .output()
         .unwrap();
@@ -102,11 +145,21 @@ fn claim_release_done_and_conflicts() {
 
     let o = team.run(&["--as", "tanaka", "claim", &jis[..5]]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_eq!(dc.locate("jis@client.example").iter().map(|l| l.0.as_str()).collect::<Vec<_>>(), ["対応中/tanaka"]);
+    assert_eq!(
+        dc.locate("jis@client.example")
+            .iter()
+            .map(|l| l.0.as_str())
+            .collect::<Vec<_>>(),
+        ["対応中/tanaka"]
+    );
 
     let o = team.run(&["--as", "suzuki", "claim", &jis]);
     assert_eq!(code(&o), 4, "{}", stderr(&o));
-    assert!(stderr(&o).contains("already claimed by 田中 太郎"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("already claimed by 田中 太郎"),
+        "{}",
+        stderr(&o)
+    );
 
     let o = team.run(&["--as", "suzuki", "release", &jis]);
     assert_eq!(code(&o), 4);
@@ -136,8 +189,16 @@ fn claim_release_done_and_conflicts() {
     let o = team.run(&["--as", "tanaka", "done", "zzzzzzzz"]);
     assert_eq!(code(&o), 3, "{}", stderr(&o));
 
-    assert_eq!(dc.count("対応履歴"), history_before + 4, "claim, claim, release, done");
-    assert!(dc.all_flags().iter().all(|(_, f)| !f.contains("\\Seen")), "{:?}", dc.all_flags());
+    assert_eq!(
+        dc.count("対応履歴"),
+        history_before + 4,
+        "claim, claim, release, done"
+    );
+    assert!(
+        dc.all_flags().iter().all(|(_, f)| !f.contains("\\Seen")),
+        "{:?}",
+        dc.all_flags()
+    );
 }
 
 #[test]
@@ -149,12 +210,26 @@ fn copies_with_one_message_id_are_never_guessed() {
     let o = team.run(&["--as", "tanaka", "claim", "<dup@client.example>"]);
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     assert!(stderr(&o).contains("2 copies"), "{}", stderr(&o));
-    assert!(dc.locate("dup@client.example").iter().all(|l| l.0 == "未対応"));
+    assert!(
+        dc.locate("dup@client.example")
+            .iter()
+            .all(|l| l.0 == "未対応")
+    );
     let rows = list_json(&team, &[]);
-    let second = rows.iter().find(|r| r["id"].as_str().unwrap().ends_with(".2")).unwrap()["id"].as_str().unwrap().to_string();
+    let second = rows
+        .iter()
+        .find(|r| r["id"].as_str().unwrap().ends_with(".2"))
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let o = team.run(&["--as", "tanaka", "claim", &second]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let mut places: Vec<String> = dc.locate("dup@client.example").into_iter().map(|l| l.0).collect();
+    let mut places: Vec<String> = dc
+        .locate("dup@client.example")
+        .into_iter()
+        .map(|l| l.0)
+        .collect();
     places.sort();
     assert_eq!(places, ["対応中/tanaka", "未対応"]);
     // The message without a Message-ID has an ID all the same.
@@ -168,27 +243,45 @@ fn copies_with_one_message_id_are_never_guessed() {
 fn starttls_and_tls_failures() {
     let dc = Dovecot::start();
     let starttls = Team::with_imap(
-        &format!("  host: 127.0.0.1\n  port: {}\n  tls: starttls\n  ca_file: {}\n", dc.imap_port, dc.ca().display()),
+        &format!(
+            "  host: 127.0.0.1\n  port: {}\n  tls: starttls\n  ca_file: {}\n",
+            dc.imap_port,
+            dc.ca().display()
+        ),
         MEMBERS,
     );
     let o = starttls.run(&["init"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 
-    let o = starttls.command(&["-v", "list"]).env("MAILDUTY_TEST_PW", "wrong-password").output().unwrap();
+    let o = starttls
+        .command(&["-v", "list"])
+        .env("MAILDUTY_TEST_PW", "wrong-password")
+        .output()
+        .unwrap();
     assert_eq!(code(&o), 1);
     let err = stderr(&o);
-    assert!(err.contains("login as support") && err.contains("failed"), "{err}");
+    assert!(
+        err.contains("login as support") && err.contains("failed"),
+        "{err}"
+    );
     assert!(!err.contains("wrong-password"), "password leaked: {err}");
     assert!(err.contains("<password hidden>"), "{err}");
 
     // The system CAs do not know the test CA: verification must fail, not be skipped.
     let wrong_ca = Team::with_imap(
-        &format!("  host: 127.0.0.1\n  port: {}\n  tls: implicit\n", dc.imaps_port),
+        &format!(
+            "  host: 127.0.0.1\n  port: {}\n  tls: implicit\n",
+            dc.imaps_port
+        ),
         MEMBERS,
     );
     let o = wrong_ca.run(&["list"]);
     assert_eq!(code(&o), 1);
-    assert!(stderr(&o).contains("TLS") && stderr(&o).contains("ca_file"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("TLS") && stderr(&o).contains("ca_file"),
+        "{}",
+        stderr(&o)
+    );
 
     let remote = Team::with_imap("  host: mail.example.jp\n  tls: none\n", MEMBERS);
     let o = remote.run(&["list"]);
@@ -204,26 +297,46 @@ fn broken_rules_touch_nothing() {
     let cases = [
         (good.replace("  user:", "  usr:"), "unknown field `usr`"),
         (good.replace("members:", "members: [oops"), "rules.yaml:"),
-        (good.replace("tanaka@example.jp", "tanaka-at-example"), "members.tanaka.email"),
-        (good.replace("unclaimed: 4h", "unclaimed: soon"), "sla.unclaimed"),
+        (
+            good.replace("tanaka@example.jp", "tanaka-at-example"),
+            "members.tanaka.email",
+        ),
+        (
+            good.replace("unclaimed: 4h", "unclaimed: soon"),
+            "sla.unclaimed",
+        ),
     ];
     for (text, expect) in cases {
         std::fs::write(&team.rules, &text).unwrap();
-        for cmd in [&["check"][..], &["init"], &["--as", "tanaka", "claim", "abc"]] {
+        for cmd in [
+            &["check"][..],
+            &["init"],
+            &["--as", "tanaka", "claim", "abc"],
+        ] {
             let o = team.run(cmd);
             assert_eq!(code(&o), 2, "{cmd:?} {expect}: {}", stderr(&o));
             let err = stderr(&o);
-            assert!(err.contains(expect) && err.contains("rules.yaml:"), "{cmd:?}: {err}");
+            assert!(
+                err.contains(expect) && err.contains("rules.yaml:"),
+                "{cmd:?}: {err}"
+            );
             assert!(err.lines().count() <= 3, "{err}");
         }
     }
-    assert_eq!(dc.folders(), ["INBOX"], "a broken rules file must not reach the server");
+    assert_eq!(
+        dc.folders(),
+        ["INBOX"],
+        "a broken rules file must not reach the server"
+    );
     std::fs::write(&team.rules, &good).unwrap();
     let o = team.run(&["check"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let o = team.run(&["--as", "nobody", "list", "--mine"]);
     assert_eq!(code(&o), 2);
-    assert!(stderr(&o).contains("members: suzuki, tanaka"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("members: suzuki, tanaka"),
+        "{}",
+        stderr(&o)
+    );
     let _ = seed::hours_ago(0);
 }
-

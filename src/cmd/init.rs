@@ -26,7 +26,10 @@ pub fn run(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
         ctx.say(out, format!("created {name}"))?;
     }
     if created == 0 {
-        ctx.say(out, format!("all {} folders exist; nothing to do", wanted.len()))?;
+        ctx.say(
+            out,
+            format!("all {} folders exist; nothing to do", wanted.len()),
+        )?;
     }
     let yes = |b: bool| if b { "yes" } else { "no" };
     ctx.say(
@@ -41,10 +44,15 @@ pub fn run(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
         ),
     )?;
     if !mb.has("CONDSTORE") {
-        ctx.say(out, "without CONDSTORE, claims are checked for duplicates after moving")?;
+        ctx.say(
+            out,
+            "without CONDSTORE, claims are checked for duplicates after moving",
+        )?;
     }
     if !mb.has("MOVE") && !mb.has("UIDPLUS") {
-        eprintln!("mailduty: warning: the server has neither MOVE nor UIDPLUS; claim, release and done will refuse to run");
+        eprintln!(
+            "mailduty: warning: the server has neither MOVE nor UIDPLUS; claim, release and done will refuse to run"
+        );
     }
     mb.logout();
     Ok(())

@@ -61,16 +61,33 @@ pub fn run(cli: Cli) -> Result<()> {
     for w in &loaded.warnings {
         eprintln!("mailduty: warning: {w}");
     }
-    let ctx = Ctx { rules: loaded.rules, global: cli.global };
+    let ctx = Ctx {
+        rules: loaded.rules,
+        global: cli.global,
+    };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match cli.command {
         Command::Check => unreachable!("handled above"),
         Command::Init => init::run(&ctx, &mut out),
         Command::List(a) => list::run(&ctx, &a, &mut out),
-        Command::Claim(a) => transition::run(&ctx, transition::Action::Claim, &a.ids, false, &mut out),
-        Command::Release(a) => transition::run(&ctx, transition::Action::Release, &a.ids.ids, a.force, &mut out),
-        Command::Done(a) => transition::run(&ctx, transition::Action::Done, &a.ids.ids, a.force, &mut out),
+        Command::Claim(a) => {
+            transition::run(&ctx, transition::Action::Claim, &a.ids, false, &mut out)
+        }
+        Command::Release(a) => transition::run(
+            &ctx,
+            transition::Action::Release,
+            &a.ids.ids,
+            a.force,
+            &mut out,
+        ),
+        Command::Done(a) => transition::run(
+            &ctx,
+            transition::Action::Done,
+            &a.ids.ids,
+            a.force,
+            &mut out,
+        ),
     }?;
     out.flush()?;
     Ok(())

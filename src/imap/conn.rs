@@ -152,7 +152,12 @@ impl Conn {
     }
 
     /// Like `run_each`, logging `shown` instead of the command (used for LOGIN).
-    pub fn run_shown(&mut self, cmd: &str, shown: &str, mut each: impl FnMut(&[u8])) -> Result<Done> {
+    pub fn run_shown(
+        &mut self,
+        cmd: &str,
+        shown: &str,
+        mut each: impl FnMut(&[u8]),
+    ) -> Result<Done> {
         let tag = self.next_tag();
         self.write_command(&tag, cmd.as_bytes(), shown)?;
         loop {
@@ -187,7 +192,10 @@ impl Conn {
             if let Some(done) = parse_tagged(&tag, &resp) {
                 return Ok(done);
             }
-            bail!("unexpected answer to APPEND: {}", String::from_utf8_lossy(&resp).trim_end());
+            bail!(
+                "unexpected answer to APPEND: {}",
+                String::from_utf8_lossy(&resp).trim_end()
+            );
         }
         let s = self.io.get_mut();
         s.write_all(data)?;
@@ -206,13 +214,18 @@ pub fn describe_failure(cmd: &str, done: &Done) -> String {
     let verb: String = cmd.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
     format!(
         "the IMAP server refused {verb}: {}{}",
-        done.code.as_ref().map(|c| format!("[{c}] ")).unwrap_or_default(),
+        done.code
+            .as_ref()
+            .map(|c| format!("[{c}] "))
+            .unwrap_or_default(),
         done.text
     )
 }
 
 fn literal_len(line: &[u8]) -> Option<usize> {
-    let line = line.strip_suffix(b"\r\n").or_else(|| line.strip_suffix(b"\n"))?;
+    let line = line
+        .strip_suffix(b"\r\n")
+        .or_else(|| line.strip_suffix(b"\n"))?;
     let line = line.strip_suffix(b"}")?;
     let open = line.iter().rposition(|&b| b == b'{')?;
     let digits = std::str::from_utf8(&line[open + 1..]).ok()?;
@@ -238,7 +251,10 @@ pub fn split_code(rest: &str) -> (Option<String>, String) {
     if let Some(inner) = rest.strip_prefix('[')
         && let Some(end) = inner.find(']')
     {
-        return (Some(inner[..end].to_string()), inner[end + 1..].trim().to_string());
+        return (
+            Some(inner[..end].to_string()),
+            inner[end + 1..].trim().to_string(),
+        );
     }
     (None, rest.to_string())
 }
@@ -275,7 +291,11 @@ mod tests {
         assert!(d.code_is("MODIFIED"));
         assert_eq!(d.text, "Conditional store failed");
         assert!(parse_tagged("m3", b"m31 OK x\r\n").is_none());
-        let d = parse_tagged("m4", b"m4 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n").unwrap();
+        let d = parse_tagged(
+            "m4",
+            b"m4 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n",
+        )
+        .unwrap();
         assert_eq!(d.status, Status::No);
         assert!(d.code_is("AUTHENTICATIONFAILED"));
     }

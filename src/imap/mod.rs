@@ -56,10 +56,17 @@ pub fn resolve_secret(secret: &Secret) -> Result<String> {
     let pw = match secret {
         Secret::Plain(p) => p.clone(),
         Secret::Env(var) => std::env::var(var).map_err(|_| {
-            crate::error::config(format!("imap.password_env: the environment variable {var} is not set"))
+            crate::error::config(format!(
+                "imap.password_env: the environment variable {var} is not set"
+            ))
         })?,
         Secret::File(path) => std::fs::read_to_string(path)
-            .map_err(|e| crate::error::config(format!("imap.password_file: cannot read {}: {e}", path.display())))?
+            .map_err(|e| {
+                crate::error::config(format!(
+                    "imap.password_file: cannot read {}: {e}",
+                    path.display()
+                ))
+            })?
             .trim_end_matches(['\r', '\n'])
             .to_string(),
         Secret::Command(cmd) => {
@@ -75,13 +82,16 @@ pub fn resolve_secret(secret: &Secret) -> Result<String> {
                     out.status
                 )));
             }
-            let text = String::from_utf8(out.stdout)
-                .map_err(|_| anyhow!("imap.password_command printed something that is not UTF-8"))?;
+            let text = String::from_utf8(out.stdout).map_err(|_| {
+                anyhow!("imap.password_command printed something that is not UTF-8")
+            })?;
             text.lines().next().unwrap_or("").to_string()
         }
     };
     if pw.contains(['\r', '\n', '\0']) {
-        bail!(crate::error::config("the IMAP password contains a line break or NUL, which IMAP LOGIN cannot carry"));
+        bail!(crate::error::config(
+            "the IMAP password contains a line break or NUL, which IMAP LOGIN cannot carry"
+        ));
     }
     Ok(pw)
 }
@@ -89,9 +99,14 @@ pub fn resolve_secret(secret: &Secret) -> Result<String> {
 fn tls_connector(acct: &ImapAccount) -> Result<native_tls::TlsConnector> {
     let mut b = native_tls::TlsConnector::builder();
     if let Some(ca) = &acct.ca_file {
-        let pem = std::fs::read(ca).with_context(|| format!("imap.ca_file: cannot read {}", ca.display()))?;
-        let cert = native_tls::Certificate::from_pem(&pem)
-            .map_err(|e| crate::error::config(format!("imap.ca_file: {} is not a PEM certificate: {e}", ca.display())))?;
+        let pem = std::fs::read(ca)
+            .with_context(|| format!("imap.ca_file: cannot read {}", ca.display()))?;
+        let cert = native_tls::Certificate::from_pem(&pem).map_err(|e| {
+            crate::error::config(format!(
+                "imap.ca_file: {} is not a PEM certificate: {e}",
+                ca.display()
+            ))
+        })?;
         b.add_root_certificate(cert);
     }
     Ok(b.build()?)
@@ -106,7 +121,9 @@ fn handshake(acct: &ImapAccount, tcp: TcpStream) -> Result<Stream> {
             acct.host,
             acct.port
         )),
-        Err(native_tls::HandshakeError::WouldBlock(_)) => bail!("TLS handshake with {} timed out", acct.host),
+        Err(native_tls::HandshakeError::WouldBlock(_)) => {
+            bail!("TLS handshake with {} timed out", acct.host)
+        }
     }
 }
 
@@ -133,7 +150,8 @@ impl Mailbox {
                 "cannot connect to IMAP server {}:{}: {}",
                 acct.host,
                 acct.port,
-                last.map(|e| e.to_string()).unwrap_or_else(|| "no address".into())
+                last.map(|e| e.to_string())
+                    .unwrap_or_else(|| "no address".into())
             )
         })?;
         tcp.set_read_timeout(Some(Duration::from_secs(120)))?;
@@ -151,9 +169,15 @@ impl Mailbox {
                 c.read_greeting()?;
                 let done = c.run_each("STARTTLS", |_| {})?;
                 if done.status != Status::Ok {
-                    bail!("the IMAP server {} refused STARTTLS: {}", acct.host, done.text);
+                    bail!(
+                        "the IMAP server {} refused STARTTLS: {}",
+                        acct.host,
+                        done.text
+                    );
                 }
-                let Stream::Plain(tcp) = c.into_stream() else { unreachable!() };
+                let Stream::Plain(tcp) = c.into_stream() else {
+                    unreachable!()
+                };
                 Conn::new(handshake(acct, tcp)?, verbose)
             }
             TlsMode::None => {
@@ -178,7 +202,10 @@ impl Mailbox {
         if let Some(code) = &done.code
             && let Some(list) = code.strip_prefix("CAPABILITY ")
         {
-            caps = list.split_whitespace().map(|s| s.to_ascii_uppercase()).collect();
+            caps = list
+                .split_whitespace()
+                .map(|s| s.to_ascii_uppercase())
+                .collect();
         }
         // Capabilities before login are a short list on Dovecot and Exchange: ask again.
         if !caps.contains("IMAP4REV1") {
@@ -188,7 +215,14 @@ impl Mailbox {
                 bail!("{}", conn::describe_failure("CAPABILITY", &done));
             }
         }
-        let mut mb = Mailbox { conn, caps, prefix: String::new(), sep: '/', selected: None, host: acct.host.clone() };
+        let mut mb = Mailbox {
+            conn,
+            caps,
+            prefix: String::new(),
+            sep: '/',
+            selected: None,
+            host: acct.host.clone(),
+        };
         mb.read_namespace()?;
         Ok(mb)
     }
@@ -230,10 +264,9 @@ impl Mailbox {
         for l in &lines {
             if let Ok((_, Response::MailboxData(MailboxDatum::List { delimiter, .. }))) =
                 imap_proto::parser::parse_response(l)
+                && let Some(d) = delimiter.and_then(|d| d.chars().next())
             {
-                if let Some(d) = delimiter.and_then(|d| d.chars().next()) {
-                    self.sep = d;
-                }
+                self.sep = d;
             }
         }
         Ok(())
@@ -262,13 +295,22 @@ impl Mailbox {
         let (lines, _) = self.conn.run_ok(&cmd)?;
         let mut out = Vec::new();
         for l in &lines {
-            if let Ok((_, Response::MailboxData(MailboxDatum::List { name_attributes, name, .. }))) =
-                imap_proto::parser::parse_response(l)
+            if let Ok((
+                _,
+                Response::MailboxData(MailboxDatum::List {
+                    name_attributes,
+                    name,
+                    ..
+                }),
+            )) = imap_proto::parser::parse_response(l)
             {
                 let selectable = !name_attributes
                     .iter()
                     .any(|a| matches!(a, NameAttribute::NoSelect));
-                out.push(FolderInfo { name: mutf7::decode_lossy(&name), selectable });
+                out.push(FolderInfo {
+                    name: mutf7::decode_lossy(&name),
+                    selectable,
+                });
             }
         }
         Ok(out)
@@ -294,7 +336,9 @@ impl Mailbox {
         }
         let mut exists = 0;
         let done = self.conn.run_each(&cmd, |r| {
-            if let Ok((_, Response::MailboxData(MailboxDatum::Exists(n)))) = imap_proto::parser::parse_response(r) {
+            if let Ok((_, Response::MailboxData(MailboxDatum::Exists(n)))) =
+                imap_proto::parser::parse_response(r)
+            {
                 exists = n;
             }
         })?;
@@ -326,7 +370,9 @@ impl Mailbox {
         if exists == 0 {
             return Ok(());
         }
-        let cmd = format!("UID FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS ({QUEUE_FIELDS})])");
+        let cmd = format!(
+            "UID FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS ({QUEUE_FIELDS})])"
+        );
         let done = self.conn.run_each(&cmd, |r| {
             if let Some(f) = parse_fetch(r) {
                 each(f);
@@ -357,12 +403,20 @@ impl Mailbox {
     /// matches substrings, so the angle brackets go in: `<a@x>` cannot match `<ba@x>`.
     pub fn search_message_id(&mut self, folder: &str, message_id: &str) -> Result<Vec<u32>> {
         self.ensure_open(folder, false)?;
-        let bare = message_id.trim().trim_start_matches('<').trim_end_matches('>');
-        let cmd = format!("UID SEARCH HEADER Message-ID {}", quote(&format!("<{bare}>")));
+        let bare = message_id
+            .trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>');
+        let cmd = format!(
+            "UID SEARCH HEADER Message-ID {}",
+            quote(&format!("<{bare}>"))
+        );
         let (lines, _) = self.conn.run_ok(&cmd)?;
         let mut out = Vec::new();
         for l in &lines {
-            if let Ok((_, Response::MailboxData(MailboxDatum::Search(ids)))) = imap_proto::parser::parse_response(l) {
+            if let Ok((_, Response::MailboxData(MailboxDatum::Search(ids)))) =
+                imap_proto::parser::parse_response(l)
+            {
                 out.extend(ids);
             }
         }
@@ -383,7 +437,9 @@ impl Mailbox {
                     match a {
                         AttributeValue::Uid(x) => u = Some(x),
                         AttributeValue::ModSeq(x) => m = Some(x),
-                        AttributeValue::Flags(f) => fl = f.into_iter().map(|s| s.into_owned()).collect(),
+                        AttributeValue::Flags(f) => {
+                            fl = f.into_iter().map(|s| s.into_owned()).collect()
+                        }
                         _ => {}
                     }
                 }
@@ -398,17 +454,40 @@ impl Mailbox {
         Ok(out)
     }
 
-    /// Sets `flag` only if nobody changed the message since `modseq`.
-    /// Returns false when another session got there first.
-    pub fn store_if_unchanged(&mut self, folder: &str, uid: u32, modseq: u64, flag: &str) -> Result<bool> {
+    /// Sets `flag` only if nobody changed the message since `modseq`. Returns None
+    /// when another session got there first, else the MODSEQ the change was given
+    /// (when the server reported it).
+    pub fn store_if_unchanged(
+        &mut self,
+        folder: &str,
+        uid: u32,
+        modseq: u64,
+        flag: &str,
+    ) -> Result<Option<Option<u64>>> {
         self.ensure_open(folder, true)?;
         let cmd = format!("UID STORE {uid} (UNCHANGEDSINCE {modseq}) +FLAGS.SILENT ({flag})");
-        let done = self.conn.run_each(&cmd, |_| {})?;
+        let mut new = None;
+        let done = self.conn.run_each(&cmd, |r| {
+            if let Ok((_, Response::Fetch(_, attrs))) = imap_proto::parser::parse_response(r)
+                && attrs
+                    .iter()
+                    .any(|a| matches!(a, AttributeValue::Uid(u) if *u == uid))
+            {
+                for a in attrs {
+                    if let AttributeValue::ModSeq(m) = a {
+                        new = Some(m);
+                    }
+                }
+            }
+        })?;
         if done.status != Status::Ok {
             bail!("{}", conn::describe_failure(&cmd, &done));
         }
         // The loser's answer is an OK too: only the response code tells them apart.
-        Ok(!done.code_is("MODIFIED"))
+        if done.code_is("MODIFIED") {
+            return Ok(None);
+        }
+        Ok(Some(new))
     }
 
     pub fn store(&mut self, folder: &str, uid: u32, change: &str) -> Result<()> {
@@ -465,7 +544,10 @@ impl Mailbox {
                     None => Ok(Moved::To(None)),
                 }
             }
-            Status::No if done.code_is("EXPUNGEISSUED") || done.code_is("NONEXISTENT") && !done.text.contains("ailbox") => {
+            Status::No
+                if done.code_is("EXPUNGEISSUED")
+                    || done.code_is("NONEXISTENT") && !done.text.contains("ailbox") =>
+            {
                 Ok(Moved::Gone)
             }
             _ => bail!("{}", conn::describe_failure(cmd, &done)),
@@ -475,7 +557,10 @@ impl Mailbox {
     /// Expunges exactly one UID (UIDPLUS), leaving others' \Deleted mail alone.
     pub fn expunge_uid(&mut self, folder: &str, uid: u32) -> Result<()> {
         if !self.has("UIDPLUS") {
-            bail!("the IMAP server {} lacks UIDPLUS; cannot remove one message safely", self.host);
+            bail!(
+                "the IMAP server {} lacks UIDPLUS; cannot remove one message safely",
+                self.host
+            );
         }
         self.ensure_open(folder, true)?;
         self.conn.run_ok(&format!("UID EXPUNGE {uid}")).map(|_| ())
@@ -508,7 +593,11 @@ fn parse_namespace(line: &str) -> Option<(String, Option<char>)> {
     let rest = rest.strip_prefix("((")?;
     let (prefix, rest) = parse_quoted(rest)?;
     let rest = rest.trim_start();
-    let sep = if rest.starts_with("NIL") { None } else { parse_quoted(rest)?.0.chars().next() };
+    let sep = if rest.starts_with("NIL") {
+        None
+    } else {
+        parse_quoted(rest)?.0.chars().next()
+    };
     Some((prefix, sep))
 }
 
@@ -547,7 +636,13 @@ fn parse_fetch(r: &[u8]) -> Option<Fetched> {
     let Ok((_, Response::Fetch(_, attrs))) = imap_proto::parser::parse_response(r) else {
         return None;
     };
-    let mut f = Fetched { uid: 0, flags: Vec::new(), internal_date: None, size: 0, header: Vec::new() };
+    let mut f = Fetched {
+        uid: 0,
+        flags: Vec::new(),
+        internal_date: None,
+        size: 0,
+        header: Vec::new(),
+    };
     for a in attrs {
         match a {
             AttributeValue::Uid(u) => f.uid = u,
@@ -567,7 +662,10 @@ mod tests {
 
     #[test]
     fn namespace_lines() {
-        assert_eq!(parse_namespace("* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n"), Some((String::new(), Some('/'))));
+        assert_eq!(
+            parse_namespace("* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n"),
+            Some((String::new(), Some('/')))
+        );
         assert_eq!(
             parse_namespace("* NAMESPACE ((\"INBOX.\" \".\")) NIL NIL"),
             Some(("INBOX.".to_string(), Some('.')))
@@ -577,7 +675,10 @@ mod tests {
 
     #[test]
     fn copyuid() {
-        assert_eq!(copyuid_untagged(b"* OK [COPYUID 1700000000 4 12] Moved UIDs.\r\n"), Some(12));
+        assert_eq!(
+            copyuid_untagged(b"* OK [COPYUID 1700000000 4 12] Moved UIDs.\r\n"),
+            Some(12)
+        );
         assert_eq!(copyuid_code("COPYUID 1 4:5 12:13"), Some(12));
         assert_eq!(copyuid_untagged(b"* OK [UIDNEXT 4] x\r\n"), None);
     }

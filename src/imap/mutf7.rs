@@ -15,7 +15,11 @@ pub fn encode(name: &str) -> String {
         out.push('&');
         let bytes: Vec<u8> = pending.iter().flat_map(|u| u.to_be_bytes()).collect();
         for chunk in bytes.chunks(3) {
-            let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
             let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
             let chars = chunk.len() + 1;
             for i in 0..chars {
@@ -101,14 +105,29 @@ mod tests {
         assert_eq!(encode("完了"), "&W4xOhg-");
         assert_eq!(encode("対応中/tanaka"), "&W,5f3E4t-/tanaka");
         assert_eq!(encode("R&D"), "R&-D");
-        for s in ["未対応", "対応中.tanaka", "R&D", "対応履歴", "📨 box", "plain"] {
+        for s in [
+            "未対応",
+            "対応中.tanaka",
+            "R&D",
+            "対応履歴",
+            "📨 box",
+            "plain",
+        ] {
             assert_eq!(decode(&encode(s)).as_deref(), Some(s));
         }
     }
 
     #[test]
     fn malformed_does_not_panic() {
-        for bad in ["&ZZZ-", "&", "&Zyp", "&Zypb,l,c", "&A-", "abc\u{e9}", "&2D0-"] {
+        for bad in [
+            "&ZZZ-",
+            "&",
+            "&Zyp",
+            "&Zypb,l,c",
+            "&A-",
+            "abc\u{e9}",
+            "&2D0-",
+        ] {
             assert!(decode(bad).is_none(), "{bad}");
             assert_eq!(decode_lossy(bad), bad);
         }

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod relay;
 pub mod seed;
 
 use std::io::{Read, Write};
@@ -18,7 +19,11 @@ pub const PASSWORD: &str = "s3cret-pw";
 static INSTANCE: AtomicU32 = AtomicU32::new(0);
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Dovecot is required under CI; elsewhere a missing one fails too, with the fix.
@@ -28,7 +33,9 @@ fn dovecot_bin() -> PathBuf {
             return PathBuf::from(p);
         }
     }
-    panic!("dovecot is not installed: apt-get install dovecot-imapd (the tests need a real server)");
+    panic!(
+        "dovecot is not installed: apt-get install dovecot-imapd (the tests need a real server)"
+    );
 }
 
 pub struct Dovecot {
@@ -47,7 +54,10 @@ impl Dovecot {
     /// `extra` is appended to dovecot.conf (e.g. a reduced capability list).
     pub fn start_with(extra: &str) -> Dovecot {
         let bin = dovecot_bin();
-        let dir = tempfile::Builder::new().prefix("md").tempdir_in("/tmp").unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("md")
+            .tempdir_in("/tmp")
+            .unwrap();
         let d = dir.path();
         std::fs::create_dir_all(d.join("run")).unwrap();
         std::fs::create_dir_all(d.join("state")).unwrap();
@@ -77,6 +87,7 @@ ssl_key = <{p}/server.key
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 first_valid_uid = 1
+mail_max_userip_connections = 200
 mail_location = maildir:~/Maildir
 passdb {{
   driver = passwd-file
@@ -127,7 +138,13 @@ service auth {{
             .stderr(Stdio::null())
             .spawn()
             .expect("start dovecot");
-        let dc = Dovecot { dir, imap_port, imaps_port, conf, child };
+        let dc = Dovecot {
+            dir,
+            imap_port,
+            imaps_port,
+            conf,
+            child,
+        };
         dc.wait_ready();
         dc
     }
@@ -138,7 +155,9 @@ service auth {{
             if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.imap_port)) {
                 let mut buf = [0u8; 64];
                 s.set_read_timeout(Some(Duration::from_secs(2))).ok();
-                if s.read(&mut buf).is_ok_and(|n| n > 0 && buf.starts_with(b"* OK")) {
+                if s.read(&mut buf)
+                    .is_ok_and(|n| n > 0 && buf.starts_with(b"* OK"))
+                {
                     return;
                 }
             }
@@ -153,26 +172,50 @@ service auth {{
     }
 
     pub fn doveadm(&self, args: &[&str]) -> String {
-        let out = Command::new("doveadm").arg("-c").arg(&self.conf).args(args).output().expect("doveadm");
-        assert!(out.status.success(), "doveadm {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("doveadm")
+            .arg("-c")
+            .arg(&self.conf)
+            .args(args)
+            .output()
+            .expect("doveadm");
+        assert!(
+            out.status.success(),
+            "doveadm {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     }
 
     /// Folder names as the server's own tool shows them (decoded to UTF-8).
     pub fn folders(&self) -> Vec<String> {
-        self.doveadm(&["mailbox", "list", "-u", USER]).lines().map(str::to_string).collect()
+        self.doveadm(&["mailbox", "list", "-u", USER])
+            .lines()
+            .map(str::to_string)
+            .collect()
     }
 
     /// (folder, uid, flags) of every message whose Message-ID is `mid`.
     pub fn locate(&self, mid: &str) -> Vec<(String, String, String)> {
         let out = self.doveadm(&[
-            "-f", "tab", "fetch", "-u", USER, "mailbox uid flags", "HEADER", "Message-ID", &format!("<{mid}>"),
+            "-f",
+            "tab",
+            "fetch",
+            "-u",
+            USER,
+            "mailbox uid flags",
+            "HEADER",
+            "Message-ID",
+            &format!("<{mid}>"),
         ]);
         out.lines()
             .skip(1)
             .map(|l| {
                 let mut p = l.split('\t');
-                (p.next().unwrap_or("").into(), p.next().unwrap_or("").into(), p.next().unwrap_or("").into())
+                (
+                    p.next().unwrap_or("").into(),
+                    p.next().unwrap_or("").into(),
+                    p.next().unwrap_or("").into(),
+                )
             })
             .filter(|(f, _, _)| f != "対応履歴")
             .collect()
@@ -183,13 +226,18 @@ service auth {{
         let out = self.doveadm(&["-f", "tab", "fetch", "-u", USER, "mailbox flags", "ALL"]);
         out.lines()
             .skip(1)
-            .filter_map(|l| l.split_once('\t').map(|(a, b)| (a.to_string(), b.to_string())))
+            .filter_map(|l| {
+                l.split_once('\t')
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+            })
             .filter(|(f, _)| f != "対応履歴")
             .collect()
     }
 
     pub fn count(&self, folder: &str) -> usize {
-        let out = self.doveadm(&["-f", "tab", "fetch", "-u", USER, "uid", "MAILBOX", folder, "ALL"]);
+        let out = self.doveadm(&[
+            "-f", "tab", "fetch", "-u", USER, "uid", "MAILBOX", folder, "ALL",
+        ]);
         out.lines().skip(1).count()
     }
 
@@ -198,10 +246,18 @@ service auth {{
         let mut s = TcpStream::connect(("127.0.0.1", self.imap_port)).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         read_until_tag(&mut s, "*");
-        s.write_all(format!("a LOGIN {USER} {PASSWORD}\r\n").as_bytes()).unwrap();
+        s.write_all(format!("a LOGIN {USER} {PASSWORD}\r\n").as_bytes())
+            .unwrap();
         read_until_tag(&mut s, "a");
         let name = mailduty::imap::mutf7::encode(folder);
-        s.write_all(format!("b APPEND \"{name}\" ({flags}) \"{date}\" {{{}}}\r\n", msg.len()).as_bytes()).unwrap();
+        s.write_all(
+            format!(
+                "b APPEND \"{name}\" ({flags}) \"{date}\" {{{}}}\r\n",
+                msg.len()
+            )
+            .as_bytes(),
+        )
+        .unwrap();
         let cont = read_until_tag(&mut s, "+");
         assert!(cont.starts_with('+'), "APPEND refused: {cont}");
         s.write_all(msg).unwrap();
@@ -226,7 +282,10 @@ fn read_until_tag(s: &mut TcpStream, tag: &str) -> String {
         }
         let l = String::from_utf8_lossy(&line).to_string();
         all.push(l.clone());
-        if l.starts_with(&format!("{tag} ")) || (tag == "*" && l.starts_with("* OK")) || (tag == "+" && (l.starts_with('+') || l.starts_with("b "))) {
+        if l.starts_with(&format!("{tag} "))
+            || (tag == "*" && l.starts_with("* OK"))
+            || (tag == "+" && (l.starts_with('+') || l.starts_with("b ")))
+        {
             return l;
         }
     }
@@ -234,7 +293,11 @@ fn read_until_tag(s: &mut TcpStream, tag: &str) -> String {
 
 impl Drop for Dovecot {
     fn drop(&mut self) {
-        let _ = Command::new("doveadm").arg("-c").arg(&self.conf).arg("stop").output();
+        let _ = Command::new("doveadm")
+            .arg("-c")
+            .arg(&self.conf)
+            .arg("stop")
+            .output();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -243,26 +306,90 @@ impl Drop for Dovecot {
 /// The unprivileged user mail processes run as (Dovecot refuses root).
 fn mail_owner() -> (u32, u32) {
     let out = Command::new("id").args(["-u", "nobody"]).output().unwrap();
-    let uid: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(65534);
+    let uid: u32 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(65534);
     let out = Command::new("id").args(["-g", "nobody"]).output().unwrap();
-    let gid: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(65534);
+    let gid: u32 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(65534);
     (uid, gid)
 }
 
 fn chown_r(p: &Path, uid: u32, gid: u32) {
-    let st = Command::new("chown").arg("-R").arg(format!("{uid}:{gid}")).arg(p).status().unwrap();
+    let st = Command::new("chown")
+        .arg("-R")
+        .arg(format!("{uid}:{gid}"))
+        .arg(p)
+        .status()
+        .unwrap();
     assert!(st.success());
 }
 
 fn make_certs(d: &Path) {
     let run = |args: &[&str]| {
-        let out = Command::new("openssl").current_dir(d).args(args).output().expect("openssl");
-        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("openssl")
+            .current_dir(d)
+            .args(args)
+            .output()
+            .expect("openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
-    run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=mailduty test CA"]);
-    run(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"]);
-    std::fs::write(d.join("san.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n").unwrap();
-    run(&["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "san.ext"]);
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=mailduty test CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    std::fs::write(
+        d.join("san.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ]);
 }
 
 /// A rules file in a temp dir, and the binary run against it.
@@ -288,7 +415,10 @@ impl Team {
 
     /// Rules for plain IMAP on loopback at `port` (the server or a relay in front of it).
     pub fn plain(port: u16, members: &str) -> Team {
-        Team::with_imap(&format!("  host: 127.0.0.1\n  port: {port}\n  tls: none\n"), members)
+        Team::with_imap(
+            &format!("  host: 127.0.0.1\n  port: {port}\n  tls: none\n"),
+            members,
+        )
     }
 
     pub fn with_imap(imap: &str, members: &str) -> Team {
@@ -307,15 +437,29 @@ impl Team {
     }
 
     pub fn run_stdin(&self, args: &[&str], stdin: &str) -> Output {
-        let mut child = self.command(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
         child.wait_with_output().unwrap()
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_mailduty"));
         c.arg("--rules").arg(&self.rules).args(args);
-        c.env("MAILDUTY_TEST_PW", PASSWORD).env_remove("MAILDUTY_MEMBER").env_remove("MAILDUTY_RULES").env("NO_COLOR", "1");
+        c.env("MAILDUTY_TEST_PW", PASSWORD)
+            .env_remove("MAILDUTY_MEMBER")
+            .env_remove("MAILDUTY_RULES")
+            .env("NO_COLOR", "1");
         c
     }
 }

@@ -1,0 +1,106 @@
+//! A TCP relay between claimers and Dovecot that holds every client line matching a
+//! pattern until `parties` of them have arrived (or a deadline passes), then lets
+//! them all through at once. Without it, claimer processes reach the server one
+//! after another and a race test proves nothing.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+pub struct Relay {
+    pub port: u16,
+    gate: Arc<(Mutex<Gate>, Condvar)>,
+}
+
+struct Gate {
+    waiting: usize,
+    parties: usize,
+    round: u64,
+    /// How many times the gate opened with every party present.
+    full_releases: u64,
+}
+
+impl Relay {
+    pub fn start(server_port: u16, pattern: &'static str, parties: usize) -> Relay {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let gate = Arc::new((
+            Mutex::new(Gate {
+                waiting: 0,
+                parties,
+                round: 0,
+                full_releases: 0,
+            }),
+            Condvar::new(),
+        ));
+        let g = gate.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { break };
+                let g = g.clone();
+                std::thread::spawn(move || pipe(client, server_port, pattern, g));
+            }
+        });
+        Relay { port, gate }
+    }
+
+    pub fn full_releases(&self) -> u64 {
+        self.gate.0.lock().unwrap().full_releases
+    }
+}
+
+fn pipe(client: TcpStream, server_port: u16, pattern: &str, gate: Arc<(Mutex<Gate>, Condvar)>) {
+    let Ok(server) = TcpStream::connect(("127.0.0.1", server_port)) else {
+        return;
+    };
+    let mut s2c_from = server.try_clone().unwrap();
+    let mut s2c_to = client.try_clone().unwrap();
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut s2c_from, &mut s2c_to);
+        let _ = s2c_to.shutdown(std::net::Shutdown::Both);
+    });
+    let mut reader = BufReader::new(client);
+    let mut to_server = server;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        if String::from_utf8_lossy(&line).contains(pattern) {
+            hold(&gate);
+        }
+        if to_server.write_all(&line).is_err() {
+            break;
+        }
+    }
+    let _ = to_server.shutdown(std::net::Shutdown::Both);
+}
+
+fn hold(gate: &Arc<(Mutex<Gate>, Condvar)>) {
+    let (lock, cv) = &**gate;
+    let mut g = lock.lock().unwrap();
+    let round = g.round;
+    g.waiting += 1;
+    if g.waiting == g.parties {
+        g.full_releases += 1;
+        g.waiting = 0;
+        g.round += 1;
+        cv.notify_all();
+        return;
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while g.round == round {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            // Someone never arrived: open the gate for those who did.
+            g.waiting = 0;
+            g.round += 1;
+            cv.notify_all();
+            break;
+        }
+        g = cv.wait_timeout(g, left).unwrap().0;
+    }
+}

@@ -1,0 +1,108 @@
+//! Twenty members claim one message at the same instant, round after round: exactly
+//! one wins and the message exists exactly once. The relay holds every claimer at
+//! the arbitrating command so the overlap is forced, not hoped for.
+
+mod harness;
+
+use std::process::Stdio;
+
+use harness::relay::Relay;
+use harness::{Dovecot, Team, code, seed};
+
+const CLAIMERS: usize = 20;
+
+/// Rounds per test; raise with MAILDUTY_RACE_ROUNDS for a longer measurement.
+fn rounds(default: usize) -> usize {
+    std::env::var("MAILDUTY_RACE_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn members() -> String {
+    let mut m = String::from("members:\n");
+    for i in 0..CLAIMERS {
+        m.push_str(&format!(
+            "  m{i:02}: {{ name: Member {i}, login: m{i:02} }}\n"
+        ));
+    }
+    m
+}
+
+/// Runs `rounds` rounds; returns the winners' count of each round.
+fn race(dc: &Dovecot, team: &Team, relay: &Relay, rounds: usize) -> Vec<usize> {
+    let mut winners = Vec::new();
+    for round in 0..rounds {
+        let mid = format!("race-{round}@test.example");
+        seed::one(dc, &mid);
+        let before = relay.full_releases();
+        let children: Vec<_> = (0..CLAIMERS)
+            .map(|i| {
+                team.command(&["--as", &format!("m{i:02}"), "claim", &format!("<{mid}>")])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let outs: Vec<_> = children
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .collect();
+        assert_eq!(
+            relay.full_releases(),
+            before + 1,
+            "round {round}: not all claimers met at the barrier"
+        );
+        let ok = outs.iter().filter(|o| code(o) == 0).count();
+        for o in outs.iter().filter(|o| code(o) != 0) {
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(code(o), 4, "round {round}: a loser must exit 4: {err}");
+            assert!(
+                err.contains("already claimed by Member") || err.contains("moved by someone else"),
+                "{err}"
+            );
+        }
+        let places = dc.locate(&mid);
+        assert_eq!(
+            places.len(),
+            1,
+            "round {round}: the message exists {} times: {places:?}",
+            places.len()
+        );
+        assert!(places[0].0.starts_with("対応中/m"), "{places:?}");
+        winners.push(ok);
+    }
+    winners
+}
+
+#[test]
+fn twenty_claimers_with_condstore() {
+    let dc = Dovecot::start();
+    let relay = Relay::start(dc.imap_port, "UNCHANGEDSINCE", CLAIMERS);
+    let team = Team::plain(relay.port, &members());
+    let o = team.run(&["init"]);
+    assert_eq!(code(&o), 0);
+    let n = rounds(5);
+    let winners = race(&dc, &team, &relay, n);
+    eprintln!("CONDSTORE: {n} rounds of {CLAIMERS} claimers, winners per round {winners:?}");
+    assert_eq!(winners, vec![1; n]);
+}
+
+#[test]
+fn twenty_claimers_without_condstore() {
+    // The same server advertising no CONDSTORE: claims fall back to
+    // move-then-resolve-duplicates, and the relay forces the MOVEs to overlap.
+    let dc = Dovecot::start_with(
+        "protocol imap {\n  imap_capability = IMAP4rev1 LITERAL+ SASL-IR NAMESPACE UIDPLUS MOVE ID ENABLE IDLE\n}\n",
+    );
+    let relay = Relay::start(dc.imap_port, "UID MOVE", CLAIMERS);
+    let team = Team::plain(relay.port, &members());
+    let o = team.run(&["init"]);
+    assert_eq!(code(&o), 0);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("CONDSTORE no"));
+    let n = rounds(3);
+    let winners = race(&dc, &team, &relay, n);
+    eprintln!("no CONDSTORE: {n} rounds of {CLAIMERS} claimers, winners per round {winners:?}");
+    assert_eq!(winners, vec![1; n]);
+}
