@@ -12,11 +12,36 @@ use crate::queue::Status;
 ///
 /// State lives on the IMAP server: 未対応 (unclaimed), 対応中/<member> (claimed) and
 /// 完了 (done). Every change is recorded in the history folder 対応履歴.
+const AFTER_LONG_HELP: &str = "\
+Examples:
+  mailduty init
+  mailduty list --overdue
+  mailduty claim 4k2q9x7m
+  mailduty list --overdue --format ids | mailduty claim -
+
+Exit codes:
+  0  success
+  1  failure: server unreachable, login refused, TLS certificate not trusted, IMAP error
+  2  usage or configuration error (bad flags, bad rules file, unknown member); nothing was sent to the server
+  3  not found: no message has that ID, or an ID prefix is ambiguous
+  4  conflict: the message is claimed by someone else, or another claimer won
+
+Environment:
+  MAILDUTY_RULES   the rules file, when --rules is not given
+  MAILDUTY_MEMBER  who \"me\" is, when --as is not given
+  USER             else \"me\" is the member whose login is $USER
+  XDG_CONFIG_HOME  the rules file is looked for in $XDG_CONFIG_HOME/mailduty/rules.yaml
+
+Files:
+  $XDG_CONFIG_HOME/mailduty/rules.yaml, then /etc/mailduty/rules.yaml
+  On the IMAP server: 未対応, 対応中/<member>, 完了 and 対応履歴 (names set in rules.yaml)";
+
 #[derive(Debug, Parser)]
 #[command(name = "mailduty", version = crate::version_line(), propagate_version = true)]
 #[command(
     after_help = "Examples:\n  mailduty init\n  mailduty list --overdue\n  mailduty claim 4k2q9x7m\n  mailduty list --overdue --format ids | mailduty claim -"
 )]
+#[command(after_long_help = AFTER_LONG_HELP)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
