@@ -30,18 +30,37 @@ fn man_page_matches_the_code() {
 #[test]
 fn example_rules_pass_check() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailduty"))
-        .args(["check", "--rules", concat!(env!("CARGO_MANIFEST_DIR"), "/rules.example.yaml")])
+        .args([
+            "check",
+            "--rules",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/rules.example.yaml"),
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
 fn every_command_has_help_with_an_example() {
     let cmd = mailduty::cli::Cli::command();
     for sub in cmd.get_subcommands() {
-        assert!(sub.get_about().is_some(), "{} has no summary", sub.get_name());
-        let after = sub.get_after_help().map(|s| s.to_string()).unwrap_or_default();
-        assert!(after.contains("mailduty "), "{} has no example", sub.get_name());
+        assert!(
+            sub.get_about().is_some(),
+            "{} has no summary",
+            sub.get_name()
+        );
+        let after = sub
+            .get_after_help()
+            .map(|s| s.to_string())
+            .unwrap_or_default();
+        assert!(
+            after.contains("mailduty "),
+            "{} has no example",
+            sub.get_name()
+        );
     }
 }
