@@ -384,21 +384,6 @@ impl Mailbox {
         Ok(())
     }
 
-    /// The whole message, by BODY.PEEK so that reading it marks nothing read.
-    pub fn fetch_full(&mut self, folder: &str, uid: u32) -> Result<Option<Vec<u8>>> {
-        self.ensure_open(folder, false)?;
-        let cmd = format!("UID FETCH {uid} (UID BODY.PEEK[])");
-        let mut body = None;
-        self.conn.run_each(&cmd, |r| {
-            if let Some(f) = parse_fetch(r)
-                && f.uid == uid
-            {
-                body = Some(f.header);
-            }
-        })?;
-        Ok(body)
-    }
-
     /// UIDs in `folder` whose Message-ID header is `message_id`. HEADER search
     /// matches substrings, so the angle brackets go in: `<a@x>` cannot match `<ba@x>`.
     pub fn search_message_id(&mut self, folder: &str, message_id: &str) -> Result<Vec<u32>> {
