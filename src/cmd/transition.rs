@@ -118,23 +118,13 @@ fn one(
                 return Err(Error::Conflict(format!("{} is not claimed by anyone", it.id)).into());
             }
             if held_by_other && !force {
-                return Err(Error::Conflict(format!(
-                    "{} is claimed by {}, not you; add --force to release it anyway",
-                    it.id,
-                    rules.owner_label(it.owner.as_deref().unwrap_or("?"))
-                ))
-                .into());
+                return Err(not_yours(ctx, it, "release"));
             }
             ("released", mb.path(&rules.folders.unclaimed))
         }
         Action::Done => {
             if held_by_other && !force {
-                return Err(Error::Conflict(format!(
-                    "{} is claimed by {}, not you; add --force to finish it anyway",
-                    it.id,
-                    rules.owner_label(it.owner.as_deref().unwrap_or("?"))
-                ))
-                .into());
+                return Err(not_yours(ctx, it, "finish"));
             }
             ("done", mb.path(&rules.folders.done))
         }
@@ -179,6 +169,15 @@ fn one(
         );
     }
     ctx.say(out, format!("{verb} {} → {}  {}", it.id, dest, it.subject))
+}
+
+fn not_yours(ctx: &Ctx, it: &Item, verb: &str) -> anyhow::Error {
+    let owner = ctx.rules.owner_label(it.owner.as_deref().unwrap_or("?"));
+    Error::Conflict(format!(
+        "{} is claimed by {owner}, not you; add --force to {verb} it anyway",
+        it.id
+    ))
+    .into()
 }
 
 fn claimed_by(ctx: &Ctx, it: &Item, owner: Option<&str>) -> anyhow::Error {
