@@ -2,6 +2,7 @@
 //! The binary in main.rs is a thin shell around `cmd::run`; the modules are a
 //! library so that the tests and the benchmark drive the same code.
 
+pub mod calendar;
 pub mod cli;
 pub mod cmd;
 pub mod error;
@@ -9,6 +10,7 @@ pub mod history;
 pub mod imap;
 pub mod output;
 pub mod queue;
+pub mod roster;
 pub mod rules;
 
 pub fn version_line() -> &'static str {
