@@ -209,6 +209,7 @@ pub struct Calendar {
     pub dates: BTreeMap<NaiveDate, String>,
     pub yearly: Vec<YearlyRange>,
     pub start: NaiveTime,
+    /// 00:00 here means 24:00, the end of the day.
     pub end: NaiveTime,
     pub days: BTreeSet<u32>,
     national: BTreeMap<NaiveDate, &'static str>,
@@ -308,7 +309,8 @@ impl Calendar {
     /// Business time between two instants: the part of [from, to) that falls inside
     /// business hours on business days. Zero when `to` is not after `from`.
     pub fn business_time(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Duration {
-        if to <= from || self.end <= self.start {
+        let midnight = NaiveTime::MIN;
+        if to <= from || (self.end <= self.start && self.end != midnight) {
             return Duration::zero();
         }
         let mut total = Duration::zero();
@@ -317,7 +319,12 @@ impl Calendar {
         while d <= last {
             if self.is_business_day(d) {
                 let open = self.at(d, self.start).max(from);
-                let close = self.at(d, self.end).min(to);
+                let close = if self.end == midnight {
+                    self.at(d.succ_opt().unwrap_or(d), midnight)
+                } else {
+                    self.at(d, self.end)
+                }
+                .min(to);
                 if close > open {
                     total += close - open;
                 }
@@ -415,6 +422,31 @@ mod tests {
             .num_minutes();
         assert_eq!(ye_h, 120);
         assert_eq!(h("2026-11-25 10:00", "2026-11-24 10:00"), 0.0);
+        // Open around the clock, every day: business time is wall-clock time.
+        let mut always = Calendar::new(
+            chrono_tz::Asia::Tokyo,
+            false,
+            BTreeMap::new(),
+            Vec::new(),
+            NaiveTime::MIN,
+            NaiveTime::MIN,
+            &[
+                Weekday::Mon,
+                Weekday::Tue,
+                Weekday::Wed,
+                Weekday::Thu,
+                Weekday::Fri,
+                Weekday::Sat,
+                Weekday::Sun,
+            ],
+        );
+        let t = always.business_time(tokyo("2026-11-20 22:30"), tokyo("2026-11-23 10:00"));
+        assert_eq!(t.num_minutes(), (2 * 24 + 11) * 60 + 30);
+        always.tz = chrono_tz::UTC;
+        assert_eq!(
+            always.business_time(tokyo("2026-11-20 22:30"), tokyo("2026-11-23 10:00")),
+            t
+        );
     }
 
     #[test]

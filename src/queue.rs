@@ -56,6 +56,13 @@ pub struct Item {
     pub claiming: bool,
 }
 
+/// Unclaimed mail waiting longer than its SLA, counted in business time.
+pub fn overdue(rules: &Rules, it: &Item, now: DateTime<Utc>) -> bool {
+    let sla = rules.unclaimed_sla(&it.from, &it.subject);
+    let waited = rules.calendar.business_time(it.arrived, now);
+    waited.to_std().is_ok_and(|w| w > sla)
+}
+
 pub struct Scope {
     pub active: bool,
     pub done: bool,

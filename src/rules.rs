@@ -8,7 +8,10 @@ use std::time::Duration;
 use anyhow::Result;
 use serde::Deserialize;
 
+use crate::calendar::{Calendar, YearlyRange};
 use crate::error::{Error, config};
+use crate::roster::{self, Every, Plan, Roster};
+use chrono::{NaiveDate, NaiveTime, Weekday};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -19,20 +22,86 @@ struct RawRules {
     folders: RawFolders,
     members: BTreeMap<String, RawMember>,
     sla: Option<RawSla>,
-    // Keys of the roster, routing and digest features: accepted, so that one rules
-    // file serves while those features are being built.
-    #[allow(dead_code)]
-    roster: Option<serde_yaml::Value>,
-    #[allow(dead_code)]
-    business_hours: Option<serde_yaml::Value>,
-    #[allow(dead_code)]
-    assign: Option<serde_yaml::Value>,
-    #[allow(dead_code)]
+    roster: Option<RawRoster>,
+    business_hours: Option<RawHours>,
+    assign: Option<String>,
     threads: Option<bool>,
-    #[allow(dead_code)]
-    routes: Option<serde_yaml::Value>,
+    #[serde(default)]
+    routes: Vec<RawRoute>,
+    // The digest's keys: accepted, so that one rules file serves while `report --send`
+    // is being built.
     #[allow(dead_code)]
     digest: Option<serde_yaml::Value>,
+}
+
+/// A member key or a list of them.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoster {
+    weekdays: Option<BTreeMap<String, OneOrMany>>,
+    rotation: Option<RawRotation>,
+    #[serde(default)]
+    overrides: BTreeMap<String, OneOrMany>,
+    holidays: Option<RawHolidays>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRotation {
+    #[serde(default)]
+    members: Vec<String>,
+    every: Option<String>,
+    start: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHolidays {
+    japan: Option<bool>,
+    #[serde(default)]
+    dates: Vec<String>,
+    #[serde(default)]
+    yearly: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHours {
+    start: Option<String>,
+    end: Option<String>,
+    days: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoute {
+    #[serde(rename = "match")]
+    matcher: RawMatch,
+    owner: Option<String>,
+    sla: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMatch {
+    from: Option<String>,
+    subject: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -126,6 +195,91 @@ pub struct Rules {
     pub members: Vec<Member>,
     pub sla_unclaimed: Duration,
     pub sla_claimed: Duration,
+    pub calendar: Calendar,
+    pub roster: Roster,
+    pub assign: Assign,
+    pub threads: bool,
+    pub routes: Vec<Route>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Assign {
+    None,
+    Duty,
+}
+
+/// A routing rule: mail whose sender and subject match goes to `owner` at intake,
+/// and is held to `sla` instead of `sla.unclaimed`.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// 1-based, as admins count the rules.
+    pub number: usize,
+    pub from: Option<String>,
+    pub subject: Option<String>,
+    pub owner: Option<String>,
+    pub sla: Option<Duration>,
+}
+
+impl Route {
+    /// `from` with an @ is a pattern for the whole address, without one the domain;
+    /// `subject` with * or ? is a pattern, otherwise a part of the subject. Case is
+    /// ignored throughout.
+    pub fn matches(&self, from_addr: &str, subject: &str) -> bool {
+        let from_ok = self.from.as_deref().is_none_or(|p| {
+            let addr = from_addr.to_lowercase();
+            let p = p.to_lowercase();
+            if p.contains('@') {
+                glob(&p, &addr)
+            } else {
+                let domain = addr.rsplit_once('@').map_or("", |(_, d)| d);
+                glob(&p, domain)
+            }
+        });
+        let subject_ok = self.subject.as_deref().is_none_or(|p| {
+            let (p, s) = (p.to_lowercase(), subject.to_lowercase());
+            if p.contains(['*', '?']) {
+                glob(&p, &s)
+            } else {
+                s.contains(&p)
+            }
+        });
+        from_ok && subject_ok
+    }
+
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(f) = &self.from {
+            parts.push(format!("from {f}"));
+        }
+        if let Some(s) = &self.subject {
+            parts.push(format!("subject {s}"));
+        }
+        format!("route {} ({})", self.number, parts.join(", "))
+    }
+}
+
+/// `*` any run of characters, `?` one character.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
 }
 
 impl Rules {
@@ -145,6 +299,19 @@ impl Rules {
                     .unwrap_or_default()
             ))
         })
+    }
+
+    /// The first routing rule that matches, as at intake.
+    pub fn route_for(&self, from: &str, subject: &str) -> Option<&Route> {
+        self.routes.iter().find(|r| r.matches(from, subject))
+    }
+
+    /// How long unclaimed mail from this sender may wait, in business time: the
+    /// matching route's sla, else sla.unclaimed.
+    pub fn unclaimed_sla(&self, from: &str, subject: &str) -> Duration {
+        self.route_for(from, subject)
+            .and_then(|r| r.sla)
+            .unwrap_or(self.sla_unclaimed)
     }
 
     pub fn member_keys(&self) -> Vec<&str> {
@@ -287,6 +454,43 @@ impl Validator<'_> {
         let folders = self.folders(raw.folders);
         let members = self.members(raw.members);
         let (sla_unclaimed, sla_claimed) = self.sla(raw.sla);
+        let keys: Vec<String> = members.iter().map(|m| m.key.clone()).collect();
+        let raw_roster = raw.roster.unwrap_or(RawRoster {
+            weekdays: None,
+            rotation: None,
+            overrides: BTreeMap::new(),
+            holidays: None,
+        });
+        let calendar = self.calendar(
+            timezone.unwrap_or(chrono_tz::Asia::Tokyo),
+            raw.business_hours,
+            raw_roster.holidays.unwrap_or_default(),
+        );
+        let roster = self.roster(
+            raw_roster.weekdays,
+            raw_roster.rotation,
+            raw_roster.overrides,
+            &keys,
+            &calendar,
+        );
+        let assign = match raw.assign.as_deref() {
+            None | Some("none") => Assign::None,
+            Some("duty") => Assign::Duty,
+            Some(other) => {
+                self.problem(&["assign"], format!("{other:?} is not none or duty"));
+                Assign::None
+            }
+        };
+        if assign == Assign::Duty
+            && matches!(roster.plan, Plan::Nobody)
+            && roster.overrides.is_empty()
+        {
+            self.problem(
+                &["assign"],
+                "assign: duty needs a roster (roster.weekdays or roster.rotation)",
+            );
+        }
+        let routes = self.routes(raw.routes, &keys);
         Some(Rules {
             path: path.to_path_buf(),
             timezone: timezone?,
@@ -295,7 +499,276 @@ impl Validator<'_> {
             members,
             sla_unclaimed: sla_unclaimed?,
             sla_claimed: sla_claimed?,
+            calendar,
+            roster,
+            assign,
+            threads: raw.threads.unwrap_or(false),
+            routes,
         })
+    }
+
+    /// Unknown member keys in a list become problems with a suggestion.
+    fn known_members(&mut self, at: &[&str], who: Vec<String>, keys: &[String]) -> Vec<String> {
+        let mut out = Vec::new();
+        for w in who {
+            if keys.contains(&w) {
+                out.push(w);
+                continue;
+            }
+            let hint = did_you_mean(&w, keys.iter().map(String::as_str))
+                .map(|s| format!("; did you mean {s:?}?"))
+                .unwrap_or_else(|| format!("; members: {}", keys.join(", ")));
+            self.problem(at, format!("{w:?} is not a member{hint}"));
+        }
+        out
+    }
+
+    fn weekday(&mut self, at: &[&str], key: &str) -> Option<Weekday> {
+        if let Some(wd) = roster::parse_weekday(key) {
+            return Some(wd);
+        }
+        let lower = key.to_lowercase();
+        let hint = roster::WEEKDAYS
+            .iter()
+            .find(|w| lower.starts_with(*w))
+            .copied()
+            .or_else(|| did_you_mean(&lower, roster::WEEKDAYS))
+            .map(|s| format!("; did you mean {s:?}?"))
+            .unwrap_or_default();
+        self.problem(
+            at,
+            format!("{key:?} is not a weekday (mon tue wed thu fri sat sun){hint}"),
+        );
+        None
+    }
+
+    fn calendar(
+        &mut self,
+        tz: chrono_tz::Tz,
+        hours: Option<RawHours>,
+        hol: RawHolidays,
+    ) -> Calendar {
+        let mut cal = Calendar::default_japan();
+        cal.tz = tz;
+        if let Some(h) = hours {
+            let mut time = |key: &str, v: Option<String>, default: NaiveTime| match v {
+                None => default,
+                // 24:00 closes at midnight; the calendar stores it as 00:00.
+                Some(s) if s.trim() == "24:00" => NaiveTime::MIN,
+                Some(s) => NaiveTime::parse_from_str(s.trim(), "%H:%M").unwrap_or_else(|_| {
+                    self.problem(
+                        &["business_hours", key],
+                        format!("{s:?} is not a time like 09:00"),
+                    );
+                    default
+                }),
+            };
+            cal.start = time("start", h.start, cal.start);
+            cal.end = time("end", h.end, cal.end);
+            if cal.end <= cal.start && cal.end != NaiveTime::MIN {
+                self.problem(&["business_hours", "end"], "must be later than start");
+            }
+            if let Some(days) = h.days {
+                let mut set = std::collections::BTreeSet::new();
+                for d in &days {
+                    if let Some(wd) = self.weekday(&["business_hours", "days"], d) {
+                        set.insert(wd.num_days_from_monday());
+                    }
+                }
+                if set.is_empty() {
+                    self.problem(
+                        &["business_hours", "days"],
+                        "no business days: list some, e.g. [mon, tue, wed, thu, fri]",
+                    );
+                }
+                cal.days = set;
+            }
+        }
+        let japan = hol.japan.unwrap_or(true);
+        if !japan {
+            let days: Vec<Weekday> = cal
+                .days
+                .iter()
+                .map(|i| Weekday::try_from(*i as u8).expect("0..7"))
+                .collect();
+            cal = Calendar::new(
+                tz,
+                false,
+                BTreeMap::new(),
+                Vec::new(),
+                cal.start,
+                cal.end,
+                &days,
+            );
+        }
+        for d in hol.dates {
+            let (date, name) = match d.trim().split_once(char::is_whitespace) {
+                Some((a, b)) => (a.to_string(), b.trim().to_string()),
+                None => (d.trim().to_string(), String::new()),
+            };
+            match NaiveDate::parse_from_str(&date, "%Y-%m-%d") {
+                Ok(day) => {
+                    cal.dates.insert(day, name);
+                }
+                Err(_) => self.problem(
+                    &["roster", "holidays", "dates"],
+                    format!("{date:?} is not a date (YYYY-MM-DD, optionally followed by a name)"),
+                ),
+            }
+        }
+        for y in hol.yearly {
+            match YearlyRange::parse(&y) {
+                Some(r) => cal.yearly.push(r),
+                None => self.problem(
+                    &["roster", "holidays", "yearly"],
+                    format!("{y:?} is not MM-DD or MM-DD..MM-DD (e.g. \"12-29..01-03 年末年始\")"),
+                ),
+            }
+        }
+        cal
+    }
+
+    fn roster(
+        &mut self,
+        weekdays: Option<BTreeMap<String, OneOrMany>>,
+        rotation: Option<RawRotation>,
+        overrides: BTreeMap<String, OneOrMany>,
+        keys: &[String],
+        cal: &Calendar,
+    ) -> Roster {
+        let mut plan = Plan::Nobody;
+        if weekdays.is_some() && rotation.is_some() {
+            self.problem(
+                &["roster", "rotation"],
+                "give roster.weekdays or roster.rotation, not both",
+            );
+        }
+        if let Some(w) = weekdays {
+            let mut days: [Vec<String>; 7] = Default::default();
+            for (k, who) in w {
+                let at = ["roster", "weekdays", k.as_str()];
+                let Some(wd) = self.weekday(&at, &k) else {
+                    continue;
+                };
+                let who = self.known_members(&at, who.into_vec(), keys);
+                if !cal.is_work_weekday(wd) && !who.is_empty() {
+                    self.warn(
+                        &at,
+                        format!("{k} is not in business_hours.days, so this duty is never used"),
+                    );
+                }
+                days[wd.num_days_from_monday() as usize] = who;
+            }
+            for (i, name) in roster::WEEKDAYS.iter().enumerate() {
+                let wd = Weekday::try_from(i as u8).expect("0..7");
+                if cal.is_work_weekday(wd) && days[i].is_empty() {
+                    self.warn(
+                        &["roster", "weekdays"],
+                        format!("{name} is a business day with nobody on duty"),
+                    );
+                }
+            }
+            plan = Plan::Weekdays(days);
+        } else if let Some(r) = rotation {
+            let at = ["roster", "rotation"];
+            let members =
+                self.known_members(&["roster", "rotation", "members"], r.members.clone(), keys);
+            if r.members.is_empty() {
+                self.problem(
+                    &at,
+                    "a rotation with no members: list them under members: [..]",
+                );
+            }
+            let every = match r.every.as_deref() {
+                None | Some("day") => Every::Day,
+                Some("week") => Every::Week,
+                Some(o) => {
+                    self.problem(
+                        &["roster", "rotation", "every"],
+                        format!("{o:?} is not day or week"),
+                    );
+                    Every::Day
+                }
+            };
+            let start = match r
+                .start
+                .as_deref()
+                .map(|s| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d"))
+            {
+                Some(Ok(d)) => d,
+                Some(Err(_)) => {
+                    self.problem(&["roster", "rotation", "start"], "not a date (YYYY-MM-DD)");
+                    NaiveDate::default()
+                }
+                None => {
+                    self.problem(
+                        &at,
+                        "a rotation needs start: YYYY-MM-DD (the first member's first day)",
+                    );
+                    NaiveDate::default()
+                }
+            };
+            plan = Plan::Rotation {
+                members,
+                every,
+                start,
+            };
+        }
+        let mut ov = BTreeMap::new();
+        for (k, who) in overrides {
+            let at = ["roster", "overrides", k.as_str()];
+            let Ok(date) = NaiveDate::parse_from_str(k.trim(), "%Y-%m-%d") else {
+                self.problem(&at, format!("{k:?} is not a valid date (YYYY-MM-DD)"));
+                continue;
+            };
+            let who = self.known_members(&at, who.into_vec(), keys);
+            if who.is_empty() && cal.is_business_day(date) {
+                self.warn(&at, "a business day with nobody on duty");
+            }
+            ov.insert(date, who);
+        }
+        Roster {
+            plan,
+            overrides: ov,
+        }
+    }
+
+    fn routes(&mut self, raw: Vec<RawRoute>, keys: &[String]) -> Vec<Route> {
+        let mut out = Vec::new();
+        for (i, r) in raw.into_iter().enumerate() {
+            let n = i + 1;
+            let at = ["routes", "match"];
+            if r.matcher.from.is_none() && r.matcher.subject.is_none() {
+                self.problem(
+                    &at,
+                    format!("route {n} matches nothing: give from: or subject:"),
+                );
+            }
+            let owner = match r.owner {
+                Some(o) => self
+                    .known_members(&["routes", "owner"], vec![o], keys)
+                    .pop(),
+                None => None,
+            };
+            let sla = r.sla.and_then(|s| {
+                let d = parse_duration(&s);
+                if d.is_none() {
+                    self.problem(
+                        &["routes", "sla"],
+                        format!("route {n}: {s:?} is not a duration (like 30m, 4h, 2d)"),
+                    );
+                }
+                d
+            });
+            out.push(Route {
+                number: n,
+                from: r.matcher.from,
+                subject: r.matcher.subject,
+                owner,
+                sla,
+            });
+        }
+        out
     }
 
     fn imap(&mut self, raw: RawImap, private: bool) -> Option<ImapAccount> {
@@ -665,6 +1138,70 @@ mod tests {
         assert!(e.contains("chmod 600"), "{e}");
         assert!(!e.contains("hunter2"));
         assert!(parse(Path::new("r.yaml"), &text, true).is_ok());
+    }
+
+    #[test]
+    fn roster_mistakes_are_named_with_lines_and_suggestions() {
+        let text = format!(
+            "{GOOD}roster:\n  weekdays:\n    mon: [tanaka]\n    tues: [suzuki]\n    wed: [tanka]\n    thu: suzuki\n  overrides:\n    2026-02-30: [suzuki]\n"
+        );
+        let e = problems(&text);
+        assert!(
+            e.contains("r.yaml:12:5: roster.weekdays.tues: \"tues\" is not a weekday"),
+            "{e}"
+        );
+        assert!(e.contains("did you mean \"tue\"?"), "{e}");
+        assert!(e.contains("r.yaml:13:5: roster.weekdays.wed: \"tanka\" is not a member; did you mean \"tanaka\"?"), "{e}");
+        assert!(
+            e.contains(
+                "r.yaml:16:5: roster.overrides.2026-02-30: \"2026-02-30\" is not a valid date"
+            ),
+            "{e}"
+        );
+        let e = problems(&format!(
+            "{GOOD}roster:\n  rotation:\n    members: []\n    start: 2026-11-02\n"
+        ));
+        assert!(
+            e.contains("r.yaml:10:3: roster.rotation: a rotation with no members"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_business_day_without_duty_is_a_warning() {
+        let text = format!(
+            "{GOOD}roster:\n  weekdays:\n    mon: [tanaka]\n    tue: [suzuki]\n    wed: tanaka\n    thu: suzuki\n    sat: tanaka\n"
+        );
+        let l = parse(Path::new("r.yaml"), &text, true).unwrap();
+        let w = l.warnings.join("\n");
+        assert!(
+            w.contains("roster.weekdays: fri is a business day with nobody on duty"),
+            "{w}"
+        );
+        assert!(
+            w.contains("r.yaml:15:5: roster.weekdays.sat: sat is not in business_hours.days"),
+            "{w}"
+        );
+        let d = l.rules.roster.duty(
+            &l.rules.calendar,
+            NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
+        );
+        assert_eq!(d.on_duty, ["tanaka"]);
+    }
+
+    #[test]
+    fn routes_and_globs() {
+        let text = format!(
+            "{GOOD}routes:\n  - match: {{ from: \"*@bigclient.co.jp\" }}\n    owner: tanaka\n    sla: 1h\n  - match: {{ subject: 請求書 }}\n    owner: suzuki\n"
+        );
+        let r = parse(Path::new("r.yaml"), &text, true).unwrap().rules;
+        assert!(r.routes[0].matches("Yamada@BigClient.co.jp", "x"));
+        assert!(!r.routes[0].matches("a@bigclient.co.jp.evil", "x"));
+        assert!(r.routes[1].matches("a@b.jp", "【至急】請求書の件"));
+        assert_eq!(r.routes[0].sla, Some(Duration::from_secs(3600)));
+        assert!(glob("a*b?c", "aXXbYc") && !glob("a*b?c", "aXXbc"));
+        let bad = text.replace("owner: suzuki", "owner: suzuk");
+        assert!(problems(&bad).contains("did you mean \"suzuki\"?"));
     }
 
     #[test]

@@ -25,13 +25,12 @@ pub fn run(ctx: &Ctx, args: &ListArgs, out: &mut dyn Write) -> Result<()> {
     mb.logout();
     items.sort_by_key(|it| (it.status != Status::Unclaimed, it.arrived));
     let now = Utc::now();
-    let sla = chrono::Duration::from_std(ctx.rules.sla_unclaimed)?;
     let rows: Vec<ListRow<'_>> = items
         .iter()
         .filter(|it| args.status.admits(it.status))
         .filter(|it| owner.is_none() || it.owner == owner)
         .map(|it| {
-            let overdue = it.status == Status::Unclaimed && now - it.arrived > sla;
+            let overdue = it.status == Status::Unclaimed && queue::overdue(&ctx.rules, it, now);
             ListRow::new(it, now, overdue)
         })
         .filter(|r| !args.overdue || r.overdue)

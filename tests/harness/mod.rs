@@ -400,6 +400,10 @@ pub struct Team {
 
 pub const MEMBERS: &str = "members:\n  tanaka: { name: 田中 太郎, email: tanaka@example.jp, login: tanaka }\n  suzuki: { name: 鈴木 花子, email: suzuki@example.jp, login: hsuzuki }\n";
 
+/// Business hours around the clock and no holidays, so that ages in the tests do not
+/// depend on the day they run.
+pub const ALWAYS_OPEN: &str = "business_hours: { start: \"00:00\", end: \"24:00\", days: [mon, tue, wed, thu, fri, sat, sun] }\nroster:\n  holidays: { japan: false }\n";
+
 impl Team {
     /// Rules for `dc` over implicit TLS with its CA, plus `members`.
     pub fn tls(dc: &Dovecot, members: &str) -> Team {
@@ -422,11 +426,16 @@ impl Team {
     }
 
     pub fn with_imap(imap: &str, members: &str) -> Team {
+        Team::with_tail(imap, members, ALWAYS_OPEN)
+    }
+
+    /// Rules with `tail` (YAML for the roster, routes …) instead of the always-open calendar.
+    pub fn with_tail(imap: &str, members: &str, tail: &str) -> Team {
         let dir = tempfile::tempdir().unwrap();
         let rules = dir.path().join("rules.yaml");
         std::fs::write(
             &rules,
-            format!("imap:\n{imap}  user: {USER}\n  password_env: MAILDUTY_TEST_PW\n{members}sla:\n  unclaimed: 4h\n"),
+            format!("imap:\n{imap}  user: {USER}\n  password_env: MAILDUTY_TEST_PW\n{members}sla:\n  unclaimed: 4h\n{tail}"),
         )
         .unwrap();
         Team { dir, rules }
