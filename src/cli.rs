@@ -102,6 +102,48 @@ pub enum Command {
     /// Finish messages: 対応中 (or 未対応) → 完了
     #[command(after_help = "Example:\n  mailduty done 4k2q9x7m")]
     Done(ForceIdArgs),
+    /// Show who is on duty, or apply the roster to the mailbox (for cron)
+    ///
+    /// Without --apply: today's duty, or that of --date, or a table of the coming --days
+    /// with weekday and holiday, to review the roster before committing it.
+    ///
+    /// With --apply: files new inbox mail into 未対応; sends follow-ups to the owner of
+    /// their thread (threads: true) and mail matching a route to the route's owner; with
+    /// assign: duty hands unclaimed mail to the member(s) on duty, each to whoever has
+    /// the fewest open claims. Every move is recorded in the history folder. Safe to run
+    /// every few minutes: a second run moves nothing new. On a holiday it files but does
+    /// not assign.
+    #[command(
+        after_help = "Examples:\n  mailduty rotate\n  mailduty rotate --days 14\n  mailduty rotate --date 2026-12-24 --format json\n  */5 * * * *  mailduty rotate --apply --quiet   # crontab"
+    )]
+    Rotate(RotateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// The day to show instead of today (YYYY-MM-DD, in the rules' time zone)
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub date: Option<chrono::NaiveDate>,
+    /// Show this many days from the date on
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=3660))]
+    pub days: Option<u32>,
+    /// File inbox mail and hand out unclaimed mail as the rules say
+    #[arg(long, conflicts_with_all = ["date", "days"])]
+    pub apply: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = RotateFormat::Table)]
+    pub format: RotateFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RotateFormat {
+    Table,
+    Json,
+}
+
+fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| format!("{s:?} is not a date like 2026-12-24"))
 }
 
 #[derive(Debug, Args)]

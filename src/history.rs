@@ -125,6 +125,7 @@ mod tests {
             in_reply_to: vec![],
             references: vec![],
             claiming: false,
+            released: false,
         };
         let ev = Event {
             kind: "claim",

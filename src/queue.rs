@@ -10,7 +10,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
-use crate::imap::{CLAIM_KEYWORD, Fetched, Mailbox};
+use crate::imap::{CLAIM_KEYWORD, Fetched, Mailbox, RELEASED_KEYWORD};
 use crate::rules::Rules;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -54,6 +54,8 @@ pub struct Item {
     pub references: Vec<String>,
     #[serde(skip)]
     pub claiming: bool,
+    #[serde(skip)]
+    pub released: bool,
 }
 
 /// Unclaimed mail waiting longer than its SLA, counted in business time.
@@ -158,6 +160,10 @@ fn item(m: Fetched, folder: &str, status: Status, owner: Option<String>) -> Item
             .flags
             .iter()
             .any(|f| f.eq_ignore_ascii_case(CLAIM_KEYWORD)),
+        released: m
+            .flags
+            .iter()
+            .any(|f| f.eq_ignore_ascii_case(RELEASED_KEYWORD)),
     }
 }
 
@@ -331,6 +337,7 @@ mod tests {
             in_reply_to: vec![],
             references: vec![],
             claiming: false,
+            released: false,
         }
     }
 

@@ -4,6 +4,7 @@
 mod check;
 mod init;
 mod list;
+mod rotate;
 mod transition;
 
 use std::io::{BufRead, Write};
@@ -81,6 +82,7 @@ pub fn run(cli: Cli) -> Result<()> {
             a.force,
             &mut out,
         ),
+        Command::Rotate(a) => rotate::run(&ctx, &a, &mut out),
         Command::Done(a) => transition::run(
             &ctx,
             transition::Action::Done,

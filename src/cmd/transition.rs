@@ -23,9 +23,9 @@ use chrono::Utc;
 use super::{Ctx, expand_ids};
 use crate::error::{Error, config, exit_code};
 use crate::history::{self, Event};
-use crate::imap::{CLAIM_KEYWORD, Mailbox, Moved};
+use crate::imap::{CLAIM_KEYWORD, Mailbox, Moved, RELEASED_KEYWORD};
 use crate::queue::{self, Item, Scope, Status};
-use crate::rules::Member;
+use crate::rules::{Member, Rules};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -37,7 +37,7 @@ pub enum Action {
 /// How long a claim keyword may stand before it counts as left by a crashed claimer.
 const STALE_CLAIM: Duration = Duration::from_secs(2);
 /// How long concurrent MOVEs need to land before duplicates are looked for.
-const SETTLE: Duration = Duration::from_millis(500);
+pub(super) const SETTLE: Duration = Duration::from_millis(500);
 
 pub fn run(
     ctx: &Ctx,
@@ -131,14 +131,29 @@ fn one(
     };
 
     let moved = if it.status == Status::Unclaimed {
-        take(mb, ctx, items, it, &dest)?
+        let mut won = take(mb, rules, items, it, &dest)?;
+        let inbox = mb.path(&rules.folders.inbox);
+        if !won && it.folder == inbox {
+            // `rotate --apply` may have just filed it into 未対応: follow it there once.
+            if let Some(again) = refiled(mb, rules, it)? {
+                won = take(mb, rules, items, &again, &dest)?;
+            }
+        }
+        won
     } else {
         if action == Action::Release {
-            // A keyword left on a released message would make the next claimer wait.
+            // A claim keyword left on a released message would make the next claimer
+            // wait; the released keyword keeps `rotate --apply` from handing it out again.
             mb.store(
                 &it.folder,
                 it.uid,
                 &format!("-FLAGS.SILENT ({CLAIM_KEYWORD})"),
+            )?;
+            // A server without custom keywords (Exchange) keeps it for the session only.
+            mb.store(
+                &it.folder,
+                it.uid,
+                &format!("+FLAGS.SILENT ({RELEASED_KEYWORD})"),
             )?;
         }
         matches!(mb.move_uid(&it.folder, it.uid, &dest)?, Moved::To(_))
@@ -196,8 +211,43 @@ fn claimed_by(ctx: &Ctx, it: &Item, owner: Option<&str>) -> anyhow::Error {
     }
 }
 
+/// The copy of an inbox message that intake just moved to 未対応, if there is one.
+fn refiled(mb: &mut Mailbox, rules: &Rules, it: &Item) -> Result<Option<Item>> {
+    let Some(mid) = it.message_id.as_deref() else {
+        return Ok(None);
+    };
+    let unclaimed = mb.path(&rules.folders.unclaimed);
+    let uids = mb.search_message_id(&unclaimed, mid)?;
+    Ok(match uids.as_slice() {
+        [uid] => Some(Item {
+            folder: unclaimed,
+            uid: *uid,
+            ..it.clone()
+        }),
+        _ => None,
+    })
+}
+
 /// Moves an unclaimed message to `dest` if and only if this session wins it.
-fn take(mb: &mut Mailbox, ctx: &Ctx, items: &[Item], it: &Item, dest: &str) -> Result<bool> {
+pub(super) fn take(
+    mb: &mut Mailbox,
+    rules: &Rules,
+    items: &[Item],
+    it: &Item,
+    dest: &str,
+) -> Result<bool> {
+    if !arbitrate(mb, it)? {
+        return Ok(false);
+    }
+    let Moved::To(new_uid) = mb.move_uid(&it.folder, it.uid, dest)? else {
+        return Ok(false);
+    };
+    settle(mb, rules, items, it, dest, new_uid)
+}
+
+/// With CONDSTORE, the conditional STORE of the claim keyword: false when another
+/// session is taking the message. Without CONDSTORE everyone passes to the move.
+pub(super) fn arbitrate(mb: &mut Mailbox, it: &Item) -> Result<bool> {
     if mb.has("CONDSTORE") {
         let Some((mut modseq, flags)) = mb.modseq_flags(&it.folder, it.uid)? else {
             return Ok(false);
@@ -218,10 +268,7 @@ fn take(mb: &mut Mailbox, ctx: &Ctx, items: &[Item], it: &Item, dest: &str) -> R
             return Ok(false);
         }
     }
-    let Moved::To(new_uid) = mb.move_uid(&it.folder, it.uid, dest)? else {
-        return Ok(false);
-    };
-    settle(mb, ctx, items, it, dest, new_uid)
+    Ok(true)
 }
 
 /// After a move that may have raced another: wait for concurrent moves to land, find
@@ -229,7 +276,7 @@ fn take(mb: &mut Mailbox, ctx: &Ctx, items: &[Item], it: &Item, dest: &str) -> R
 /// every claimer applies the same rule, so exactly one copy stays.
 fn settle(
     mb: &mut Mailbox,
-    ctx: &Ctx,
+    rules: &Rules,
     items: &[Item],
     it: &Item,
     dest: &str,
@@ -246,7 +293,7 @@ fn settle(
         .map(|o| (o.folder.as_str(), o.uid))
         .collect();
     let mut others = Vec::new();
-    for folder in member_folders(mb, ctx)? {
+    for folder in member_folders(mb, rules)? {
         if folder == dest {
             continue;
         }
@@ -276,8 +323,8 @@ fn settle(
     Ok(false)
 }
 
-fn member_folders(mb: &mut Mailbox, ctx: &Ctx) -> Result<Vec<String>> {
-    let claimed = mb.path(&ctx.rules.folders.claimed);
+pub(super) fn member_folders(mb: &mut Mailbox, rules: &Rules) -> Result<Vec<String>> {
+    let claimed = mb.path(&rules.folders.claimed);
     let pattern = mb.child(&claimed, "%");
     Ok(mb
         .list(&pattern)?
@@ -296,7 +343,7 @@ fn find_owner(mb: &mut Mailbox, ctx: &Ctx, it: &Item) -> Result<Option<String>> 
     let claimed = mb.path(&ctx.rules.folders.claimed);
     let prefix = format!("{claimed}{}", mb.separator());
     for _ in 0..5 {
-        for folder in member_folders(mb, ctx)? {
+        for folder in member_folders(mb, &ctx.rules)? {
             if !mb.search_message_id(&folder, mid)?.is_empty() {
                 return Ok(folder.strip_prefix(&prefix).map(str::to_string));
             }

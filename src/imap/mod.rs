@@ -19,6 +19,10 @@ use conn::{Conn, Done, Status, Stream, quote};
 /// the message: whoever sets it first is the only one allowed to move it.
 pub const CLAIM_KEYWORD: &str = "$MailDutyClaim";
 
+/// The keyword `release` leaves on a message: `rotate --apply` does not hand it to
+/// the duty again, so that giving mail back cannot bounce it to the same person.
+pub const RELEASED_KEYWORD: &str = "$MailDutyReleased";
+
 /// The header fields the queue needs; fetching only these keeps `list` cheap.
 pub const QUEUE_FIELDS: &str = "MESSAGE-ID FROM TO SUBJECT DATE IN-REPLY-TO REFERENCES";
 
@@ -476,8 +480,17 @@ impl Mailbox {
     }
 
     pub fn store(&mut self, folder: &str, uid: u32, change: &str) -> Result<()> {
+        self.store_uids(folder, &[uid], change)
+    }
+
+    /// One STORE for many messages of a folder.
+    pub fn store_uids(&mut self, folder: &str, uids: &[u32], change: &str) -> Result<()> {
+        if uids.is_empty() {
+            return Ok(());
+        }
         self.ensure_open(folder, true)?;
-        let cmd = format!("UID STORE {uid} {change}");
+        let set: Vec<String> = uids.iter().map(u32::to_string).collect();
+        let cmd = format!("UID STORE {} {change}", set.join(","));
         self.conn.run_ok(&cmd).map(|_| ())
     }
 

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 pub struct Relay {
     pub port: u16,
+    /// Hold only each connection's first matching line (a retry passes freely).
+    pub once: Arc<std::sync::atomic::AtomicBool>,
     gate: Arc<(Mutex<Gate>, Condvar)>,
 }
 
@@ -35,14 +37,17 @@ impl Relay {
             Condvar::new(),
         ));
         let g = gate.clone();
+        let once = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let o = once.clone();
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { break };
                 let g = g.clone();
-                std::thread::spawn(move || pipe(client, server_port, pattern, g));
+                let once = o.load(std::sync::atomic::Ordering::SeqCst);
+                std::thread::spawn(move || pipe(client, server_port, pattern, g, once));
             }
         });
-        Relay { port, gate }
+        Relay { port, gate, once }
     }
 
     pub fn full_releases(&self) -> u64 {
@@ -50,7 +55,13 @@ impl Relay {
     }
 }
 
-fn pipe(client: TcpStream, server_port: u16, pattern: &str, gate: Arc<(Mutex<Gate>, Condvar)>) {
+fn pipe(
+    client: TcpStream,
+    server_port: u16,
+    pattern: &str,
+    gate: Arc<(Mutex<Gate>, Condvar)>,
+    once: bool,
+) {
     let Ok(server) = TcpStream::connect(("127.0.0.1", server_port)) else {
         return;
     };
@@ -63,13 +74,15 @@ fn pipe(client: TcpStream, server_port: u16, pattern: &str, gate: Arc<(Mutex<Gat
     let mut reader = BufReader::new(client);
     let mut to_server = server;
     let mut line = Vec::new();
+    let mut held = false;
     loop {
         line.clear();
         match reader.read_until(b'\n', &mut line) {
             Ok(0) | Err(_) => break,
             Ok(_) => {}
         }
-        if String::from_utf8_lossy(&line).contains(pattern) {
+        if String::from_utf8_lossy(&line).contains(pattern) && !(once && held) {
+            held = true;
             hold(&gate);
         }
         if to_server.write_all(&line).is_err() {

@@ -1,0 +1,338 @@
+//! `rotate`: the roster shown, and `--apply` against a real Dovecot: intake, thread
+//! stickiness, routes, hand-out to the duty, idempotence, holidays, and a claim racing
+//! the intake.
+
+mod harness;
+
+use std::process::Stdio;
+
+use harness::relay::Relay;
+use harness::seed::hours_ago;
+use harness::{Dovecot, Team, code, stderr, stdout};
+use serde_json::Value;
+
+const MEMBERS3: &str = "members:\n  tanaka: { name: 田中 太郎, email: tanaka@example.jp }\n  suzuki: { name: 鈴木 花子, email: suzuki@example.jp }\n  sato: { name: 佐藤 一郎, email: sato@example.jp }\n";
+
+const EVERY_DAY: &str = "business_hours: { start: \"00:00\", end: \"24:00\", days: [mon, tue, wed, thu, fri, sat, sun] }\n";
+
+fn tail(roster: &str, rest: &str) -> String {
+    format!("{EVERY_DAY}roster:\n{roster}{rest}")
+}
+
+fn today_tokyo() -> String {
+    chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Tokyo)
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+fn msg(mid: &str, from: &str, subject: &str, extra: &str) -> Vec<u8> {
+    format!(
+        "Message-ID: <{mid}>\r\nFrom: {from}\r\nTo: support@example.jp\r\nSubject: {subject}\r\n{extra}Date: Fri, 20 Nov 2026 09:00:00 +0900\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nbody\r\n"
+    )
+    .into_bytes()
+}
+
+fn init(team: &Team) {
+    let o = team.run(&["init"]);
+    assert_eq!(code(&o), 0, "init: {}", stderr(&o));
+}
+
+fn only_place(dc: &Dovecot, mid: &str) -> (String, String) {
+    let places = dc.locate(mid);
+    assert_eq!(places.len(), 1, "{mid} is in {places:?}");
+    (places[0].0.clone(), places[0].2.clone())
+}
+
+#[test]
+fn the_roster_is_shown_with_holidays_and_overrides() {
+    // No server is contacted to show the roster.
+    let team = Team::with_tail(
+        "  host: 127.0.0.1\n  port: 9\n  tls: none\n",
+        MEMBERS3,
+        "roster:\n  weekdays:\n    mon: [tanaka]\n    tue: suzuki\n    wed: [tanaka, sato]\n    thu: suzuki\n    fri: sato\n  overrides:\n    2026-12-24: [suzuki]\n  holidays:\n    yearly: [\"12-29..01-03 年末年始\"]\n",
+    );
+    let o = team.run(&["rotate", "--date", "2026-11-23"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o).trim(),
+        "2026-11-23 (mon 月), 勤労感謝の日: nobody on duty"
+    );
+    let o = team.run(&["rotate", "--date", "2026-11-25"]);
+    assert!(
+        stdout(&o).contains("田中 太郎 (tanaka), 佐藤 一郎 (sato)"),
+        "{}",
+        stdout(&o)
+    );
+
+    let o = team.run(&[
+        "rotate",
+        "--date",
+        "2026-12-21",
+        "--days",
+        "14",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let days: Vec<Value> = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(days.len(), 14);
+    let on = |date: &str| -> Vec<String> {
+        let d = days.iter().find(|d| d["date"] == date).unwrap();
+        d["on_duty"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(on("2026-12-22"), ["suzuki"]);
+    assert_eq!(on("2026-12-24"), ["suzuki"], "the override beats thu");
+    assert!(on("2026-12-30").is_empty() && on("2027-01-01").is_empty());
+    let d30 = days.iter().find(|d| d["date"] == "2026-12-30").unwrap();
+    assert_eq!(d30["holiday"], "年末年始");
+    assert_eq!(d30["weekday"], "wed");
+
+    let table = stdout(&team.run(&["rotate", "--date", "2026-12-28", "--days", "3"]));
+    assert!(
+        table.contains("DATE") && table.contains("年末年始"),
+        "{table}"
+    );
+
+    let bad = team.run(&["rotate", "--date", "2026-02-30"]);
+    assert_eq!(code(&bad), 2);
+    assert!(
+        stderr(&bad).contains("not a date like 2026-12-24"),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+#[test]
+fn check_names_roster_mistakes() {
+    let team = Team::with_tail(
+        "  host: 127.0.0.1\n  port: 9\n  tls: none\n",
+        MEMBERS3,
+        "roster:\n  weekdays:\n    monday: [tanaka]\n    tue: [suzki]\n  overrides:\n    2026-13-01: [sato]\nassign: duty\n",
+    );
+    let o = team.run(&["check"]);
+    assert_eq!(code(&o), 2);
+    let e = stderr(&o);
+    assert!(
+        e.contains("roster.weekdays.monday: \"monday\" is not a weekday"),
+        "{e}"
+    );
+    assert!(e.contains("did you mean \"mon\"?"), "{e}");
+    assert!(
+        e.contains("\"suzki\" is not a member; did you mean \"suzuki\"?"),
+        "{e}"
+    );
+    assert!(e.contains("roster.overrides.2026-13-01"), "{e}");
+    assert!(
+        e.lines().all(
+            |l| l.starts_with(&format!("mailduty: {}:", team.rules.display()))
+                || l.starts_with(&team.rules.display().to_string())
+        ),
+        "every line names the file: {e}"
+    );
+}
+
+#[test]
+fn apply_files_routes_follows_threads_and_hands_out() {
+    let dc = Dovecot::start();
+    let imap = format!("  host: 127.0.0.1\n  port: {}\n  tls: none\n", dc.imap_port);
+    let team = Team::with_tail(
+        &imap,
+        MEMBERS3,
+        &tail(
+            "  weekdays: { mon: sato, tue: sato, wed: sato, thu: sato, fri: sato, sat: sato, sun: sato }\n  holidays: { japan: false }\n",
+            "assign: duty\nthreads: true\nroutes:\n  - match: { from: \"*@bigclient.co.jp\" }\n    owner: suzuki\n",
+        ),
+    );
+    init(&team);
+    let old = hours_ago(3);
+    dc.append(
+        "対応中/tanaka",
+        "",
+        &old,
+        &msg("orig@cust.jp", "kato@cust.jp", "見積もり", ""),
+    );
+    dc.append(
+        "INBOX",
+        "",
+        &old,
+        &msg(
+            "reply@cust.jp",
+            "kato@cust.jp",
+            "Re: 見積もり",
+            "In-Reply-To: <orig@cust.jp>\r\nReferences: <orig@cust.jp>\r\n",
+        ),
+    );
+    dc.append(
+        "INBOX",
+        "",
+        &old,
+        &msg("big@bigclient.co.jp", "yamada@bigclient.co.jp", "発注", ""),
+    );
+    dc.append(
+        "INBOX",
+        "",
+        &old,
+        &msg("plain1@x.jp", "a@x.jp", "問い合わせ1", ""),
+    );
+    dc.append(
+        "INBOX",
+        "",
+        &hours_ago(2),
+        &msg("plain2@x.jp", "b@x.jp", "問い合わせ2", ""),
+    );
+    dc.append(
+        "未対応",
+        "$MailDutyReleased",
+        &old,
+        &msg("released@x.jp", "c@x.jp", "返却済み", ""),
+    );
+
+    let o = team.run(&["rotate", "--apply"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("rotate: 2 filed, 4 assigned"), "{out}");
+    assert!(
+        out.contains("(thread)") && out.contains("(route 1 (from *@bigclient.co.jp))"),
+        "{out}"
+    );
+
+    assert_eq!(
+        only_place(&dc, "reply@cust.jp").0,
+        "対応中/tanaka",
+        "thread"
+    );
+    assert_eq!(
+        only_place(&dc, "big@bigclient.co.jp").0,
+        "対応中/suzuki",
+        "route"
+    );
+    assert_eq!(only_place(&dc, "plain1@x.jp").0, "対応中/sato", "duty");
+    assert_eq!(only_place(&dc, "plain2@x.jp").0, "対応中/sato", "duty");
+    assert_eq!(
+        only_place(&dc, "released@x.jp").0,
+        "未対応",
+        "released mail is not handed out again"
+    );
+    assert_eq!(dc.count("INBOX"), 0);
+    for mid in ["reply@cust.jp", "plain1@x.jp", "big@bigclient.co.jp"] {
+        let (_, flags) = only_place(&dc, mid);
+        assert!(!flags.contains("\\Seen"), "{mid} was marked read: {flags}");
+    }
+    // Every move is in the history: 2 filed + 4 assigned.
+    assert_eq!(dc.count("対応履歴"), 6);
+
+    let again = team.run(&["rotate", "--apply", "--format", "json"]);
+    assert_eq!(code(&again), 0, "{}", stderr(&again));
+    let v: Value = serde_json::from_str(&stdout(&again)).unwrap();
+    assert_eq!(v["moved"].as_array().unwrap().len(), 0, "second run: {v}");
+    assert_eq!(v["on_duty"][0], "sato");
+    assert_eq!(dc.count("対応履歴"), 6);
+}
+
+#[test]
+fn on_a_holiday_apply_files_but_does_not_assign() {
+    let dc = Dovecot::start();
+    let imap = format!("  host: 127.0.0.1\n  port: {}\n  tls: none\n", dc.imap_port);
+    let today = today_tokyo();
+    let team = Team::with_tail(
+        &imap,
+        MEMBERS3,
+        &tail(
+            &format!(
+                "  rotation: {{ members: [tanaka, suzuki], every: day, start: 2026-01-05 }}\n  holidays:\n    dates: [\"{today} 創立記念日\"]\n"
+            ),
+            "assign: duty\n",
+        ),
+    );
+    init(&team);
+    dc.append(
+        "INBOX",
+        "",
+        &hours_ago(1),
+        &msg("h1@x.jp", "a@x.jp", "休日の問い合わせ", ""),
+    );
+    let o = team.run(&["rotate", "--apply"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("1 filed, 0 assigned; 創立記念日: filed only"),
+        "{out}"
+    );
+    let (folder, flags) = only_place(&dc, "h1@x.jp");
+    assert_eq!(folder, "未対応");
+    assert!(
+        !flags.contains("$MailDutyClaim") && !flags.contains("\\Seen"),
+        "filed mail must not look claimed or read: {flags}"
+    );
+    let shown = stdout(&team.run(&["rotate"]));
+    assert!(shown.contains("創立記念日: nobody on duty"), "{shown}");
+}
+
+/// A member claims a message in the inbox while cron files it; the relay makes both
+/// reach the arbitrating command together. The message must exist exactly once.
+fn claim_against_intake(dc: &Dovecot, team: &Team, relay: &Relay, rounds: usize) {
+    for round in 0..rounds {
+        let mid = format!("intake-{round}@race.jp");
+        dc.append("INBOX", "", &hours_ago(1), &msg(&mid, "a@x.jp", "race", ""));
+        let before = relay.full_releases();
+        let rotate = team
+            .command(&["rotate", "--apply"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let claim = team
+            .command(&["--as", "tanaka", "claim", &format!("<{mid}>")])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let r = rotate.wait_with_output().unwrap();
+        let c = claim.wait_with_output().unwrap();
+        assert_eq!(
+            relay.full_releases(),
+            before + 1,
+            "round {round}: no overlap was forced"
+        );
+        assert_eq!(code(&r), 0, "rotate: {}", stderr(&r));
+        assert!(matches!(code(&c), 0 | 4), "claim: {}", stderr(&c));
+        let (folder, _) = only_place(dc, &mid);
+        if code(&c) == 0 {
+            assert_eq!(folder, "対応中/tanaka", "round {round}");
+        } else {
+            assert_eq!(folder, "未対応", "round {round}: {}", stderr(&c));
+        }
+        eprintln!(
+            "round {round}: claim exit {}, message in {folder}",
+            code(&c)
+        );
+    }
+}
+
+#[test]
+fn a_claim_racing_the_intake_never_duplicates_or_loses() {
+    let dc = Dovecot::start();
+    let relay = Relay::start(dc.imap_port, "UNCHANGEDSINCE", 2);
+    relay.once.store(true, std::sync::atomic::Ordering::SeqCst);
+    let team = Team::plain(relay.port, MEMBERS3);
+    init(&team);
+    claim_against_intake(&dc, &team, &relay, 4);
+}
+
+#[test]
+fn a_claim_racing_the_intake_without_condstore() {
+    let dc = Dovecot::start_with(
+        "protocol imap {\n  imap_capability = IMAP4rev1 LITERAL+ SASL-IR NAMESPACE UIDPLUS MOVE ID ENABLE IDLE\n}\n",
+    );
+    let relay = Relay::start(dc.imap_port, "UID MOVE", 2);
+    relay.once.store(true, std::sync::atomic::Ordering::SeqCst);
+    let team = Team::plain(relay.port, MEMBERS3);
+    init(&team);
+    claim_against_intake(&dc, &team, &relay, 4);
+}
