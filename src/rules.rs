@@ -254,7 +254,7 @@ impl Route {
         if let Some(s) = &self.subject {
             parts.push(format!("subject {s}"));
         }
-        format!("route {} ({})", self.number, parts.join(", "))
+        format!("route {}: {}", self.number, parts.join(", "))
     }
 }
 

@@ -198,7 +198,7 @@ fn apply_files_routes_follows_threads_and_hands_out() {
     let out = stdout(&o);
     assert!(out.contains("rotate: 2 filed, 4 assigned"), "{out}");
     assert!(
-        out.contains("(thread)") && out.contains("(route 1 (from *@bigclient.co.jp))"),
+        out.contains("(thread)") && out.contains("(route 1: from *@bigclient.co.jp)"),
         "{out}"
     );
 
