@@ -117,6 +117,73 @@ pub enum Command {
         after_help = "Examples:\n  mailduty rotate\n  mailduty rotate --days 14\n  mailduty rotate --date 2026-12-24 --format json\n  */5 * * * *  mailduty rotate --apply --quiet   # crontab"
     )]
     Rotate(RotateArgs),
+    /// Show one message: headers, text body, status, owner and history
+    ///
+    /// Nothing is marked read (BODY.PEEK). HTML-only mail is shown as text.
+    #[command(
+        after_help = "Examples:\n  mailduty show 4k2q9x7m\n  mailduty show 4k2q9x7m --format json | jq .history"
+    )]
+    Show(ShowArgs),
+    /// The history of one message, or of everything since a date
+    ///
+    /// Reads the events (claim, release, done, file, assign, note) from the history folder.
+    #[command(
+        after_help = "Examples:\n  mailduty history 4k2q9x7m\n  mailduty history --since 2026-11-01 --actor tanaka\n  mailduty history --since 2026-11-01 --format json"
+    )]
+    History(HistoryArgs),
+    /// Add an internal note (申し送り) to a message, kept in the history folder
+    #[command(
+        after_help = "Example:\n  mailduty note 4k2q9x7m \"電話で回答済み。請求書は明日発行\""
+    )]
+    Note(NoteArgs),
+    /// Print a shell completion script
+    #[command(
+        after_help = "Examples:\n  mailduty completions bash > /etc/bash_completion.d/mailduty\n  mailduty completions zsh > ~/.zfunc/_mailduty\n  mailduty completions fish > ~/.config/fish/completions/mailduty.fish"
+    )]
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Message ID, unique ID prefix or full Message-ID
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = RotateFormat::Table)]
+    pub format: RotateFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The message whose events to show
+    #[arg(value_name = "ID", required_unless_present = "since")]
+    pub id: Option<String>,
+    /// Events on or after this day (YYYY-MM-DD, in the rules' time zone)
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub since: Option<chrono::NaiveDate>,
+    /// Only events by this member (or "rotate" for the roster's moves)
+    #[arg(long, value_name = "NAME")]
+    pub actor: Option<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = RotateFormat::Table)]
+    pub format: RotateFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct NoteArgs {
+    /// Message ID, unique ID prefix or full Message-ID
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// The note
+    #[arg(value_name = "TEXT")]
+    pub text: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to write the script for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 use anyhow::Result;
 use base64::Engine;
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 
 use crate::imap::Mailbox;
 use crate::queue::Item;
@@ -19,25 +20,54 @@ pub struct Event<'a> {
     pub at: DateTime<Utc>,
 }
 
-/// RFC 2047 encoded word when the text is not plain ASCII.
+/// RFC 2047 encoded words when the text is not short plain ASCII; long text is split
+/// into several words on folded lines, each under the 75-character limit.
 pub fn encode_word(s: &str) -> String {
-    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+    let plain = s.bytes().all(|b| (0x20..0x7f).contains(&b)) && !s.contains("=?");
+    if plain && s.len() <= 900 {
         return s.to_string();
     }
-    format!(
-        "=?UTF-8?B?{}?=",
-        base64::engine::general_purpose::STANDARD.encode(s)
-    )
+    let mut words = Vec::new();
+    let mut chunk = String::new();
+    for c in s.chars() {
+        if chunk.len() + c.len_utf8() > 45 {
+            words.push(std::mem::take(&mut chunk));
+        }
+        chunk.push(c);
+    }
+    if !chunk.is_empty() || words.is_empty() {
+        words.push(chunk);
+    }
+    words
+        .iter()
+        .map(|w| {
+            format!(
+                "=?UTF-8?B?{}?=",
+                base64::engine::general_purpose::STANDARD.encode(w)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n ")
 }
 
 /// Reverses `encode_word`; other text comes back unchanged.
 pub fn decode_word(s: &str) -> String {
-    s.trim()
-        .strip_prefix("=?UTF-8?B?")
-        .and_then(|r| r.strip_suffix("?="))
-        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
-        .and_then(|v| String::from_utf8(v).ok())
-        .unwrap_or_else(|| s.trim().to_string())
+    let words: Vec<&str> = s.split_whitespace().collect();
+    let decoded: Option<Vec<u8>> = words
+        .iter()
+        .map(|w| {
+            w.strip_prefix("=?UTF-8?B?")
+                .and_then(|r| r.strip_suffix("?="))
+                .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        })
+        .try_fold(Vec::new(), |mut acc, part| {
+            acc.extend(part?);
+            Some(acc)
+        });
+    match decoded.and_then(|v| String::from_utf8(v).ok()) {
+        Some(text) if !words.is_empty() => text,
+        _ => s.trim().to_string(),
+    }
 }
 
 pub fn render(ev: &Event<'_>) -> Vec<u8> {
@@ -77,6 +107,10 @@ pub fn render(ev: &Event<'_>) -> Vec<u8> {
     if let Some(to) = ev.to_folder {
         h.push(format!("X-Mailduty-To-Folder: {}", encode_word(to)));
     }
+    if let Some(n) = ev.note {
+        h.push(format!("X-Mailduty-Note: {}", encode_word(n)));
+    }
+    h.push(format!("X-Mailduty-Subject: {}", encode_word(&it.subject)));
     h.push("MIME-Version: 1.0".into());
     h.push("Content-Type: text/plain; charset=utf-8".into());
     h.push("Content-Transfer-Encoding: 8bit".into());
@@ -100,6 +134,97 @@ pub fn render(ev: &Event<'_>) -> Vec<u8> {
 pub fn record(mb: &mut Mailbox, rules: &Rules, ev: &Event<'_>) -> Result<()> {
     let folder = mb.path(&rules.folders.history);
     mb.append(&folder, "\\Seen", &render(ev))
+}
+
+/// An event read back from the history folder.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stored {
+    pub time: DateTime<Utc>,
+    pub event: String,
+    pub actor: String,
+    pub id: String,
+    /// The Message-ID the event is about, without angle brackets.
+    pub message_id: Option<String>,
+    pub subject: Option<String>,
+    pub from_folder: Option<String>,
+    pub to_folder: Option<String>,
+    pub note: Option<String>,
+}
+
+const FIELDS: &str = "X-MAILDUTY-EVENT X-MAILDUTY-ACTOR X-MAILDUTY-ID X-MAILDUTY-TIME X-MAILDUTY-TARGET X-MAILDUTY-FROM-FOLDER X-MAILDUTY-TO-FOLDER X-MAILDUTY-NOTE X-MAILDUTY-SUBJECT";
+
+/// Events whose UIDs a search found, oldest first. Messages in the history folder that
+/// are not events (someone filed mail there by hand) are skipped.
+fn fetch(mb: &mut Mailbox, folder: &str, uids: &[u32]) -> Result<Vec<Stored>> {
+    let mut out = Vec::new();
+    mb.fetch_fields(folder, uids, FIELDS, |f| {
+        if let Some(ev) = parse(&f.header) {
+            out.push(ev);
+        }
+    })?;
+    out.sort_by_key(|e| e.time);
+    Ok(out)
+}
+
+/// Header fields of one event; folded lines are joined.
+pub fn parse(header: &[u8]) -> Option<Stored> {
+    let text = String::from_utf8_lossy(header);
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for line in text.split("\r\n").flat_map(|l| l.split('\n')) {
+        if line.starts_with([' ', '\t']) {
+            if let Some(last) = fields.last_mut() {
+                last.1.push(' ');
+                last.1.push_str(line.trim());
+            }
+        } else if let Some((k, v)) = line.split_once(':') {
+            fields.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+        }
+    }
+    let get = |k: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| decode_word(v))
+            .filter(|v| !v.is_empty())
+    };
+    Some(Stored {
+        time: DateTime::parse_from_rfc3339(&get("x-mailduty-time")?)
+            .ok()?
+            .with_timezone(&Utc),
+        event: get("x-mailduty-event")?,
+        actor: get("x-mailduty-actor").unwrap_or_default(),
+        id: get("x-mailduty-id").unwrap_or_default(),
+        message_id: get("x-mailduty-target").map(|t| t.trim_matches(['<', '>']).to_string()),
+        subject: get("x-mailduty-subject"),
+        from_folder: get("x-mailduty-from-folder"),
+        to_folder: get("x-mailduty-to-folder"),
+        note: get("x-mailduty-note"),
+    })
+}
+
+/// The events about one message (by its Message-ID, searched on the server).
+pub fn about(mb: &mut Mailbox, rules: &Rules, it: &Item) -> Result<Vec<Stored>> {
+    let folder = mb.path(&rules.folders.history);
+    let uids = match it.message_id.as_deref() {
+        Some(mid) => mb.search_header(&folder, "X-Mailduty-Target", mid)?,
+        None => mb.search(
+            &folder,
+            &format!("HEADER X-Mailduty-Id {}", crate::imap::quote_arg(&it.id)),
+        )?,
+    };
+    fetch(mb, &folder, &uids)
+}
+
+/// The events recorded on or after `since` (the server searches by arrival date, so
+/// the cost follows the days asked for, not the size of the history).
+pub fn since(mb: &mut Mailbox, rules: &Rules, since: DateTime<Utc>) -> Result<Vec<Stored>> {
+    let folder = mb.path(&rules.folders.history);
+    // SINCE compares dates in the server's zone: ask from the day before, then trim.
+    let day = (since - chrono::Duration::days(1)).format("%d-%b-%Y");
+    let uids = mb.search(&folder, &format!("SINCE {day}"))?;
+    let mut evs = fetch(mb, &folder, &uids)?;
+    evs.retain(|e| e.time >= since);
+    Ok(evs)
 }
 
 #[cfg(test)]
@@ -148,5 +273,24 @@ mod tests {
             .unwrap();
         assert_eq!(decode_word(to), "対応中/tanaka");
         assert_eq!(msg.subject(), Some("[mailduty] claim abcd1234 by tanaka"));
+        let header_end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let back = parse(&raw[..header_end]).unwrap();
+        assert_eq!(back.event, "claim");
+        assert_eq!(back.to_folder.as_deref(), Some("対応中/tanaka"));
+        assert_eq!(back.subject.as_deref(), Some("件名"));
+        assert_eq!(back.message_id.as_deref(), Some("x@y"));
+    }
+
+    #[test]
+    fn long_notes_fold_into_short_words_and_come_back() {
+        let note = "お客様へ電話済み。明日の午前中に再見積もりを送付する予定です。".repeat(5);
+        let enc = encode_word(&note);
+        assert!(enc.lines().all(|l| l.trim_end().len() <= 76), "{enc}");
+        assert_eq!(decode_word(&enc.replace("\r\n", "")), note);
+        assert_eq!(decode_word("plain text"), "plain text");
+        assert_eq!(
+            encode_word("x =?UTF-8?B?...?="),
+            "=?UTF-8?B?eCA9P1VURi04P0I/Li4uPz0=?="
+        );
     }
 }

@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
-use comfy_table::{ContentArrangement, Table, presets};
+use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 use serde::Serialize;
 
 use crate::cli::Format;
@@ -63,6 +63,11 @@ fn one_line(s: &str) -> String {
         .collect()
 }
 
+/// Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org).
+pub fn colour() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 pub fn print_list(rows: &[ListRow<'_>], format: Format, out: &mut dyn Write) -> Result<()> {
     match format {
         Format::Json => {
@@ -100,6 +105,9 @@ pub fn print_list(rows: &[ListRow<'_>], format: Format, out: &mut dyn Write) -> 
             }
             let mut t = Table::new();
             t.load_preset(presets::NOTHING);
+            if !colour() {
+                t.force_no_tty();
+            }
             if std::io::stdout().is_terminal() {
                 t.set_content_arrangement(ContentArrangement::Dynamic);
             } else {
@@ -112,13 +120,18 @@ pub fn print_list(rows: &[ListRow<'_>], format: Format, out: &mut dyn Write) -> 
                     .map(|n| format!("{n} <{}>", r.from))
                     .unwrap_or_else(|| r.from.to_string());
                 let a = age(r.age_seconds) + if r.overdue { " !" } else { "" };
+                let age_cell = if r.overdue {
+                    Cell::new(a).fg(Color::Red)
+                } else {
+                    Cell::new(a)
+                };
                 t.add_row(vec![
-                    r.id.to_string(),
-                    r.status.to_string(),
-                    r.owner.unwrap_or("-").to_string(),
-                    a,
-                    one_line(&from),
-                    one_line(r.subject),
+                    Cell::new(r.id),
+                    Cell::new(r.status),
+                    Cell::new(r.owner.unwrap_or("-")),
+                    age_cell,
+                    Cell::new(one_line(&from)),
+                    Cell::new(one_line(r.subject)),
                 ]);
             }
             for line in t.to_string().lines() {

@@ -2,9 +2,12 @@
 //! command what it needs; commands return errors, never print them.
 
 mod check;
+mod history;
 mod init;
 mod list;
+mod note;
 mod rotate;
+mod show;
 mod transition;
 
 use std::io::{BufRead, Write};
@@ -12,8 +15,9 @@ use std::io::{BufRead, Write};
 use anyhow::Result;
 
 use crate::cli::{Cli, Command, Global};
-use crate::error::config;
+use crate::error::{Error, config};
 use crate::imap::Mailbox;
+use crate::queue::{self, Item, Scope};
 use crate::rules::{self, Member, Rules};
 
 pub struct Ctx {
@@ -58,6 +62,9 @@ pub fn run(cli: Cli) -> Result<()> {
     if let Command::Check = cli.command {
         return check::run(&path, cli.global.quiet);
     }
+    if let Command::Completions(a) = &cli.command {
+        return completions(a.shell);
+    }
     let loaded = rules::load(&path)?;
     for w in &loaded.warnings {
         eprintln!("mailduty: warning: {w}");
@@ -83,6 +90,10 @@ pub fn run(cli: Cli) -> Result<()> {
             &mut out,
         ),
         Command::Rotate(a) => rotate::run(&ctx, &a, &mut out),
+        Command::Show(a) => show::run(&ctx, &a, &mut out),
+        Command::History(a) => history::run(&ctx, &a, &mut out),
+        Command::Note(a) => note::run(&ctx, &a, &mut out),
+        Command::Completions(_) => unreachable!("handled above"),
         Command::Done(a) => transition::run(
             &ctx,
             transition::Action::Done,
@@ -93,6 +104,40 @@ pub fn run(cli: Cli) -> Result<()> {
     }?;
     out.flush()?;
     Ok(())
+}
+
+/// The completion script, written whole: clap_complete panics on a closed pipe, so it
+/// renders into memory first.
+fn completions(shell: clap_complete::Shell) -> Result<()> {
+    use clap::CommandFactory;
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut crate::cli::Cli::command(), "mailduty", &mut buf);
+    std::io::stdout().lock().write_all(&buf)?;
+    Ok(())
+}
+
+/// The message a query names: the active folders first, then 完了 (which may be large,
+/// so it is read only when the message is not among the active ones).
+pub fn find_item(mb: &mut Mailbox, rules: &Rules, query: &str) -> Result<Item> {
+    let active = Scope {
+        active: true,
+        done: false,
+    };
+    let items = queue::load(mb, rules, active)?;
+    match queue::resolve(&items, query) {
+        Ok(it) => return Ok(it.clone()),
+        Err(e) if !matches!(e.downcast_ref::<Error>(), Some(Error::NotFound(_))) => return Err(e),
+        Err(_) => {}
+    }
+    let all = queue::load(
+        mb,
+        rules,
+        Scope {
+            active: true,
+            done: true,
+        },
+    )?;
+    queue::resolve(&all, query).cloned()
 }
 
 /// IDs from the arguments, where `-` stands for one ID a line (or several per line) on stdin.

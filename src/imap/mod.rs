@@ -56,6 +56,11 @@ pub enum Moved {
     Gone,
 }
 
+/// An IMAP quoted string for a search argument.
+pub fn quote_arg(s: &str) -> String {
+    quote(s)
+}
+
 pub fn resolve_secret(secret: &Secret) -> Result<String> {
     let pw = match secret {
         Secret::Plain(p) => p.clone(),
@@ -388,18 +393,79 @@ impl Mailbox {
         Ok(())
     }
 
+    /// Some messages of a folder with the given header fields, never setting \Seen.
+    pub fn fetch_fields(
+        &mut self,
+        folder: &str,
+        uids: &[u32],
+        fields: &str,
+        mut each: impl FnMut(Fetched),
+    ) -> Result<()> {
+        if uids.is_empty() {
+            return Ok(());
+        }
+        self.ensure_open(folder, false)?;
+        let set: Vec<String> = uids.iter().map(u32::to_string).collect();
+        let cmd = format!(
+            "UID FETCH {} (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS ({fields})])",
+            set.join(",")
+        );
+        let done = self.conn.run_each(&cmd, |r| {
+            if let Some(f) = parse_fetch(r) {
+                each(f);
+            }
+        })?;
+        if done.status != Status::Ok {
+            bail!("{}", conn::describe_failure(&cmd, &done));
+        }
+        Ok(())
+    }
+
+    /// One whole message, never setting \Seen (BODY.PEEK[]). None when it is gone.
+    pub fn fetch_message(&mut self, folder: &str, uid: u32) -> Result<Option<Vec<u8>>> {
+        self.ensure_open(folder, false)?;
+        let cmd = format!("UID FETCH {uid} (UID BODY.PEEK[])");
+        let mut out = None;
+        let done = self.conn.run_each(&cmd, |r| {
+            if let Some(f) = parse_fetch(r)
+                && f.uid == uid
+            {
+                out = Some(f.header);
+            }
+        })?;
+        if done.status != Status::Ok {
+            bail!("{}", conn::describe_failure(&cmd, &done));
+        }
+        Ok(out)
+    }
+
     /// UIDs in `folder` whose Message-ID header is `message_id`. HEADER search
     /// matches substrings, so the angle brackets go in: `<a@x>` cannot match `<ba@x>`.
     pub fn search_message_id(&mut self, folder: &str, message_id: &str) -> Result<Vec<u32>> {
-        self.ensure_open(folder, false)?;
+        self.search_header(folder, "Message-ID", message_id)
+    }
+
+    /// UIDs whose header `field` holds the Message-ID `message_id` (with brackets).
+    pub fn search_header(
+        &mut self,
+        folder: &str,
+        field: &str,
+        message_id: &str,
+    ) -> Result<Vec<u32>> {
         let bare = message_id
             .trim()
             .trim_start_matches('<')
             .trim_end_matches('>');
-        let cmd = format!(
-            "UID SEARCH HEADER Message-ID {}",
-            quote(&format!("<{bare}>"))
-        );
+        self.search(
+            folder,
+            &format!("HEADER {field} {}", quote(&format!("<{bare}>"))),
+        )
+    }
+
+    /// `UID SEARCH criteria` in `folder`; the caller quotes what needs quoting.
+    pub fn search(&mut self, folder: &str, criteria: &str) -> Result<Vec<u32>> {
+        self.ensure_open(folder, false)?;
+        let cmd = format!("UID SEARCH {criteria}");
         let (lines, _) = self.conn.run_ok(&cmd)?;
         let mut out = Vec::new();
         for l in &lines {

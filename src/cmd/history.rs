@@ -1,0 +1,85 @@
+//! `history`: events from the history folder, for one message or since a date.
+
+use std::io::Write;
+
+use anyhow::Result;
+use chrono::{TimeZone, Utc};
+
+use super::{Ctx, find_item};
+use crate::cli::{HistoryArgs, RotateFormat};
+use crate::error::config;
+use crate::history::{self, Stored};
+use crate::rules::Rules;
+
+pub fn run(ctx: &Ctx, args: &HistoryArgs, out: &mut dyn Write) -> Result<()> {
+    let rules = &ctx.rules;
+    if let Some(a) = &args.actor
+        && a != "rotate"
+    {
+        rules.require_member(a)?;
+    }
+    let since = match args.since {
+        Some(d) => Some(
+            rules
+                .timezone
+                .from_local_datetime(&d.and_time(chrono::NaiveTime::MIN))
+                .earliest()
+                .ok_or_else(|| config(format!("{d} has no midnight in {}", rules.timezone)))?
+                .with_timezone(&Utc),
+        ),
+        None => None,
+    };
+    let mut mb = ctx.connect()?;
+    let mut events = match &args.id {
+        Some(id) => {
+            let it = find_item(&mut mb, rules, id)?;
+            history::about(&mut mb, rules, &it)?
+        }
+        None => history::since(&mut mb, rules, since.expect("clap requires ID or --since"))?,
+    };
+    mb.logout();
+    if let Some(s) = since {
+        events.retain(|e| e.time >= s);
+    }
+    if let Some(a) = &args.actor {
+        events.retain(|e| &e.actor == a);
+    }
+    match args.format {
+        RotateFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, &events)?;
+            writeln!(out)?;
+        }
+        RotateFormat::Table => {
+            if events.is_empty() {
+                writeln!(out, "no events")?;
+            }
+            for e in &events {
+                writeln!(out, "{}", line(e, rules))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One event as a line: local time, event, actor, ID, the move or the note.
+pub fn line(e: &Stored, rules: &Rules) -> String {
+    let when = e
+        .time
+        .with_timezone(&rules.timezone)
+        .format("%Y-%m-%d %H:%M");
+    let what = match (&e.from_folder, &e.to_folder) {
+        (Some(f), Some(t)) => format!("{f} → {t}"),
+        (Some(f), None) => f.clone(),
+        _ => String::new(),
+    };
+    let mut s = format!("{when}  {:<7} {:<8} {:<10} {what}", e.event, e.actor, e.id);
+    if let Some(n) = &e.note {
+        s.push_str(&format!("  「{}」", n.replace(['\r', '\n'], " ")));
+    }
+    if e.event != "note"
+        && let Some(subj) = &e.subject
+    {
+        s.push_str(&format!("  {subj}"));
+    }
+    s.trim_end().to_string()
+}

@@ -1,0 +1,146 @@
+//! `show`: one message with its status, owner and history, never marked read.
+
+use std::io::Write;
+
+use anyhow::Result;
+use chrono::Utc;
+use mail_parser::{Address, MessageParser};
+use serde::Serialize;
+
+use super::{Ctx, find_item};
+use crate::cli::{RotateFormat, ShowArgs};
+use crate::history::{self, Stored};
+use crate::output::age;
+
+#[derive(Serialize)]
+struct ShowView {
+    id: String,
+    message_id: Option<String>,
+    status: String,
+    owner: Option<String>,
+    folder: String,
+    arrived: chrono::DateTime<Utc>,
+    seen: bool,
+    from: String,
+    to: String,
+    cc: String,
+    date: Option<String>,
+    subject: String,
+    /// The text part, or the HTML part rendered to text.
+    body: String,
+    history: Vec<Stored>,
+}
+
+fn addresses(a: Option<&Address<'_>>) -> String {
+    a.map(|a| {
+        a.iter()
+            .map(|x| match (x.name.as_deref(), x.address.as_deref()) {
+                (Some(n), Some(e)) => format!("{n} <{e}>"),
+                (None, Some(e)) => e.to_string(),
+                (Some(n), None) => n.to_string(),
+                (None, None) => String::new(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
+    .unwrap_or_default()
+}
+
+pub fn run(ctx: &Ctx, args: &ShowArgs, out: &mut dyn Write) -> Result<()> {
+    let mut mb = ctx.connect()?;
+    let it = find_item(&mut mb, &ctx.rules, &args.id)?;
+    let raw = mb.fetch_message(&it.folder, it.uid)?.ok_or_else(|| {
+        crate::error::Error::Conflict(format!(
+            "{} was moved a moment ago; run `mailduty show {}` again",
+            it.id, it.id
+        ))
+    })?;
+    let events = history::about(&mut mb, &ctx.rules, &it)?;
+    mb.logout();
+    let msg = MessageParser::default().parse(&raw);
+    let (from, to, cc, date, body) = match &msg {
+        Some(m) => (
+            addresses(m.from()),
+            addresses(m.to()),
+            addresses(m.cc()),
+            m.date().filter(|d| d.is_valid()).map(|d| d.to_rfc3339()),
+            m.body_text(0).map(|b| b.into_owned()).unwrap_or_default(),
+        ),
+        None => (
+            it.from.clone(),
+            String::new(),
+            String::new(),
+            None,
+            String::new(),
+        ),
+    };
+    let view = ShowView {
+        id: it.id.clone(),
+        message_id: it.message_id.clone(),
+        status: it.status.as_str().to_string(),
+        owner: it.owner.clone(),
+        folder: it.folder.clone(),
+        arrived: it.arrived,
+        seen: it.seen,
+        from,
+        to,
+        cc,
+        date,
+        subject: it.subject.clone(),
+        body,
+        history: events,
+    };
+    if args.format == RotateFormat::Json {
+        serde_json::to_writer_pretty(&mut *out, &view)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let tz = ctx.rules.timezone;
+    let local =
+        |t: chrono::DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
+    let status = match &view.owner {
+        Some(o) => format!("{} by {}", view.status, ctx.rules.owner_label(o)),
+        None => view.status.clone(),
+    };
+    let mut head = vec![
+        ("ID", view.id.clone()),
+        ("Status", format!("{status}  (folder {})", view.folder)),
+        (
+            "Arrived",
+            format!(
+                "{}  ({} ago)",
+                local(view.arrived),
+                age((Utc::now() - view.arrived).num_seconds())
+            ),
+        ),
+        ("From", view.from.clone()),
+        ("To", view.to.clone()),
+    ];
+    if !view.cc.is_empty() {
+        head.push(("Cc", view.cc.clone()));
+    }
+    if let Some(d) = &view.date {
+        head.push(("Date", d.clone()));
+    }
+    head.push(("Subject", view.subject.clone()));
+    if let Some(m) = &view.message_id {
+        head.push(("Message-ID", format!("<{m}>")));
+    }
+    for (k, v) in head {
+        writeln!(out, "{:<11} {}", format!("{k}:"), v)?;
+    }
+    writeln!(out)?;
+    for line in view.body.trim_end().lines() {
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    writeln!(out)?;
+    if view.history.is_empty() {
+        writeln!(out, "History: none")?;
+    } else {
+        writeln!(out, "History:")?;
+        for e in &view.history {
+            writeln!(out, "  {}", super::history::line(e, &ctx.rules))?;
+        }
+    }
+    Ok(())
+}
