@@ -46,6 +46,9 @@ _mailduty() {
             mailduty,release)
                 cmd="mailduty__subcmd__release"
                 ;;
+            mailduty,report)
+                cmd="mailduty__subcmd__report"
+                ;;
             mailduty,rotate)
                 cmd="mailduty__subcmd__rotate"
                 ;;
@@ -82,6 +85,9 @@ _mailduty() {
             mailduty__subcmd__help,release)
                 cmd="mailduty__subcmd__help__subcmd__release"
                 ;;
+            mailduty__subcmd__help,report)
+                cmd="mailduty__subcmd__help__subcmd__report"
+                ;;
             mailduty__subcmd__help,rotate)
                 cmd="mailduty__subcmd__help__subcmd__rotate"
                 ;;
@@ -95,7 +101,7 @@ _mailduty() {
 
     case "${cmd}" in
         mailduty)
-            opts="-v -q -h -V --rules --as --verbose --quiet --help --version init check list claim release done rotate show history note completions help"
+            opts="-v -q -h -V --rules --as --verbose --quiet --help --version init check list claim release done rotate report show history note completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -205,7 +211,7 @@ _mailduty() {
             return 0
             ;;
         mailduty__subcmd__help)
-            opts="init check list claim release done rotate show history note completions help"
+            opts="init check list claim release done rotate report show history note completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -345,6 +351,20 @@ _mailduty() {
             return 0
             ;;
         mailduty__subcmd__help__subcmd__release)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailduty__subcmd__help__subcmd__report)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -505,6 +525,32 @@ _mailduty() {
                 return 0
             fi
             case "${prev}" in
+                --rules)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailduty__subcmd__report)
+            opts="-v -q -h -V --send --force --format --rules --as --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
                 --rules)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

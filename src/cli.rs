@@ -117,6 +117,16 @@ pub enum Command {
         after_help = "Examples:\n  mailduty rotate\n  mailduty rotate --days 14\n  mailduty rotate --date 2026-12-24 --format json\n  */5 * * * *  mailduty rotate --apply --quiet   # crontab"
     )]
     Rotate(RotateArgs),
+    /// The daily digest: overdue mail, stale claims, counts, duty, response times
+    ///
+    /// Prints the digest; with --send mails it (plain text and HTML) to digest.to and
+    /// digest.cc over SMTP or sendmail, at most once a day per mailbox (the marker is
+    /// kept in the history folder) and not on holidays, unless --force. Ages count
+    /// business hours.
+    #[command(
+        after_help = "Examples:\n  mailduty report\n  mailduty report --format json | jq '.overdue[].id'\n  30 8 * * *  mailduty report --send --quiet   # crontab"
+    )]
+    Report(ReportArgs),
     /// Show one message: headers, text body, status, owner and history
     ///
     /// Nothing is marked read (BODY.PEEK). HTML-only mail is shown as text.
@@ -141,6 +151,19 @@ pub enum Command {
         after_help = "Examples:\n  mailduty completions bash > /etc/bash_completion.d/mailduty\n  mailduty completions zsh > ~/.zfunc/_mailduty\n  mailduty completions fish > ~/.config/fish/completions/mailduty.fish"
     )]
     Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Mail the digest instead of printing it
+    #[arg(long)]
+    pub send: bool,
+    /// Send even if today's digest was already sent, today is a holiday, or nothing is overdue
+    #[arg(long, requires = "send")]
+    pub force: bool,
+    /// Output format (without --send)
+    #[arg(long, value_enum, default_value_t = RotateFormat::Table, conflicts_with = "send")]
+    pub format: RotateFormat,
 }
 
 #[derive(Debug, Args)]

@@ -111,6 +111,11 @@ pub fn render(ev: &Event<'_>) -> Vec<u8> {
         h.push(format!("X-Mailduty-Note: {}", encode_word(n)));
     }
     h.push(format!("X-Mailduty-Subject: {}", encode_word(&it.subject)));
+    h.push(format!(
+        "X-Mailduty-Arrived: {}",
+        it.arrived
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    ));
     h.push("MIME-Version: 1.0".into());
     h.push("Content-Type: text/plain; charset=utf-8".into());
     h.push("Content-Transfer-Encoding: 8bit".into());
@@ -149,9 +154,11 @@ pub struct Stored {
     pub from_folder: Option<String>,
     pub to_folder: Option<String>,
     pub note: Option<String>,
+    /// When the message arrived, as known when the event was recorded.
+    pub arrived: Option<DateTime<Utc>>,
 }
 
-const FIELDS: &str = "X-MAILDUTY-EVENT X-MAILDUTY-ACTOR X-MAILDUTY-ID X-MAILDUTY-TIME X-MAILDUTY-TARGET X-MAILDUTY-FROM-FOLDER X-MAILDUTY-TO-FOLDER X-MAILDUTY-NOTE X-MAILDUTY-SUBJECT";
+const FIELDS: &str = "X-MAILDUTY-EVENT X-MAILDUTY-ACTOR X-MAILDUTY-ID X-MAILDUTY-TIME X-MAILDUTY-TARGET X-MAILDUTY-FROM-FOLDER X-MAILDUTY-TO-FOLDER X-MAILDUTY-NOTE X-MAILDUTY-SUBJECT X-MAILDUTY-ARRIVED";
 
 /// Events whose UIDs a search found, oldest first. Messages in the history folder that
 /// are not events (someone filed mail there by hand) are skipped.
@@ -199,6 +206,9 @@ pub fn parse(header: &[u8]) -> Option<Stored> {
         from_folder: get("x-mailduty-from-folder"),
         to_folder: get("x-mailduty-to-folder"),
         note: get("x-mailduty-note"),
+        arrived: get("x-mailduty-arrived")
+            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| t.with_timezone(&Utc)),
     })
 }
 
@@ -213,6 +223,22 @@ pub fn about(mb: &mut Mailbox, rules: &Rules, it: &Item) -> Result<Vec<Stored>> 
         )?,
     };
     fetch(mb, &folder, &uids)
+}
+
+/// Whether an event of `kind` about `id` is in the history (the digest's once-a-day
+/// marker), and if so the first one.
+pub fn marker(mb: &mut Mailbox, rules: &Rules, kind: &str, id: &str) -> Result<Option<Stored>> {
+    let folder = mb.path(&rules.folders.history);
+    let uids = mb.search(
+        &folder,
+        &format!(
+            "HEADER X-Mailduty-Event {} HEADER X-Mailduty-Id {}",
+            crate::imap::quote_arg(kind),
+            crate::imap::quote_arg(id)
+        ),
+    )?;
+    let evs = fetch(mb, &folder, &uids)?;
+    Ok(evs.into_iter().find(|e| e.event == kind && e.id == id))
 }
 
 /// The events recorded on or after `since` (the server searches by arrival date, so

@@ -13,9 +13,10 @@ use crate::error::Error;
 use crate::imap::{CLAIM_KEYWORD, Fetched, Mailbox, RELEASED_KEYWORD};
 use crate::rules::Rules;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
+    #[default]
     Unclaimed,
     Claimed,
     Done,
@@ -31,7 +32,7 @@ impl Status {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Item {
     /// The short ID shown to users; a `.N` suffix tells copies with one Message-ID apart.
     pub id: String,

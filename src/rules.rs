@@ -28,10 +28,33 @@ struct RawRules {
     threads: Option<bool>,
     #[serde(default)]
     routes: Vec<RawRoute>,
-    // The digest's keys: accepted, so that one rules file serves while `report --send`
-    // is being built.
-    #[allow(dead_code)]
-    digest: Option<serde_yaml::Value>,
+    digest: Option<RawDigest>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDigest {
+    to: Option<Vec<String>>,
+    #[serde(default)]
+    cc: Vec<String>,
+    from: Option<String>,
+    send_when_empty: Option<bool>,
+    smtp: Option<RawSmtp>,
+    sendmail: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSmtp {
+    host: String,
+    port: Option<u16>,
+    tls: Option<TlsMode>,
+    ca_file: Option<PathBuf>,
+    user: Option<String>,
+    password_command: Option<String>,
+    password_env: Option<String>,
+    password_file: Option<PathBuf>,
+    password: Option<String>,
 }
 
 /// A member key or a list of them.
@@ -200,6 +223,43 @@ pub struct Rules {
     pub assign: Assign,
     pub threads: bool,
     pub routes: Vec<Route>,
+    pub digest: DigestRules,
+}
+
+/// Who gets the digest: the members on duty that day, a member, or an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recipient {
+    Duty,
+    Member(String),
+    Address(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct SmtpAccount {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub ca_file: Option<PathBuf>,
+    pub user: Option<String>,
+    pub secret: Option<Secret>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Transport {
+    /// Neither smtp nor sendmail in the rules: `report --send` says what to add.
+    Unset,
+    Smtp(SmtpAccount),
+    Sendmail(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct DigestRules {
+    pub to: Vec<Recipient>,
+    pub cc: Vec<Recipient>,
+    /// `Name <address>` or an address; defaults to the IMAP user when it is one.
+    pub from: Option<String>,
+    pub send_when_empty: bool,
+    pub transport: Transport,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -491,6 +551,7 @@ impl Validator<'_> {
             );
         }
         let routes = self.routes(raw.routes, &keys);
+        let digest = self.digest(raw.digest, &keys, private);
         Some(Rules {
             path: path.to_path_buf(),
             timezone: timezone?,
@@ -504,6 +565,7 @@ impl Validator<'_> {
             assign,
             threads: raw.threads.unwrap_or(false),
             routes,
+            digest,
         })
     }
 
@@ -730,6 +792,121 @@ impl Validator<'_> {
         Roster {
             plan,
             overrides: ov,
+        }
+    }
+
+    fn recipients(&mut self, key: &str, raw: Vec<String>, keys: &[String]) -> Vec<Recipient> {
+        let mut out = Vec::new();
+        for r in raw {
+            let r = r.trim().to_string();
+            if r == "duty" {
+                out.push(Recipient::Duty);
+            } else if r.contains('@') {
+                out.push(Recipient::Address(r));
+            } else if let Some(k) = self.known_members(&["digest", key], vec![r], keys).pop() {
+                out.push(Recipient::Member(k));
+            }
+        }
+        out
+    }
+
+    fn digest(&mut self, raw: Option<RawDigest>, keys: &[String], private: bool) -> DigestRules {
+        let Some(raw) = raw else {
+            return DigestRules {
+                to: vec![Recipient::Duty],
+                cc: Vec::new(),
+                from: None,
+                send_when_empty: false,
+                transport: Transport::Unset,
+            };
+        };
+        let to = self.recipients("to", raw.to.unwrap_or_else(|| vec!["duty".into()]), keys);
+        let cc = self.recipients("cc", raw.cc, keys);
+        if let Some(f) = &raw.from
+            && f.parse::<lettre::message::Mailbox>().is_err()
+        {
+            self.problem(
+                &["digest", "from"],
+                format!("{f:?} is not an address like \"mailduty <noreply@example.co.jp>\""),
+            );
+        }
+        let transport = match (raw.smtp, raw.sendmail) {
+            (Some(_), Some(_)) => {
+                self.problem(
+                    &["digest", "sendmail"],
+                    "give digest.smtp or digest.sendmail, not both",
+                );
+                Transport::Unset
+            }
+            (None, Some(path)) => Transport::Sendmail(path),
+            (None, None) => Transport::Unset,
+            (Some(s), None) => {
+                let tls = s.tls.unwrap_or(TlsMode::Starttls);
+                if tls == TlsMode::None && !is_loopback(&s.host) {
+                    self.problem(
+                        &["digest", "smtp", "tls"],
+                        format!("tls: none is allowed only for a loopback host, not {:?} (use starttls or implicit)", s.host),
+                    );
+                }
+                if let Some(ca) = &s.ca_file
+                    && !ca.exists()
+                {
+                    self.problem(
+                        &["digest", "smtp", "ca_file"],
+                        format!("{} does not exist", ca.display()),
+                    );
+                }
+                let mut sources = Vec::new();
+                if let Some(c) = s.password_command {
+                    sources.push(Secret::Command(c));
+                }
+                if let Some(e) = s.password_env {
+                    sources.push(Secret::Env(e));
+                }
+                if let Some(f) = s.password_file {
+                    sources.push(Secret::File(f));
+                }
+                if let Some(p) = s.password {
+                    if !private {
+                        self.problem(
+                            &["digest", "smtp", "password"],
+                            "a plaintext password is refused while the rules file is readable by group or others (chmod 600 it, or use password_command, password_env or password_file)",
+                        );
+                    }
+                    sources.push(Secret::Plain(p));
+                }
+                if sources.len() > 1 {
+                    self.problem(&["digest", "smtp"], "give only one password source");
+                }
+                if s.user.is_some() && sources.is_empty() {
+                    self.problem(&["digest", "smtp"], "user is set but no password source (password_command, password_env or password_file)");
+                }
+                Transport::Smtp(SmtpAccount {
+                    port: s.port.unwrap_or(match tls {
+                        TlsMode::Implicit => 465,
+                        TlsMode::Starttls => 587,
+                        TlsMode::None => 25,
+                    }),
+                    host: s.host,
+                    tls,
+                    ca_file: s.ca_file,
+                    user: s.user,
+                    secret: sources.pop(),
+                })
+            }
+        };
+        if to.is_empty() && cc.is_empty() {
+            self.problem(
+                &["digest", "to"],
+                "no recipients: list duty, member keys or addresses",
+            );
+        }
+        DigestRules {
+            to,
+            cc,
+            from: raw.from,
+            send_when_empty: raw.send_when_empty.unwrap_or(false),
+            transport,
         }
     }
 

@@ -6,6 +6,7 @@ mod history;
 mod init;
 mod list;
 mod note;
+mod report;
 mod rotate;
 mod show;
 mod transition;
@@ -91,6 +92,7 @@ pub fn run(cli: Cli) -> Result<()> {
         ),
         Command::Rotate(a) => rotate::run(&ctx, &a, &mut out),
         Command::Show(a) => show::run(&ctx, &a, &mut out),
+        Command::Report(a) => report::run(&ctx, &a, &mut out),
         Command::History(a) => history::run(&ctx, &a, &mut out),
         Command::Note(a) => note::run(&ctx, &a, &mut out),
         Command::Completions(_) => unreachable!("handled above"),

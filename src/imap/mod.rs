@@ -61,18 +61,19 @@ pub fn quote_arg(s: &str) -> String {
     quote(s)
 }
 
-pub fn resolve_secret(secret: &Secret) -> Result<String> {
+/// The password from its source; `key` names the rules section in messages.
+pub fn resolve_secret(secret: &Secret, key: &str) -> Result<String> {
     let pw = match secret {
         Secret::Plain(p) => p.clone(),
         Secret::Env(var) => std::env::var(var).map_err(|_| {
             crate::error::config(format!(
-                "imap.password_env: the environment variable {var} is not set"
+                "{key}.password_env: the environment variable {var} is not set"
             ))
         })?,
         Secret::File(path) => std::fs::read_to_string(path)
             .map_err(|e| {
                 crate::error::config(format!(
-                    "imap.password_file: cannot read {}: {e}",
+                    "{key}.password_file: cannot read {}: {e}",
                     path.display()
                 ))
             })?
@@ -84,15 +85,15 @@ pub fn resolve_secret(secret: &Secret) -> Result<String> {
                 .arg(cmd)
                 .stderr(std::process::Stdio::inherit())
                 .output()
-                .with_context(|| "imap.password_command: cannot run sh".to_string())?;
+                .with_context(|| format!("{key}.password_command: cannot run sh"))?;
             if !out.status.success() {
                 bail!(crate::error::config(format!(
-                    "imap.password_command failed ({}); run it by hand to see why",
+                    "{key}.password_command failed ({}); run it by hand to see why",
                     out.status
                 )));
             }
             let text = String::from_utf8(out.stdout).map_err(|_| {
-                anyhow!("imap.password_command printed something that is not UTF-8")
+                anyhow!("{key}.password_command printed something that is not UTF-8")
             })?;
             text.lines().next().unwrap_or("").to_string()
         }
@@ -138,7 +139,7 @@ fn handshake(acct: &ImapAccount, tcp: TcpStream) -> Result<Stream> {
 
 impl Mailbox {
     pub fn connect(acct: &ImapAccount, verbose: bool) -> Result<Mailbox> {
-        let password = resolve_secret(&acct.secret)?;
+        let password = resolve_secret(&acct.secret, "imap")?;
         let addrs: Vec<_> = (acct.host.as_str(), acct.port)
             .to_socket_addrs()
             .with_context(|| format!("cannot resolve IMAP host {}", acct.host))?

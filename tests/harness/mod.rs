@@ -5,6 +5,7 @@
 
 pub mod relay;
 pub mod seed;
+pub mod smtp;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -1,0 +1,338 @@
+//! `report`: the digest printed, or mailed once a day with `--send`.
+//!
+//! The once-a-day marker is a `digest` event in the history folder, written only after
+//! the mail was accepted, so a failed send is retried by the next run and a second
+//! machine running the same cron line sends nothing.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use chrono::Utc;
+use lettre::message::{Mailbox as Address, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{Message, SendmailTransport, SmtpTransport, Transport as _};
+
+use super::Ctx;
+use crate::cli::{ReportArgs, RotateFormat};
+use crate::digest::{self, Report};
+use crate::error::config;
+use crate::history::{self, Event};
+use crate::imap::resolve_secret;
+use crate::queue::{self, Item, Scope, Status};
+use crate::rules::{Recipient, Rules, SmtpAccount, TlsMode, Transport};
+
+/// The history's actor when the sender is not a member (cron under a service account).
+const ACTOR: &str = "report";
+
+pub fn run(ctx: &Ctx, args: &ReportArgs, out: &mut dyn Write) -> Result<()> {
+    let rules = &ctx.rules;
+    let now = Utc::now();
+    let today = rules.calendar.local_date(now);
+    let duty = rules.roster.duty(&rules.calendar, today);
+    // Settle what the mail needs before touching the server.
+    let plan = if args.send {
+        Some(plan(rules, &duty.on_duty)?)
+    } else {
+        None
+    };
+
+    let mut mb = ctx.connect()?;
+    let items = queue::load(
+        &mut mb,
+        rules,
+        Scope {
+            active: true,
+            done: false,
+        },
+    )?;
+    let mut events = history::since(&mut mb, rules, now - chrono::Duration::days(8))?;
+    let mut claimed_at = digest::claim_times(&events);
+    // Claims older than the window: their own events, one search each.
+    for it in items.iter().filter(|i| i.status == Status::Claimed) {
+        let Some(mid) = it.message_id.as_deref() else {
+            continue;
+        };
+        if !claimed_at.contains_key(mid.trim_matches(['<', '>'])) {
+            let older = history::about(&mut mb, rules, it)?;
+            claimed_at.extend(digest::claim_times(&older));
+            events.extend(
+                older
+                    .into_iter()
+                    .filter(|e| e.time < now - chrono::Duration::days(8)),
+            );
+        }
+    }
+    let report = digest::build(rules, &duty, &items, &events, &claimed_at, now);
+
+    let Some(plan) = plan else {
+        mb.logout();
+        match args.format {
+            RotateFormat::Json => {
+                serde_json::to_writer_pretty(&mut *out, &report)?;
+                writeln!(out)?;
+            }
+            RotateFormat::Table => write!(out, "{}", digest::text(&report, rules))?,
+        }
+        return Ok(());
+    };
+
+    let marker_id = format!("digest-{today}");
+    if !args.force {
+        if let Some(h) = &duty.holiday
+            && duty.on_duty.is_empty()
+        {
+            mb.logout();
+            return ctx.say(
+                out,
+                format!("{today} is a holiday ({h}): no digest sent (--force sends one)"),
+            );
+        }
+        if !duty.business_day && duty.on_duty.is_empty() {
+            mb.logout();
+            return ctx.say(
+                out,
+                format!("{today} is not a business day: no digest sent (--force sends one)"),
+            );
+        }
+        if let Some(m) = history::marker(&mut mb, rules, "digest", &marker_id)? {
+            mb.logout();
+            let at = m.time.with_timezone(&rules.timezone).format("%H:%M");
+            return ctx.say(
+                out,
+                format!(
+                    "the digest for {today} was already sent at {at} by {}: nothing sent (--force sends another)",
+                    m.actor
+                ),
+            );
+        }
+        if report.overdue.is_empty() && report.stale.is_empty() && !rules.digest.send_when_empty {
+            mb.logout();
+            return ctx.say(
+                out,
+                "nothing overdue: no digest sent (set digest.send_when_empty: true to send one anyway)",
+            );
+        }
+    }
+
+    let message = compose(rules, &report, &plan)?;
+    send(rules, &message)?;
+
+    let actor = ctx
+        .me()
+        .map(|m| m.key.clone())
+        .unwrap_or_else(|_| ACTOR.into());
+    let marker = Item {
+        id: marker_id,
+        subject: digest::subject(&report),
+        folder: mb.path(&rules.folders.inbox),
+        arrived: now,
+        ..Item::default()
+    };
+    let note = format!(
+        "to {}; {} overdue, {} stale",
+        plan.all().join(", "),
+        report.overdue.len(),
+        report.stale.len()
+    );
+    let ev = Event {
+        kind: "digest",
+        actor: &actor,
+        item: &marker,
+        from_folder: "",
+        to_folder: None,
+        note: Some(&note),
+        at: now,
+    };
+    if let Err(e) = history::record(&mut mb, rules, &ev) {
+        eprintln!(
+            "mailduty: warning: the digest was sent, but its once-a-day marker failed: {e:#}"
+        );
+    }
+    mb.logout();
+    ctx.say(
+        out,
+        format!(
+            "sent the digest for {today} to {} ({} overdue, {} stale)",
+            plan.all().join(", "),
+            report.overdue.len(),
+            report.stale.len()
+        ),
+    )
+}
+
+/// Who gets the mail and from whom.
+struct Plan {
+    from: Address,
+    to: Vec<Address>,
+    cc: Vec<Address>,
+}
+
+impl Plan {
+    fn all(&self) -> Vec<String> {
+        self.to
+            .iter()
+            .chain(&self.cc)
+            .map(|a| a.email.to_string())
+            .collect()
+    }
+}
+
+fn plan(rules: &Rules, on_duty: &[String]) -> Result<Plan> {
+    let d = &rules.digest;
+    if matches!(d.transport, Transport::Unset) {
+        return Err(config(format!(
+            "{}: no digest.smtp or digest.sendmail: add one to send the digest (see rules.example.yaml)",
+            rules.path.display()
+        )));
+    }
+    let from = match &d.from {
+        Some(f) => f.clone(),
+        None if rules.imap.user.contains('@') => format!("mailduty <{}>", rules.imap.user),
+        None => {
+            return Err(config(format!(
+                "{}: set digest.from (the IMAP user {:?} is not an address)",
+                rules.path.display(),
+                rules.imap.user
+            )));
+        }
+    };
+    let from: Address = from
+        .parse()
+        .map_err(|_| config(format!("digest.from {from:?} is not an address")))?;
+    let mut seen = BTreeSet::new();
+    let mut resolve = |list: &[Recipient]| -> Vec<Address> {
+        let mut out = Vec::new();
+        for r in list {
+            let members: Vec<&str> = match r {
+                Recipient::Duty => on_duty.iter().map(String::as_str).collect(),
+                Recipient::Member(k) => vec![k.as_str()],
+                Recipient::Address(a) => {
+                    if let Ok(addr) = a.parse::<Address>()
+                        && seen.insert(addr.email.to_string())
+                    {
+                        out.push(addr);
+                    }
+                    continue;
+                }
+            };
+            for k in members {
+                let Some(m) = rules.member(k) else { continue };
+                let Some(email) = &m.email else {
+                    eprintln!(
+                        "mailduty: warning: member {k} has no email; the digest cannot reach them"
+                    );
+                    continue;
+                };
+                let addr = format!("{} <{email}>", m.name);
+                if let Ok(a) = addr.parse::<Address>().or_else(|_| email.parse())
+                    && seen.insert(a.email.to_string())
+                {
+                    out.push(a);
+                }
+            }
+        }
+        out
+    };
+    let to = resolve(&d.to);
+    let cc = resolve(&d.cc);
+    if to.is_empty() && cc.is_empty() {
+        return Err(anyhow!(
+            "nobody to send the digest to: nobody with an email is on duty today and digest.cc is empty"
+        ));
+    }
+    Ok(Plan { from, to, cc })
+}
+
+fn compose(rules: &Rules, report: &Report, plan: &Plan) -> Result<Message> {
+    let mut b = Message::builder()
+        .from(plan.from.clone())
+        .subject(digest::subject(report))
+        .message_id(None)
+        .date_now();
+    for a in &plan.to {
+        b = b.to(a.clone());
+    }
+    for a in &plan.cc {
+        b = b.cc(a.clone());
+    }
+    b.multipart(MultiPart::alternative_plain_html(
+        digest::text(report, rules),
+        digest::html(report, rules),
+    ))
+    .context("cannot build the digest mail")
+}
+
+/// One line naming the transport and the cause chain, e.g. an SMTP refusal, a failed
+/// AUTH or an untrusted certificate.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut src = e.source();
+    while let Some(s) = src {
+        let t = s.to_string();
+        if !parts.iter().any(|p| p.contains(&t)) {
+            parts.push(t);
+        }
+        src = s.source();
+    }
+    parts.join(": ")
+}
+
+fn send(rules: &Rules, msg: &Message) -> Result<()> {
+    match &rules.digest.transport {
+        Transport::Unset => unreachable!("checked in plan"),
+        Transport::Sendmail(path) => {
+            SendmailTransport::new_with_command(path)
+                .send(msg)
+                .map_err(|e| {
+                    anyhow!(
+                        "cannot send the digest with {}: {}",
+                        path.display(),
+                        chain(&e)
+                    )
+                })
+        }
+        Transport::Smtp(acct) => {
+            let t = smtp(acct)?;
+            t.send(msg).map(|_| ()).map_err(|e| {
+                anyhow!(
+                    "cannot send the digest via SMTP {}:{}: {}",
+                    acct.host,
+                    acct.port,
+                    chain(&e)
+                )
+            })
+        }
+    }
+}
+
+fn smtp(acct: &SmtpAccount) -> Result<SmtpTransport> {
+    let mut params = TlsParameters::builder(acct.host.clone());
+    if let Some(ca) = &acct.ca_file {
+        let pem = std::fs::read(ca)
+            .map_err(|e| config(format!("digest.smtp.ca_file {}: {e}", ca.display())))?;
+        let cert = Certificate::from_pem(&pem)
+            .map_err(|e| config(format!("digest.smtp.ca_file {}: {e}", ca.display())))?;
+        params = params.add_root_certificate(cert);
+    }
+    let params = params.build().context("cannot set up TLS for SMTP")?;
+    let mut b = SmtpTransport::builder_dangerous(&acct.host)
+        .port(acct.port)
+        .timeout(Some(Duration::from_secs(30)));
+    b = match acct.tls {
+        TlsMode::Starttls => b.tls(Tls::Required(params)),
+        TlsMode::Implicit => b.tls(Tls::Wrapper(params)),
+        TlsMode::None => b.tls(Tls::None),
+    };
+    if let Some(user) = &acct.user {
+        let secret = acct
+            .secret
+            .as_ref()
+            .ok_or_else(|| config("digest.smtp.user is set but no password source"))?;
+        let pw = resolve_secret(secret, "digest.smtp")?;
+        b = b.credentials(Credentials::new(user.clone(), pw));
+    }
+    Ok(b.build())
+}

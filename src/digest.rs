@@ -1,0 +1,401 @@
+//! The daily digest's content: overdue mail, stale claims, counts, today's duty, what
+//! was finished yesterday and response times. Pure functions over the queue and the
+//! history; "now" is a parameter. Sending lives in `cmd/report.rs`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::history::Stored;
+use crate::output::age;
+use crate::queue::{Item, Status};
+use crate::roster::Duty;
+use crate::rules::Rules;
+
+#[derive(Debug, Serialize)]
+pub struct Line {
+    pub id: String,
+    pub message_id: Option<String>,
+    /// Business time waited (since arrival, or since the claim for stale claims).
+    pub business_seconds: i64,
+    /// The SLA it is over, in seconds.
+    pub sla_seconds: i64,
+    pub owner: Option<String>,
+    pub from: String,
+    pub subject: String,
+    /// What to type to act on it.
+    pub command: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Finished {
+    pub id: String,
+    pub actor: String,
+    pub subject: String,
+}
+
+#[derive(Debug, Serialize, Default, PartialEq)]
+pub struct Times {
+    pub count: usize,
+    pub median_seconds: Option<i64>,
+    pub p90_seconds: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub date: NaiveDate,
+    pub holiday: Option<String>,
+    pub business_day: bool,
+    pub on_duty: Vec<String>,
+    pub overdue: Vec<Line>,
+    pub stale: Vec<Line>,
+    pub unclaimed: usize,
+    pub claimed: usize,
+    pub per_owner: BTreeMap<String, usize>,
+    pub done_yesterday: Vec<Finished>,
+    /// Business time from arrival to the first claim (or hand-out), last 7 days.
+    pub time_to_claim: Times,
+    /// Business time from arrival to done, last 7 days.
+    pub time_to_done: Times,
+}
+
+fn bare(s: &str) -> &str {
+    s.trim().trim_start_matches('<').trim_end_matches('>')
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+fn times(mut v: Vec<i64>) -> Times {
+    v.sort_unstable();
+    Times {
+        count: v.len(),
+        median_seconds: percentile(&v, 50.0),
+        p90_seconds: percentile(&v, 90.0),
+    }
+}
+
+/// When each claimed message was claimed: its latest claim or hand-out event, by
+/// Message-ID. Messages without one count from their arrival.
+pub fn claim_times(events: &[Stored]) -> HashMap<String, DateTime<Utc>> {
+    let mut out = HashMap::new();
+    for e in events
+        .iter()
+        .filter(|e| e.event == "claim" || e.event == "assign")
+    {
+        if let Some(mid) = &e.message_id {
+            let t = out.entry(bare(mid).to_string()).or_insert(e.time);
+            if e.time > *t {
+                *t = e.time;
+            }
+        }
+    }
+    out
+}
+
+pub fn build(
+    rules: &Rules,
+    duty: &Duty,
+    items: &[Item],
+    events: &[Stored],
+    claimed_at: &HashMap<String, DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Report {
+    let cal = &rules.calendar;
+    let secs = |d: std::time::Duration| d.as_secs() as i64;
+    let mut overdue = Vec::new();
+    let mut stale = Vec::new();
+    let mut per_owner = BTreeMap::new();
+    for it in items {
+        match it.status {
+            Status::Unclaimed => {
+                let sla = secs(rules.unclaimed_sla(&it.from, &it.subject));
+                let waited = cal.business_time(it.arrived, now).num_seconds();
+                if waited > sla {
+                    overdue.push(line(it, waited, sla, format!("mailduty claim {}", it.id)));
+                }
+            }
+            Status::Claimed => {
+                if let Some(o) = &it.owner {
+                    *per_owner.entry(o.clone()).or_insert(0) += 1;
+                }
+                let since = it
+                    .message_id
+                    .as_deref()
+                    .and_then(|m| claimed_at.get(bare(m)))
+                    .copied()
+                    .unwrap_or(it.arrived);
+                let sla = secs(rules.sla_claimed);
+                let held = cal.business_time(since, now).num_seconds();
+                if held > sla {
+                    stale.push(line(it, held, sla, format!("mailduty show {}", it.id)));
+                }
+            }
+            Status::Done => {}
+        }
+    }
+    overdue.sort_by_key(|l| -l.business_seconds);
+    stale.sort_by_key(|l| -l.business_seconds);
+
+    let today = duty.date;
+    let yesterday = today.pred_opt().unwrap_or(today);
+    let done_yesterday = events
+        .iter()
+        .filter(|e| e.event == "done" && cal.local_date(e.time) == yesterday)
+        .map(|e| Finished {
+            id: e.id.clone(),
+            actor: e.actor.clone(),
+            subject: e.subject.clone().unwrap_or_default(),
+        })
+        .collect();
+    let week = now - Duration::days(7);
+    let waited = |kinds: &[&str]| {
+        events
+            .iter()
+            .filter(|e| e.time >= week && kinds.contains(&e.event.as_str()))
+            .filter_map(|e| Some(cal.business_time(e.arrived?, e.time).num_seconds()))
+            .collect::<Vec<_>>()
+    };
+    Report {
+        date: today,
+        holiday: duty.holiday.clone(),
+        business_day: duty.business_day,
+        on_duty: duty.on_duty.clone(),
+        unclaimed: items
+            .iter()
+            .filter(|i| i.status == Status::Unclaimed)
+            .count(),
+        claimed: items.iter().filter(|i| i.status == Status::Claimed).count(),
+        overdue,
+        stale,
+        per_owner,
+        done_yesterday,
+        time_to_claim: times(waited(&["claim", "assign"])),
+        time_to_done: times(waited(&["done"])),
+    }
+}
+
+fn line(it: &Item, waited: i64, sla: i64, command: String) -> Line {
+    let from = match &it.from_name {
+        Some(n) => format!("{n} <{}>", it.from),
+        None => it.from.clone(),
+    };
+    Line {
+        id: it.id.clone(),
+        message_id: it.message_id.clone(),
+        business_seconds: waited,
+        sla_seconds: sla,
+        owner: it.owner.clone(),
+        from: one_line(&from),
+        subject: one_line(&it.subject),
+        command,
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// `【未対応】期限超過 3件 (2026-11-24)`.
+pub fn subject(r: &Report) -> String {
+    if r.overdue.is_empty() {
+        format!("【未対応】期限超過なし ({})", r.date)
+    } else {
+        format!("【未対応】期限超過 {}件 ({})", r.overdue.len(), r.date)
+    }
+}
+
+fn who(rules: &Rules, keys: &[String]) -> String {
+    if keys.is_empty() {
+        return "なし (nobody)".into();
+    }
+    keys.iter()
+        .map(|k| rules.owner_label(k))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn dur(t: Option<i64>) -> String {
+    t.map_or_else(|| "-".into(), age)
+}
+
+pub fn text(r: &Report, rules: &Rules) -> String {
+    let mut s = String::new();
+    let day = match &r.holiday {
+        Some(h) => format!("{} ({h})", r.date),
+        None => r.date.to_string(),
+    };
+    let _ = writeln!(s, "mailduty digest {day}");
+    let _ = writeln!(s, "本日の当番 (on duty): {}", who(rules, &r.on_duty));
+    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "期限超過の未対応 (overdue unclaimed, business hours): {}",
+        r.overdue.len()
+    );
+    for l in &r.overdue {
+        let _ = writeln!(
+            s,
+            "  {}  {} (SLA {})  {}  {}\n      → {}",
+            l.id,
+            age(l.business_seconds),
+            age(l.sla_seconds),
+            l.from,
+            l.subject,
+            l.command
+        );
+    }
+    let _ = writeln!(s);
+    let _ = writeln!(s, "滞留中の対応 (stale claims): {}", r.stale.len());
+    for l in &r.stale {
+        let _ = writeln!(
+            s,
+            "  {}  {}  {} (SLA {})  {}  {}",
+            l.id,
+            l.owner
+                .as_deref()
+                .map_or_else(String::new, |o| rules.owner_label(o)),
+            age(l.business_seconds),
+            age(l.sla_seconds),
+            l.from,
+            l.subject
+        );
+    }
+    let _ = writeln!(s);
+    let owners: Vec<String> = r
+        .per_owner
+        .iter()
+        .map(|(k, n)| format!("{} {n}", rules.owner_label(k)))
+        .collect();
+    let _ = writeln!(
+        s,
+        "件数 (counts): 未対応 {}, 対応中 {}{}",
+        r.unclaimed,
+        r.claimed,
+        if owners.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", owners.join(", "))
+        }
+    );
+    let _ = writeln!(s, "昨日の完了 (done yesterday): {}", r.done_yesterday.len());
+    for f in &r.done_yesterday {
+        let _ = writeln!(s, "  {}  {}  {}", f.id, f.actor, f.subject);
+    }
+    let _ = writeln!(
+        s,
+        "応答時間 7日間 (response times, last 7 days, business hours): claim median {} / p90 {} ({} claims); done median {} / p90 {} ({} done)",
+        dur(r.time_to_claim.median_seconds),
+        dur(r.time_to_claim.p90_seconds),
+        r.time_to_claim.count,
+        dur(r.time_to_done.median_seconds),
+        dur(r.time_to_done.p90_seconds),
+        r.time_to_done.count
+    );
+    s
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+pub fn html(r: &Report, rules: &Rules) -> String {
+    let mut s = String::from(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head><body style=\"font-family:sans-serif\">\n",
+    );
+    let _ = writeln!(s, "<h2>{}</h2>", esc(&subject(r)));
+    let _ = writeln!(
+        s,
+        "<p>本日の当番 (on duty): {}</p>",
+        esc(&who(rules, &r.on_duty))
+    );
+    let table = |s: &mut String, title: &str, rows: &[Line], owner: bool| {
+        let _ = writeln!(s, "<h3>{} ({})</h3>", esc(title), rows.len());
+        if rows.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            s,
+            "<table border=\"1\" cellpadding=\"4\" cellspacing=\"0\"><tr><th>ID</th>{}<th>age</th><th>SLA</th><th>from</th><th>subject</th><th>command</th></tr>",
+            if owner { "<th>owner</th>" } else { "" }
+        );
+        for l in rows {
+            let o = if owner {
+                format!(
+                    "<td>{}</td>",
+                    esc(&l
+                        .owner
+                        .as_deref()
+                        .map(|k| rules.owner_label(k))
+                        .unwrap_or_default())
+                )
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                s,
+                "<tr><td><code>{}</code></td>{o}<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+                esc(&l.id),
+                esc(&age(l.business_seconds)),
+                esc(&age(l.sla_seconds)),
+                esc(&l.from),
+                esc(&l.subject),
+                esc(&l.command)
+            );
+        }
+        let _ = writeln!(s, "</table>");
+    };
+    table(
+        &mut s,
+        "期限超過の未対応 (overdue unclaimed)",
+        &r.overdue,
+        false,
+    );
+    table(&mut s, "滞留中の対応 (stale claims)", &r.stale, true);
+    let _ = writeln!(
+        s,
+        "<p>件数: 未対応 {}, 対応中 {}. 昨日の完了 {}. 応答時間 (7日): claim median {}, p90 {}; done median {}, p90 {}.</p>",
+        r.unclaimed,
+        r.claimed,
+        r.done_yesterday.len(),
+        esc(&dur(r.time_to_claim.median_seconds)),
+        esc(&dur(r.time_to_claim.p90_seconds)),
+        esc(&dur(r.time_to_done.median_seconds)),
+        esc(&dur(r.time_to_done.p90_seconds))
+    );
+    s.push_str("</body></html>\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_by_nearest_rank() {
+        assert_eq!(percentile(&[], 50.0), None);
+        assert_eq!(percentile(&[5], 90.0), Some(5));
+        let v: Vec<i64> = (1..=10).collect();
+        assert_eq!(percentile(&v, 50.0), Some(5));
+        assert_eq!(percentile(&v, 90.0), Some(9));
+        assert_eq!(times(vec![30, 10, 20]).median_seconds, Some(20));
+    }
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(esc("<a href=\"x\">&"), "&lt;a href=&quot;x&quot;&gt;&amp;");
+    }
+}
