@@ -1,0 +1,241 @@
+"""mailduty benchmark: list, report and claim against a private Dovecot, beside a
+minimal reference client (the floor) that sends only the one UID FETCH a lister needs.
+
+Run through scripts/bench (which builds the release binary). Folders are filled by
+writing Maildir files and `doveadm force-resync`, 20-100x faster than APPEND.
+Prints a Markdown table of medians; BENCHMARKS.md holds the latest output.
+"""
+import imaplib
+import os
+import platform
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+FIELDS = "MESSAGE-ID FROM TO SUBJECT DATE IN-REPLY-TO REFERENCES"
+PASSWORD = "bench-password"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def floor(port):
+    """The reference lister: LOGIN, EXAMINE, one UID FETCH of the queue's fields.
+    It times itself from connect to logout, so Python's start-up is not counted."""
+    t = time.perf_counter()
+    m = imaplib.IMAP4("127.0.0.1", port)
+    m.login("support", PASSWORD)
+    m.select('"&Zypb,l,c-"', readonly=True)  # 未対応
+    typ, data = m.uid(
+        "FETCH", "1:*", f"(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS ({FIELDS})])"
+    )
+    assert typ == "OK", typ
+    m.logout()
+    print(time.perf_counter() - t)
+
+
+class Server:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="mdbench.")
+        os.chmod(self.dir, 0o755)
+        self.port = free_port()
+        d = self.dir
+        for sub in ("run", "state", "home"):
+            os.makedirs(os.path.join(d, sub))
+        shutil.chown(os.path.join(d, "home"), "nobody", "nogroup")
+        with open(os.path.join(d, "passwd"), "w") as f:
+            f.write(f"support:{{PLAIN}}{PASSWORD}\n")
+        self.conf = os.path.join(d, "dovecot.conf")
+        with open(self.conf, "w") as f:
+            f.write(f"""base_dir = {d}/run
+state_dir = {d}/state
+instance_name = mdbench{os.getpid()}
+log_path = {d}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+first_valid_uid = 1
+mail_location = maildir:~/Maildir
+mail_max_userip_connections = 100
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {d}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid=nobody gid=nogroup home={d}/home/%u
+}}
+namespace inbox {{
+  inbox = yes
+  separator = /
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {self.port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+service auth {{
+  chroot =
+}}
+""")
+        # Detached from our stdout: the daemon would hold a pipe open after we exit.
+        subprocess.run(["/usr/sbin/dovecot", "-c", self.conf], check=True,
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        self.seq = 0
+
+    def doveadm(self, *args):
+        return subprocess.run(
+            ["doveadm", "-c", self.conf, *args], check=True, capture_output=True, text=True
+        ).stdout
+
+    def fill(self, folder, n):
+        path = self.doveadm("mailbox", "path", "-u", "support", folder).strip()
+        cur = os.path.join(path, "cur")
+        now = time.time()
+        for i in range(n):
+            self.seq += 1
+            body = (
+                f"Message-ID: <bench-{self.seq}@load.example>\r\n"
+                f"From: =?UTF-8?B?5bGx55Sw?= <customer{self.seq % 500}@client{self.seq % 50}.example>\r\n"
+                "To: support@example.co.jp\r\n"
+                f"Subject: =?UTF-8?B?5ZWP44GE5ZCI44KP44Gb?= {self.seq}\r\n"
+                "Date: Fri, 20 Nov 2026 09:00:00 +0900\r\n"
+                "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+                + "お問い合わせ本文です。\r\n" * 20
+            ).encode()
+            name = os.path.join(cur, f"{int(now)}.M{self.seq}P{os.getpid()}.bench,S={len(body)}:2,")
+            with open(name, "wb") as f:
+                f.write(body)
+            t = now - 3600 * (1 + self.seq % 48)
+            os.utime(name, (t, t))
+        subprocess.run(["chown", "-R", "nobody:nogroup", path], check=True)
+        self.doveadm("force-resync", "-u", "support", folder)
+
+    def stop(self):
+        subprocess.run(["doveadm", "-c", self.conf, "stop"], capture_output=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def run_once(argv, env):
+    """Wall time and peak RSS (KiB) of one child process."""
+    t = time.perf_counter()
+    p = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, ru = os.wait4(p.pid, 0)
+    elapsed = time.perf_counter() - t
+    err = p.stderr.read().decode(errors="replace")
+    p.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"{argv} failed: {err}")
+    return elapsed, ru.ru_maxrss, err
+
+
+def floor_median(port, runs):
+    times = []
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, __file__, "floor", str(port)],
+                             check=True, capture_output=True, text=True).stdout
+        times.append(float(out.strip()))
+    return statistics.median(times)
+
+
+def median(argv, env, runs):
+    times, rss = [], []
+    for _ in range(runs):
+        t, m, _ = run_once(argv, env)
+        times.append(t)
+        rss.append(m)
+    return statistics.median(times), max(rss)
+
+
+def main():
+    bin_ = sys.argv[1]
+    runs = int(os.environ.get("BENCH_RUNS", "5"))
+    sizes = [int(x) for x in os.environ.get("BENCH_SIZES", "1000,10000,100000").split(",")]
+    srv = Server()
+    rules = os.path.join(srv.dir, "rules.yaml")
+    with open(rules, "w") as f:
+        f.write(f"""imap:
+  host: 127.0.0.1
+  port: {srv.port}
+  tls: none
+  user: support
+  password_env: BENCH_PW
+members:
+  tanaka: {{ name: 田中, login: tanaka }}
+  suzuki: {{ name: 鈴木, login: suzuki }}
+business_hours: {{ start: "09:00", end: "18:00", days: [mon, tue, wed, thu, fri] }}
+""")
+    env = dict(os.environ, BENCH_PW=PASSWORD, MAILDUTY_RULES=rules, NO_COLOR="1")
+    md = [bin_]
+    rows = []
+    try:
+        subprocess.run(md + ["init"], env=env, check=True, capture_output=True)
+        have = 0
+        for n in sizes:
+            srv.fill("未対応", n - have)
+            have = n
+            r = runs if n < 100000 else max(3, runs // 2)
+            f_t = floor_median(srv.port, r)
+            l_t, l_rss = median(md + ["list", "--format", "json"], env, r)
+            rows.append((f"list, {n:,} unclaimed", l_t, f_t, l_rss))
+            if n == 10000:
+                rep0, _ = median(md + ["report", "--format", "json"], env, r)
+                srv.fill("完了", 100000)
+                l100, _ = median(md + ["list", "--format", "json"], env, r)
+                rep100, _ = median(md + ["report", "--format", "json"], env, r)
+                rows.append(("list, 10,000 unclaimed, 完了 100,000 (vs 完了 0)", l100, l_t, None))
+                rows.append(("report, 10,000 unclaimed, 完了 100,000 (vs 完了 0)", rep100, rep0, None))
+                ids = subprocess.run(
+                    md + ["list", "--status", "unclaimed", "--format", "ids"],
+                    env=env, check=True, capture_output=True, text=True,
+                ).stdout.split()
+                claims, sent = [], []
+                for i in range(r):
+                    t, _, err = run_once(md + ["--as", "tanaka", "-v", "claim", ids[i]], env)
+                    claims.append(t)
+                    sent.append(sum(1 for line in err.splitlines() if line.startswith("C: ")))
+                rows.append((f"claim 1 of 10,000 ({statistics.median(sent):.0f} IMAP commands)",
+                             statistics.median(claims), None, None))
+        dovecot = subprocess.run(["dovecot", "--version"], capture_output=True, text=True).stdout.strip()
+        print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; Dovecot {dovecot}")
+        print(f"medians of {runs} runs ({max(3, runs // 2)} at 100,000), loopback, no TLS;")
+        print("mailduty is timed as a whole process, the reference from connect to logout\n")
+        print("| case | mailduty | reference | ratio | peak RSS |")
+        print("|---|---|---|---|---|")
+        for name, t, ref, rss in rows:
+            ratio = f"{t / ref:.2f}x" if ref else "-"
+            reft = f"{ref * 1000:.0f} ms" if ref else "-"
+            mem = f"{rss / 1024:.1f} MB" if rss else "-"
+            print(f"| {name} | {t * 1000:.0f} ms | {reft} | {ratio} | {mem} |")
+    finally:
+        srv.stop()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "floor":
+        floor(int(sys.argv[2]))
+    else:
+        main()
