@@ -139,14 +139,82 @@ service auth {{
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+class Latency:
+    """A TCP relay on loopback that adds a round-trip time: one RTT for the connection
+    set-up, then half an RTT each way for every chunk, order kept. This kernel has no
+    netem; delaying whole chunks models a request/response protocol like IMAP well."""
+
+    def __init__(self, upstream_port, rtt):
+        import asyncio
+        import threading
+        self.rtt = rtt
+        self.upstream = upstream_port
+        self.port = free_port()
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        def serve():
+            asyncio.set_event_loop(self.loop)
+            srv = self.loop.run_until_complete(
+                asyncio.start_server(self.client, "127.0.0.1", self.port))
+            self.server = srv
+            ready.set()
+            self.loop.run_forever()
+
+        self.thread = threading.Thread(target=serve, daemon=True)
+        self.thread.start()
+        ready.wait()
+
+    async def pump(self, reader, writer):
+        import asyncio
+        half = self.rtt / 2
+        queue = asyncio.Queue()
+
+        async def deliver():
+            while True:
+                due, data = await queue.get()
+                if data is None:
+                    break
+                delay = due - self.loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                writer.write(data)
+                await writer.drain()
+            writer.close()
+
+        task = asyncio.ensure_future(deliver())
+        try:
+            while True:
+                data = await reader.read(65536)
+                if not data:
+                    break
+                queue.put_nowait((self.loop.time() + half, data))
+        finally:
+            queue.put_nowait((0, None))
+            await task
+
+    async def client(self, creader, cwriter):
+        import asyncio
+        await asyncio.sleep(self.rtt)  # the TCP handshake
+        sreader, swriter = await asyncio.open_connection("127.0.0.1", self.upstream)
+        await asyncio.gather(self.pump(creader, swriter), self.pump(sreader, cwriter),
+                             return_exceptions=True)
+
+    def stop(self):
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
 def run_once(argv, env):
     """Wall time and peak RSS (KiB) of one child process."""
-    t = time.perf_counter()
-    p = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, ru = os.wait4(p.pid, 0)
-    elapsed = time.perf_counter() - t
-    err = p.stderr.read().decode(errors="replace")
-    p.stderr.close()
+    # stderr goes to a file: `-v` logs every FETCH line, more than a pipe holds.
+    with tempfile.TemporaryFile() as errf:
+        t = time.perf_counter()
+        p = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=errf)
+        _, status, ru = os.wait4(p.pid, 0)
+        elapsed = time.perf_counter() - t
+        p.returncode = os.waitstatus_to_exitcode(status)
+        errf.seek(0)
+        err = errf.read().decode(errors="replace")
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"{argv} failed: {err}")
     return elapsed, ru.ru_maxrss, err
@@ -170,16 +238,11 @@ def median(argv, env, runs):
     return statistics.median(times), max(rss)
 
 
-def main():
-    bin_ = sys.argv[1]
-    runs = int(os.environ.get("BENCH_RUNS", "5"))
-    sizes = [int(x) for x in os.environ.get("BENCH_SIZES", "1000,10000,100000").split(",")]
-    srv = Server()
-    rules = os.path.join(srv.dir, "rules.yaml")
-    with open(rules, "w") as f:
+def write_rules(path, port):
+    with open(path, "w") as f:
         f.write(f"""imap:
   host: 127.0.0.1
-  port: {srv.port}
+  port: {port}
   tls: none
   user: support
   password_env: BENCH_PW
@@ -188,9 +251,37 @@ members:
   suzuki: {{ name: 鈴木, login: suzuki }}
 business_hours: {{ start: "09:00", end: "18:00", days: [mon, tue, wed, thu, fri] }}
 """)
+
+
+def main():
+    bin_ = sys.argv[1]
+    runs = int(os.environ.get("BENCH_RUNS", "5"))
+    sizes = [int(x) for x in os.environ.get("BENCH_SIZES", "1000,10000,100000").split(",")]
+    rtt = float(os.environ.get("BENCH_RTT_MS", "50")) / 1000
+    srv = Server()
+    lat = Latency(srv.port, rtt) if rtt > 0 else None
+    rules = os.path.join(srv.dir, "rules.yaml")
+    write_rules(rules, srv.port)
     env = dict(os.environ, BENCH_PW=PASSWORD, MAILDUTY_RULES=rules, NO_COLOR="1")
+    slow_env = None
+    if lat:
+        slow_rules = os.path.join(srv.dir, "rules-rtt.yaml")
+        write_rules(slow_rules, lat.port)
+        slow_env = dict(env, MAILDUTY_RULES=slow_rules)
     md = [bin_]
     rows = []
+    ids = []
+
+    def claim_rows(e, label, r):
+        claims = []
+        for _ in range(r):
+            t, _, _ = run_once(md + ["--as", "tanaka", "claim", ids.pop()], e)
+            claims.append(t)
+        _, _, err = run_once(md + ["--as", "tanaka", "-v", "claim", ids.pop()], e)
+        sent = sum(1 for line in err.splitlines() if line.startswith("C: "))
+        rows.append((f"claim 1 of {len(ids):,} unclaimed{label} ({sent} IMAP commands)",
+                     statistics.median(claims), None, None))
+
     try:
         subprocess.run(md + ["init"], env=env, check=True, capture_output=True)
         have = 0
@@ -203,26 +294,27 @@ business_hours: {{ start: "09:00", end: "18:00", days: [mon, tue, wed, thu, fri]
             rows.append((f"list, {n:,} unclaimed", l_t, f_t, l_rss))
             if n == 10000:
                 rep0, _ = median(md + ["report", "--format", "json"], env, r)
+                ids = subprocess.run(
+                    md + ["list", "--status", "unclaimed", "--format", "ids"],
+                    env=env, check=True, capture_output=True, text=True,
+                ).stdout.split()
+                claim_rows(env, "", r)
+                if lat:
+                    f_s = floor_median(lat.port, r)
+                    l_s, _ = median(md + ["list", "--format", "json"], slow_env, r)
+                    rows.append((f"list, 10,000 unclaimed, {rtt * 1000:.0f} ms RTT", l_s, f_s, None))
+                    claim_rows(slow_env, f", {rtt * 1000:.0f} ms RTT", r)
                 srv.fill("完了", 100000)
                 l100, _ = median(md + ["list", "--format", "json"], env, r)
                 rep100, _ = median(md + ["report", "--format", "json"], env, r)
                 rows.append(("list, 10,000 unclaimed, 完了 100,000 (vs 完了 0)", l100, l_t, None))
                 rows.append(("report, 10,000 unclaimed, 完了 100,000 (vs 完了 0)", rep100, rep0, None))
-                ids = subprocess.run(
-                    md + ["list", "--status", "unclaimed", "--format", "ids"],
-                    env=env, check=True, capture_output=True, text=True,
-                ).stdout.split()
-                claims, sent = [], []
-                for i in range(r):
-                    t, _, err = run_once(md + ["--as", "tanaka", "-v", "claim", ids[i]], env)
-                    claims.append(t)
-                    sent.append(sum(1 for line in err.splitlines() if line.startswith("C: ")))
-                rows.append((f"claim 1 of 10,000 ({statistics.median(sent):.0f} IMAP commands)",
-                             statistics.median(claims), None, None))
+                claim_rows(env, ", 完了 100,000", r)
         dovecot = subprocess.run(["dovecot", "--version"], capture_output=True, text=True).stdout.strip()
         print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; Dovecot {dovecot}")
         print(f"medians of {runs} runs ({max(3, runs // 2)} at 100,000), loopback, no TLS;")
-        print("mailduty is timed as a whole process, the reference from connect to logout\n")
+        print("mailduty is timed as a whole process, the reference from connect to logout;")
+        print("the reference column of the 完了 rows is mailduty itself with 完了 empty\n")
         print("| case | mailduty | reference | ratio | peak RSS |")
         print("|---|---|---|---|---|")
         for name, t, ref, rss in rows:
@@ -231,6 +323,8 @@ business_hours: {{ start: "09:00", end: "18:00", days: [mon, tue, wed, thu, fri]
             mem = f"{rss / 1024:.1f} MB" if rss else "-"
             print(f"| {name} | {t * 1000:.0f} ms | {reft} | {ratio} | {mem} |")
     finally:
+        if lat:
+            lat.stop()
         srv.stop()
 
 

@@ -69,6 +69,9 @@ pub fn colour() -> bool {
 }
 
 pub fn print_list(rows: &[ListRow<'_>], format: Format, out: &mut dyn Write) -> Result<()> {
+    // Stdout is line-buffered: 100,000 rows of pretty JSON would be a write per line.
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
+    let out = &mut out;
     match format {
         Format::Json => {
             serde_json::to_writer_pretty(&mut *out, rows)?;
@@ -139,5 +142,6 @@ pub fn print_list(rows: &[ListRow<'_>], format: Format, out: &mut dyn Write) -> 
             }
         }
     }
+    out.flush()?;
     Ok(())
 }
