@@ -119,7 +119,8 @@ pub fn build(
             Status::Unclaimed => {
                 let sla = secs(rules.unclaimed_sla(&it.from, &it.subject));
                 let waited = cal.business_time(it.arrived, now).num_seconds();
-                if waited > sla {
+                // The same test as `list --overdue`, to the sub-second, so both agree.
+                if crate::queue::overdue(rules, it, now) {
                     overdue.push(line(it, waited, sla, format!("mailduty claim {}", it.id)));
                 }
             }

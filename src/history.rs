@@ -275,7 +275,7 @@ mod tests {
             size: 1,
             in_reply_to: vec![],
             references: vec![],
-            claiming: false,
+            claim_keywords: vec![],
             released: false,
         };
         let ev = Event {

@@ -10,7 +10,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
-use crate::imap::{CLAIM_KEYWORD, Fetched, Mailbox, RELEASED_KEYWORD};
+use crate::imap::{Fetched, Mailbox, RELEASED_KEYWORD, is_claim_keyword};
 use crate::rules::Rules;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -53,8 +53,9 @@ pub struct Item {
     pub in_reply_to: Vec<String>,
     #[serde(skip)]
     pub references: Vec<String>,
+    /// Claim keywords on the message: a claim under way, or left by one that crashed.
     #[serde(skip)]
-    pub claiming: bool,
+    pub claim_keywords: Vec<String>,
     #[serde(skip)]
     pub released: bool,
 }
@@ -100,11 +101,11 @@ pub fn load(mb: &mut Mailbox, rules: &Rules, scope: Scope) -> Result<Vec<Item>> 
         folders.push((mb.path(&f.done), Status::Done, None));
     }
     let mut items = Vec::new();
-    for (folder, status, owner) in folders {
-        mb.fetch_queue(&folder, |m| {
-            items.push(item(m, &folder, status, owner.clone()))
-        })?;
-    }
+    let names: Vec<String> = folders.iter().map(|f| f.0.clone()).collect();
+    mb.fetch_queues(&names, |k, m| {
+        let (folder, status, owner) = &folders[k];
+        items.push(item(m, folder, *status, owner.clone()))
+    })?;
     assign_ids(&mut items);
     Ok(items)
 }
@@ -157,10 +158,12 @@ fn item(m: Fetched, folder: &str, status: Status, owner: Option<String>) -> Item
         size: m.size,
         in_reply_to,
         references,
-        claiming: m
+        claim_keywords: m
             .flags
             .iter()
-            .any(|f| f.eq_ignore_ascii_case(CLAIM_KEYWORD)),
+            .filter(|f| is_claim_keyword(f))
+            .cloned()
+            .collect(),
         released: m
             .flags
             .iter()
@@ -337,7 +340,7 @@ mod tests {
             size: 1,
             in_reply_to: vec![],
             references: vec![],
-            claiming: false,
+            claim_keywords: vec![],
             released: false,
         }
     }

@@ -29,8 +29,15 @@ fn members() -> String {
     m
 }
 
-/// Runs `rounds` rounds; returns the winners' count of each round.
-fn race(dc: &Dovecot, team: &Team, relay: &Relay, rounds: usize) -> Vec<usize> {
+/// Runs `rounds` rounds; returns the winners' count of each round. Claimer `i`
+/// acts as member `who(i)`.
+fn race(
+    dc: &Dovecot,
+    team: &Team,
+    relay: &Relay,
+    rounds: usize,
+    who: impl Fn(usize) -> String,
+) -> Vec<usize> {
     let mut winners = Vec::new();
     for round in 0..rounds {
         let mid = format!("race-{round}@test.example");
@@ -38,7 +45,7 @@ fn race(dc: &Dovecot, team: &Team, relay: &Relay, rounds: usize) -> Vec<usize> {
         let before = relay.full_releases();
         let children: Vec<_> = (0..CLAIMERS)
             .map(|i| {
-                team.command(&["--as", &format!("m{i:02}"), "claim", &format!("<{mid}>")])
+                team.command(&["--as", &who(i), "claim", &format!("<{mid}>")])
                     .stdout(Stdio::null())
                     .stderr(Stdio::piped())
                     .spawn()
@@ -84,8 +91,30 @@ fn twenty_claimers_with_condstore() {
     let o = team.run(&["init"]);
     assert_eq!(code(&o), 0);
     let n = rounds(5);
-    let winners = race(&dc, &team, &relay, n);
+    let winners = race(&dc, &team, &relay, n, |i| format!("m{i:02}"));
     eprintln!("CONDSTORE: {n} rounds of {CLAIMERS} claimers, winners per round {winners:?}");
+    assert_eq!(winners, vec![1; n]);
+}
+
+#[test]
+fn two_members_claiming_from_twenty_sessions() {
+    // Ten sessions of each member: sessions of one member set the same keyword, so
+    // only the first STORE of it changes the message; the others must notice that
+    // theirs changed nothing.
+    let dc = Dovecot::start();
+    let relay = Relay::start(dc.imap_port, "UNCHANGEDSINCE", CLAIMERS);
+    let team = Team::plain(relay.port, &members());
+    let o = team.run(&["init"]);
+    assert_eq!(code(&o), 0);
+    let n = rounds(3);
+    let winners = race(&dc, &team, &relay, n, |i| {
+        if i % 2 == 0 {
+            "m00".into()
+        } else {
+            "m01".into()
+        }
+    });
+    eprintln!("two members, {CLAIMERS} sessions: winners per round {winners:?}");
     assert_eq!(winners, vec![1; n]);
 }
 
@@ -102,7 +131,7 @@ fn twenty_claimers_without_condstore() {
     assert_eq!(code(&o), 0);
     assert!(String::from_utf8_lossy(&o.stdout).contains("CONDSTORE no"));
     let n = rounds(3);
-    let winners = race(&dc, &team, &relay, n);
+    let winners = race(&dc, &team, &relay, n, |i| format!("m{i:02}"));
     eprintln!("no CONDSTORE: {n} rounds of {CLAIMERS} claimers, winners per round {winners:?}");
     assert_eq!(winners, vec![1; n]);
 }

@@ -14,10 +14,10 @@ use comfy_table::{Table, presets};
 use serde::Serialize;
 
 use super::Ctx;
-use super::transition::{SETTLE, arbitrate, take};
+use super::transition::{Arbiter, SETTLE, arbitrate, take};
 use crate::cli::{RotateArgs, RotateFormat};
 use crate::history::{self, Event};
-use crate::imap::{CLAIM_KEYWORD, Mailbox, Moved};
+use crate::imap::{Mailbox, Moved, claim_keyword};
 use crate::queue::{self, Item, Scope, Status};
 use crate::roster::{Duty, weekday_ja};
 use crate::rules::{Assign, Rules};
@@ -195,7 +195,7 @@ fn apply(ctx: &Ctx, format: RotateFormat, now: DateTime<Utc>, out: &mut dyn Writ
 
     let mut filed: Vec<(Item, Option<u32>)> = Vec::new();
     for it in incoming {
-        if it.claiming {
+        if !it.claim_keywords.is_empty() {
             // Someone's claim is under way; the next run sees where it went.
             left += 1;
             continue;
@@ -213,7 +213,7 @@ fn apply(ctx: &Ctx, format: RotateFormat, now: DateTime<Utc>, out: &mut dyn Writ
         };
         if let Some((owner, reason)) = sticky.or_else(routed) {
             let dest = mb.child(&claimed_root, &owner);
-            if take(&mut mb, rules, &items, it, &dest)? {
+            if take(&mut mb, rules, &items, it, &dest, &claim_keyword(None))? {
                 moved.push(record(
                     &mut mb,
                     rules,
@@ -228,7 +228,8 @@ fn apply(ctx: &Ctx, format: RotateFormat, now: DateTime<Utc>, out: &mut dyn Writ
             }
             continue;
         }
-        if !arbitrate(&mut mb, it)? {
+        // Intake settles every filed message after the loop, alone or not.
+        if matches!(arbitrate(&mut mb, it, &claim_keyword(None))?, Arbiter::Lost) {
             left += 1;
             continue;
         }
@@ -273,7 +274,7 @@ fn apply(ctx: &Ctx, format: RotateFormat, now: DateTime<Utc>, out: &mut dyn Writ
             .collect();
         let mut waiting: Vec<&Item> = items
             .iter()
-            .filter(|i| i.folder == unclaimed && !i.released && !i.claiming)
+            .filter(|i| i.folder == unclaimed && !i.released && i.claim_keywords.is_empty())
             .collect();
         waiting.sort_by_key(|i| i.arrived);
         for it in waiting {
@@ -284,7 +285,7 @@ fn apply(ctx: &Ctx, format: RotateFormat, now: DateTime<Utc>, out: &mut dyn Writ
                 .expect("someone is on duty");
             let owner = load[idx].0.clone();
             let dest = mb.child(&claimed_root, &owner);
-            if take(&mut mb, rules, &items, it, &dest)? {
+            if take(&mut mb, rules, &items, it, &dest, &claim_keyword(None))? {
                 load[idx].1 += 1;
                 moved.push(record(
                     &mut mb,
@@ -373,7 +374,7 @@ fn settle_intake(
         mb.store_uids(
             unclaimed,
             &uids,
-            &format!("-FLAGS.SILENT ({CLAIM_KEYWORD})"),
+            &format!("-FLAGS.SILENT ({})", claim_keyword(None)),
         )?;
     }
     std::thread::sleep(SETTLE);

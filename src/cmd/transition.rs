@@ -1,17 +1,19 @@
 //! `claim`, `release` and `done`: moving messages between the status folders.
 //!
 //! Claiming is arbitrated, because MOVE alone is not a lock: two sessions moving the
-//! same message at the same instant can both succeed and leave two copies. Two steps:
+//! same message at the same instant can both succeed and leave two copies.
 //!
 //! 1. With CONDSTORE, a conditional STORE of a keyword before the move turns away
 //!    almost every concurrent claimer (the loser's OK carries `[MODIFIED]`). It is not
 //!    enough alone: with 20 claimers held at the STORE, Dovecot 2.3 on Maildir let two
-//!    conditional STOREs with the same UNCHANGEDSINCE through, both answered with the
-//!    same new MODSEQ (seen in 1 round of 2–4, every run).
-//! 2. So every claimer that moved the message then waits for concurrent moves to land
-//!    and looks for copies in the other members' folders; every client keeps the copy
-//!    in the alphabetically first folder and deletes its own otherwise. The tests
-//!    force the overlap with a relay and check that one copy survives, every round.
+//!    conditional STOREs with the same UNCHANGEDSINCE through (1 round in 2–4).
+//!    The MODSEQ read right after the STORE shows whether anyone else wrote to the
+//!    message: a claimer that is alone moves at once and is done.
+//! 2. A contended claimer (or any claimer on a server without CONDSTORE) gives an
+//!    alone one time to move, then moves, waits for concurrent moves to land and
+//!    looks for copies in the other members' folders; every client keeps the copy in
+//!    the alphabetically first folder and deletes its own otherwise. The tests force
+//!    the overlap with a relay and check that one copy survives, every round.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -23,7 +25,7 @@ use chrono::Utc;
 use super::{Ctx, expand_ids};
 use crate::error::{Error, config, exit_code};
 use crate::history::{self, Event};
-use crate::imap::{CLAIM_KEYWORD, Mailbox, Moved, RELEASED_KEYWORD};
+use crate::imap::{Mailbox, Moved, RELEASED_KEYWORD, Stored, claim_keyword, is_claim_keyword};
 use crate::queue::{self, Item, Scope, Status};
 use crate::rules::{Member, Rules};
 
@@ -131,12 +133,13 @@ fn one(
     };
 
     let moved = if it.status == Status::Unclaimed {
-        let mut won = take(mb, rules, items, it, &dest)?;
+        let keyword = claim_keyword(Some(&me.key));
+        let mut won = take(mb, rules, items, it, &dest, &keyword)?;
         let inbox = mb.path(&rules.folders.inbox);
         if !won && it.folder == inbox {
             // `rotate --apply` may have just filed it into 未対応: follow it there once.
             if let Some(again) = refiled(mb, rules, it)? {
-                won = take(mb, rules, items, &again, &dest)?;
+                won = take(mb, rules, items, &again, &dest, &keyword)?;
             }
         }
         won
@@ -144,11 +147,13 @@ fn one(
         if action == Action::Release {
             // A claim keyword left on a released message would make the next claimer
             // wait; the released keyword keeps `rotate --apply` from handing it out again.
-            mb.store(
-                &it.folder,
-                it.uid,
-                &format!("-FLAGS.SILENT ({CLAIM_KEYWORD})"),
-            )?;
+            if !it.claim_keywords.is_empty() {
+                mb.store(
+                    &it.folder,
+                    it.uid,
+                    &format!("-FLAGS.SILENT ({})", it.claim_keywords.join(" ")),
+                )?;
+            }
             // A server without custom keywords (Exchange) keeps it for the session only.
             mb.store(
                 &it.folder,
@@ -235,40 +240,79 @@ pub(super) fn take(
     items: &[Item],
     it: &Item,
     dest: &str,
+    keyword: &str,
 ) -> Result<bool> {
-    if !arbitrate(mb, it)? {
-        return Ok(false);
-    }
+    let alone = match arbitrate(mb, it, keyword)? {
+        Arbiter::Lost => return Ok(false),
+        Arbiter::Alone => true,
+        Arbiter::Contended => {
+            if mb.has("CONDSTORE") {
+                // A session that was alone moves the message within one round trip of
+                // its STORE; if it did, this one lost.
+                std::thread::sleep(SETTLE);
+                if mb.modseq_flags(&it.folder, it.uid)?.is_none() {
+                    return Ok(false);
+                }
+            }
+            false
+        }
+    };
     let Moved::To(new_uid) = mb.move_uid(&it.folder, it.uid, dest)? else {
         return Ok(false);
     };
+    if alone {
+        return Ok(true);
+    }
     settle(mb, rules, items, it, dest, new_uid)
 }
 
-/// With CONDSTORE, the conditional STORE of the claim keyword: false when another
-/// session is taking the message. Without CONDSTORE everyone passes to the move.
-pub(super) fn arbitrate(mb: &mut Mailbox, it: &Item) -> Result<bool> {
-    if mb.has("CONDSTORE") {
-        let Some((mut modseq, flags)) = mb.modseq_flags(&it.folder, it.uid)? else {
-            return Ok(false);
-        };
-        if flags.iter().any(|f| f.eq_ignore_ascii_case(CLAIM_KEYWORD)) {
-            // Another claim is under way (it finishes in milliseconds) or crashed
-            // before moving; only an untouched message after the wait is stale.
-            std::thread::sleep(STALE_CLAIM);
-            match mb.modseq_flags(&it.folder, it.uid)? {
-                Some((again, _)) if again == modseq => modseq = again,
-                _ => return Ok(false),
-            }
-        }
-        if mb
-            .store_if_unchanged(&it.folder, it.uid, modseq, CLAIM_KEYWORD)?
-            .is_none()
-        {
-            return Ok(false);
+/// What the arbitrating STORE said about a claim.
+pub(super) enum Arbiter {
+    /// Someone else is taking the message.
+    Lost,
+    /// The claim keyword went in and nobody changed the message after it: no other
+    /// session can be taking it, so the move needs no check for copies.
+    Alone,
+    /// Another session may be taking it at the same instant (or the server has no
+    /// CONDSTORE): move, then resolve copies.
+    Contended,
+}
+
+/// With CONDSTORE, the conditional STORE of this actor's claim keyword. Without
+/// CONDSTORE everyone is contended and passes to the move.
+///
+/// Dovecot checks UNCHANGEDSINCE against the session's own view of the folder, so
+/// two sessions can both pass when their STOREs meet; their changes are still
+/// written one after the other. Alone means: the server echoed this STORE as a
+/// change (a STORE of a keyword already set is a no-op without echo), with the
+/// MODSEQ right after the folder's highest when this session opened it (nobody
+/// wrote anything in the folder in between), and no other change came in.
+pub(super) fn arbitrate(mb: &mut Mailbox, it: &Item, keyword: &str) -> Result<Arbiter> {
+    if !mb.has("CONDSTORE") {
+        return Ok(Arbiter::Contended);
+    }
+    let Some((mut modseq, flags)) = mb.select_modseq_flags(&it.folder, it.uid)? else {
+        return Ok(Arbiter::Lost);
+    };
+    if flags.iter().any(|f| is_claim_keyword(f)) {
+        // Another claim is under way (it finishes in milliseconds) or crashed
+        // before moving; only an untouched message after the wait is stale.
+        std::thread::sleep(STALE_CLAIM);
+        match mb.modseq_flags(&it.folder, it.uid)? {
+            Some((again, _)) if again == modseq => modseq = again,
+            _ => return Ok(Arbiter::Lost),
         }
     }
-    Ok(true)
+    let r = mb.store_if_unchanged(&it.folder, it.uid, modseq, keyword)?;
+    Ok(match r {
+        None => Arbiter::Lost,
+        Some(Stored {
+            echo: Some(e),
+            foreign: false,
+            highest_before: Some(h),
+        }) if e == h + 1 => Arbiter::Alone,
+        Some(_) => Arbiter::Contended,
+    })
 }
 
 /// After a move that may have raced another: wait for concurrent moves to land, find
@@ -292,19 +336,20 @@ fn settle(
         .filter(|o| o.hash == it.hash && o.status == Status::Claimed)
         .map(|o| (o.folder.as_str(), o.uid))
         .collect();
-    let mut others = Vec::new();
-    for folder in member_folders(mb, rules)? {
-        if folder == dest {
-            continue;
-        }
-        let uids = mb.search_message_id(&folder, mid)?;
-        if uids
-            .iter()
-            .any(|u| !before.contains(&(folder.as_str(), *u)))
-        {
-            others.push(folder);
-        }
-    }
+    let folders: Vec<String> = member_folders(mb, rules)?
+        .into_iter()
+        .filter(|f| f != dest)
+        .collect();
+    let found = mb.search_message_id_each(&folders, mid)?;
+    let others: Vec<&String> = folders
+        .iter()
+        .zip(&found)
+        .filter(|(folder, uids)| {
+            uids.iter()
+                .any(|u| !before.contains(&(folder.as_str(), *u)))
+        })
+        .map(|(folder, _)| folder)
+        .collect();
     if !others.iter().any(|f| f.as_str() < dest) {
         return Ok(true);
     }
@@ -343,10 +388,10 @@ fn find_owner(mb: &mut Mailbox, ctx: &Ctx, it: &Item) -> Result<Option<String>> 
     let claimed = mb.path(&ctx.rules.folders.claimed);
     let prefix = format!("{claimed}{}", mb.separator());
     for _ in 0..5 {
-        for folder in member_folders(mb, &ctx.rules)? {
-            if !mb.search_message_id(&folder, mid)?.is_empty() {
-                return Ok(folder.strip_prefix(&prefix).map(str::to_string));
-            }
+        let folders = member_folders(mb, &ctx.rules)?;
+        let found = mb.search_message_id_each(&folders, mid)?;
+        if let Some((folder, _)) = folders.iter().zip(&found).find(|(_, u)| !u.is_empty()) {
+            return Ok(folder.strip_prefix(&prefix).map(str::to_string));
         }
         std::thread::sleep(Duration::from_millis(200));
     }

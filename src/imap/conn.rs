@@ -172,6 +172,90 @@ impl Conn {
         }
     }
 
+    /// Sends several commands at once and reads their answers in order: one round trip
+    /// for the lot. `each` gets the index of the command whose tagged line is still
+    /// awaited. A server may run commands that do not conflict at the same time
+    /// (Dovecot answers a FETCH sent behind a STORE before the STORE's tagged line), so
+    /// that index names the right command only where a SELECT or EXAMINE separates them.
+    pub fn pipeline(
+        &mut self,
+        cmds: &[String],
+        mut each: impl FnMut(usize, &[u8]),
+    ) -> Result<Vec<Done>> {
+        let mut tags = Vec::with_capacity(cmds.len());
+        let mut batch = Vec::new();
+        for cmd in cmds {
+            let tag = self.next_tag();
+            if self.verbose {
+                eprintln!("C: {tag} {cmd}");
+            }
+            batch.extend_from_slice(tag.as_bytes());
+            batch.push(b' ');
+            batch.extend_from_slice(cmd.as_bytes());
+            batch.extend_from_slice(b"\r\n");
+            tags.push(tag);
+            self.sent += 1;
+        }
+        let s = self.io.get_mut();
+        s.write_all(&batch)?;
+        s.flush().context("writing to the IMAP server")?;
+        let mut out = Vec::with_capacity(cmds.len());
+        for (i, tag) in tags.iter().enumerate() {
+            loop {
+                let resp = self.read_response()?;
+                if resp.starts_with(b"+") {
+                    bail!("the IMAP server asked for a continuation that was not expected");
+                }
+                if let Some(done) = parse_tagged(tag, &resp) {
+                    out.push(done);
+                    break;
+                }
+                each(i, &resp);
+            }
+        }
+        Ok(out)
+    }
+
+    /// LOGIN (logged as `shown`) with a second command pipelined behind it.
+    pub fn login_then(
+        &mut self,
+        login: &str,
+        shown: &str,
+        then: &str,
+        mut each: impl FnMut(usize, &[u8]),
+    ) -> Result<(Done, Done)> {
+        let (t1, t2) = (self.next_tag(), self.next_tag());
+        if self.verbose {
+            eprintln!("C: {t1} {shown}");
+            eprintln!("C: {t2} {then}");
+        }
+        let batch = format!("{t1} {login}\r\n{t2} {then}\r\n");
+        let s = self.io.get_mut();
+        s.write_all(batch.as_bytes())?;
+        s.flush().context("writing to the IMAP server")?;
+        self.sent += 2;
+        let mut dones = Vec::with_capacity(2);
+        for (i, tag) in [t1, t2].iter().enumerate() {
+            loop {
+                let resp = self.read_response()?;
+                if let Some(done) = parse_tagged(tag, &resp) {
+                    dones.push(done);
+                    break;
+                }
+                each(i, &resp);
+            }
+        }
+        let second = dones.pop().expect("two answers");
+        let first = dones.pop().expect("two answers");
+        Ok((first, second))
+    }
+
+    /// Sends a command without waiting for its answer (LOGOUT: nothing is left to learn).
+    pub fn send_only(&mut self, cmd: &str) -> Result<()> {
+        let tag = self.next_tag();
+        self.write_command(&tag, cmd.as_bytes(), cmd)
+    }
+
     /// Runs a command and returns its untagged responses, failing unless it ends in OK.
     pub fn run_ok(&mut self, cmd: &str) -> Result<(Vec<Vec<u8>>, Done)> {
         let mut out = Vec::new();
@@ -182,9 +266,39 @@ impl Conn {
         Ok((out, done))
     }
 
-    /// APPEND with a synchronising literal.
-    pub fn append(&mut self, mailbox_quoted: &str, flags: &str, data: &[u8]) -> Result<Done> {
+    /// APPEND with a synchronising literal, or with LITERAL+ a non-synchronising one
+    /// that saves the round trip of waiting for the server's go-ahead.
+    pub fn append(
+        &mut self,
+        mailbox_quoted: &str,
+        flags: &str,
+        data: &[u8],
+        literal_plus: bool,
+    ) -> Result<Done> {
         let tag = self.next_tag();
+        if literal_plus {
+            let head = format!("APPEND {mailbox_quoted} ({flags}) {{{}+}}", data.len());
+            if self.verbose {
+                eprintln!("C: {tag} {head}");
+            }
+            let mut msg = Vec::with_capacity(head.len() + data.len() + 16);
+            msg.extend_from_slice(tag.as_bytes());
+            msg.push(b' ');
+            msg.extend_from_slice(head.as_bytes());
+            msg.extend_from_slice(b"\r\n");
+            msg.extend_from_slice(data);
+            msg.extend_from_slice(b"\r\n");
+            let s = self.io.get_mut();
+            s.write_all(&msg)?;
+            s.flush().context("writing to the IMAP server")?;
+            self.sent += 1;
+            loop {
+                let resp = self.read_response()?;
+                if let Some(done) = parse_tagged(&tag, &resp) {
+                    return Ok(done);
+                }
+            }
+        }
         let head = format!("APPEND {mailbox_quoted} ({flags}) {{{}}}", data.len());
         self.write_command(&tag, head.as_bytes(), &head)?;
         let resp = self.read_response()?;

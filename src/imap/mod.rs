@@ -19,6 +19,23 @@ use conn::{Conn, Done, Status, Stream, quote};
 /// the message: whoever sets it first is the only one allowed to move it.
 pub const CLAIM_KEYWORD: &str = "$MailDutyClaim";
 
+/// The claim keyword of one actor: `$MailDutyClaim_<member>` for a member, the bare
+/// `$MailDutyClaim` for `rotate`. Two actors claiming at once then make two real
+/// changes, which the MODSEQ after the STORE tells apart; one shared keyword would
+/// make the second STORE a no-op. Member keys are lowercase ASCII, valid in an atom.
+pub fn claim_keyword(member: Option<&str>) -> String {
+    match member {
+        Some(m) => format!("{CLAIM_KEYWORD}_{m}"),
+        None => CLAIM_KEYWORD.to_string(),
+    }
+}
+
+/// Whether a flag is any actor's claim keyword.
+pub fn is_claim_keyword(flag: &str) -> bool {
+    flag.get(..CLAIM_KEYWORD.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(CLAIM_KEYWORD))
+}
+
 /// The keyword `release` leaves on a message: `rotate --apply` does not hand it to
 /// the duty again, so that giving mail back cannot bounce it to the same person.
 pub const RELEASED_KEYWORD: &str = "$MailDutyReleased";
@@ -32,7 +49,21 @@ pub struct Mailbox {
     prefix: String,
     sep: char,
     selected: Option<(String, bool)>,
+    /// HIGHESTMODSEQ of the selected folder when it was opened.
+    highest_modseq: Option<u64>,
     host: String,
+}
+
+/// What a conditional STORE that passed did.
+#[derive(Debug)]
+pub struct Stored {
+    /// The MODSEQ the server gave this change; None when it echoed none (the keyword
+    /// was already set, or the message is gone).
+    pub echo: Option<u64>,
+    /// Another session's change to the message arrived during the STORE.
+    pub foreign: bool,
+    /// The folder's HIGHESTMODSEQ when this session opened it.
+    pub highest_before: Option<u64>,
 }
 
 /// A message as the FETCH of the queue returns it.
@@ -200,7 +231,16 @@ impl Mailbox {
         let cmd = format!("LOGIN {} {}", quote(&acct.user), quote(&password));
         let shown = format!("LOGIN {} <password hidden>", quote(&acct.user));
         let mut caps = BTreeSet::new();
-        let done = conn.run_shown(&cmd, &shown, |r| collect_caps(r, &mut caps))?;
+        // NAMESPACE goes with LOGIN to save a round trip; a server without it says BAD,
+        // and the separator then comes from LIST.
+        let mut ns_lines = Vec::new();
+        let (done, ns_done) = conn.login_then(&cmd, &shown, "NAMESPACE", |i, r| {
+            if i == 0 {
+                collect_caps(r, &mut caps)
+            } else {
+                ns_lines.push(r.to_vec())
+            }
+        })?;
         if done.status != Status::Ok {
             bail!(
                 "IMAP login as {} on {} failed: {}\nCheck the password that imap.password_* gives.",
@@ -225,15 +265,17 @@ impl Mailbox {
                 bail!("{}", conn::describe_failure("CAPABILITY", &done));
             }
         }
+        let namespace = (ns_done.status == Status::Ok).then_some(ns_lines);
         let mut mb = Mailbox {
             conn,
             caps,
             prefix: String::new(),
             sep: '/',
             selected: None,
+            highest_modseq: None,
             host: acct.host.clone(),
         };
-        mb.read_namespace()?;
+        mb.read_namespace(namespace)?;
         Ok(mb)
     }
 
@@ -253,10 +295,11 @@ impl Mailbox {
         &self.host
     }
 
-    fn read_namespace(&mut self) -> Result<()> {
-        if self.has("NAMESPACE") {
+    /// The personal namespace's prefix and separator, from the NAMESPACE answer that
+    /// came with LOGIN, else from `LIST "" ""`.
+    fn read_namespace(&mut self, namespace: Option<Vec<Vec<u8>>>) -> Result<()> {
+        if let Some(lines) = namespace {
             let mut found = None;
-            let (lines, _) = self.conn.run_ok("NAMESPACE")?;
             for l in &lines {
                 if let Some(ns) = parse_namespace(&String::from_utf8_lossy(l)) {
                     found = Some(ns);
@@ -345,25 +388,33 @@ impl Mailbox {
             cmd.push_str(" (CONDSTORE)");
         }
         let mut exists = 0;
+        let mut highest = None;
         let done = self.conn.run_each(&cmd, |r| {
-            if let Ok((_, Response::MailboxData(MailboxDatum::Exists(n)))) =
+            if let Some(h) = highest_modseq_code(r) {
+                highest = Some(h);
+            } else if let Ok((_, Response::MailboxData(MailboxDatum::Exists(n)))) =
                 imap_proto::parser::parse_response(r)
             {
                 exists = n;
             }
         })?;
+        self.highest_modseq = highest;
         if done.status != Status::Ok {
             self.selected = None;
-            if done.text.contains("exist") || done.code_is("NONEXISTENT") {
-                bail!(crate::error::config(format!(
-                    "the folder {folder} does not exist on {}; run `mailduty init` first",
-                    self.host
-                )));
-            }
-            bail!("cannot open folder {folder}: {}", done.text);
+            return Err(self.open_failed(folder, &done));
         }
         self.selected = Some((folder.to_string(), write));
         Ok(exists)
+    }
+
+    fn open_failed(&self, folder: &str, done: &Done) -> anyhow::Error {
+        if done.text.contains("exist") || done.code_is("NONEXISTENT") {
+            return crate::error::config(format!(
+                "the folder {folder} does not exist on {}; run `mailduty init` first",
+                self.host
+            ));
+        }
+        anyhow!("cannot open folder {folder}: {}", done.text)
     }
 
     fn ensure_open(&mut self, folder: &str, write: bool) -> Result<()> {
@@ -373,23 +424,53 @@ impl Mailbox {
         }
     }
 
-    /// Every message of a folder with the queue's header fields, never setting \Seen.
-    /// Each message goes to `each` as it is parsed.
-    pub fn fetch_queue(&mut self, folder: &str, mut each: impl FnMut(Fetched)) -> Result<()> {
-        let exists = self.open(folder, false)?;
-        if exists == 0 {
-            return Ok(());
-        }
-        let cmd = format!(
+    /// Every message of each folder with the queue's header fields, never setting
+    /// \Seen; each message goes to `each` (with its folder's index) as it is parsed.
+    /// All folders go in one pipelined batch: one round trip however many there are.
+    pub fn fetch_queues(
+        &mut self,
+        folders: &[String],
+        mut each: impl FnMut(usize, Fetched),
+    ) -> Result<()> {
+        let verb = "EXAMINE";
+        let cond = if self.has("CONDSTORE") {
+            " (CONDSTORE)"
+        } else {
+            ""
+        };
+        let fetch = format!(
             "UID FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS ({QUEUE_FIELDS})])"
         );
-        let done = self.conn.run_each(&cmd, |r| {
-            if let Some(f) = parse_fetch(r) {
-                each(f);
+        let mut cmds = Vec::with_capacity(folders.len() * 2);
+        for f in folders {
+            cmds.push(format!("{verb} {}{cond}", quote(&mutf7::encode(f))));
+            cmds.push(fetch.clone());
+        }
+        let mut exists = vec![0u32; folders.len()];
+        let dones = self.conn.pipeline(&cmds, |i, r| {
+            if i % 2 == 0 {
+                if let Ok((_, Response::MailboxData(MailboxDatum::Exists(n)))) =
+                    imap_proto::parser::parse_response(r)
+                {
+                    exists[i / 2] = n;
+                }
+            } else if let Some(f) = parse_fetch(r) {
+                each(i / 2, f);
             }
         })?;
-        if done.status != Status::Ok {
-            bail!("{}", conn::describe_failure(&cmd, &done));
+        self.selected = None;
+        for (k, folder) in folders.iter().enumerate() {
+            let (open, fetched) = (&dones[2 * k], &dones[2 * k + 1]);
+            if open.status != Status::Ok {
+                return Err(self.open_failed(folder, open));
+            }
+            // `1:*` of an empty folder is an error on some servers; nothing was missed.
+            if fetched.status != Status::Ok && exists[k] > 0 {
+                bail!("{}", conn::describe_failure(&fetch, fetched));
+            }
+        }
+        if let Some(last) = folders.last() {
+            self.selected = Some((last.clone(), false));
         }
         Ok(())
     }
@@ -453,14 +534,51 @@ impl Mailbox {
         field: &str,
         message_id: &str,
     ) -> Result<Vec<u32>> {
-        let bare = message_id
-            .trim()
-            .trim_start_matches('<')
-            .trim_end_matches('>');
-        self.search(
-            folder,
-            &format!("HEADER {field} {}", quote(&format!("<{bare}>"))),
-        )
+        self.search(folder, &message_id_criteria(field, message_id))
+    }
+
+    /// `UID SEARCH criteria` in each folder, in one round trip (an EXAMINE before each
+    /// SEARCH keeps the answers apart).
+    pub fn search_each(&mut self, folders: &[String], criteria: &str) -> Result<Vec<Vec<u32>>> {
+        let mut cmds = Vec::with_capacity(folders.len() * 2);
+        for f in folders {
+            cmds.push(format!("EXAMINE {}", quote(&mutf7::encode(f))));
+            cmds.push(format!("UID SEARCH {criteria}"));
+        }
+        let mut out = vec![Vec::new(); folders.len()];
+        let dones = self.conn.pipeline(&cmds, |i, r| {
+            if i % 2 == 1
+                && let Ok((_, Response::MailboxData(MailboxDatum::Search(ids)))) =
+                    imap_proto::parser::parse_response(r)
+            {
+                out[i / 2].extend(ids);
+            }
+        })?;
+        self.selected = None;
+        for (k, folder) in folders.iter().enumerate() {
+            if dones[2 * k].status != Status::Ok {
+                return Err(self.open_failed(folder, &dones[2 * k]));
+            }
+            if dones[2 * k + 1].status != Status::Ok {
+                bail!(
+                    "{}",
+                    conn::describe_failure(&cmds[2 * k + 1], &dones[2 * k + 1])
+                );
+            }
+        }
+        if let Some(last) = folders.last() {
+            self.selected = Some((last.clone(), false));
+        }
+        Ok(out)
+    }
+
+    /// UIDs whose Message-ID is `message_id`, in each folder, in one round trip.
+    pub fn search_message_id_each(
+        &mut self,
+        folders: &[String],
+        message_id: &str,
+    ) -> Result<Vec<Vec<u32>>> {
+        self.search_each(folders, &message_id_criteria("Message-ID", message_id))
     }
 
     /// `UID SEARCH criteria` in `folder`; the caller quotes what needs quoting.
@@ -485,23 +603,8 @@ impl Mailbox {
         let cmd = format!("UID FETCH {uid} (UID MODSEQ FLAGS)");
         let mut out = None;
         let done = self.conn.run_each(&cmd, |r| {
-            if let Ok((_, Response::Fetch(_, attrs))) = imap_proto::parser::parse_response(r) {
-                let mut u = None;
-                let mut m = None;
-                let mut fl = Vec::new();
-                for a in attrs {
-                    match a {
-                        AttributeValue::Uid(x) => u = Some(x),
-                        AttributeValue::ModSeq(x) => m = Some(x),
-                        AttributeValue::Flags(f) => {
-                            fl = f.into_iter().map(|s| s.into_owned()).collect()
-                        }
-                        _ => {}
-                    }
-                }
-                if u == Some(uid) {
-                    out = Some((m.unwrap_or(0), fl));
-                }
+            if let Some(v) = modseq_flags_of(r, uid) {
+                out = Some(v);
             }
         })?;
         if done.status != Status::Ok {
@@ -510,28 +613,69 @@ impl Mailbox {
         Ok(out)
     }
 
-    /// Sets `flag` only if nobody changed the message since `modseq`. Returns None
-    /// when another session got there first, else the MODSEQ the change was given
-    /// (when the server reported it).
+    /// Like `modseq_flags`, after opening the folder afresh for writing in the same
+    /// round trip, so that its HIGHESTMODSEQ is current.
+    pub fn select_modseq_flags(
+        &mut self,
+        folder: &str,
+        uid: u32,
+    ) -> Result<Option<(u64, Vec<String>)>> {
+        let cmds = [
+            format!("SELECT {} (CONDSTORE)", quote(&mutf7::encode(folder))),
+            format!("UID FETCH {uid} (UID MODSEQ FLAGS)"),
+        ];
+        let (mut highest, mut out) = (None, None);
+        // SELECT is a barrier: the server cannot run the FETCH before it.
+        let dones = self.conn.pipeline(&cmds, |i, r| {
+            if i == 0 {
+                highest = highest.or(highest_modseq_code(r));
+            } else if let Some(v) = modseq_flags_of(r, uid) {
+                out = Some(v);
+            }
+        })?;
+        if dones[0].status != Status::Ok {
+            self.selected = None;
+            return Err(self.open_failed(folder, &dones[0]));
+        }
+        self.selected = Some((folder.to_string(), true));
+        self.highest_modseq = highest;
+        if dones[1].status != Status::Ok {
+            bail!("{}", conn::describe_failure(&cmds[1], &dones[1]));
+        }
+        Ok(out)
+    }
+
+    /// Sets `flag` only if nobody changed the message since `modseq`. None when
+    /// another session got there first ([MODIFIED]).
     pub fn store_if_unchanged(
         &mut self,
         folder: &str,
         uid: u32,
         modseq: u64,
         flag: &str,
-    ) -> Result<Option<Option<u64>>> {
+    ) -> Result<Option<Stored>> {
         self.ensure_open(folder, true)?;
         let cmd = format!("UID STORE {uid} (UNCHANGEDSINCE {modseq}) +FLAGS.SILENT ({flag})");
-        let mut new = None;
+        let mut st = Stored {
+            echo: None,
+            foreign: false,
+            highest_before: self.highest_modseq,
+        };
         let done = self.conn.run_each(&cmd, |r| {
             if let Ok((_, Response::Fetch(_, attrs))) = imap_proto::parser::parse_response(r)
                 && attrs
                     .iter()
                     .any(|a| matches!(a, AttributeValue::Uid(u) if *u == uid))
             {
-                for a in attrs {
-                    if let AttributeValue::ModSeq(m) = a {
-                        new = Some(m);
+                // A silent STORE's own echo has no FLAGS (RFC 7162 §3.1.3); another
+                // session's change to the message comes with them.
+                if attrs.iter().any(|a| matches!(a, AttributeValue::Flags(_))) {
+                    st.foreign = true;
+                } else {
+                    for a in attrs {
+                        if let AttributeValue::ModSeq(m) = a {
+                            st.echo = Some(m);
+                        }
                     }
                 }
             }
@@ -543,7 +687,7 @@ impl Mailbox {
         if done.code_is("MODIFIED") {
             return Ok(None);
         }
-        Ok(Some(new))
+        Ok(Some(st))
     }
 
     pub fn store(&mut self, folder: &str, uid: u32, change: &str) -> Result<()> {
@@ -633,7 +777,8 @@ impl Mailbox {
 
     pub fn append(&mut self, folder: &str, flags: &str, data: &[u8]) -> Result<()> {
         let q = quote(&mutf7::encode(folder));
-        let done = self.conn.append(&q, flags, data)?;
+        let plus = self.has("LITERAL+");
+        let done = self.conn.append(&q, flags, data, plus)?;
         if done.status != Status::Ok {
             bail!("cannot append to {folder}: {}", done.text);
         }
@@ -641,8 +786,41 @@ impl Mailbox {
     }
 
     pub fn logout(mut self) {
-        let _ = self.conn.run_each("LOGOUT", |_| {});
+        let _ = self.conn.send_only("LOGOUT");
     }
+}
+
+/// `* 3 FETCH (UID 3 MODSEQ (12) FLAGS (…))` for `uid` → its MODSEQ and flags.
+fn modseq_flags_of(r: &[u8], uid: u32) -> Option<(u64, Vec<String>)> {
+    let Ok((_, Response::Fetch(_, attrs))) = imap_proto::parser::parse_response(r) else {
+        return None;
+    };
+    let (mut u, mut m, mut fl) = (None, None, Vec::new());
+    for a in attrs {
+        match a {
+            AttributeValue::Uid(x) => u = Some(x),
+            AttributeValue::ModSeq(x) => m = Some(x),
+            AttributeValue::Flags(f) => fl = f.into_iter().map(|s| s.into_owned()).collect(),
+            _ => {}
+        }
+    }
+    (u == Some(uid)).then(|| (m.unwrap_or(0), fl))
+}
+
+/// The SEARCH key for a Message-ID in `field`, angle brackets included.
+fn message_id_criteria(field: &str, message_id: &str) -> String {
+    let bare = message_id
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>');
+    format!("HEADER {field} {}", quote(&format!("<{bare}>")))
+}
+
+/// `* OK [HIGHESTMODSEQ 11] …` → 11.
+fn highest_modseq_code(r: &[u8]) -> Option<u64> {
+    let rest = r.strip_prefix(b"* OK [HIGHESTMODSEQ ")?;
+    let end = rest.iter().position(|&b| b == b']')?;
+    std::str::from_utf8(&rest[..end]).ok()?.parse().ok()
 }
 
 fn collect_caps(r: &[u8], caps: &mut BTreeSet<String>) {
