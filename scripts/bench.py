@@ -278,8 +278,12 @@ def main():
             t, _, _ = run_once(md + ["--as", "tanaka", "claim", ids.pop()], e)
             claims.append(t)
         _, _, err = run_once(md + ["--as", "tanaka", "-v", "claim", ids.pop()], e)
-        sent = sum(1 for line in err.splitlines() if line.startswith("C: "))
-        rows.append((f"claim 1 of {len(ids):,} unclaimed{label} ({sent} IMAP commands)",
+        # LOGOUT is sent without waiting for its answer: no round trip.
+        lines = [line for line in err.splitlines() if not line.endswith(" LOGOUT")]
+        sent = sum(1 for line in lines if line.startswith("C: "))
+        # Pipelined commands are logged together: a run of C: lines is one round trip.
+        trips = sum(1 for a, b in zip([""] + lines, lines) if b.startswith("C: ") and not a.startswith("C: "))
+        rows.append((f"claim 1 of {len(ids):,} unclaimed{label} ({sent} commands, {trips} round trips)",
                      statistics.median(claims), None, None))
 
     try:

@@ -4,6 +4,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::ArgValueCompleter;
+
+use crate::complete;
 
 use crate::queue::Status;
 
@@ -55,7 +58,7 @@ pub struct Global {
     #[arg(long, global = true, value_name = "PATH")]
     pub rules: Option<PathBuf>,
     /// Act as this member [default: $MAILDUTY_MEMBER, else the member whose login is $USER]
-    #[arg(long = "as", global = true, value_name = "NAME")]
+    #[arg(long = "as", global = true, value_name = "NAME", add = ArgValueCompleter::new(complete::members))]
     pub as_member: Option<String>,
     /// Print the IMAP commands sent and received on stderr (passwords hidden)
     #[arg(short, long, global = true)]
@@ -169,7 +172,7 @@ pub struct ReportArgs {
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// Message ID, unique ID prefix or full Message-ID
-    #[arg(value_name = "ID")]
+    #[arg(value_name = "ID", add = ArgValueCompleter::new(complete::ids))]
     pub id: String,
     /// Output format
     #[arg(long, value_enum, default_value_t = RotateFormat::Table)]
@@ -179,13 +182,13 @@ pub struct ShowArgs {
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
     /// The message whose events to show
-    #[arg(value_name = "ID", required_unless_present = "since")]
+    #[arg(value_name = "ID", required_unless_present = "since", add = ArgValueCompleter::new(complete::ids))]
     pub id: Option<String>,
     /// Events on or after this day (YYYY-MM-DD, in the rules' time zone)
     #[arg(long, value_name = "DATE", value_parser = parse_date)]
     pub since: Option<chrono::NaiveDate>,
     /// Only events by this member (or "rotate" for the roster's moves)
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", add = ArgValueCompleter::new(complete::members))]
     pub actor: Option<String>,
     /// Output format
     #[arg(long, value_enum, default_value_t = RotateFormat::Table)]
@@ -195,7 +198,7 @@ pub struct HistoryArgs {
 #[derive(Debug, Args)]
 pub struct NoteArgs {
     /// Message ID, unique ID prefix or full Message-ID
-    #[arg(value_name = "ID")]
+    #[arg(value_name = "ID", add = ArgValueCompleter::new(complete::ids))]
     pub id: String,
     /// The note
     #[arg(value_name = "TEXT")]
@@ -245,7 +248,7 @@ pub struct ListArgs {
     #[arg(long, conflicts_with = "owner")]
     pub mine: bool,
     /// Only messages claimed by this member
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", add = ArgValueCompleter::new(complete::members))]
     pub owner: Option<String>,
     /// Only unclaimed messages older than sla.unclaimed
     #[arg(long)]
@@ -290,7 +293,7 @@ pub enum Format {
 #[derive(Debug, Args)]
 pub struct IdArgs {
     /// Message IDs, unique ID prefixes or full Message-IDs; `-` reads them from stdin
-    #[arg(required = true, value_name = "ID")]
+    #[arg(required = true, value_name = "ID", add = ArgValueCompleter::new(complete::ids))]
     pub ids: Vec<String>,
 }
 

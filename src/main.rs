@@ -6,6 +6,9 @@ use clap::Parser;
 use mailduty::{cli, cmd, error};
 
 fn main() -> ExitCode {
+    // With COMPLETE=<shell> set, the shell is asking for completions: answer and exit.
+    clap_complete::CompleteEnv::with_factory(<cli::Cli as clap::CommandFactory>::command)
+        .complete();
     let cli = cli::Cli::parse();
     match cmd::run(cli) {
         Ok(()) => ExitCode::from(error::SUCCESS),

@@ -2,15 +2,13 @@
 //! (on request) 完了, with a short ID that survives moves, and the rules that
 //! turn what a user typed into exactly one message.
 
-use std::collections::BTreeMap;
-
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
-use crate::imap::{Fetched, Mailbox, RELEASED_KEYWORD, is_claim_keyword};
+use crate::imap::{Fetched, Mailbox, Queued, RELEASED_KEYWORD, is_claim_keyword};
 use crate::rules::Rules;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -102,9 +100,13 @@ pub fn load(mb: &mut Mailbox, rules: &Rules, scope: Scope) -> Result<Vec<Item>> 
     }
     let mut items = Vec::new();
     let names: Vec<String> = folders.iter().map(|f| f.0.clone()).collect();
-    mb.fetch_queues(&names, |k, m| {
-        let (folder, status, owner) = &folders[k];
-        items.push(item(m, folder, *status, owner.clone()))
+    mb.fetch_queues(&names, |k, q| match q {
+        // Growing by doubling would briefly hold the queue twice at 100,000 messages.
+        Queued::Size(n) => items.reserve(n as usize),
+        Queued::Message(m) => {
+            let (folder, status, owner) = &folders[k];
+            items.push(item(m, folder, *status, owner.clone()))
+        }
     })?;
     assign_ids(&mut items);
     Ok(items)
@@ -220,44 +222,54 @@ fn short_hash(data: &[u8]) -> String {
 /// Gives each item its display ID: the shortest prefix (8 or more) of its hash that no
 /// other message shares, plus `.N` where several copies share one Message-ID.
 pub fn assign_ids(items: &mut [Item]) {
-    let mut by_hash: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (i, it) in items.iter().enumerate() {
-        by_hash.entry(it.hash.clone()).or_default().push(i);
-    }
-    let hashes: Vec<&String> = by_hash.keys().collect();
-    let mut len_of: BTreeMap<String, usize> = BTreeMap::new();
-    for (k, h) in hashes.iter().enumerate() {
+    // Sorted indices rather than maps keyed by cloned hashes: at 100,000 messages the
+    // clones would cost more memory than the queue itself.
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by(|&a, &b| items[a].hash.cmp(&items[b].hash));
+    let groups: Vec<&[usize]> = order
+        .chunk_by(|&a, &b| items[a].hash == items[b].hash)
+        .collect();
+    let common = |a: usize, b: usize| {
+        items[a]
+            .hash
+            .bytes()
+            .zip(items[b].hash.bytes())
+            .take_while(|(x, y)| x == y)
+            .count()
+    };
+    let mut ids = Vec::with_capacity(items.len());
+    for (k, g) in groups.iter().enumerate() {
+        let h = &items[g[0]].hash;
         let mut len = 8;
         for n in [k.checked_sub(1), Some(k + 1)].into_iter().flatten() {
-            if let Some(other) = hashes.get(n) {
-                let common = h
-                    .chars()
-                    .zip(other.chars())
-                    .take_while(|(a, b)| a == b)
-                    .count();
-                len = len.max(common + 1);
+            if let Some(other) = groups.get(n) {
+                len = len.max(common(g[0], other[0]) + 1);
             }
         }
-        len_of.insert((*h).clone(), len.min(h.len()));
-    }
-    for (hash, mut idx) in by_hash {
-        let base = hash[..len_of[&hash]].to_string();
-        if idx.len() == 1 {
-            items[idx[0]].id = base;
+        let base = &h[..len.min(h.len())];
+        if g.len() == 1 {
+            ids.push((g[0], base.to_string()));
             continue;
         }
         // A stable order for copies: arrival and size survive moves.
-        idx.sort_by_key(|&i| {
-            (
-                items[i].arrived,
-                items[i].size,
-                items[i].folder.clone(),
-                items[i].uid,
-            )
+        let mut idx = g.to_vec();
+        idx.sort_by(|&a, &b| {
+            let key = |i: usize| {
+                (
+                    items[i].arrived,
+                    items[i].size,
+                    &items[i].folder,
+                    items[i].uid,
+                )
+            };
+            key(a).cmp(&key(b))
         });
         for (n, i) in idx.into_iter().enumerate() {
-            items[i].id = format!("{base}.{}", n + 1);
+            ids.push((i, format!("{base}.{}", n + 1)));
         }
+    }
+    for (i, id) in ids {
+        items[i].id = id;
     }
 }
 

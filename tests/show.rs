@@ -148,3 +148,46 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
         .unwrap();
     assert!(!stdout(&piped).contains("\x1b["));
 }
+
+#[test]
+fn dynamic_completion_offers_members_and_queue_ids() {
+    let dc = Dovecot::start();
+    let team = Team::tls(&dc, MEMBERS);
+    ok(&team.run(&["init"]));
+    seed::seed(&dc);
+    let ids: Vec<String> = ok(&team.run(&["list", "--format", "ids"]))
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert!(ids.len() >= 5, "{ids:?}");
+    let flags_before = dc.all_flags();
+    let rules = team.rules.to_str().unwrap();
+    let complete = |words: &[&str]| -> Vec<String> {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_mailduty"))
+            .env("COMPLETE", "fish")
+            .env("MAILDUTY_TEST_PW", harness::PASSWORD)
+            .env_remove("MAILDUTY_RULES")
+            .args(["--", "mailduty", "--rules", rules])
+            .args(words)
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        stdout(&o)
+            .lines()
+            .map(|l| l.split('\t').next().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(complete(&["--as", ""]), ["suzuki", "tanaka"]);
+    assert_eq!(complete(&["list", "--owner", "t"]), ["tanaka"]);
+    let mut offered: Vec<String> = complete(&["claim", ""])
+        .into_iter()
+        .filter(|w| !w.starts_with('-'))
+        .collect();
+    offered.sort();
+    let mut expect = ids.clone();
+    expect.sort();
+    assert_eq!(offered, expect);
+    let first = &ids[0];
+    assert!(complete(&["show", &first[..4]]).contains(first));
+    assert_eq!(dc.all_flags(), flags_before, "completion changed flags");
+}

@@ -54,6 +54,13 @@ pub struct Mailbox {
     host: String,
 }
 
+/// What `fetch_queues` hands over: a folder's message count first (room can be
+/// made at once), then its messages.
+pub enum Queued {
+    Size(u32),
+    Message(Fetched),
+}
+
 /// What a conditional STORE that passed did.
 #[derive(Debug)]
 pub struct Stored {
@@ -425,12 +432,13 @@ impl Mailbox {
     }
 
     /// Every message of each folder with the queue's header fields, never setting
-    /// \Seen; each message goes to `each` (with its folder's index) as it is parsed.
-    /// All folders go in one pipelined batch: one round trip however many there are.
+    /// \Seen; each folder's size and then each message go to `each` (with the
+    /// folder's index) as they arrive. All folders go in one pipelined batch: one
+    /// round trip however many there are.
     pub fn fetch_queues(
         &mut self,
         folders: &[String],
-        mut each: impl FnMut(usize, Fetched),
+        mut each: impl FnMut(usize, Queued),
     ) -> Result<()> {
         let verb = "EXAMINE";
         let cond = if self.has("CONDSTORE") {
@@ -447,6 +455,7 @@ impl Mailbox {
             cmds.push(fetch.clone());
         }
         let mut exists = vec![0u32; folders.len()];
+        let mut sized = vec![false; folders.len()];
         let dones = self.conn.pipeline(&cmds, |i, r| {
             if i % 2 == 0 {
                 if let Ok((_, Response::MailboxData(MailboxDatum::Exists(n)))) =
@@ -454,8 +463,14 @@ impl Mailbox {
                 {
                     exists[i / 2] = n;
                 }
-            } else if let Some(f) = parse_fetch(r) {
-                each(i / 2, f);
+            } else {
+                if !sized[i / 2] {
+                    sized[i / 2] = true;
+                    each(i / 2, Queued::Size(exists[i / 2]));
+                }
+                if let Some(f) = parse_fetch(r) {
+                    each(i / 2, Queued::Message(f));
+                }
             }
         })?;
         self.selected = None;
