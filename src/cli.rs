@@ -149,9 +149,14 @@ pub enum Command {
         after_help = "Example:\n  mailduty note 4k2q9x7m \"電話で回答済み。請求書は明日発行\""
     )]
     Note(NoteArgs),
-    /// Print a shell completion script
+    /// Print a shell completion script (commands and flags)
+    ///
+    /// The script is static. For member names after --as/--owner/--actor and message
+    /// IDs from the server as well, load the dynamic completion instead, e.g. in
+    /// ~/.bashrc: source <(COMPLETE=bash mailduty) (zsh: the same with COMPLETE=zsh;
+    /// fish: COMPLETE=fish mailduty | source).
     #[command(
-        after_help = "Examples:\n  mailduty completions bash > /etc/bash_completion.d/mailduty\n  mailduty completions zsh > ~/.zfunc/_mailduty\n  mailduty completions fish > ~/.config/fish/completions/mailduty.fish"
+        after_help = "Examples:\n  mailduty completions bash > /etc/bash_completion.d/mailduty\n  mailduty completions zsh > ~/.zfunc/_mailduty\n  mailduty completions fish > ~/.config/fish/completions/mailduty.fish\n  echo 'source <(COMPLETE=bash mailduty)' >> ~/.bashrc   # with members and IDs"
     )]
     Completions(CompletionsArgs),
 }
