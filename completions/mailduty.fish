@@ -41,7 +41,7 @@ complete -c mailduty -n "__fish_mailduty_needs_command" -f -a "report" -d 'The d
 complete -c mailduty -n "__fish_mailduty_needs_command" -f -a "show" -d 'Show one message: headers, text body, status, owner and history'
 complete -c mailduty -n "__fish_mailduty_needs_command" -f -a "history" -d 'The history of one message, or of everything since a date'
 complete -c mailduty -n "__fish_mailduty_needs_command" -f -a "note" -d 'Add an internal note (申し送り) to a message, kept in the history folder'
-complete -c mailduty -n "__fish_mailduty_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c mailduty -n "__fish_mailduty_needs_command" -f -a "completions" -d 'Print a shell completion script (commands and flags)'
 complete -c mailduty -n "__fish_mailduty_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mailduty -n "__fish_mailduty_using_subcommand init" -l rules -d 'The rules file [default: $MAILDUTY_RULES, $XDG_CONFIG_HOME/mailduty/rules.yaml, /etc/mailduty/rules.yaml]' -r -F
 complete -c mailduty -n "__fish_mailduty_using_subcommand init" -l as -d 'Act as this member [default: $MAILDUTY_MEMBER, else the member whose login is $USER]' -r
@@ -142,7 +142,7 @@ complete -c mailduty -n "__fish_mailduty_using_subcommand completions" -l rules 
 complete -c mailduty -n "__fish_mailduty_using_subcommand completions" -l as -d 'Act as this member [default: $MAILDUTY_MEMBER, else the member whose login is $USER]' -r
 complete -c mailduty -n "__fish_mailduty_using_subcommand completions" -s v -l verbose -d 'Print the IMAP commands sent and received on stderr (passwords hidden)'
 complete -c mailduty -n "__fish_mailduty_using_subcommand completions" -s q -l quiet -d 'Print nothing on success'
-complete -c mailduty -n "__fish_mailduty_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c mailduty -n "__fish_mailduty_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mailduty -n "__fish_mailduty_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note completions help" -f -a "init" -d 'Create the status folders on the server and show what it supports'
 complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note completions help" -f -a "check" -d 'Validate the rules file without connecting to the server'
@@ -155,5 +155,5 @@ complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_s
 complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note completions help" -f -a "show" -d 'Show one message: headers, text body, status, owner and history'
 complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note completions help" -f -a "history" -d 'The history of one message, or of everything since a date'
 complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note completions help" -f -a "note" -d 'Add an internal note (申し送り) to a message, kept in the history folder'
-complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note completions help" -f -a "completions" -d 'Print a shell completion script (commands and flags)'
 complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

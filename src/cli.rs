@@ -34,6 +34,9 @@ Environment:
   MAILDUTY_MEMBER  who \"me\" is, when --as is not given
   USER             else \"me\" is the member whose login is $USER
   XDG_CONFIG_HOME  the rules file is looked for in $XDG_CONFIG_HOME/mailduty/rules.yaml
+  NO_COLOR         no colour even on a terminal
+  COMPLETE         set to bash, zsh or fish: print the dynamic completion script
+                   (members and message IDs), e.g. source <(COMPLETE=bash mailduty)
 
 Files:
   $XDG_CONFIG_HOME/mailduty/rules.yaml, then /etc/mailduty/rules.yaml
