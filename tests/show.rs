@@ -150,7 +150,7 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
 }
 
 #[test]
-fn dynamic_completion_offers_members_and_queue_ids() {
+fn dynamic_completion_offers_members_and_ids_and_verbose_hides_the_password() {
     let dc = Dovecot::start();
     let team = Team::tls(&dc, MEMBERS);
     ok(&team.run(&["init"]));
@@ -161,6 +161,18 @@ fn dynamic_completion_offers_members_and_queue_ids() {
         .collect();
     assert!(ids.len() >= 5, "{ids:?}");
     let flags_before = dc.all_flags();
+
+    // -v on a successful run: the conversation, and never the password.
+    let o = team.run(&["-v", "list"]);
+    let log = stderr(&o);
+    assert_eq!(code(&o), 0, "{log}");
+    assert!(
+        log.contains("C: m1 LOGIN") && log.contains("UID FETCH"),
+        "{log}"
+    );
+    assert!(log.contains("<password hidden>"), "{log}");
+    assert!(!log.contains(harness::PASSWORD), "password leaked: {log}");
+
     let rules = team.rules.to_str().unwrap();
     let complete = |words: &[&str]| -> Vec<String> {
         let o = std::process::Command::new(env!("CARGO_BIN_EXE_mailduty"))
