@@ -83,13 +83,20 @@ fn race(
     winners
 }
 
-#[test]
-fn twenty_claimers_with_condstore() {
-    let dc = Dovecot::start();
-    let relay = Relay::start(dc.imap_port, "UNCHANGEDSINCE", CLAIMERS);
+/// A relay holding every claimer at the first command containing `hold`, and a team
+/// of twenty members behind it, folders created.
+fn setup(dc: &Dovecot, hold: &'static str) -> (Relay, Team, std::process::Output) {
+    let relay = Relay::start(dc.imap_port, hold, CLAIMERS);
     let team = Team::plain(relay.port, &members());
     let o = team.run(&["init"]);
     assert_eq!(code(&o), 0);
+    (relay, team, o)
+}
+
+#[test]
+fn twenty_claimers_with_condstore() {
+    let dc = Dovecot::start();
+    let (relay, team, _) = setup(&dc, "UNCHANGEDSINCE");
     let n = rounds(5);
     let winners = race(&dc, &team, &relay, n, |i| format!("m{i:02}"));
     eprintln!("CONDSTORE: {n} rounds of {CLAIMERS} claimers, winners per round {winners:?}");
@@ -102,18 +109,9 @@ fn two_members_claiming_from_twenty_sessions() {
     // only the first STORE of it changes the message; the others must notice that
     // theirs changed nothing.
     let dc = Dovecot::start();
-    let relay = Relay::start(dc.imap_port, "UNCHANGEDSINCE", CLAIMERS);
-    let team = Team::plain(relay.port, &members());
-    let o = team.run(&["init"]);
-    assert_eq!(code(&o), 0);
+    let (relay, team, _) = setup(&dc, "UNCHANGEDSINCE");
     let n = rounds(3);
-    let winners = race(&dc, &team, &relay, n, |i| {
-        if i % 2 == 0 {
-            "m00".into()
-        } else {
-            "m01".into()
-        }
-    });
+    let winners = race(&dc, &team, &relay, n, |i| format!("m{:02}", i % 2));
     eprintln!("two members, {CLAIMERS} sessions: winners per round {winners:?}");
     assert_eq!(winners, vec![1; n]);
 }
@@ -125,10 +123,7 @@ fn twenty_claimers_without_condstore() {
     let dc = Dovecot::start_with(
         "protocol imap {\n  imap_capability = IMAP4rev1 LITERAL+ SASL-IR NAMESPACE UIDPLUS MOVE ID ENABLE IDLE\n}\n",
     );
-    let relay = Relay::start(dc.imap_port, "UID MOVE", CLAIMERS);
-    let team = Team::plain(relay.port, &members());
-    let o = team.run(&["init"]);
-    assert_eq!(code(&o), 0);
+    let (relay, team, o) = setup(&dc, "UID MOVE");
     assert!(String::from_utf8_lossy(&o.stdout).contains("CONDSTORE no"));
     let n = rounds(3);
     let winners = race(&dc, &team, &relay, n, |i| format!("m{i:02}"));

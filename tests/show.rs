@@ -12,12 +12,18 @@ fn ok(o: &std::process::Output) -> String {
     stdout(o)
 }
 
-#[test]
-fn show_history_and_notes() {
+/// A Dovecot over TLS with the folders created and the sample mail in.
+fn seeded() -> (Dovecot, Team) {
     let dc = Dovecot::start();
     let team = Team::tls(&dc, MEMBERS);
     ok(&team.run(&["init"]));
     seed::seed(&dc);
+    (dc, team)
+}
+
+#[test]
+fn show_history_and_notes() {
+    let (dc, team) = seeded();
     let html = "Message-ID: <html-only@shop.jp>\r\nFrom: =?UTF-8?B?5bqX6IiX?= <info@shop.jp>\r\nTo: support@example.jp\r\nSubject: =?UTF-8?B?SFRNTOOBruOBv+OBruODoeODvOODqw==?=\r\nDate: Fri, 20 Nov 2026 09:00:00 +0900\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<html><body><p>ご注文<b>ありがとう</b>ございます。</p><p>2行目</p></body></html>\r\n";
     dc.append("未対応", "", &hours_ago(2), html.as_bytes());
     let flags_before = dc.all_flags();
@@ -113,10 +119,7 @@ fn show_history_and_notes() {
 /// terminal is a pty from util-linux `script`.
 #[test]
 fn colour_only_on_a_terminal_and_never_with_no_color() {
-    let dc = Dovecot::start();
-    let team = Team::tls(&dc, MEMBERS);
-    ok(&team.run(&["init"]));
-    seed::seed(&dc);
+    let (_dc, team) = seeded(); // the server stops when _dc drops
     let bin = env!("CARGO_BIN_EXE_mailduty");
     let line = format!("{bin} --rules {} list", team.rules.display());
     let on_tty = |no_color: Option<&str>| {
@@ -151,10 +154,7 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
 
 #[test]
 fn dynamic_completion_offers_members_and_ids_and_verbose_hides_the_password() {
-    let dc = Dovecot::start();
-    let team = Team::tls(&dc, MEMBERS);
-    ok(&team.run(&["init"]));
-    seed::seed(&dc);
+    let (dc, team) = seeded();
     let ids: Vec<String> = ok(&team.run(&["list", "--format", "ids"]))
         .lines()
         .map(str::to_string)
