@@ -126,80 +126,37 @@ impl Conn {
         }
     }
 
-    fn write_command(&mut self, tag: &str, cmd: &[u8], shown: &str) -> Result<()> {
-        if self.verbose {
-            eprintln!("C: {tag} {shown}");
-        }
-        let s = self.io.get_mut();
-        s.write_all(tag.as_bytes())?;
-        s.write_all(b" ")?;
-        s.write_all(cmd)?;
-        s.write_all(b"\r\n")?;
-        s.flush().context("writing to the IMAP server")?;
-        self.sent += 1;
-        Ok(())
-    }
-
-    fn next_tag(&mut self) -> String {
-        self.tag += 1;
-        format!("m{}", self.tag)
-    }
-
-    /// Sends a command and hands every untagged response to `each` as it arrives,
-    /// so a FETCH of 100,000 messages is never held in memory twice.
-    pub fn run_each(&mut self, cmd: &str, each: impl FnMut(&[u8])) -> Result<Done> {
-        self.run_shown(cmd, cmd, each)
-    }
-
-    /// Like `run_each`, logging `shown` instead of the command (used for LOGIN).
-    pub fn run_shown(
-        &mut self,
-        cmd: &str,
-        shown: &str,
-        mut each: impl FnMut(&[u8]),
-    ) -> Result<Done> {
-        let tag = self.next_tag();
-        self.write_command(&tag, cmd.as_bytes(), shown)?;
-        loop {
-            let resp = self.read_response()?;
-            if resp.starts_with(b"+") {
-                bail!("the IMAP server asked for a continuation that was not expected");
-            }
-            if let Some(done) = parse_tagged(&tag, &resp) {
-                return Ok(done);
-            }
-            each(&resp);
-        }
-    }
-
-    /// Sends several commands at once and reads their answers in order: one round trip
-    /// for the lot. `each` gets the index of the command whose tagged line is still
-    /// awaited. A server may run commands that do not conflict at the same time
-    /// (Dovecot answers a FETCH sent behind a STORE before the STORE's tagged line), so
-    /// that index names the right command only where a SELECT or EXAMINE separates them.
-    pub fn pipeline(
-        &mut self,
-        cmds: &[String],
-        mut each: impl FnMut(usize, &[u8]),
-    ) -> Result<Vec<Done>> {
+    /// Writes commands in one go, each logged as its `shown` text (which hides a
+    /// password, or a literal's bytes), and returns their tags.
+    fn send(&mut self, cmds: &[(&[u8], &str)]) -> Result<Vec<String>> {
         let mut tags = Vec::with_capacity(cmds.len());
         let mut batch = Vec::new();
-        for cmd in cmds {
+        for (cmd, shown) in cmds {
             let tag = self.next_tag();
             if self.verbose {
-                eprintln!("C: {tag} {cmd}");
+                eprintln!("C: {tag} {shown}");
             }
             batch.extend_from_slice(tag.as_bytes());
             batch.push(b' ');
-            batch.extend_from_slice(cmd.as_bytes());
+            batch.extend_from_slice(cmd);
             batch.extend_from_slice(b"\r\n");
             tags.push(tag);
-            self.sent += 1;
         }
         let s = self.io.get_mut();
         s.write_all(&batch)?;
         s.flush().context("writing to the IMAP server")?;
-        let mut out = Vec::with_capacity(cmds.len());
+        self.sent += cmds.len() as u32;
+        Ok(tags)
+    }
+
+    /// Reads the answers to `tags` in order; `each` gets every untagged response with
+    /// the index of the command whose tagged line is still awaited.
+    fn answers(
+        &mut self,
+        tags: &[String],
+        mut each: impl FnMut(usize, &[u8]),
+    ) -> Result<Vec<Done>> {
+        let mut out = Vec::with_capacity(tags.len());
         for (i, tag) in tags.iter().enumerate() {
             loop {
                 let resp = self.read_response()?;
@@ -216,44 +173,45 @@ impl Conn {
         Ok(out)
     }
 
-    /// LOGIN (logged as `shown`) with a second command pipelined behind it.
-    pub fn login_then(
+    fn next_tag(&mut self) -> String {
+        self.tag += 1;
+        format!("m{}", self.tag)
+    }
+
+    /// Sends a command and hands every untagged response to `each` as it arrives,
+    /// so a FETCH of 100,000 messages is never held in memory twice.
+    pub fn run_each(&mut self, cmd: &str, mut each: impl FnMut(&[u8])) -> Result<Done> {
+        let mut dones = self.pipeline_shown(&[(cmd.as_bytes(), cmd)], |_, r| each(r))?;
+        Ok(dones.remove(0))
+    }
+
+    /// Sends several commands at once and reads their answers in order: one round trip
+    /// for the lot. `each` gets the index of the command whose tagged line is still
+    /// awaited. A server may run commands that do not conflict at the same time
+    /// (Dovecot answers a FETCH sent behind a STORE before the STORE's tagged line), so
+    /// that index names the right command only where a SELECT or EXAMINE separates them.
+    pub fn pipeline(
         &mut self,
-        login: &str,
-        shown: &str,
-        then: &str,
-        mut each: impl FnMut(usize, &[u8]),
-    ) -> Result<(Done, Done)> {
-        let (t1, t2) = (self.next_tag(), self.next_tag());
-        if self.verbose {
-            eprintln!("C: {t1} {shown}");
-            eprintln!("C: {t2} {then}");
-        }
-        let batch = format!("{t1} {login}\r\n{t2} {then}\r\n");
-        let s = self.io.get_mut();
-        s.write_all(batch.as_bytes())?;
-        s.flush().context("writing to the IMAP server")?;
-        self.sent += 2;
-        let mut dones = Vec::with_capacity(2);
-        for (i, tag) in [t1, t2].iter().enumerate() {
-            loop {
-                let resp = self.read_response()?;
-                if let Some(done) = parse_tagged(tag, &resp) {
-                    dones.push(done);
-                    break;
-                }
-                each(i, &resp);
-            }
-        }
-        let second = dones.pop().expect("two answers");
-        let first = dones.pop().expect("two answers");
-        Ok((first, second))
+        cmds: &[String],
+        each: impl FnMut(usize, &[u8]),
+    ) -> Result<Vec<Done>> {
+        let pairs: Vec<(&[u8], &str)> = cmds.iter().map(|c| (c.as_bytes(), c.as_str())).collect();
+        self.pipeline_shown(&pairs, each)
+    }
+
+    /// Like `pipeline`, each command logged as its `shown` text (LOGIN's password hidden).
+    pub fn pipeline_shown(
+        &mut self,
+        cmds: &[(&[u8], &str)],
+        each: impl FnMut(usize, &[u8]),
+    ) -> Result<Vec<Done>> {
+        let tags = self.send(cmds)?;
+        self.answers(&tags, each)
     }
 
     /// Sends a command without waiting for its answer (LOGOUT: nothing is left to learn).
     pub fn send_only(&mut self, cmd: &str) -> Result<()> {
-        let tag = self.next_tag();
-        self.write_command(&tag, cmd.as_bytes(), cmd)
+        self.send(&[(cmd.as_bytes(), cmd)]).map(|_| ())
     }
 
     /// Runs a command and returns its untagged responses, failing unless it ends in OK.
@@ -275,32 +233,17 @@ impl Conn {
         data: &[u8],
         literal_plus: bool,
     ) -> Result<Done> {
-        let tag = self.next_tag();
         if literal_plus {
             let head = format!("APPEND {mailbox_quoted} ({flags}) {{{}+}}", data.len());
-            if self.verbose {
-                eprintln!("C: {tag} {head}");
-            }
-            let mut msg = Vec::with_capacity(head.len() + data.len() + 16);
-            msg.extend_from_slice(tag.as_bytes());
-            msg.push(b' ');
-            msg.extend_from_slice(head.as_bytes());
-            msg.extend_from_slice(b"\r\n");
-            msg.extend_from_slice(data);
-            msg.extend_from_slice(b"\r\n");
-            let s = self.io.get_mut();
-            s.write_all(&msg)?;
-            s.flush().context("writing to the IMAP server")?;
-            self.sent += 1;
-            loop {
-                let resp = self.read_response()?;
-                if let Some(done) = parse_tagged(&tag, &resp) {
-                    return Ok(done);
-                }
-            }
+            let mut cmd = Vec::with_capacity(head.len() + 2 + data.len());
+            cmd.extend_from_slice(head.as_bytes());
+            cmd.extend_from_slice(b"\r\n");
+            cmd.extend_from_slice(data);
+            let mut dones = self.pipeline_shown(&[(&cmd, &head)], |_, _| {})?;
+            return Ok(dones.remove(0));
         }
         let head = format!("APPEND {mailbox_quoted} ({flags}) {{{}}}", data.len());
-        self.write_command(&tag, head.as_bytes(), &head)?;
+        let tag = self.send(&[(head.as_bytes(), &head)])?.remove(0);
         let resp = self.read_response()?;
         if !resp.starts_with(b"+") {
             if let Some(done) = parse_tagged(&tag, &resp) {

@@ -241,13 +241,15 @@ impl Mailbox {
         // NAMESPACE goes with LOGIN to save a round trip; a server without it says BAD,
         // and the separator then comes from LIST.
         let mut ns_lines = Vec::new();
-        let (done, ns_done) = conn.login_then(&cmd, &shown, "NAMESPACE", |i, r| {
+        let cmds: [(&[u8], &str); 2] = [(cmd.as_bytes(), &shown), (b"NAMESPACE", "NAMESPACE")];
+        let mut dones = conn.pipeline_shown(&cmds, |i, r| {
             if i == 0 {
                 collect_caps(r, &mut caps)
             } else {
                 ns_lines.push(r.to_vec())
             }
         })?;
+        let (ns_done, done) = (dones.pop().expect("two answers"), dones.remove(0));
         if done.status != Status::Ok {
             bail!(
                 "IMAP login as {} on {} failed: {}\nCheck the password that imap.password_* gives.",
@@ -387,13 +389,19 @@ impl Mailbox {
         Ok(())
     }
 
-    /// Opens a folder; read-only unless `write`. Returns the message count.
-    pub fn open(&mut self, folder: &str, write: bool) -> Result<u32> {
+    /// SELECT (`write`) or EXAMINE of a folder, with CONDSTORE where the server has it.
+    fn open_cmd(&self, folder: &str, write: bool) -> String {
         let verb = if write { "SELECT" } else { "EXAMINE" };
         let mut cmd = format!("{verb} {}", quote(&mutf7::encode(folder)));
         if self.has("CONDSTORE") {
             cmd.push_str(" (CONDSTORE)");
         }
+        cmd
+    }
+
+    /// Opens a folder; read-only unless `write`. Returns the message count.
+    pub fn open(&mut self, folder: &str, write: bool) -> Result<u32> {
+        let cmd = self.open_cmd(folder, write);
         let mut exists = 0;
         let mut highest = None;
         let done = self.conn.run_each(&cmd, |r| {
@@ -431,6 +439,51 @@ impl Mailbox {
         }
     }
 
+    /// `cmd` in each folder, all in one round trip: EXAMINE then `cmd`, folder after
+    /// folder (the EXAMINE between keeps each answer with its folder). `each` gets
+    /// the folder's index, its message count and every untagged response to `cmd`.
+    /// Returns each folder's count and `cmd`'s tagged answer; a folder that cannot be
+    /// opened is an error.
+    fn per_folder(
+        &mut self,
+        folders: &[String],
+        cmd: &str,
+        mut each: impl FnMut(usize, u32, &[u8]),
+    ) -> Result<Vec<(u32, Done)>> {
+        let mut cmds = Vec::with_capacity(folders.len() * 2);
+        for f in folders {
+            cmds.push(self.open_cmd(f, false));
+            cmds.push(cmd.to_string());
+        }
+        let mut exists = vec![0u32; folders.len()];
+        let dones = self.conn.pipeline(&cmds, |i, r| {
+            if i % 2 == 1 {
+                each(i / 2, exists[i / 2], r);
+            } else if let Ok((_, Response::MailboxData(MailboxDatum::Exists(n)))) =
+                imap_proto::parser::parse_response(r)
+            {
+                exists[i / 2] = n;
+            }
+        })?;
+        self.selected = None;
+        let mut out = Vec::with_capacity(folders.len());
+        let mut dones = dones.into_iter();
+        for (folder, n) in folders.iter().zip(exists) {
+            let (opened, done) = (dones.next(), dones.next());
+            let (Some(opened), Some(done)) = (opened, done) else {
+                bail!("the IMAP server answered fewer commands than were sent");
+            };
+            if opened.status != Status::Ok {
+                return Err(self.open_failed(folder, &opened));
+            }
+            out.push((n, done));
+        }
+        if let Some(last) = folders.last() {
+            self.selected = Some((last.clone(), false));
+        }
+        Ok(out)
+    }
+
     /// Every message of each folder with the queue's header fields, never setting
     /// \Seen; each folder's size and then each message go to `each` (with the
     /// folder's index) as they arrive. All folders go in one pipelined batch: one
@@ -440,52 +493,24 @@ impl Mailbox {
         folders: &[String],
         mut each: impl FnMut(usize, Queued),
     ) -> Result<()> {
-        let verb = "EXAMINE";
-        let cond = if self.has("CONDSTORE") {
-            " (CONDSTORE)"
-        } else {
-            ""
-        };
         let fetch = format!(
             "UID FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS ({QUEUE_FIELDS})])"
         );
-        let mut cmds = Vec::with_capacity(folders.len() * 2);
-        for f in folders {
-            cmds.push(format!("{verb} {}{cond}", quote(&mutf7::encode(f))));
-            cmds.push(fetch.clone());
-        }
-        let mut exists = vec![0u32; folders.len()];
         let mut sized = vec![false; folders.len()];
-        let dones = self.conn.pipeline(&cmds, |i, r| {
-            if i % 2 == 0 {
-                if let Ok((_, Response::MailboxData(MailboxDatum::Exists(n)))) =
-                    imap_proto::parser::parse_response(r)
-                {
-                    exists[i / 2] = n;
-                }
-            } else {
-                if !sized[i / 2] {
-                    sized[i / 2] = true;
-                    each(i / 2, Queued::Size(exists[i / 2]));
-                }
-                if let Some(f) = parse_fetch(r) {
-                    each(i / 2, Queued::Message(f));
-                }
+        let answers = self.per_folder(folders, &fetch, |k, n, r| {
+            if !sized[k] {
+                sized[k] = true;
+                each(k, Queued::Size(n));
+            }
+            if let Some(f) = parse_fetch(r) {
+                each(k, Queued::Message(f));
             }
         })?;
-        self.selected = None;
-        for (k, folder) in folders.iter().enumerate() {
-            let (open, fetched) = (&dones[2 * k], &dones[2 * k + 1]);
-            if open.status != Status::Ok {
-                return Err(self.open_failed(folder, open));
-            }
+        for (n, fetched) in &answers {
             // `1:*` of an empty folder is an error on some servers; nothing was missed.
-            if fetched.status != Status::Ok && exists[k] > 0 {
+            if fetched.status != Status::Ok && *n > 0 {
                 bail!("{}", conn::describe_failure(&fetch, fetched));
             }
-        }
-        if let Some(last) = folders.last() {
-            self.selected = Some((last.clone(), false));
         }
         Ok(())
     }
@@ -552,37 +577,21 @@ impl Mailbox {
         self.search(folder, &message_id_criteria(field, message_id))
     }
 
-    /// `UID SEARCH criteria` in each folder, in one round trip (an EXAMINE before each
-    /// SEARCH keeps the answers apart).
+    /// `UID SEARCH criteria` in each folder, in one round trip.
     pub fn search_each(&mut self, folders: &[String], criteria: &str) -> Result<Vec<Vec<u32>>> {
-        let mut cmds = Vec::with_capacity(folders.len() * 2);
-        for f in folders {
-            cmds.push(format!("EXAMINE {}", quote(&mutf7::encode(f))));
-            cmds.push(format!("UID SEARCH {criteria}"));
-        }
+        let cmd = format!("UID SEARCH {criteria}");
         let mut out = vec![Vec::new(); folders.len()];
-        let dones = self.conn.pipeline(&cmds, |i, r| {
-            if i % 2 == 1
-                && let Ok((_, Response::MailboxData(MailboxDatum::Search(ids)))) =
-                    imap_proto::parser::parse_response(r)
+        let answers = self.per_folder(folders, &cmd, |k, _, r| {
+            if let Ok((_, Response::MailboxData(MailboxDatum::Search(ids)))) =
+                imap_proto::parser::parse_response(r)
             {
-                out[i / 2].extend(ids);
+                out[k].extend(ids);
             }
         })?;
-        self.selected = None;
-        for (k, folder) in folders.iter().enumerate() {
-            if dones[2 * k].status != Status::Ok {
-                return Err(self.open_failed(folder, &dones[2 * k]));
+        for (_, done) in &answers {
+            if done.status != Status::Ok {
+                bail!("{}", conn::describe_failure(&cmd, done));
             }
-            if dones[2 * k + 1].status != Status::Ok {
-                bail!(
-                    "{}",
-                    conn::describe_failure(&cmds[2 * k + 1], &dones[2 * k + 1])
-                );
-            }
-        }
-        if let Some(last) = folders.last() {
-            self.selected = Some((last.clone(), false));
         }
         Ok(out)
     }
@@ -636,7 +645,7 @@ impl Mailbox {
         uid: u32,
     ) -> Result<Option<(u64, Vec<String>)>> {
         let cmds = [
-            format!("SELECT {} (CONDSTORE)", quote(&mutf7::encode(folder))),
+            self.open_cmd(folder, true),
             format!("UID FETCH {uid} (UID MODSEQ FLAGS)"),
         ];
         let (mut highest, mut out) = (None, None);
