@@ -336,3 +336,43 @@ fn a_claim_racing_the_intake_without_condstore() {
     init(&team);
     claim_against_intake(&dc, &team, &relay, 4);
 }
+
+#[test]
+fn two_intakes_at_once_file_a_message_once() {
+    // Two cron runs (two machines, or a slow run overlapping the next) set the same
+    // intake keyword, so both can pass the STORE; the later copy must go.
+    let dc = Dovecot::start();
+    let relay = Relay::start(dc.imap_port, "UNCHANGEDSINCE", 2);
+    relay.once.store(true, std::sync::atomic::Ordering::SeqCst);
+    let team = Team::plain(relay.port, MEMBERS3);
+    init(&team);
+    let rounds = std::env::var("MAILDUTY_RACE_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    for round in 0..rounds {
+        let mid = format!("twice-{round}@race.jp");
+        dc.append("INBOX", "", &hours_ago(1), &msg(&mid, "a@x.jp", "race", ""));
+        let before = relay.full_releases();
+        let runs: Vec<_> = (0..2)
+            .map(|_| {
+                team.command(&["rotate", "--apply"])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for r in runs {
+            let o = r.wait_with_output().unwrap();
+            assert_eq!(code(&o), 0, "rotate: {}", stderr(&o));
+        }
+        assert_eq!(
+            relay.full_releases(),
+            before + 1,
+            "round {round}: no overlap"
+        );
+        let (folder, _) = only_place(&dc, &mid);
+        assert_eq!(folder, "未対応", "round {round}");
+    }
+}

@@ -213,7 +213,14 @@ fn apply(ctx: &Ctx, format: RotateFormat, now: DateTime<Utc>, out: &mut dyn Writ
         };
         if let Some((owner, reason)) = sticky.or_else(routed) {
             let dest = mb.child(&claimed_root, &owner);
-            if take(&mut mb, rules, &items, it, &dest, &claim_keyword(None))? {
+            if take(
+                &mut mb,
+                rules,
+                &items,
+                it,
+                &dest,
+                &claim_keyword(Some(&owner)),
+            )? {
                 moved.push(record(
                     &mut mb,
                     rules,
@@ -285,7 +292,14 @@ fn apply(ctx: &Ctx, format: RotateFormat, now: DateTime<Utc>, out: &mut dyn Writ
                 .expect("someone is on duty");
             let owner = load[idx].0.clone();
             let dest = mb.child(&claimed_root, &owner);
-            if take(&mut mb, rules, &items, it, &dest, &claim_keyword(None))? {
+            if take(
+                &mut mb,
+                rules,
+                &items,
+                it,
+                &dest,
+                &claim_keyword(Some(&owner)),
+            )? {
                 load[idx].1 += 1;
                 moved.push(record(
                     &mut mb,
@@ -391,6 +405,11 @@ fn settle_intake(
             done: false,
         },
     )?;
+    let filed_before: HashSet<(&str, u32)> = before
+        .iter()
+        .filter(|o| o.folder == unclaimed)
+        .map(|o| (o.folder.as_str(), o.uid))
+        .collect();
     let mut kept = HashSet::new();
     let mut dropped = Vec::new();
     for (it, new_uid) in filed {
@@ -399,7 +418,16 @@ fn settle_intake(
                 && o.hash == it.hash
                 && !seen.contains(&(o.folder.as_str(), o.uid))
         });
-        if !claimed_meanwhile {
+        // Another run filed it too: the copy that arrived first (lowest UID) stays.
+        let filed_twice = new_uid.is_some_and(|mine| {
+            items.iter().any(|o| {
+                o.folder == unclaimed
+                    && o.hash == it.hash
+                    && o.uid < mine
+                    && !filed_before.contains(&(o.folder.as_str(), o.uid))
+            })
+        });
+        if !claimed_meanwhile && !filed_twice {
             kept.insert(it.hash.clone());
             continue;
         }

@@ -3,17 +3,22 @@
 //! Claiming is arbitrated, because MOVE alone is not a lock: two sessions moving the
 //! same message at the same instant can both succeed and leave two copies.
 //!
-//! 1. With CONDSTORE, a conditional STORE of a keyword before the move turns away
+//! 1. With CONDSTORE, a conditional STORE of the destination's keyword turns away
 //!    almost every concurrent claimer (the loser's OK carries `[MODIFIED]`). It is not
-//!    enough alone: with 20 claimers held at the STORE, Dovecot 2.3 on Maildir let two
-//!    conditional STOREs with the same UNCHANGEDSINCE through (1 round in 2–4).
-//!    The MODSEQ read right after the STORE shows whether anyone else wrote to the
-//!    message: a claimer that is alone moves at once and is done.
+//!    enough alone: Dovecot checks UNCHANGEDSINCE against each session's own view, so
+//!    with 20 claimers held at the STORE two got through in 1 round of 2–4. A claimer
+//!    whose STORE the server echoed with the MODSEQ right after the folder's highest
+//!    was alone: it moves at once.
 //! 2. A contended claimer (or any claimer on a server without CONDSTORE) gives an
 //!    alone one time to move, then moves, waits for concurrent moves to land and
 //!    looks for copies in the other members' folders; every client keeps the copy in
-//!    the alphabetically first folder and deletes its own otherwise. The tests force
-//!    the overlap with a relay and check that one copy survives, every round.
+//!    the alphabetically first folder and deletes its own otherwise.
+//! 3. Claimers bound for one folder set one keyword, so step 1 cannot tell them
+//!    apart; each looks in its destination right after moving, and the copy with the
+//!    lowest UID (the first to arrive) stays.
+//!
+//! The tests force the overlap with a relay and check that one copy survives, every
+//! round.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -257,13 +262,47 @@ pub(super) fn take(
             false
         }
     };
-    let Moved::To(new_uid) = mb.move_uid(&it.folder, it.uid, dest)? else {
+    let Some(mid) = it.message_id.as_deref() else {
+        // Without a Message-ID no copy can be found: the move is the claim.
+        return Ok(matches!(
+            mb.move_uid(&it.folder, it.uid, dest)?,
+            Moved::To(_)
+        ));
+    };
+    let (moved, in_dest) = mb.move_then_find(&it.folder, it.uid, dest, mid)?;
+    let Moved::To(new_uid) = moved else {
         return Ok(false);
     };
+    // Copies that were claimed before this command started are other messages.
+    let before: HashSet<(&str, u32)> = items
+        .iter()
+        .filter(|o| o.hash == it.hash && o.status == Status::Claimed)
+        .map(|o| (o.folder.as_str(), o.uid))
+        .collect();
+    // Claimers with one destination set one keyword (the member's), so neither saw
+    // the other; their copies meet in that folder, where UIDs give the order of
+    // arrival: the first copy stays, whenever each claimer looks.
+    if let Some(mine) = new_uid
+        && in_dest
+            .iter()
+            .any(|u| *u < mine && !before.contains(&(dest, *u)))
+    {
+        drop_copies(mb, dest, &[mine])?;
+        return Ok(false);
+    }
     if alone {
         return Ok(true);
     }
-    settle(mb, rules, items, it, dest, new_uid)
+    settle(mb, rules, mid, &before, dest, new_uid)
+}
+
+/// Deletes this session's own copies, one UID each (never a plain EXPUNGE).
+fn drop_copies(mb: &mut Mailbox, folder: &str, uids: &[u32]) -> Result<()> {
+    for u in uids {
+        mb.store(folder, *u, "+FLAGS.SILENT (\\Deleted)")?;
+        mb.expunge_uid(folder, *u)?;
+    }
+    Ok(())
 }
 
 /// What the arbitrating STORE said about a claim.
@@ -278,7 +317,7 @@ pub(super) enum Arbiter {
     Contended,
 }
 
-/// With CONDSTORE, the conditional STORE of this actor's claim keyword. Without
+/// With CONDSTORE, the conditional STORE of the destination's claim keyword. Without
 /// CONDSTORE everyone is contended and passes to the move.
 ///
 /// Dovecot checks UNCHANGEDSINCE against the session's own view of the folder, so
@@ -321,39 +360,27 @@ pub(super) fn arbitrate(mb: &mut Mailbox, it: &Item, keyword: &str) -> Result<Ar
 fn settle(
     mb: &mut Mailbox,
     rules: &Rules,
-    items: &[Item],
-    it: &Item,
+    mid: &str,
+    before: &HashSet<(&str, u32)>,
     dest: &str,
     new_uid: Option<u32>,
 ) -> Result<bool> {
-    let Some(mid) = it.message_id.as_deref() else {
-        return Ok(true);
-    };
     std::thread::sleep(SETTLE);
-    // Copies that were claimed before this command started are other messages.
-    let before: HashSet<(&str, u32)> = items
-        .iter()
-        .filter(|o| o.hash == it.hash && o.status == Status::Claimed)
-        .map(|o| (o.folder.as_str(), o.uid))
-        .collect();
     let folders: Vec<String> = member_folders(mb, rules)?
         .into_iter()
         .filter(|f| f != dest)
         .collect();
     let found = mb.search_message_id_each(&folders, mid)?;
-    let others: Vec<&String> = folders
-        .iter()
-        .zip(&found)
-        .filter(|(folder, uids)| {
-            uids.iter()
+    let earlier = folders.iter().zip(&found).any(|(folder, uids)| {
+        folder.as_str() < dest
+            && uids
+                .iter()
                 .any(|u| !before.contains(&(folder.as_str(), *u)))
-        })
-        .map(|(folder, _)| folder)
-        .collect();
-    if !others.iter().any(|f| f.as_str() < dest) {
+    });
+    if !earlier {
         return Ok(true);
     }
-    let uids = match new_uid {
+    let uids: Vec<u32> = match new_uid {
         Some(u) => vec![u],
         None => mb
             .search_message_id(dest, mid)?
@@ -361,10 +388,7 @@ fn settle(
             .filter(|u| !before.contains(&(dest, *u)))
             .collect(),
     };
-    for u in uids {
-        mb.store(dest, u, "+FLAGS.SILENT (\\Deleted)")?;
-        mb.expunge_uid(dest, u)?;
-    }
+    drop_copies(mb, dest, &uids)?;
     Ok(false)
 }
 

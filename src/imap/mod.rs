@@ -19,10 +19,12 @@ use conn::{Conn, Done, Status, Stream, quote};
 /// the message: whoever sets it first is the only one allowed to move it.
 pub const CLAIM_KEYWORD: &str = "$MailDutyClaim";
 
-/// The claim keyword of one actor: `$MailDutyClaim_<member>` for a member, the bare
-/// `$MailDutyClaim` for `rotate`. Two actors claiming at once then make two real
-/// changes, which the MODSEQ after the STORE tells apart; one shared keyword would
-/// make the second STORE a no-op. Member keys are lowercase ASCII, valid in an atom.
+/// The claim keyword for a destination: `$MailDutyClaim_<member>` for a move into
+/// that member's folder, the bare `$MailDutyClaim` for intake into 未対応. Claimers
+/// bound for different folders then make different changes, which the MODSEQ after
+/// the STORE tells apart (one shared keyword would make the second STORE a no-op);
+/// claimers bound for one folder find each other's copies there. Member keys are
+/// lowercase ASCII, valid in an atom.
 pub fn claim_keyword(member: Option<&str>) -> String {
     match member {
         Some(m) => format!("{CLAIM_KEYWORD}_{m}"),
@@ -764,6 +766,61 @@ impl Mailbox {
             self.expunge_uid(from, uid)?;
         }
         Ok(moved)
+    }
+
+    /// Moves one message, then lists the UIDs in `to` whose Message-ID is
+    /// `message_id`: one round trip where the server has MOVE (the EXAMINE of `to`
+    /// cannot start before the move is done, so the search sees the moved copy).
+    pub fn move_then_find(
+        &mut self,
+        from: &str,
+        uid: u32,
+        to: &str,
+        message_id: &str,
+    ) -> Result<(Moved, Vec<u32>)> {
+        if !self.has("MOVE") {
+            let moved = self.move_uid(from, uid, to)?;
+            let found = self.search_message_id(to, message_id)?;
+            return Ok((moved, found));
+        }
+        self.ensure_open(from, true)?;
+        let cmds = [
+            format!("UID MOVE {uid} {}", quote(&mutf7::encode(to))),
+            self.open_cmd(to, false),
+            format!(
+                "UID SEARCH {}",
+                message_id_criteria("Message-ID", message_id)
+            ),
+        ];
+        let (mut new_uid, mut found) = (None, Vec::new());
+        let mut dones = self
+            .conn
+            .pipeline(&cmds, |i, r| {
+                if i == 0 {
+                    new_uid = new_uid.or(copyuid_untagged(r));
+                } else if i == 2
+                    && let Ok((_, Response::MailboxData(MailboxDatum::Search(ids)))) =
+                        imap_proto::parser::parse_response(r)
+                {
+                    found.extend(ids);
+                }
+            })?
+            .into_iter();
+        let (Some(moving), Some(opened), Some(searched)) =
+            (dones.next(), dones.next(), dones.next())
+        else {
+            bail!("the IMAP server answered fewer commands than were sent");
+        };
+        self.selected = None;
+        let moved = self.moved(&cmds[0], moving, new_uid)?;
+        if opened.status != Status::Ok {
+            return Err(self.open_failed(to, &opened));
+        }
+        self.selected = Some((to.to_string(), false));
+        if searched.status != Status::Ok {
+            bail!("{}", conn::describe_failure(&cmds[2], &searched));
+        }
+        Ok((moved, found))
     }
 
     fn moved(&mut self, cmd: &str, done: Done, untagged: Option<u32>) -> Result<Moved> {
