@@ -50,7 +50,7 @@ pub fn ids(current: &OsStr) -> Vec<CompletionCandidate> {
     let Some(rules) = rules() else {
         return Vec::new();
     };
-    let Ok(mut mb) = Mailbox::connect(&rules.imap, false) else {
+    let Ok(mut mb) = Mailbox::connect(&rules.imap, &rules.folders.claimed, false) else {
         return Vec::new();
     };
     let scope = Scope {

@@ -79,16 +79,11 @@ pub fn load(mb: &mut Mailbox, rules: &Rules, scope: Scope) -> Result<Vec<Item>> 
         folders.push((mb.path(&f.inbox), Status::Unclaimed, None));
         folders.push((mb.path(&f.unclaimed), Status::Unclaimed, None));
         let claimed = mb.path(&f.claimed);
-        let pattern = mb.child(&claimed, "%");
+        let prefix = format!("{claimed}{}", mb.separator());
         let mut owners: Vec<String> = mb
-            .list(&pattern)?
-            .into_iter()
-            .filter(|fi| fi.selectable)
-            .filter_map(|fi| {
-                fi.name
-                    .strip_prefix(&format!("{claimed}{}", mb.separator()))
-                    .map(str::to_string)
-            })
+            .children(&claimed)?
+            .iter()
+            .filter_map(|name| name.strip_prefix(&prefix).map(str::to_string))
             .collect();
         owners.sort();
         for o in owners {

@@ -28,7 +28,11 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn connect(&self) -> Result<Mailbox> {
-        Mailbox::connect(&self.rules.imap, self.global.verbose)
+        Mailbox::connect(
+            &self.rules.imap,
+            &self.rules.folders.claimed,
+            self.global.verbose,
+        )
     }
 
     /// Who "me" is: `--as`, then `MAILDUTY_MEMBER`, then the member whose login is `$USER`.

@@ -394,13 +394,7 @@ fn settle(
 
 pub(super) fn member_folders(mb: &mut Mailbox, rules: &Rules) -> Result<Vec<String>> {
     let claimed = mb.path(&rules.folders.claimed);
-    let pattern = mb.child(&claimed, "%");
-    Ok(mb
-        .list(&pattern)?
-        .into_iter()
-        .filter(|f| f.selectable)
-        .map(|f| f.name)
-        .collect())
+    mb.children(&claimed)
 }
 
 /// Who holds a message another session just took. The winner may still be moving

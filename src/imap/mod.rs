@@ -53,6 +53,8 @@ pub struct Mailbox {
     selected: Option<(String, bool)>,
     /// HIGHESTMODSEQ of the selected folder when it was opened.
     highest_modseq: Option<u64>,
+    /// Folders listed with LOGIN, until `children` uses them.
+    prelisted: Option<Vec<FolderInfo>>,
     host: String,
 }
 
@@ -178,7 +180,9 @@ fn handshake(acct: &ImapAccount, tcp: TcpStream) -> Result<Stream> {
 }
 
 impl Mailbox {
-    pub fn connect(acct: &ImapAccount, verbose: bool) -> Result<Mailbox> {
+    /// Connects and logs in. `claimed` is the configured 対応中 folder: its subfolders
+    /// are listed in the same round trip as LOGIN, for the first `children` call.
+    pub fn connect(acct: &ImapAccount, claimed: &str, verbose: bool) -> Result<Mailbox> {
         let password = resolve_secret(&acct.secret, "imap")?;
         let addrs: Vec<_> = (acct.host.as_str(), acct.port)
             .to_socket_addrs()
@@ -240,18 +244,28 @@ impl Mailbox {
         let cmd = format!("LOGIN {} {}", quote(&acct.user), quote(&password));
         let shown = format!("LOGIN {} <password hidden>", quote(&acct.user));
         let mut caps = BTreeSet::new();
-        // NAMESPACE goes with LOGIN to save a round trip; a server without it says BAD,
-        // and the separator then comes from LIST.
-        let mut ns_lines = Vec::new();
-        let cmds: [(&[u8], &str); 2] = [(cmd.as_bytes(), &shown), (b"NAMESPACE", "NAMESPACE")];
-        let mut dones = conn.pipeline_shown(&cmds, |i, r| {
-            if i == 0 {
-                collect_caps(r, &mut caps)
-            } else {
-                ns_lines.push(r.to_vec())
-            }
-        })?;
-        let (ns_done, done) = (dones.pop().expect("two answers"), dones.remove(0));
+        // NAMESPACE and the LIST of the member folders go with LOGIN to save round
+        // trips. A server without NAMESPACE says BAD, and the separator then comes from
+        // LIST; the pattern does not depend on the prefix or separator it will report.
+        let listing = list_cmd(&format!("*{}*", claimed.replace('/', "*")));
+        let cmds: [(&[u8], &str); 3] = [
+            (cmd.as_bytes(), &shown),
+            (b"NAMESPACE", "NAMESPACE"),
+            (listing.as_bytes(), &listing),
+        ];
+        let (mut ns_lines, mut listed) = (Vec::new(), Vec::new());
+        let mut dones = conn
+            .pipeline_shown(&cmds, |i, r| match i {
+                0 => collect_caps(r, &mut caps),
+                1 => ns_lines.push(r.to_vec()),
+                _ => listed.extend(folder_info(r)),
+            })?
+            .into_iter();
+        let (Some(done), Some(ns_done), Some(list_done)) =
+            (dones.next(), dones.next(), dones.next())
+        else {
+            bail!("the IMAP server answered fewer commands than were sent");
+        };
         if done.status != Status::Ok {
             bail!(
                 "IMAP login as {} on {} failed: {}\nCheck the password that imap.password_* gives.",
@@ -284,6 +298,7 @@ impl Mailbox {
             sep: '/',
             selected: None,
             highest_modseq: None,
+            prelisted: (list_done.status == Status::Ok).then_some(listed),
             host: acct.host.clone(),
         };
         mb.read_namespace(namespace)?;
@@ -355,32 +370,35 @@ impl Mailbox {
 
     /// Folders matching a LIST pattern (UTF-8 in, UTF-8 out).
     pub fn list(&mut self, pattern: &str) -> Result<Vec<FolderInfo>> {
-        let cmd = format!("LIST \"\" {}", quote(&mutf7::encode(pattern)));
+        let cmd = list_cmd(pattern);
         let (lines, _) = self.conn.run_ok(&cmd)?;
-        let mut out = Vec::new();
-        for l in &lines {
-            if let Ok((
-                _,
-                Response::MailboxData(MailboxDatum::List {
-                    name_attributes,
-                    name,
-                    ..
-                }),
-            )) = imap_proto::parser::parse_response(l)
-            {
-                let selectable = !name_attributes
-                    .iter()
-                    .any(|a| matches!(a, NameAttribute::NoSelect));
-                out.push(FolderInfo {
-                    name: mutf7::decode_lossy(&name),
-                    selectable,
-                });
-            }
-        }
-        Ok(out)
+        Ok(lines.iter().filter_map(|l| folder_info(l)).collect())
+    }
+
+    /// The selectable folders one level below `parent` (the member folders below
+    /// 対応中). The first call answers from the LIST sent with LOGIN, if there was
+    /// one; later calls ask the server again.
+    pub fn children(&mut self, parent: &str) -> Result<Vec<String>> {
+        let listed = match self.prelisted.take() {
+            Some(l) => l,
+            None => self.list(&self.child(parent, "%"))?,
+        };
+        let prefix = format!("{parent}{}", self.sep);
+        Ok(listed
+            .into_iter()
+            .filter(|f| f.selectable)
+            .filter(|f| {
+                f.name
+                    .strip_prefix(&prefix)
+                    .is_some_and(|leaf| !leaf.is_empty() && !leaf.contains(self.sep))
+            })
+            .map(|f| f.name)
+            .collect())
     }
 
     pub fn create(&mut self, folder: &str) -> Result<()> {
+        // The folders listed with LOGIN no longer tell the whole story.
+        self.prelisted = None;
         let q = quote(&mutf7::encode(folder));
         let done = self.conn.run_each(&format!("CREATE {q}"), |_| {})?;
         if done.status != Status::Ok && !done.code_is("ALREADYEXISTS") {
@@ -886,6 +904,33 @@ fn modseq_flags_of(r: &[u8], uid: u32) -> Option<(u64, Vec<String>)> {
         }
     }
     (u == Some(uid)).then(|| (m.unwrap_or(0), fl))
+}
+
+/// `LIST "" pattern`, the pattern in UTF-8.
+fn list_cmd(pattern: &str) -> String {
+    format!("LIST \"\" {}", quote(&mutf7::encode(pattern)))
+}
+
+/// One `* LIST` line as a folder (name decoded to UTF-8).
+fn folder_info(r: &[u8]) -> Option<FolderInfo> {
+    let Ok((
+        _,
+        Response::MailboxData(MailboxDatum::List {
+            name_attributes,
+            name,
+            ..
+        }),
+    )) = imap_proto::parser::parse_response(r)
+    else {
+        return None;
+    };
+    let selectable = !name_attributes
+        .iter()
+        .any(|a| matches!(a, NameAttribute::NoSelect));
+    Some(FolderInfo {
+        name: mutf7::decode_lossy(&name),
+        selectable,
+    })
 }
 
 /// The SEARCH key for a Message-ID in `field`, angle brackets included.
