@@ -213,14 +213,7 @@ fn apply(ctx: &Ctx, format: RotateFormat, now: DateTime<Utc>, out: &mut dyn Writ
         };
         if let Some((owner, reason)) = sticky.or_else(routed) {
             let dest = mb.child(&claimed_root, &owner);
-            if take(
-                &mut mb,
-                rules,
-                &items,
-                it,
-                &dest,
-                &claim_keyword(Some(&owner)),
-            )? {
+            if take(&mut mb, rules, &items, it, &owner)? {
                 moved.push(record(
                     &mut mb,
                     rules,
@@ -292,14 +285,7 @@ fn apply(ctx: &Ctx, format: RotateFormat, now: DateTime<Utc>, out: &mut dyn Writ
                 .expect("someone is on duty");
             let owner = load[idx].0.clone();
             let dest = mb.child(&claimed_root, &owner);
-            if take(
-                &mut mb,
-                rules,
-                &items,
-                it,
-                &dest,
-                &claim_keyword(Some(&owner)),
-            )? {
+            if take(&mut mb, rules, &items, it, &owner)? {
                 load[idx].1 += 1;
                 moved.push(record(
                     &mut mb,

@@ -138,13 +138,12 @@ fn one(
     };
 
     let moved = if it.status == Status::Unclaimed {
-        let keyword = claim_keyword(Some(&me.key));
-        let mut won = take(mb, rules, items, it, &dest, &keyword)?;
+        let mut won = take(mb, rules, items, it, &me.key)?;
         let inbox = mb.path(&rules.folders.inbox);
         if !won && it.folder == inbox {
             // `rotate --apply` may have just filed it into 未対応: follow it there once.
             if let Some(again) = refiled(mb, rules, it)? {
-                won = take(mb, rules, items, &again, &dest, &keyword)?;
+                won = take(mb, rules, items, &again, &me.key)?;
             }
         }
         won
@@ -238,16 +237,17 @@ fn refiled(mb: &mut Mailbox, rules: &Rules, it: &Item) -> Result<Option<Item>> {
     })
 }
 
-/// Moves an unclaimed message to `dest` if and only if this session wins it.
+/// Moves an unclaimed message into `member`'s folder if and only if this session
+/// wins it.
 pub(super) fn take(
     mb: &mut Mailbox,
     rules: &Rules,
     items: &[Item],
     it: &Item,
-    dest: &str,
-    keyword: &str,
+    member: &str,
 ) -> Result<bool> {
-    let alone = match arbitrate(mb, it, keyword)? {
+    let dest = &mb.child(&mb.path(&rules.folders.claimed), member);
+    let alone = match arbitrate(mb, it, &claim_keyword(Some(member)))? {
         Arbiter::Lost => return Ok(false),
         Arbiter::Alone => true,
         Arbiter::Contended => {
