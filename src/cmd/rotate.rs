@@ -213,7 +213,14 @@ fn apply(ctx: &Ctx, format: RotateFormat, now: DateTime<Utc>, out: &mut dyn Writ
         };
         if let Some((owner, reason)) = sticky.or_else(routed) {
             let dest = mb.child(&claimed_root, &owner);
-            if take(&mut mb, rules, &items, it, &owner)? {
+            if take(
+                &mut mb,
+                rules,
+                &items,
+                it,
+                &dest,
+                &claim_keyword(Some(&owner)),
+            )? {
                 moved.push(record(
                     &mut mb,
                     rules,
@@ -285,7 +292,14 @@ fn apply(ctx: &Ctx, format: RotateFormat, now: DateTime<Utc>, out: &mut dyn Writ
                 .expect("someone is on duty");
             let owner = load[idx].0.clone();
             let dest = mb.child(&claimed_root, &owner);
-            if take(&mut mb, rules, &items, it, &owner)? {
+            if take(
+                &mut mb,
+                rules,
+                &items,
+                it,
+                &dest,
+                &claim_keyword(Some(&owner)),
+            )? {
                 load[idx].1 += 1;
                 moved.push(record(
                     &mut mb,

@@ -138,12 +138,13 @@ fn one(
     };
 
     let moved = if it.status == Status::Unclaimed {
-        let mut won = take(mb, rules, items, it, &me.key)?;
+        let keyword = claim_keyword(Some(&me.key));
+        let mut won = take(mb, rules, items, it, &dest, &keyword)?;
         let inbox = mb.path(&rules.folders.inbox);
         if !won && it.folder == inbox {
             // `rotate --apply` may have just filed it into 未対応: follow it there once.
             if let Some(again) = refiled(mb, rules, it)? {
-                won = take(mb, rules, items, &again, &me.key)?;
+                won = take(mb, rules, items, &again, &dest, &keyword)?;
             }
         }
         won
@@ -237,17 +238,16 @@ fn refiled(mb: &mut Mailbox, rules: &Rules, it: &Item) -> Result<Option<Item>> {
     })
 }
 
-/// Moves an unclaimed message into `member`'s folder if and only if this session
-/// wins it.
+/// Moves an unclaimed message to `dest` if and only if this session wins it.
 pub(super) fn take(
     mb: &mut Mailbox,
     rules: &Rules,
     items: &[Item],
     it: &Item,
-    member: &str,
+    dest: &str,
+    keyword: &str,
 ) -> Result<bool> {
-    let dest = &mb.child(&mb.path(&rules.folders.claimed), member);
-    let alone = match arbitrate(mb, it, &claim_keyword(Some(member)))? {
+    let alone = match arbitrate(mb, it, keyword)? {
         Arbiter::Lost => return Ok(false),
         Arbiter::Alone => true,
         Arbiter::Contended => {
