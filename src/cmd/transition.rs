@@ -269,7 +269,17 @@ pub(super) fn take(
             Moved::To(_)
         ));
     };
-    let (moved, in_dest) = mb.move_then_find(&it.folder, it.uid, dest, mid)?;
+    let claimed = mb.path(&rules.folders.claimed);
+    let into_member = dest
+        .strip_prefix(&claimed)
+        .is_some_and(|rest| rest.starts_with(mb.separator()));
+    let (moved, in_dest) = if into_member {
+        mb.move_then_find(&it.folder, it.uid, dest, mid)?
+    } else {
+        // `done` straight into 完了: searching 完了 would cost as much as 完了 is large,
+        // and a second copy there sends nobody to answer twice.
+        (mb.move_uid(&it.folder, it.uid, dest)?, Vec::new())
+    };
     let Moved::To(new_uid) = moved else {
         return Ok(false);
     };
