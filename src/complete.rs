@@ -5,8 +5,8 @@
 use clap_complete::CompletionCandidate;
 use std::ffi::OsStr;
 
-use crate::imap::Mailbox;
-use crate::queue::{self, Scope};
+use crate::desk::Desk;
+use crate::queue::Scope;
 use crate::rules::{self, Rules};
 
 /// The rules named by `--rules` on the line being completed, else the usual lookup.
@@ -50,15 +50,11 @@ pub fn ids(current: &OsStr) -> Vec<CompletionCandidate> {
     let Some(rules) = rules() else {
         return Vec::new();
     };
-    let Ok(mut mb) = Mailbox::connect(&rules.imap, &rules.folders.claimed, false) else {
+    let Ok(mut desk) = Desk::open(&rules, false) else {
         return Vec::new();
     };
-    let scope = Scope {
-        active: true,
-        done: false,
-    };
-    let items = queue::load(&mut mb, &rules, scope).unwrap_or_default();
-    mb.logout();
+    let items = desk.queue(Scope::ACTIVE).unwrap_or_default();
+    desk.close();
     let keep = starting_with(current);
     items
         .iter()

@@ -6,9 +6,8 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::imap::Mailbox;
+use crate::imap::{Key, Mailbox};
 use crate::queue::Item;
-use crate::rules::Rules;
 
 pub struct Event<'a> {
     pub kind: &'a str,
@@ -18,6 +17,9 @@ pub struct Event<'a> {
     pub to_folder: Option<&'a str>,
     pub note: Option<&'a str>,
     pub at: DateTime<Utc>,
+    /// The event's own Message-ID, when a retry must be able to find it (a note);
+    /// else one is made up.
+    pub message_id: Option<String>,
 }
 
 /// RFC 2047 encoded words when the text is not short plain ASCII; long text is split
@@ -83,10 +85,14 @@ pub fn render(ev: &Event<'_>) -> Vec<u8> {
         std::process::id(),
         it.hash
     );
+    let own_id = ev
+        .message_id
+        .clone()
+        .unwrap_or_else(|| format!("{token}.{}@mailduty", ev.kind));
     let mut h = vec![
         "From: mailduty <mailduty@localhost>".to_string(),
         format!("Date: {}", ev.at.to_rfc2822()),
-        format!("Message-ID: <{token}.{}@mailduty>", ev.kind),
+        format!("Message-ID: <{own_id}>"),
         format!(
             "Subject: {}",
             encode_word(&format!("[mailduty] {} {} by {}", ev.kind, it.id, ev.actor))
@@ -116,6 +122,7 @@ pub fn render(ev: &Event<'_>) -> Vec<u8> {
         it.arrived
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     ));
+    h.push(format!("X-Mailduty-Size: {}", it.size));
     h.push("MIME-Version: 1.0".into());
     h.push("Content-Type: text/plain; charset=utf-8".into());
     h.push("Content-Transfer-Encoding: 8bit".into());
@@ -135,10 +142,31 @@ pub fn render(ev: &Event<'_>) -> Vec<u8> {
     format!("{}\r\n\r\n{}", h.join("\r\n"), body.replace('\n', "\r\n")).into_bytes()
 }
 
-/// Appends the event, marked \Seen so it never shows as new mail.
-pub fn record(mb: &mut Mailbox, rules: &Rules, ev: &Event<'_>) -> Result<()> {
-    let folder = mb.path(&rules.folders.history);
-    mb.append(&folder, "\\Seen", &render(ev))
+/// The Message-ID of a note: the same for the same text by the same member about the
+/// same message on the same day.
+pub fn note_id(actor: &str, it: &Item, text: &str, day: chrono::NaiveDate) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in [
+        actor,
+        &it.hash,
+        &it.size.to_string(),
+        &it.arrived.timestamp().to_string(),
+        text,
+    ] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    let digest: String = h.finalize()[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("note.{day}.{digest}@mailduty")
+}
+
+/// Appends the event to the history folder, marked \Seen so it never shows as new mail.
+pub fn append(mb: &mut Mailbox, folder: &str, ev: &Event<'_>) -> Result<()> {
+    mb.append_seen(folder, &render(ev))
 }
 
 /// An event read back from the history folder.
@@ -156,9 +184,21 @@ pub struct Stored {
     pub note: Option<String>,
     /// When the message arrived, as known when the event was recorded.
     pub arrived: Option<DateTime<Utc>>,
+    /// The message's size (events written before it was recorded have none).
+    pub size: Option<u32>,
 }
 
-const FIELDS: &str = "X-MAILDUTY-EVENT X-MAILDUTY-ACTOR X-MAILDUTY-ID X-MAILDUTY-TIME X-MAILDUTY-TARGET X-MAILDUTY-FROM-FOLDER X-MAILDUTY-TO-FOLDER X-MAILDUTY-NOTE X-MAILDUTY-SUBJECT X-MAILDUTY-ARRIVED";
+impl Stored {
+    /// Whether the event is about this stored message rather than another one with
+    /// the same Message-ID: the arrival and size it names, where it names them.
+    pub fn concerns(&self, it: &Item) -> bool {
+        self.arrived
+            .is_none_or(|a| a.timestamp() == it.arrived.timestamp())
+            && self.size.is_none_or(|s| s == it.size)
+    }
+}
+
+const FIELDS: &str = "X-MAILDUTY-EVENT X-MAILDUTY-ACTOR X-MAILDUTY-ID X-MAILDUTY-TIME X-MAILDUTY-TARGET X-MAILDUTY-FROM-FOLDER X-MAILDUTY-TO-FOLDER X-MAILDUTY-NOTE X-MAILDUTY-SUBJECT X-MAILDUTY-ARRIVED X-MAILDUTY-SIZE";
 
 /// Events whose UIDs a search found, oldest first. Messages in the history folder that
 /// are not events (someone filed mail there by hand) are skipped.
@@ -209,46 +249,41 @@ pub fn parse(header: &[u8]) -> Option<Stored> {
         arrived: get("x-mailduty-arrived")
             .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
             .map(|t| t.with_timezone(&Utc)),
+        size: get("x-mailduty-size").and_then(|s| s.parse().ok()),
     })
 }
 
 /// The events about one message (by its Message-ID, searched on the server).
-pub fn about(mb: &mut Mailbox, rules: &Rules, it: &Item) -> Result<Vec<Stored>> {
-    let folder = mb.path(&rules.folders.history);
-    let uids = match it.message_id.as_deref() {
-        Some(mid) => mb.search_header(&folder, "X-Mailduty-Target", mid)?,
-        None => mb.search(
-            &folder,
-            &format!("HEADER X-Mailduty-Id {}", crate::imap::quote_arg(&it.id)),
-        )?,
+pub fn about(mb: &mut Mailbox, folder: &str, it: &Item) -> Result<Vec<Stored>> {
+    let key = match it.message_id.as_deref() {
+        Some(mid) => Key::HeaderId("X-Mailduty-Target", mid.to_string()),
+        None => Key::Header("X-Mailduty-Id", it.id.clone()),
     };
-    fetch(mb, &folder, &uids)
+    let uids = mb.search(folder, &[key])?;
+    fetch(mb, folder, &uids)
 }
 
 /// Whether an event of `kind` about `id` is in the history (the digest's once-a-day
 /// marker), and if so the first one.
-pub fn marker(mb: &mut Mailbox, rules: &Rules, kind: &str, id: &str) -> Result<Option<Stored>> {
-    let folder = mb.path(&rules.folders.history);
+pub fn marker(mb: &mut Mailbox, folder: &str, kind: &str, id: &str) -> Result<Option<Stored>> {
     let uids = mb.search(
-        &folder,
-        &format!(
-            "HEADER X-Mailduty-Event {} HEADER X-Mailduty-Id {}",
-            crate::imap::quote_arg(kind),
-            crate::imap::quote_arg(id)
-        ),
+        folder,
+        &[
+            Key::Header("X-Mailduty-Event", kind.to_string()),
+            Key::Header("X-Mailduty-Id", id.to_string()),
+        ],
     )?;
-    let evs = fetch(mb, &folder, &uids)?;
+    let evs = fetch(mb, folder, &uids)?;
     Ok(evs.into_iter().find(|e| e.event == kind && e.id == id))
 }
 
 /// The events recorded on or after `since` (the server searches by arrival date, so
 /// the cost follows the days asked for, not the size of the history).
-pub fn since(mb: &mut Mailbox, rules: &Rules, since: DateTime<Utc>) -> Result<Vec<Stored>> {
-    let folder = mb.path(&rules.folders.history);
+pub fn since(mb: &mut Mailbox, folder: &str, since: DateTime<Utc>) -> Result<Vec<Stored>> {
     // SINCE compares dates in the server's zone: ask from the day before, then trim.
-    let day = (since - chrono::Duration::days(1)).format("%d-%b-%Y");
-    let uids = mb.search(&folder, &format!("SINCE {day}"))?;
-    let mut evs = fetch(mb, &folder, &uids)?;
+    let day = (since - chrono::Duration::days(1)).date_naive();
+    let uids = mb.search(folder, &[Key::Since(day)])?;
+    let mut evs = fetch(mb, folder, &uids)?;
     evs.retain(|e| e.time >= since);
     Ok(evs)
 }
@@ -276,6 +311,7 @@ mod tests {
             in_reply_to: vec![],
             references: vec![],
             claim_keywords: vec![],
+            modseq: None,
             released: false,
         };
         let ev = Event {
@@ -286,6 +322,7 @@ mod tests {
             to_folder: Some("対応中/tanaka"),
             note: None,
             at: Utc::now(),
+            message_id: None,
         };
         let raw = render(&ev);
         let msg = mail_parser::MessageParser::default().parse(&raw).unwrap();

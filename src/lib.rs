@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod cli;
 pub mod cmd;
 pub mod complete;
+pub mod desk;
 pub mod digest;
 pub mod error;
 pub mod history;

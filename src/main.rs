@@ -13,7 +13,7 @@ fn main() -> ExitCode {
     match cmd::run(cli) {
         Ok(()) => ExitCode::from(error::SUCCESS),
         Err(e) => {
-            if is_broken_pipe(&e) {
+            if error::is_stdout_closed(&e) {
                 return ExitCode::from(error::SUCCESS);
             }
             let code = error::exit_code(&e);
@@ -26,11 +26,4 @@ fn main() -> ExitCode {
             ExitCode::from(code)
         }
     }
-}
-
-/// `mailduty list | head` closes the pipe early; that is success, not an error.
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain()
-        .filter_map(|c| c.downcast_ref::<std::io::Error>())
-        .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
 }

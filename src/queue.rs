@@ -7,8 +7,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::desk::rules::{RELEASED, is_move_keyword};
+use crate::desk::{Paths, Place};
 use crate::error::Error;
-use crate::imap::{Fetched, Mailbox, Queued, RELEASED_KEYWORD, is_claim_keyword};
+use crate::imap::{Fetched, Mailbox, QUEUE_FIELDS, Queued};
 use crate::rules::Rules;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -51,9 +53,12 @@ pub struct Item {
     pub in_reply_to: Vec<String>,
     #[serde(skip)]
     pub references: Vec<String>,
-    /// Claim keywords on the message: a claim under way, or left by one that crashed.
+    /// Move keywords on the message: a move under way, or left by one that crashed.
     #[serde(skip)]
     pub claim_keywords: Vec<String>,
+    /// The MODSEQ when the queue was read (CONDSTORE servers).
+    #[serde(skip)]
+    pub modseq: Option<u64>,
     #[serde(skip)]
     pub released: bool,
 }
@@ -65,33 +70,42 @@ pub fn overdue(rules: &Rules, it: &Item, now: DateTime<Utc>) -> bool {
     waited.to_std().is_ok_and(|w| w > sla)
 }
 
+#[derive(Debug, Clone, Copy)]
 pub struct Scope {
     pub active: bool,
     pub done: bool,
 }
 
-/// Reads the queue. Its cost grows with the active folders; 完了 is read only
-/// when `scope.done` asks for it.
-pub fn load(mb: &mut Mailbox, rules: &Rules, scope: Scope) -> Result<Vec<Item>> {
-    let f = &rules.folders;
+impl Scope {
+    pub const ACTIVE: Scope = Scope {
+        active: true,
+        done: false,
+    };
+    pub const ALL: Scope = Scope {
+        active: true,
+        done: true,
+    };
+}
+
+/// Reads the queue: the inbox, 未対応, 対応中 and every folder below it (mail a client
+/// dropped on 対応中 itself or on a folder that is no member's is claimed with the
+/// owner unknown, never left out), and 完了 when `scope.done` asks for it. Its cost
+/// grows with the active folders only.
+pub fn load(mb: &mut Mailbox, rules: &Rules, paths: &Paths, scope: Scope) -> Result<Vec<Item>> {
     let mut folders: Vec<(String, Status, Option<String>)> = Vec::new();
     if scope.active {
-        folders.push((mb.path(&f.inbox), Status::Unclaimed, None));
-        folders.push((mb.path(&f.unclaimed), Status::Unclaimed, None));
-        let claimed = mb.path(&f.claimed);
-        let prefix = format!("{claimed}{}", mb.separator());
-        let mut owners: Vec<String> = mb
-            .children(&claimed)?
-            .iter()
-            .filter_map(|name| name.strip_prefix(&prefix).map(str::to_string))
-            .collect();
-        owners.sort();
-        for o in owners {
-            folders.push((mb.child(&claimed, &o), Status::Claimed, Some(o)));
+        folders.push((paths.inbox.clone(), Status::Unclaimed, None));
+        folders.push((paths.unclaimed.clone(), Status::Unclaimed, None));
+        for f in mb.below(&paths.claimed)? {
+            let owner = match paths.place(&f, rules) {
+                Some(Place::Member(m)) => Some(m),
+                _ => None,
+            };
+            folders.push((f, Status::Claimed, owner));
         }
     }
     if scope.done {
-        folders.push((mb.path(&f.done), Status::Done, None));
+        folders.push((paths.done.clone(), Status::Done, None));
     }
     let mut items = Vec::new();
     let names: Vec<String> = folders.iter().map(|f| f.0.clone()).collect();
@@ -102,6 +116,28 @@ pub fn load(mb: &mut Mailbox, rules: &Rules, scope: Scope) -> Result<Vec<Item>> 
             let (folder, status, owner) = &folders[k];
             items.push(item(m, folder, *status, owner.clone()))
         }
+    })?;
+    assign_ids(&mut items);
+    Ok(items)
+}
+
+/// Some messages of one status folder, as queue items.
+pub fn load_uids(
+    mb: &mut Mailbox,
+    rules: &Rules,
+    paths: &Paths,
+    folder: &str,
+    uids: &[u32],
+) -> Result<Vec<Item>> {
+    let (status, owner) = match paths.place(folder, rules) {
+        Some(Place::Member(m)) => (Status::Claimed, Some(m)),
+        Some(Place::ClaimedUnknown) => (Status::Claimed, None),
+        Some(Place::Done) => (Status::Done, None),
+        _ => (Status::Unclaimed, None),
+    };
+    let mut items = Vec::new();
+    mb.fetch_fields(folder, uids, QUEUE_FIELDS, |m| {
+        items.push(item(m, folder, status, owner.clone()))
     })?;
     assign_ids(&mut items);
     Ok(items)
@@ -158,13 +194,11 @@ fn item(m: Fetched, folder: &str, status: Status, owner: Option<String>) -> Item
         claim_keywords: m
             .flags
             .iter()
-            .filter(|f| is_claim_keyword(f))
+            .filter(|f| is_move_keyword(f))
             .cloned()
             .collect(),
-        released: m
-            .flags
-            .iter()
-            .any(|f| f.eq_ignore_ascii_case(RELEASED_KEYWORD)),
+        modseq: m.modseq,
+        released: m.flags.iter().any(|f| f.eq_ignore_ascii_case(RELEASED)),
     }
 }
 
@@ -348,6 +382,7 @@ mod tests {
             in_reply_to: vec![],
             references: vec![],
             claim_keywords: vec![],
+            modseq: None,
             released: false,
         }
     }

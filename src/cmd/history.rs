@@ -5,10 +5,10 @@ use std::io::Write;
 use anyhow::Result;
 use chrono::{TimeZone, Utc};
 
-use super::{Ctx, find_item};
+use super::Ctx;
 use crate::cli::{HistoryArgs, RotateFormat};
 use crate::error::config;
-use crate::history::{self, Stored};
+use crate::history::Stored;
 use crate::rules::Rules;
 
 pub fn run(ctx: &Ctx, args: &HistoryArgs, out: &mut dyn Write) -> Result<()> {
@@ -29,15 +29,16 @@ pub fn run(ctx: &Ctx, args: &HistoryArgs, out: &mut dyn Write) -> Result<()> {
         ),
         None => None,
     };
-    let mut mb = ctx.connect()?;
+    let mut desk = ctx.open()?;
     let mut events = match &args.id {
         Some(id) => {
-            let it = find_item(&mut mb, rules, id)?;
-            history::about(&mut mb, rules, &it)?
+            let it = desk.find(id)?;
+            let evs = desk.events_of(&it)?;
+            evs.into_iter().filter(|e| e.concerns(&it)).collect()
         }
-        None => history::since(&mut mb, rules, since.expect("clap requires ID or --since"))?,
+        None => desk.events_since(since.expect("clap requires ID or --since"))?,
     };
-    mb.logout();
+    desk.close();
     if let Some(s) = since {
         events.retain(|e| e.time >= s);
     }

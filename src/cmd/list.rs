@@ -20,9 +20,9 @@ pub fn run(ctx: &Ctx, args: &ListArgs, out: &mut dyn Write) -> Result<()> {
         active: args.status != StatusFilter::Done,
         done: matches!(args.status, StatusFilter::Done | StatusFilter::All),
     };
-    let mut mb = ctx.connect()?;
-    let mut items = queue::load(&mut mb, &ctx.rules, scope)?;
-    mb.logout();
+    let mut desk = ctx.open()?;
+    let mut items = desk.queue(scope)?;
+    desk.close();
     items.sort_by_key(|it| (it.status != Status::Unclaimed, it.arrived));
     let now = Utc::now();
     let rows: Vec<ListRow<'_>> = items

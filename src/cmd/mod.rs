@@ -16,9 +16,8 @@ use std::io::{BufRead, Write};
 use anyhow::Result;
 
 use crate::cli::{Cli, Command, Global};
-use crate::error::{Error, config};
-use crate::imap::Mailbox;
-use crate::queue::{self, Item, Scope};
+use crate::desk::{Action, Desk};
+use crate::error::config;
 use crate::rules::{self, Member, Rules};
 
 pub struct Ctx {
@@ -27,12 +26,9 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn connect(&self) -> Result<Mailbox> {
-        Mailbox::connect(
-            &self.rules.imap,
-            &self.rules.folders.claimed,
-            self.global.verbose,
-        )
+    /// The desk, connected: one per command.
+    pub fn open(&self) -> Result<Desk<'_>> {
+        Desk::open(&self.rules, self.global.verbose)
     }
 
     /// Who "me" is: `--as`, then `MAILDUTY_MEMBER`, then the member whose login is `$USER`.
@@ -78,35 +74,22 @@ pub fn run(cli: Cli) -> Result<()> {
         rules: loaded.rules,
         global: cli.global,
     };
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = crate::error::Stdout(std::io::stdout().lock());
     match cli.command {
         Command::Check => unreachable!("handled above"),
         Command::Init => init::run(&ctx, &mut out),
         Command::List(a) => list::run(&ctx, &a, &mut out),
-        Command::Claim(a) => {
-            transition::run(&ctx, transition::Action::Claim, &a.ids, false, &mut out)
+        Command::Claim(a) => transition::run(&ctx, Action::Claim, &a.ids, false, &mut out),
+        Command::Release(a) => {
+            transition::run(&ctx, Action::Release, &a.ids.ids, a.force, &mut out)
         }
-        Command::Release(a) => transition::run(
-            &ctx,
-            transition::Action::Release,
-            &a.ids.ids,
-            a.force,
-            &mut out,
-        ),
         Command::Rotate(a) => rotate::run(&ctx, &a, &mut out),
         Command::Show(a) => show::run(&ctx, &a, &mut out),
         Command::Report(a) => report::run(&ctx, &a, &mut out),
         Command::History(a) => history::run(&ctx, &a, &mut out),
         Command::Note(a) => note::run(&ctx, &a, &mut out),
         Command::Completions(_) => unreachable!("handled above"),
-        Command::Done(a) => transition::run(
-            &ctx,
-            transition::Action::Done,
-            &a.ids.ids,
-            a.force,
-            &mut out,
-        ),
+        Command::Done(a) => transition::run(&ctx, Action::Done, &a.ids.ids, a.force, &mut out),
     }?;
     out.flush()?;
     Ok(())
@@ -118,32 +101,8 @@ fn completions(shell: clap_complete::Shell) -> Result<()> {
     use clap::CommandFactory;
     let mut buf = Vec::new();
     clap_complete::generate(shell, &mut crate::cli::Cli::command(), "mailduty", &mut buf);
-    std::io::stdout().lock().write_all(&buf)?;
+    crate::error::Stdout(std::io::stdout().lock()).write_all(&buf)?;
     Ok(())
-}
-
-/// The message a query names: the active folders first, then 完了 (which may be large,
-/// so it is read only when the message is not among the active ones).
-pub fn find_item(mb: &mut Mailbox, rules: &Rules, query: &str) -> Result<Item> {
-    let active = Scope {
-        active: true,
-        done: false,
-    };
-    let items = queue::load(mb, rules, active)?;
-    match queue::resolve(&items, query) {
-        Ok(it) => return Ok(it.clone()),
-        Err(e) if !matches!(e.downcast_ref::<Error>(), Some(Error::NotFound(_))) => return Err(e),
-        Err(_) => {}
-    }
-    let all = queue::load(
-        mb,
-        rules,
-        Scope {
-            active: true,
-            done: true,
-        },
-    )?;
-    queue::resolve(&all, query).cloned()
 }
 
 /// IDs from the arguments, where `-` stands for one ID a line (or several per line) on stdin.

@@ -3,12 +3,12 @@
 use std::io::Write;
 
 use anyhow::Result;
-use chrono::Utc;
 
-use super::{Ctx, find_item};
+use super::Ctx;
 use crate::cli::NoteArgs;
+use crate::desk::event;
 use crate::error::config;
-use crate::history::{self, Event};
+use crate::history::Event;
 
 pub fn run(ctx: &Ctx, args: &NoteArgs, out: &mut dyn Write) -> Result<()> {
     let text = args.text.trim();
@@ -18,18 +18,24 @@ pub fn run(ctx: &Ctx, args: &NoteArgs, out: &mut dyn Write) -> Result<()> {
         ));
     }
     let me = ctx.me()?.clone();
-    let mut mb = ctx.connect()?;
-    let it = find_item(&mut mb, &ctx.rules, &args.id)?;
+    let mut desk = ctx.open()?;
+    let it = desk.find(&args.id)?;
+    let now = chrono::Utc::now();
+    // The same note on the same message by the same member on the same day has one
+    // Message-ID, so a retry after a cut connection finds it instead of saving it twice.
+    let own_id = crate::history::note_id(&me.key, &it, text, ctx.rules.calendar.local_date(now));
+    if desk.has_event(&own_id)? {
+        desk.close();
+        return ctx.say(
+            out,
+            format!("{} already has this note from you today", it.id),
+        );
+    }
     let ev = Event {
-        kind: "note",
-        actor: &me.key,
-        item: &it,
-        from_folder: &it.folder,
-        to_folder: None,
-        note: Some(text),
-        at: Utc::now(),
+        message_id: Some(own_id),
+        ..event("note", &me.key, &it, None, Some(text))
     };
-    history::record(&mut mb, &ctx.rules, &ev)?;
-    mb.logout();
+    desk.record(&ev, None)?;
+    desk.close();
     ctx.say(out, format!("noted {}  {}", it.id, it.subject))
 }

@@ -19,9 +19,9 @@ use super::Ctx;
 use crate::cli::{ReportArgs, RotateFormat};
 use crate::digest::{self, Report};
 use crate::error::config;
-use crate::history::{self, Event};
+use crate::history::Event;
 use crate::imap::resolve_secret;
-use crate::queue::{self, Item, Scope, Status};
+use crate::queue::{Item, Scope, Status};
 use crate::rules::{Recipient, Rules, SmtpAccount, TlsMode, Transport};
 
 /// The history's actor when the sender is not a member (cron under a service account).
@@ -39,16 +39,9 @@ pub fn run(ctx: &Ctx, args: &ReportArgs, out: &mut dyn Write) -> Result<()> {
         None
     };
 
-    let mut mb = ctx.connect()?;
-    let items = queue::load(
-        &mut mb,
-        rules,
-        Scope {
-            active: true,
-            done: false,
-        },
-    )?;
-    let mut events = history::since(&mut mb, rules, now - chrono::Duration::days(8))?;
+    let mut desk = ctx.open()?;
+    let items = desk.queue(Scope::ACTIVE)?;
+    let mut events = desk.events_since(now - chrono::Duration::days(8))?;
     let mut claimed_at = digest::claim_times(&events);
     // Claims older than the window: their own events, one search each.
     for it in items.iter().filter(|i| i.status == Status::Claimed) {
@@ -56,7 +49,7 @@ pub fn run(ctx: &Ctx, args: &ReportArgs, out: &mut dyn Write) -> Result<()> {
             continue;
         };
         if !claimed_at.contains_key(mid.trim_matches(['<', '>'])) {
-            let older = history::about(&mut mb, rules, it)?;
+            let older = desk.events_of(it)?;
             claimed_at.extend(digest::claim_times(&older));
             events.extend(
                 older
@@ -68,7 +61,7 @@ pub fn run(ctx: &Ctx, args: &ReportArgs, out: &mut dyn Write) -> Result<()> {
     let report = digest::build(rules, &duty, &items, &events, &claimed_at, now);
 
     let Some(plan) = plan else {
-        mb.logout();
+        desk.close();
         match args.format {
             RotateFormat::Json => {
                 serde_json::to_writer_pretty(&mut *out, &report)?;
@@ -84,21 +77,21 @@ pub fn run(ctx: &Ctx, args: &ReportArgs, out: &mut dyn Write) -> Result<()> {
         if let Some(h) = &duty.holiday
             && duty.on_duty.is_empty()
         {
-            mb.logout();
+            desk.close();
             return ctx.say(
                 out,
                 format!("{today} is a holiday ({h}): no digest sent (--force sends one)"),
             );
         }
         if !duty.business_day && duty.on_duty.is_empty() {
-            mb.logout();
+            desk.close();
             return ctx.say(
                 out,
                 format!("{today} is not a business day: no digest sent (--force sends one)"),
             );
         }
-        if let Some(m) = history::marker(&mut mb, rules, "digest", &marker_id)? {
-            mb.logout();
+        if let Some(m) = desk.marker("digest", &marker_id)? {
+            desk.close();
             let at = m.time.with_timezone(&rules.timezone).format("%H:%M");
             return ctx.say(
                 out,
@@ -109,7 +102,7 @@ pub fn run(ctx: &Ctx, args: &ReportArgs, out: &mut dyn Write) -> Result<()> {
             );
         }
         if report.overdue.is_empty() && report.stale.is_empty() && !rules.digest.send_when_empty {
-            mb.logout();
+            desk.close();
             return ctx.say(
                 out,
                 "nothing overdue: no digest sent (set digest.send_when_empty: true to send one anyway)",
@@ -117,8 +110,21 @@ pub fn run(ctx: &Ctx, args: &ReportArgs, out: &mut dyn Write) -> Result<()> {
         }
     }
 
+    let sent_here = SentHere::new(rules, &marker_id);
     let message = compose(rules, &report, &plan)?;
-    send(rules, &message)?;
+    match sent_here.as_ref().and_then(SentHere::read) {
+        // This machine sent it, then lost the connection before the marker went in.
+        Some(at) if !args.force => ctx.say(
+            out,
+            format!("the digest for {today} was already sent at {at} from this machine; writing its marker, nothing sent"),
+        )?,
+        _ => {
+            send(rules, &message)?;
+            if let Some(s) = &sent_here {
+                s.write(now);
+            }
+        }
+    }
 
     let actor = ctx
         .me()
@@ -127,7 +133,7 @@ pub fn run(ctx: &Ctx, args: &ReportArgs, out: &mut dyn Write) -> Result<()> {
     let marker = Item {
         id: marker_id,
         subject: digest::subject(&report),
-        folder: mb.path(&rules.folders.inbox),
+        folder: desk.paths.inbox.clone(),
         arrived: now,
         ..Item::default()
     };
@@ -145,13 +151,15 @@ pub fn run(ctx: &Ctx, args: &ReportArgs, out: &mut dyn Write) -> Result<()> {
         to_folder: None,
         note: Some(&note),
         at: now,
+        message_id: None,
     };
-    if let Err(e) = history::record(&mut mb, rules, &ev) {
-        eprintln!(
-            "mailduty: warning: the digest was sent, but its once-a-day marker failed: {e:#}"
-        );
+    desk.record(&ev, None).map_err(|e| {
+        e.context("the digest was sent, but its once-a-day marker was not written (the next `report --send` from this machine writes it and sends nothing)")
+    })?;
+    if let Some(s) = &sent_here {
+        s.clear();
     }
-    mb.logout();
+    desk.close();
     ctx.say(
         out,
         format!(
@@ -161,6 +169,60 @@ pub fn run(ctx: &Ctx, args: &ReportArgs, out: &mut dyn Write) -> Result<()> {
             report.stale.len()
         ),
     )
+}
+
+/// A note on this machine that today's digest went out, kept until the marker is in
+/// the history: a run cut between the SMTP server's acceptance and the marker then
+/// writes the marker on retry instead of mailing everyone again. In
+/// `$XDG_STATE_HOME/mailduty` (else `~/.local/state/mailduty`).
+struct SentHere(std::path::PathBuf);
+
+impl SentHere {
+    fn new(rules: &Rules, marker_id: &str) -> Option<SentHere> {
+        let base = std::env::var_os("XDG_STATE_HOME")
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".local/state"))
+            })?;
+        let mailbox: String = format!("{}@{}", rules.imap.user, rules.imap.host)
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "@.-_".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        Some(SentHere(
+            base.join("mailduty").join(format!("{marker_id}.{mailbox}")),
+        ))
+    }
+
+    fn read(&self) -> Option<String> {
+        std::fs::read_to_string(&self.0)
+            .ok()
+            .map(|s| s.trim().to_string())
+    }
+
+    fn write(&self, at: chrono::DateTime<Utc>) {
+        let res = self
+            .0
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&self.0, at.to_rfc3339()));
+        if let Err(e) = res {
+            eprintln!(
+                "mailduty: warning: cannot note the sent digest in {}: {e}",
+                self.0.display()
+            );
+        }
+    }
+
+    fn clear(&self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// Who gets the mail and from whom.

@@ -7,9 +7,9 @@ use chrono::Utc;
 use mail_parser::{Address, MessageParser};
 use serde::Serialize;
 
-use super::{Ctx, find_item};
+use super::Ctx;
 use crate::cli::{RotateFormat, ShowArgs};
-use crate::history::{self, Stored};
+use crate::history::Stored;
 use crate::output::age;
 
 #[derive(Serialize)]
@@ -47,16 +47,20 @@ fn addresses(a: Option<&Address<'_>>) -> String {
 }
 
 pub fn run(ctx: &Ctx, args: &ShowArgs, out: &mut dyn Write) -> Result<()> {
-    let mut mb = ctx.connect()?;
-    let it = find_item(&mut mb, &ctx.rules, &args.id)?;
-    let raw = mb.fetch_message(&it.folder, it.uid)?.ok_or_else(|| {
+    let mut desk = ctx.open()?;
+    let it = desk.find(&args.id)?;
+    let raw = desk.body(&it)?.ok_or_else(|| {
         crate::error::Error::Conflict(format!(
             "{} was moved a moment ago; run `mailduty show {}` again",
             it.id, it.id
         ))
     })?;
-    let events = history::about(&mut mb, &ctx.rules, &it)?;
-    mb.logout();
+    let events: Vec<Stored> = desk
+        .events_of(&it)?
+        .into_iter()
+        .filter(|e| e.concerns(&it))
+        .collect();
+    desk.close();
     let msg = MessageParser::default().parse(&raw);
     let (from, to, cc, date, body) = match &msg {
         Some(m) => (

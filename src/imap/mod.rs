@@ -15,32 +15,88 @@ use imap_proto::{AttributeValue, MailboxDatum, NameAttribute, Response};
 use crate::rules::{ImapAccount, Secret, TlsMode};
 use conn::{Conn, Done, Status, Stream, quote};
 
-/// The keyword a claimer sets, conditionally on the message's MODSEQ, before it moves
-/// the message: whoever sets it first is the only one allowed to move it.
-pub const CLAIM_KEYWORD: &str = "$MailDutyClaim";
+/// What mailduty asks of a server. Callers name a capability; only this module knows
+/// how the server spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cap {
+    Move,
+    UidPlus,
+    Condstore,
+}
 
-/// The claim keyword for a destination: `$MailDutyClaim_<member>` for a move into
-/// that member's folder, the bare `$MailDutyClaim` for intake into 未対応. Claimers
-/// bound for different folders then make different changes, which the MODSEQ after
-/// the STORE tells apart (one shared keyword would make the second STORE a no-op);
-/// claimers bound for one folder find each other's copies there. Member keys are
-/// lowercase ASCII, valid in an atom.
-pub fn claim_keyword(member: Option<&str>) -> String {
-    match member {
-        Some(m) => format!("{CLAIM_KEYWORD}_{m}"),
-        None => CLAIM_KEYWORD.to_string(),
+impl Cap {
+    fn atom(self) -> &'static str {
+        match self {
+            Cap::Move => "MOVE",
+            Cap::UidPlus => "UIDPLUS",
+            Cap::Condstore => "CONDSTORE",
+        }
     }
 }
 
-/// Whether a flag is any actor's claim keyword.
-pub fn is_claim_keyword(flag: &str) -> bool {
-    flag.get(..CLAIM_KEYWORD.len())
-        .is_some_and(|p| p.eq_ignore_ascii_case(CLAIM_KEYWORD))
+/// A SEARCH key. Several keys given together must all match.
+#[derive(Debug, Clone)]
+pub enum Key {
+    /// The Message-ID header, angle brackets added (HEADER matches substrings).
+    MessageId(String),
+    /// A header holding a Message-ID (`References`, `X-Mailduty-Target` …).
+    HeaderId(&'static str, String),
+    /// A header containing a text.
+    Header(&'static str, String),
+    /// RFC822.SIZE exactly this.
+    Size(u32),
+    Keyword(String),
+    /// Arrival (INTERNALDATE) on or after this day, in the server's zone.
+    Since(chrono::NaiveDate),
+    /// Any one of these.
+    Any(Vec<Key>),
 }
 
-/// The keyword `release` leaves on a message: `rotate --apply` does not hand it to
-/// the duty again, so that giving mail back cannot bounce it to the same person.
-pub const RELEASED_KEYWORD: &str = "$MailDutyReleased";
+impl Key {
+    fn render(&self) -> String {
+        match self {
+            Key::MessageId(m) => message_id_criteria("Message-ID", m),
+            Key::HeaderId(f, m) => message_id_criteria(f, m),
+            Key::Header(f, v) => format!("HEADER {f} {}", quote(v)),
+            Key::Size(n) => format!("LARGER {} SMALLER {}", n.saturating_sub(1), n + 1),
+            Key::Keyword(k) => format!("KEYWORD {k}"),
+            Key::Since(d) => format!("SINCE {}", d.format("%d-%b-%Y")),
+            Key::Any(keys) => match keys.as_slice() {
+                [] => "UID 0".to_string(),
+                [one] => one.render(),
+                [first, rest @ ..] => format!(
+                    "OR ({}) ({})",
+                    first.render(),
+                    Key::Any(rest.to_vec()).render()
+                ),
+            },
+        }
+    }
+}
+
+fn criteria(keys: &[Key]) -> String {
+    if keys.is_empty() {
+        return "ALL".to_string();
+    }
+    keys.iter().map(Key::render).collect::<Vec<_>>().join(" ")
+}
+
+/// A change to the flags of some messages.
+#[derive(Debug, Clone, Copy)]
+pub enum Flags<'a> {
+    Add(&'a [String]),
+    Remove(&'a [String]),
+}
+
+/// What makes a stored message the same one after COPY or MOVE: its size, its
+/// arrival time and the bytes of its whole header. Two different deliveries of one
+/// Message-ID differ in at least one of these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub size: u32,
+    pub arrived: Option<i64>,
+    pub header: [u8; 32],
+}
 
 /// The header fields the queue needs; fetching only these keeps `list` cheap.
 pub const QUEUE_FIELDS: &str = "MESSAGE-ID FROM TO SUBJECT DATE IN-REPLY-TO REFERENCES";
@@ -81,6 +137,8 @@ pub struct Stored {
 pub struct Fetched {
     pub uid: u32,
     pub flags: Vec<String>,
+    /// With CONDSTORE, the message's MODSEQ.
+    pub modseq: Option<u64>,
     pub internal_date: Option<String>,
     pub size: u32,
     pub header: Vec<u8>,
@@ -305,8 +363,12 @@ impl Mailbox {
         Ok(mb)
     }
 
-    pub fn has(&self, cap: &str) -> bool {
+    fn has(&self, cap: &str) -> bool {
         self.caps.contains(cap)
+    }
+
+    pub fn can(&self, cap: Cap) -> bool {
+        self.has(cap.atom())
     }
 
     pub fn separator(&self) -> char {
@@ -375,25 +437,24 @@ impl Mailbox {
         Ok(lines.iter().filter_map(|l| folder_info(l)).collect())
     }
 
-    /// The selectable folders one level below `parent` (the member folders below
-    /// 対応中). The first call answers from the LIST sent with LOGIN, if there was
-    /// one; later calls ask the server again.
-    pub fn children(&mut self, parent: &str) -> Result<Vec<String>> {
+    /// `parent` and every folder below it, selectable ones only, sorted. The first
+    /// call answers from the LIST sent with LOGIN, if there was one; later calls ask
+    /// the server again.
+    pub fn below(&mut self, parent: &str) -> Result<Vec<String>> {
         let listed = match self.prelisted.take() {
             Some(l) => l,
-            None => self.list(&self.child(parent, "%"))?,
+            None => self.list(&format!("{parent}*"))?,
         };
         let prefix = format!("{parent}{}", self.sep);
-        Ok(listed
+        let names: BTreeSet<String> = listed
             .into_iter()
             .filter(|f| f.selectable)
             .filter(|f| {
-                f.name
-                    .strip_prefix(&prefix)
-                    .is_some_and(|leaf| !leaf.is_empty() && !leaf.contains(self.sep))
+                f.name == parent || f.name.len() > prefix.len() && f.name.starts_with(&prefix)
             })
             .map(|f| f.name)
-            .collect())
+            .collect();
+        Ok(names.into_iter().collect())
     }
 
     pub fn create(&mut self, folder: &str) -> Result<()> {
@@ -513,8 +574,9 @@ impl Mailbox {
         folders: &[String],
         mut each: impl FnMut(usize, Queued),
     ) -> Result<()> {
+        let modseq = if self.has("CONDSTORE") { " MODSEQ" } else { "" };
         let fetch = format!(
-            "UID FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS ({QUEUE_FIELDS})])"
+            "UID FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE{modseq} BODY.PEEK[HEADER.FIELDS ({QUEUE_FIELDS})])"
         );
         let mut sized = vec![false; folders.len()];
         let answers = self.per_folder(folders, &fetch, |k, n, r| {
@@ -547,10 +609,10 @@ impl Mailbox {
             return Ok(());
         }
         self.ensure_open(folder, false)?;
-        let set: Vec<String> = uids.iter().map(u32::to_string).collect();
+        let modseq = if self.has("CONDSTORE") { " MODSEQ" } else { "" };
         let cmd = format!(
-            "UID FETCH {} (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS ({fields})])",
-            set.join(",")
+            "UID FETCH {} (UID FLAGS INTERNALDATE RFC822.SIZE{modseq} BODY.PEEK[HEADER.FIELDS ({fields})])",
+            uid_set(uids)
         );
         let done = self.conn.run_each(&cmd, |r| {
             if let Some(f) = parse_fetch(r) {
@@ -581,25 +643,9 @@ impl Mailbox {
         Ok(out)
     }
 
-    /// UIDs in `folder` whose Message-ID header is `message_id`. HEADER search
-    /// matches substrings, so the angle brackets go in: `<a@x>` cannot match `<ba@x>`.
-    pub fn search_message_id(&mut self, folder: &str, message_id: &str) -> Result<Vec<u32>> {
-        self.search_header(folder, "Message-ID", message_id)
-    }
-
-    /// UIDs whose header `field` holds the Message-ID `message_id` (with brackets).
-    pub fn search_header(
-        &mut self,
-        folder: &str,
-        field: &str,
-        message_id: &str,
-    ) -> Result<Vec<u32>> {
-        self.search(folder, &message_id_criteria(field, message_id))
-    }
-
-    /// `UID SEARCH criteria` in each folder, in one round trip.
-    pub fn search_each(&mut self, folders: &[String], criteria: &str) -> Result<Vec<Vec<u32>>> {
-        let cmd = format!("UID SEARCH {criteria}");
+    /// UIDs in each folder matching all `keys`, in one round trip.
+    pub fn search_each(&mut self, folders: &[String], keys: &[Key]) -> Result<Vec<Vec<u32>>> {
+        let cmd = format!("UID SEARCH {}", criteria(keys));
         let mut out = vec![Vec::new(); folders.len()];
         let answers = self.per_folder(folders, &cmd, |k, _, r| {
             if let Ok((_, Response::MailboxData(MailboxDatum::Search(ids)))) =
@@ -616,19 +662,10 @@ impl Mailbox {
         Ok(out)
     }
 
-    /// UIDs whose Message-ID is `message_id`, in each folder, in one round trip.
-    pub fn search_message_id_each(
-        &mut self,
-        folders: &[String],
-        message_id: &str,
-    ) -> Result<Vec<Vec<u32>>> {
-        self.search_each(folders, &message_id_criteria("Message-ID", message_id))
-    }
-
-    /// `UID SEARCH criteria` in `folder`; the caller quotes what needs quoting.
-    pub fn search(&mut self, folder: &str, criteria: &str) -> Result<Vec<u32>> {
+    /// UIDs in `folder` matching all `keys`.
+    pub fn search(&mut self, folder: &str, keys: &[Key]) -> Result<Vec<u32>> {
         self.ensure_open(folder, false)?;
-        let cmd = format!("UID SEARCH {criteria}");
+        let cmd = format!("UID SEARCH {}", criteria(keys));
         let (lines, _) = self.conn.run_ok(&cmd)?;
         let mut out = Vec::new();
         for l in &lines {
@@ -637,6 +674,54 @@ impl Mailbox {
             {
                 out.extend(ids);
             }
+        }
+        Ok(out)
+    }
+
+    /// The identity (size, arrival, whole-header digest) of some messages of a
+    /// folder, never setting \Seen. Messages no longer there are missing.
+    pub fn identities(&mut self, folder: &str, uids: &[u32]) -> Result<Vec<(u32, Identity)>> {
+        if uids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.ensure_open(folder, false)?;
+        let cmd = format!(
+            "UID FETCH {} (UID INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER])",
+            uid_set(uids)
+        );
+        let mut out = Vec::new();
+        let done = self.conn.run_each(&cmd, |r| {
+            if let Some(f) = parse_fetch(r)
+                && uids.contains(&f.uid)
+            {
+                out.push((f.uid, identity_of(&f)));
+            }
+        })?;
+        if done.status != Status::Ok {
+            bail!("{}", conn::describe_failure(&cmd, &done));
+        }
+        Ok(out)
+    }
+
+    /// MODSEQ and flags of some messages of a folder (CONDSTORE servers give the
+    /// MODSEQ; others 0). Messages no longer there are missing.
+    pub fn states(&mut self, folder: &str, uids: &[u32]) -> Result<Vec<(u32, u64, Vec<String>)>> {
+        if uids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.ensure_open(folder, false)?;
+        let modseq = if self.has("CONDSTORE") { " MODSEQ" } else { "" };
+        let cmd = format!("UID FETCH {} (UID FLAGS{modseq})", uid_set(uids));
+        let mut out = Vec::new();
+        let done = self.conn.run_each(&cmd, |r| {
+            if let Some(f) = parse_fetch(r)
+                && uids.contains(&f.uid)
+            {
+                out.push((f.uid, f.modseq.unwrap_or(0), f.flags));
+            }
+        })?;
+        if done.status != Status::Ok {
+            bail!("{}", conn::describe_failure(&cmd, &done));
         }
         Ok(out)
     }
@@ -696,10 +781,17 @@ impl Mailbox {
         folder: &str,
         uid: u32,
         modseq: u64,
-        flag: &str,
+        change: Flags<'_>,
     ) -> Result<Option<Stored>> {
+        let (sign, flags) = match change {
+            Flags::Add(f) => ('+', f),
+            Flags::Remove(f) => ('-', f),
+        };
         self.ensure_open(folder, true)?;
-        let cmd = format!("UID STORE {uid} (UNCHANGEDSINCE {modseq}) +FLAGS.SILENT ({flag})");
+        let cmd = format!(
+            "UID STORE {uid} (UNCHANGEDSINCE {modseq}) {sign}FLAGS.SILENT ({})",
+            flags.join(" ")
+        );
         let mut st = Stored {
             echo: None,
             foreign: false,
@@ -734,19 +826,41 @@ impl Mailbox {
         Ok(Some(st))
     }
 
-    pub fn store(&mut self, folder: &str, uid: u32, change: &str) -> Result<()> {
-        self.store_uids(folder, &[uid], change)
-    }
-
     /// One STORE for many messages of a folder.
-    pub fn store_uids(&mut self, folder: &str, uids: &[u32], change: &str) -> Result<()> {
-        if uids.is_empty() {
+    pub fn store(&mut self, folder: &str, uids: &[u32], change: Flags<'_>) -> Result<()> {
+        let (sign, flags) = match change {
+            Flags::Add(f) => ('+', f),
+            Flags::Remove(f) => ('-', f),
+        };
+        if uids.is_empty() || flags.is_empty() {
             return Ok(());
         }
         self.ensure_open(folder, true)?;
-        let set: Vec<String> = uids.iter().map(u32::to_string).collect();
-        let cmd = format!("UID STORE {} {change}", set.join(","));
+        let cmd = format!(
+            "UID STORE {} {sign}FLAGS.SILENT ({})",
+            uid_set(uids),
+            flags.join(" ")
+        );
         self.conn.run_ok(&cmd).map(|_| ())
+    }
+
+    /// Removes exactly these messages: \Deleted, then UID EXPUNGE of these UIDs
+    /// (never a plain EXPUNGE, which would remove other people's deleted mail).
+    pub fn remove(&mut self, folder: &str, uids: &[u32]) -> Result<()> {
+        if uids.is_empty() {
+            return Ok(());
+        }
+        if !self.has("UIDPLUS") {
+            bail!(
+                "the IMAP server {} lacks UIDPLUS; cannot remove one message safely",
+                self.host
+            );
+        }
+        self.ensure_open(folder, true)?;
+        let set = uid_set(uids);
+        self.conn
+            .run_ok(&format!("UID STORE {set} +FLAGS.SILENT (\\Deleted)"))?;
+        self.conn.run_ok(&format!("UID EXPUNGE {set}")).map(|_| ())
     }
 
     /// Moves one message. Uses MOVE where the server has it, else COPY, then
@@ -780,35 +894,31 @@ impl Mailbox {
         })?;
         let moved = self.moved(&cmd, done, new_uid)?;
         if let Moved::To(_) = moved {
-            self.store(from, uid, "+FLAGS.SILENT (\\Deleted)")?;
-            self.expunge_uid(from, uid)?;
+            self.remove(from, &[uid])?;
         }
         Ok(moved)
     }
 
-    /// Moves one message, then lists the UIDs in `to` whose Message-ID is
-    /// `message_id`: one round trip where the server has MOVE (the EXAMINE of `to`
-    /// cannot start before the move is done, so the search sees the moved copy).
+    /// Moves one message, then lists the UIDs in `to` matching `keys`: one round
+    /// trip where the server has MOVE (the EXAMINE of `to` cannot start before the
+    /// move is done, so the search sees the moved copy).
     pub fn move_then_find(
         &mut self,
         from: &str,
         uid: u32,
         to: &str,
-        message_id: &str,
+        keys: &[Key],
     ) -> Result<(Moved, Vec<u32>)> {
         if !self.has("MOVE") {
             let moved = self.move_uid(from, uid, to)?;
-            let found = self.search_message_id(to, message_id)?;
+            let found = self.search(to, keys)?;
             return Ok((moved, found));
         }
         self.ensure_open(from, true)?;
         let cmds = [
             format!("UID MOVE {uid} {}", quote(&mutf7::encode(to))),
             self.open_cmd(to, false),
-            format!(
-                "UID SEARCH {}",
-                message_id_criteria("Message-ID", message_id)
-            ),
+            format!("UID SEARCH {}", criteria(keys)),
         ];
         let (mut new_uid, mut found) = (None, Vec::new());
         let mut dones = self
@@ -862,22 +972,11 @@ impl Mailbox {
         }
     }
 
-    /// Expunges exactly one UID (UIDPLUS), leaving others' \Deleted mail alone.
-    pub fn expunge_uid(&mut self, folder: &str, uid: u32) -> Result<()> {
-        if !self.has("UIDPLUS") {
-            bail!(
-                "the IMAP server {} lacks UIDPLUS; cannot remove one message safely",
-                self.host
-            );
-        }
-        self.ensure_open(folder, true)?;
-        self.conn.run_ok(&format!("UID EXPUNGE {uid}")).map(|_| ())
-    }
-
-    pub fn append(&mut self, folder: &str, flags: &str, data: &[u8]) -> Result<()> {
+    /// Appends a message marked \Seen (history events never show as new mail).
+    pub fn append_seen(&mut self, folder: &str, data: &[u8]) -> Result<()> {
         let q = quote(&mutf7::encode(folder));
         let plus = self.has("LITERAL+");
-        let done = self.conn.append(&q, flags, data, plus)?;
+        let done = self.conn.append(&q, "\\Seen", data, plus)?;
         if done.status != Status::Ok {
             bail!("cannot append to {folder}: {}", done.text);
         }
@@ -886,6 +985,26 @@ impl Mailbox {
 
     pub fn logout(mut self) {
         let _ = self.conn.send_only("LOGOUT");
+    }
+}
+
+fn uid_set(uids: &[u32]) -> String {
+    uids.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn identity_of(f: &Fetched) -> Identity {
+    use sha2::Digest;
+    Identity {
+        size: f.size,
+        arrived: f
+            .internal_date
+            .as_deref()
+            .and_then(|d| chrono::DateTime::parse_from_str(d, "%d-%b-%Y %H:%M:%S %z").ok())
+            .map(|d| d.timestamp()),
+        header: sha2::Sha256::digest(&f.header).into(),
     }
 }
 
@@ -1008,6 +1127,7 @@ fn parse_fetch(r: &[u8]) -> Option<Fetched> {
     let mut f = Fetched {
         uid: 0,
         flags: Vec::new(),
+        modseq: None,
         internal_date: None,
         size: 0,
         header: Vec::new(),
@@ -1018,6 +1138,7 @@ fn parse_fetch(r: &[u8]) -> Option<Fetched> {
             AttributeValue::Flags(fl) => f.flags = fl.into_iter().map(|s| s.into_owned()).collect(),
             AttributeValue::InternalDate(d) => f.internal_date = Some(d.into_owned()),
             AttributeValue::Rfc822Size(s) => f.size = s,
+            AttributeValue::ModSeq(m) => f.modseq = Some(m),
             AttributeValue::BodySection { data: Some(d), .. } => f.header = d.into_owned(),
             _ => {}
         }

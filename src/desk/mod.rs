@@ -1,0 +1,318 @@
+//! The desk: the one layer that owns the status folders. Commands open it once, ask
+//! it for the queue, find a message, move one (`take`) and record what happened;
+//! `imap/` below it speaks the protocol, and nothing above it knows a folder path's
+//! syntax or an IMAP keyword.
+//!
+//! What it guarantees, whatever crashes or races:
+//! - a message leaves a folder only by a MOVE to another status folder;
+//! - a copy is removed only when it is proven to be the same stored message (same
+//!   size, arrival and header bytes) as one that stays; a shared Message-ID proves
+//!   nothing (`take.rs`);
+//! - a move whose process died is finished by the next run: its keyword says what was
+//!   under way, and the missing history event is written once (`recover.rs`);
+//! - mail in any folder under 対応中 is in the queue, with the owner unknown when the
+//!   folder is no member's.
+
+mod act;
+mod apply;
+mod plan;
+mod recover;
+pub mod rules;
+mod take;
+
+use std::collections::HashSet;
+
+use anyhow::Result;
+use chrono::Utc;
+
+use crate::error::Error;
+use crate::history::{self, Event, Stored};
+use crate::imap::{Cap, Flags, Key, Mailbox};
+use crate::queue::{self, Item, Scope, Status};
+use crate::rules::Rules;
+
+pub use act::{Action, Outcome, act};
+pub use apply::{Applied, Move, apply};
+pub use plan::Assignment;
+pub use recover::Recovered;
+pub use rules::{Actor, Place};
+
+/// Where a move goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dest {
+    Unclaimed,
+    Member(String),
+    Done,
+}
+
+/// What became of a move.
+#[derive(Debug)]
+pub enum Taken {
+    /// This process moved it; the event is still to be recorded.
+    Won(Landed),
+    /// Someone else took it first: the owner when known.
+    Lost { owner: Option<String> },
+    /// It was already where it was to go.
+    Already,
+}
+
+/// Where a moved message landed.
+#[derive(Debug, Clone)]
+pub struct Landed {
+    pub folder: String,
+    pub uid: Option<u32>,
+    /// The keywords the move left on it, cleared once its event is recorded.
+    keywords: Vec<String>,
+}
+
+/// The server's names of the rules' folders, with its prefix and separator applied.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub inbox: String,
+    pub unclaimed: String,
+    pub claimed: String,
+    pub done: String,
+    pub history: String,
+    sep: char,
+}
+
+impl Paths {
+    pub fn member(&self, key: &str) -> String {
+        format!("{}{}{key}", self.claimed, self.sep)
+    }
+
+    pub fn of(&self, dest: &Dest) -> String {
+        match dest {
+            Dest::Unclaimed => self.unclaimed.clone(),
+            Dest::Member(m) => self.member(m),
+            Dest::Done => self.done.clone(),
+        }
+    }
+
+    /// What a folder is to the desk; None for folders outside the status folders.
+    pub fn place(&self, folder: &str, rules: &Rules) -> Option<Place> {
+        if folder == self.inbox {
+            return Some(Place::Inbox);
+        }
+        if folder == self.unclaimed {
+            return Some(Place::Unclaimed);
+        }
+        if folder == self.done {
+            return Some(Place::Done);
+        }
+        if folder == self.claimed {
+            return Some(Place::ClaimedUnknown);
+        }
+        let below = folder
+            .strip_prefix(self.claimed.as_str())?
+            .strip_prefix(self.sep)?;
+        Some(match rules.member(below) {
+            Some(m) if !below.contains(self.sep) => Place::Member(m.key.clone()),
+            _ => Place::ClaimedUnknown,
+        })
+    }
+}
+
+pub struct Desk<'r> {
+    mb: Mailbox,
+    rules: &'r Rules,
+    pub paths: Paths,
+    /// Every (folder, UID) the queue held when this command read it: a copy found
+    /// later that is not among these arrived during this command.
+    known: HashSet<(String, u32)>,
+    /// How long the desk waits; the tests of the rules shorten nothing on the server.
+    pub(crate) pause: fn(std::time::Duration),
+}
+
+impl<'r> Desk<'r> {
+    pub fn open(rules: &'r Rules, verbose: bool) -> Result<Desk<'r>> {
+        let mb = Mailbox::connect(&rules.imap, &rules.folders.claimed, verbose)?;
+        let f = &rules.folders;
+        let paths = Paths {
+            inbox: mb.path(&f.inbox),
+            unclaimed: mb.path(&f.unclaimed),
+            claimed: mb.path(&f.claimed),
+            done: mb.path(&f.done),
+            history: mb.path(&f.history),
+            sep: mb.separator(),
+        };
+        Ok(Desk {
+            mb,
+            rules,
+            paths,
+            known: HashSet::new(),
+            pause: std::thread::sleep,
+        })
+    }
+
+    pub fn rules(&self) -> &Rules {
+        self.rules
+    }
+
+    pub fn close(self) {
+        self.mb.logout();
+    }
+
+    /// The messages of the active folders (and of 完了 with `scope.done`).
+    pub fn queue(&mut self, scope: Scope) -> Result<Vec<Item>> {
+        let items = queue::load(&mut self.mb, self.rules, &self.paths, scope)?;
+        self.known
+            .extend(items.iter().map(|i| (i.folder.clone(), i.uid)));
+        Ok(items)
+    }
+
+    /// The message a query names: the active folders first, then 完了 (which may be
+    /// large, so it is read only when the message is not among the active ones).
+    pub fn find(&mut self, query: &str) -> Result<Item> {
+        let active = self.queue(Scope::ACTIVE)?;
+        match queue::resolve(&active, query) {
+            Ok(it) => return Ok(it.clone()),
+            Err(e) if !matches!(e.downcast_ref::<Error>(), Some(Error::NotFound(_))) => {
+                return Err(e);
+            }
+            Err(_) => {}
+        }
+        let all = self.queue(Scope::ALL)?;
+        queue::resolve(&all, query).cloned()
+    }
+
+    /// One whole message (BODY.PEEK: nothing marked read).
+    pub fn body(&mut self, it: &Item) -> Result<Option<Vec<u8>>> {
+        self.mb.fetch_message(&it.folder, it.uid)
+    }
+
+    /// The events about one message.
+    pub fn events_of(&mut self, it: &Item) -> Result<Vec<Stored>> {
+        history::about(&mut self.mb, &self.paths.history, it)
+    }
+
+    pub fn events_since(&mut self, since: chrono::DateTime<Utc>) -> Result<Vec<Stored>> {
+        history::since(&mut self.mb, &self.paths.history, since)
+    }
+
+    /// The first event of `kind` about the pseudo-ID `id` (the digest's marker).
+    pub fn marker(&mut self, kind: &str, id: &str) -> Result<Option<Stored>> {
+        history::marker(&mut self.mb, &self.paths.history, kind, id)
+    }
+
+    /// Appends an event; after a move, then clears the move's keywords, which until
+    /// then tell the next run that this event may be missing.
+    pub fn record(&mut self, ev: &Event<'_>, landed: Option<&Landed>) -> Result<()> {
+        history::append(&mut self.mb, &self.paths.history, ev)?;
+        if let Some(l) = landed
+            && let Some(uid) = l.uid
+        {
+            self.mb
+                .store(&l.folder, &[uid], Flags::Remove(&l.keywords))?;
+        }
+        Ok(())
+    }
+
+    /// Whether an event with this Message-ID is in the history (a retried note).
+    pub fn has_event(&mut self, event_message_id: &str) -> Result<bool> {
+        let uids = self.mb.search(
+            &self.paths.history,
+            &[Key::MessageId(event_message_id.to_string())],
+        )?;
+        Ok(!uids.is_empty())
+    }
+
+    /// Moves a message to `dest` if and only if this process wins it; see `take.rs`.
+    pub fn take(&mut self, it: &Item, dest: &Dest, actor: Actor<'_>) -> Result<Taken> {
+        take::take(self, it, dest, actor)
+    }
+
+    /// Finishes what crashed runs left: see `recover.rs`.
+    pub fn recover(&mut self, items: &mut Vec<Item>) -> Result<Recovered> {
+        recover::recover(self, items)
+    }
+
+    /// The missing event of a move that a retried command finds already done; at most
+    /// once (nothing when the history already explains where the message is).
+    pub fn complete_history(&mut self, it: &Item, kind: &str, actor: &str) -> Result<bool> {
+        recover::complete(self, it, kind, actor)
+    }
+
+    pub fn plan_intake(&self, items: &[Item]) -> Vec<Assignment> {
+        plan::intake(items, self.rules, &self.paths.inbox, busy)
+    }
+
+    pub fn plan_hand_out(&self, items: &[Item], on_duty: &[String]) -> Vec<Assignment> {
+        plan::hand_out(items, &self.paths.unclaimed, on_duty, busy)
+    }
+
+    /// What the server offers, for `init`.
+    pub fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            host: self.mb.host().to_string(),
+            separator: self.mb.separator(),
+            r#move: self.mb.can(Cap::Move),
+            uidplus: self.mb.can(Cap::UidPlus),
+            condstore: self.mb.can(Cap::Condstore),
+        }
+    }
+
+    /// Creates the status folders that are missing; returns those it created.
+    pub fn create_folders(&mut self) -> Result<Vec<String>> {
+        let existing: HashSet<String> = self.mb.list("*")?.into_iter().map(|fi| fi.name).collect();
+        let p = &self.paths;
+        let mut wanted = vec![p.unclaimed.clone(), p.claimed.clone()];
+        wanted.extend(self.rules.members.iter().map(|m| p.member(&m.key)));
+        wanted.push(p.done.clone());
+        wanted.push(p.history.clone());
+        let mut created = Vec::new();
+        for name in wanted {
+            if !existing.contains(&name) {
+                self.mb.create(&name)?;
+                created.push(name);
+            }
+        }
+        Ok(created)
+    }
+
+    pub fn commands_sent(&self) -> u32 {
+        self.mb.commands_sent()
+    }
+}
+
+pub struct Capabilities {
+    pub host: String,
+    pub separator: char,
+    pub r#move: bool,
+    pub uidplus: bool,
+    pub condstore: bool,
+}
+
+/// A message whose keyword says a move is under way: left for that mover (or, when
+/// it is stale, for `recover`).
+fn busy(it: &Item) -> bool {
+    !it.claim_keywords.is_empty()
+}
+
+/// Makes an event of the common shape.
+pub fn event<'a>(
+    kind: &'a str,
+    actor: &'a str,
+    it: &'a Item,
+    to: Option<&'a str>,
+    note: Option<&'a str>,
+) -> Event<'a> {
+    Event {
+        kind,
+        actor,
+        item: it,
+        from_folder: &it.folder,
+        to_folder: to,
+        note,
+        at: Utc::now(),
+        message_id: None,
+    }
+}
+
+impl Item {
+    /// Whether the desk may treat it as unowned: in the inbox, 未対応, or a folder
+    /// under 対応中 that is no member's.
+    pub fn contested(&self) -> bool {
+        self.owner.is_none() && self.status != Status::Done
+    }
+}

@@ -1,0 +1,203 @@
+//! What `rotate --apply` does with the queue, decided without the server: intake of
+//! inbox mail (thread stickiness, routes, else 未対応) and the hand-out of unclaimed
+//! mail to the least-loaded member on duty.
+
+use std::collections::HashMap;
+
+use crate::queue::{Item, Status};
+use crate::rules::Rules;
+
+/// Where one message goes, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    /// Index into the items the plan was made from.
+    pub item: usize,
+    /// The member it goes to; None: 未対応.
+    pub owner: Option<String>,
+    /// "intake", "duty", "thread", or the route's description.
+    pub reason: String,
+}
+
+fn bare(id: &str) -> &str {
+    id.trim().trim_start_matches('<').trim_end_matches('>')
+}
+
+/// Inbox mail, oldest first: follow-ups to a member's thread go to that member
+/// (`threads: true`), mail matching a route to the route's owner, the rest to 未対応.
+/// `busy` items (a move under way) are left for the next run.
+pub fn intake(
+    items: &[Item],
+    rules: &Rules,
+    inbox: &str,
+    busy: impl Fn(&Item) -> bool,
+) -> Vec<Assignment> {
+    let owners: HashMap<&str, &str> = items
+        .iter()
+        .filter(|i| i.status == Status::Claimed)
+        .filter_map(|i| Some((bare(i.message_id.as_deref()?), i.owner.as_deref()?)))
+        .collect();
+    let mut incoming: Vec<usize> = (0..items.len())
+        .filter(|&i| items[i].folder == inbox && !busy(&items[i]))
+        .collect();
+    incoming.sort_by_key(|&i| (items[i].arrived, items[i].uid));
+    incoming
+        .into_iter()
+        .map(|i| {
+            let it = &items[i];
+            let sticky = rules
+                .threads
+                .then(|| {
+                    it.in_reply_to
+                        .iter()
+                        .chain(it.references.iter().rev())
+                        .find_map(|r| owners.get(bare(r)).copied())
+                })
+                .flatten()
+                .filter(|o| rules.member(o).is_some())
+                .map(|o| (o.to_string(), "thread".to_string()));
+            let routed = || {
+                rules
+                    .route_for(&it.from, &it.subject)
+                    .and_then(|r| Some((r.owner.clone()?, r.describe())))
+            };
+            match sticky.or_else(routed) {
+                Some((owner, reason)) => Assignment {
+                    item: i,
+                    owner: Some(owner),
+                    reason,
+                },
+                None => Assignment {
+                    item: i,
+                    owner: None,
+                    reason: "intake".into(),
+                },
+            }
+        })
+        .collect()
+}
+
+/// Unclaimed mail in 未対応, oldest first, each to whoever on duty holds the fewest
+/// claims (ties: the first on the roster). Released mail stays for a person to take.
+pub fn hand_out(
+    items: &[Item],
+    unclaimed: &str,
+    on_duty: &[String],
+    busy: impl Fn(&Item) -> bool,
+) -> Vec<Assignment> {
+    if on_duty.is_empty() {
+        return Vec::new();
+    }
+    let mut load: Vec<usize> = on_duty
+        .iter()
+        .map(|m| {
+            items
+                .iter()
+                .filter(|i| i.owner.as_deref() == Some(m.as_str()))
+                .count()
+        })
+        .collect();
+    let mut waiting: Vec<usize> = (0..items.len())
+        .filter(|&i| items[i].folder == unclaimed && !items[i].released && !busy(&items[i]))
+        .collect();
+    waiting.sort_by_key(|&i| (items[i].arrived, items[i].uid));
+    waiting
+        .into_iter()
+        .map(|i| {
+            let (k, _) = load
+                .iter()
+                .enumerate()
+                .min_by_key(|(k, n)| (**n, *k))
+                .expect("on_duty is not empty");
+            load[k] += 1;
+            Assignment {
+                item: i,
+                owner: Some(on_duty[k].clone()),
+                reason: "duty".into(),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::DateTime;
+
+    fn item(folder: &str, uid: u32, mid: &str, owner: Option<&str>) -> Item {
+        Item {
+            id: format!("id{uid}"),
+            message_id: Some(mid.to_string()),
+            status: if owner.is_some() {
+                Status::Claimed
+            } else {
+                Status::Unclaimed
+            },
+            owner: owner.map(str::to_string),
+            folder: folder.into(),
+            uid,
+            arrived: DateTime::from_timestamp(1_700_000_000 + i64::from(uid), 0).unwrap(),
+            ..Item::default()
+        }
+    }
+
+    fn rules(yaml: &str) -> Rules {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("rules.yaml");
+        std::fs::write(
+            &p,
+            format!("imap: {{ host: 127.0.0.1, port: 1, tls: none, user: u, password_env: X }}\nmembers:\n  tanaka: {{ name: T }}\n  suzuki: {{ name: S }}\n{yaml}"),
+        )
+        .unwrap();
+        crate::rules::load(&p).unwrap().rules
+    }
+
+    #[test]
+    fn follow_ups_go_to_the_thread_owner_the_rest_to_unclaimed() {
+        let r = rules("threads: true\n");
+        let mut reply = item("INBOX", 5, "r@x", None);
+        reply.in_reply_to = vec!["<a@x>".into()];
+        let items = vec![
+            item("対応中/suzuki", 1, "a@x", Some("suzuki")),
+            reply,
+            item("INBOX", 3, "b@x", None),
+        ];
+        let plan = intake(&items, &r, "INBOX", |_| false);
+        assert_eq!(
+            plan,
+            vec![
+                Assignment {
+                    item: 2,
+                    owner: None,
+                    reason: "intake".into()
+                },
+                Assignment {
+                    item: 1,
+                    owner: Some("suzuki".into()),
+                    reason: "thread".into()
+                },
+            ]
+        );
+        // A busy message waits for the next run.
+        assert_eq!(intake(&items, &r, "INBOX", |i| i.uid == 3).len(), 1);
+    }
+
+    #[test]
+    fn hand_out_balances_the_duty() {
+        let items = vec![
+            item("対応中/tanaka", 1, "a@x", Some("tanaka")),
+            item("未対応", 2, "b@x", None),
+            item("未対応", 3, "c@x", None),
+            item("未対応", 4, "d@x", None),
+        ];
+        let duty = vec!["tanaka".to_string(), "suzuki".to_string()];
+        let who: Vec<String> = hand_out(&items, "未対応", &duty, |_| false)
+            .into_iter()
+            .map(|a| a.owner.unwrap())
+            .collect();
+        assert_eq!(who, ["suzuki", "tanaka", "suzuki"]);
+        assert!(hand_out(&items, "未対応", &[], |_| false).is_empty());
+        let mut released = items.clone();
+        released[1].released = true;
+        assert_eq!(hand_out(&released, "未対応", &duty, |_| false).len(), 2);
+    }
+}

@@ -1,0 +1,230 @@
+//! Finishing what a crashed or cut run left, run by every `rotate --apply`:
+//!
+//! - a move keyword unchanged for `STALE` was left by a process that died. Where the
+//!   message still sits where that move started, the keyword is cleared so the
+//!   message is filed and handed out again; where it got to its destination, the
+//!   move's event is written if the history does not already explain it;
+//! - proven copies of one stored message in two status folders (a server without
+//!   MOVE cut between COPY and EXPUNGE, or a mail client) are resolved by the same
+//!   rule every mover applies (`rules::keeper`). Look-alikes stay.
+//!
+//! Its cost follows the messages that carry a keyword or share a Message-ID, not the
+//! size of the folders: 完了 is only searched for keywords on the server.
+
+use std::collections::HashMap;
+
+use anyhow::Result;
+
+use super::rules::{self, STALE, explain, is_stale, keeper};
+use super::{Desk, Place, event};
+use crate::history::{self, Event};
+use crate::imap::{Flags, Identity, Key};
+use crate::queue::{self, Item};
+
+/// What `recover` did.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+pub struct Recovered {
+    /// History events written for moves whose process stopped before writing them.
+    pub events: usize,
+    /// Messages freed of a keyword left by a move that never happened.
+    pub unstuck: usize,
+    /// Copies removed because another copy of the same stored message stays.
+    pub healed: usize,
+}
+
+pub fn recover(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Recovered> {
+    let mut done = Recovered::default();
+    let mut flagged: Vec<Item> = items
+        .iter()
+        .filter(|i| !i.claim_keywords.is_empty())
+        .cloned()
+        .collect();
+    flagged.extend(flagged_in_done(desk)?);
+    if !flagged.is_empty() {
+        (desk.pause)(STALE);
+        let mut by_folder: HashMap<String, Vec<u32>> = HashMap::new();
+        for it in &flagged {
+            by_folder.entry(it.folder.clone()).or_default().push(it.uid);
+        }
+        let mut now: HashMap<(String, u32), (u64, Vec<String>)> = HashMap::new();
+        for (folder, uids) in by_folder {
+            for (uid, modseq, flags) in desk.mb.states(&folder, &uids)? {
+                now.insert((folder.clone(), uid), (modseq, flags));
+            }
+        }
+        for it in &flagged {
+            let Some((modseq, flags)) = now.get(&(it.folder.clone(), it.uid)) else {
+                continue;
+            };
+            let first_flags: Vec<String> = it.claim_keywords.clone();
+            if !is_stale((it.modseq.unwrap_or(0), &first_flags), (*modseq, flags)) {
+                continue;
+            }
+            let place = desk.paths.place(&it.folder, desk.rules);
+            let explained = place
+                .as_ref()
+                .and_then(|p| it.claim_keywords.iter().find_map(|k| explain(p, k)));
+            if let Some((kind, actor)) = &explained
+                && complete(desk, it, kind, actor)?
+            {
+                done.events += 1;
+            }
+            // Conditional, so that a mover who set its keyword since is not undone.
+            let cleared = if desk.mb.can(crate::imap::Cap::Condstore) {
+                desk.mb
+                    .store_if_unchanged(
+                        &it.folder,
+                        it.uid,
+                        *modseq,
+                        Flags::Remove(&it.claim_keywords),
+                    )?
+                    .is_some()
+            } else {
+                desk.mb
+                    .store(&it.folder, &[it.uid], Flags::Remove(&it.claim_keywords))?;
+                true
+            };
+            if cleared {
+                if explained.is_none() {
+                    done.unstuck += 1;
+                }
+                if let Some(i) = items
+                    .iter_mut()
+                    .find(|i| i.folder == it.folder && i.uid == it.uid)
+                {
+                    i.claim_keywords.clear();
+                    i.modseq = None;
+                }
+            }
+        }
+    }
+    done.healed = heal(desk, items)?;
+    Ok(done)
+}
+
+/// Messages in 完了 that still carry a move keyword (a `done` cut before its event).
+fn flagged_in_done(desk: &mut Desk<'_>) -> Result<Vec<Item>> {
+    let mut kws: Vec<Key> = desk
+        .rules
+        .members
+        .iter()
+        .map(|m| {
+            Key::Keyword(rules::keyword(
+                &super::Dest::Done,
+                rules::Actor::Member(&m.key),
+            ))
+        })
+        .collect();
+    kws.push(Key::Keyword(rules::keyword(
+        &super::Dest::Done,
+        rules::Actor::Rotate,
+    )));
+    let done = desk.paths.done.clone();
+    let uids = desk.mb.search(&done, &[Key::Any(kws)])?;
+    queue::load_uids(&mut desk.mb, desk.rules, &desk.paths, &done, &uids)
+}
+
+/// Writes the event of a move that is done but maybe not recorded: nothing when the
+/// latest event about this stored message already puts it where it is.
+pub fn complete(desk: &mut Desk<'_>, it: &Item, kind: &str, actor: &str) -> Result<bool> {
+    let evs = desk.events_of(it)?;
+    let last = evs
+        .iter()
+        .filter(|e| e.concerns(it))
+        .filter(|e| e.to_folder.is_some())
+        .last();
+    if last.and_then(|e| e.to_folder.as_deref()) == Some(it.folder.as_str()) {
+        return Ok(false);
+    }
+    let from = last
+        .and_then(|e| e.to_folder.clone())
+        .unwrap_or_else(|| desk.paths.inbox.clone());
+    let ev = Event {
+        from_folder: &from,
+        ..event(
+            kind,
+            actor,
+            it,
+            Some(&it.folder),
+            Some("recorded by a later run: the move's own run stopped before writing it"),
+        )
+    };
+    history::append(&mut desk.mb, &desk.paths.history, &ev)?;
+    Ok(true)
+}
+
+/// Resolves proven copies among the queue's messages; returns how many it removed.
+fn heal(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<usize> {
+    // Copies keep size and arrival: only messages sharing those (and the ID hash)
+    // are worth fetching a header for.
+    let mut groups: HashMap<(&str, u32, i64), Vec<usize>> = HashMap::new();
+    for (i, it) in items.iter().enumerate() {
+        if it.claim_keywords.is_empty() {
+            groups
+                .entry((it.hash.as_str(), it.size, it.arrived.timestamp()))
+                .or_default()
+                .push(i);
+        }
+    }
+    let groups: Vec<Vec<usize>> = groups.into_values().filter(|g| g.len() > 1).collect();
+    if groups.is_empty() {
+        return Ok(0);
+    }
+    let mut wanted: HashMap<String, Vec<u32>> = HashMap::new();
+    for &i in groups.iter().flatten() {
+        wanted
+            .entry(items[i].folder.clone())
+            .or_default()
+            .push(items[i].uid);
+    }
+    let mut ids: HashMap<(String, u32), Identity> = HashMap::new();
+    for (folder, uids) in wanted {
+        for (uid, id) in desk.mb.identities(&folder, &uids)? {
+            ids.insert((folder.clone(), uid), id);
+        }
+    }
+    let mut gone: Vec<(String, u32)> = Vec::new();
+    for g in groups {
+        let mut by_id: Vec<(Identity, Vec<usize>)> = Vec::new();
+        for i in g {
+            let Some(id) = ids.get(&(items[i].folder.clone(), items[i].uid)) else {
+                continue;
+            };
+            match by_id.iter_mut().find(|(x, _)| x == id) {
+                Some((_, v)) => v.push(i),
+                None => by_id.push((id.clone(), vec![i])),
+            }
+        }
+        for (_, copies) in by_id.into_iter().filter(|(_, v)| v.len() > 1) {
+            let places: Vec<Place> = copies
+                .iter()
+                .map(|&i| {
+                    desk.paths
+                        .place(&items[i].folder, desk.rules)
+                        .unwrap_or(Place::ClaimedUnknown)
+                })
+                .collect();
+            let view: Vec<(&Place, &str, u32)> = copies
+                .iter()
+                .zip(&places)
+                .map(|(&i, p)| (p, items[i].folder.as_str(), items[i].uid))
+                .collect();
+            let Some(keep) = keeper(&view) else { continue };
+            for (k, &i) in copies.iter().enumerate() {
+                if k != keep {
+                    gone.push((items[i].folder.clone(), items[i].uid));
+                }
+            }
+        }
+    }
+    let mut by_folder: HashMap<String, Vec<u32>> = HashMap::new();
+    for (f, u) in &gone {
+        by_folder.entry(f.clone()).or_default().push(*u);
+    }
+    for (f, uids) in by_folder {
+        desk.mb.remove(&f, &uids)?;
+    }
+    items.retain(|i| !gone.contains(&(i.folder.clone(), i.uid)));
+    queue::assign_ids(items);
+    Ok(gone.len())
+}

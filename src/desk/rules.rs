@@ -1,0 +1,222 @@
+//! The desk's rules as pure functions: which keyword a move sets, what a keyword left
+//! on a message says happened, when a keyword is stale, and which of several proven
+//! copies stays. Every client applies these same rules, so they must not depend on
+//! anything but their arguments.
+
+use std::time::Duration;
+
+use super::Dest;
+
+/// The keyword a mover sets before it moves a message, and clears once the move's
+/// event is in the history. Set first by a conditional STORE, it arbitrates between
+/// concurrent movers; left on a message after a crash, it says which move was under
+/// way, so the next run can finish the job.
+pub const CLAIM: &str = "$MailDutyClaim";
+/// The prefix for hand-outs by `rotate --apply`: a claim by the member and a hand-out
+/// to that member are different changes, which the arbitration tells apart, and the
+/// history that a crash left unwritten gets the right actor.
+pub const ASSIGN: &str = "$MailDutyAssign";
+/// Left by `release`: `rotate --apply` does not hand the message out again.
+pub const RELEASED: &str = "$MailDutyReleased";
+
+/// The actor `rotate --apply` writes into the history.
+pub const ROTATE: &str = "rotate";
+
+/// How long a mover may take between its keyword and its history event: a keyword
+/// unchanged for longer was left by a process that died.
+pub const STALE: Duration = Duration::from_secs(2);
+/// How long concurrent MOVEs need to land before copies are looked for.
+pub const SETTLE: Duration = Duration::from_millis(500);
+
+/// Who moves a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor<'a> {
+    Member(&'a str),
+    Rotate,
+}
+
+impl Actor<'_> {
+    pub fn key(&self) -> &str {
+        match self {
+            Actor::Member(m) => m,
+            Actor::Rotate => ROTATE,
+        }
+    }
+}
+
+/// The keyword for a move. Movers bound for different places set different keywords,
+/// so their STOREs are different changes. Member keys are lowercase ASCII (the rules
+/// check it), valid in an IMAP atom.
+pub fn keyword(dest: &Dest, actor: Actor<'_>) -> String {
+    match (dest, actor) {
+        (Dest::Unclaimed, Actor::Rotate) => CLAIM.to_string(),
+        (Dest::Member(m), Actor::Rotate) => format!("{ASSIGN}_{m}"),
+        (_, Actor::Member(m)) => format!("{CLAIM}_{m}"),
+        (Dest::Done, Actor::Rotate) => format!("{CLAIM}_{ROTATE}"),
+    }
+}
+
+/// Whether a flag is any mover's keyword.
+pub fn is_move_keyword(flag: &str) -> bool {
+    [CLAIM, ASSIGN].iter().any(|p| {
+        flag.get(..p.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(p))
+    })
+}
+
+/// Where a message sits, as the desk sees the folders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    Inbox,
+    Unclaimed,
+    Member(String),
+    /// The 対応中 folder itself, or a subfolder that is no member's.
+    ClaimedUnknown,
+    Done,
+}
+
+/// The event a stale keyword on a message in `place` stands for: what the mover was
+/// doing when it stopped, if the message got there. None when the move did not happen
+/// (the message is still where it started) or the keyword says nothing.
+pub fn explain(place: &Place, flag: &str) -> Option<(&'static str, String)> {
+    let (head, who) = match flag.split_once('_') {
+        Some((h, w)) => (h, Some(w)),
+        None => (flag, None),
+    };
+    let assign = head.eq_ignore_ascii_case(ASSIGN);
+    let claim = head.eq_ignore_ascii_case(CLAIM);
+    match (place, who) {
+        (Place::Unclaimed, None) if claim => Some(("file", ROTATE.to_string())),
+        (Place::Unclaimed, Some(w)) if claim => Some(("release", w.to_string())),
+        (Place::Member(m), Some(w)) if assign && w == m => Some(("assign", ROTATE.to_string())),
+        (Place::Member(m), Some(w)) if claim && w == m => Some(("claim", w.to_string())),
+        (Place::Done, Some(w)) if claim => Some(("done", w.to_string())),
+        _ => None,
+    }
+}
+
+/// A keyword is stale when a second look, at least `STALE` after the first, finds
+/// the message unchanged: same MODSEQ (where the server has CONDSTORE) and the same
+/// keywords. A live mover either moves the message or clears its keyword well within
+/// that time.
+pub fn is_stale(first: (u64, &[String]), second: (u64, &[String])) -> bool {
+    let kw = |f: &[String]| {
+        let mut v: Vec<String> = f
+            .iter()
+            .filter(|x| is_move_keyword(x))
+            .map(|x| x.to_ascii_lowercase())
+            .collect();
+        v.sort();
+        v
+    };
+    first.0 == second.0 && !kw(first.1).is_empty() && kw(first.1) == kw(second.1)
+}
+
+/// Of several proven copies of one stored message, the one that stays: a member
+/// folder beats 未対応 (a claim beats intake), the alphabetically first member folder
+/// beats the others (concurrent claimers), 未対応 beats the inbox (intake finished),
+/// and within one folder the lowest UID (the first copy to arrive). Returns the index.
+pub fn keeper(copies: &[(&Place, &str, u32)]) -> Option<usize> {
+    let rank = |p: &Place| match p {
+        Place::Member(_) => 0,
+        Place::ClaimedUnknown => 1,
+        Place::Done => 2,
+        Place::Unclaimed => 3,
+        Place::Inbox => 4,
+    };
+    copies
+        .iter()
+        .enumerate()
+        .min_by(|(_, a), (_, b)| (rank(a.0), a.1, a.2).cmp(&(rank(b.0), b.1, b.2)))
+        .map(|(i, _)| i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keywords_name_the_move_and_explain_it_back() {
+        let t = Actor::Member("tanaka");
+        let cases = [
+            (
+                Dest::Unclaimed,
+                Actor::Rotate,
+                Place::Unclaimed,
+                "file",
+                "rotate",
+            ),
+            (
+                Dest::Member("tanaka".into()),
+                Actor::Rotate,
+                Place::Member("tanaka".into()),
+                "assign",
+                "rotate",
+            ),
+            (
+                Dest::Member("tanaka".into()),
+                t,
+                Place::Member("tanaka".into()),
+                "claim",
+                "tanaka",
+            ),
+            (Dest::Unclaimed, t, Place::Unclaimed, "release", "tanaka"),
+            (Dest::Done, t, Place::Done, "done", "tanaka"),
+        ];
+        for (dest, actor, place, kind, who) in cases {
+            let kw = keyword(&dest, actor);
+            assert!(is_move_keyword(&kw), "{kw}");
+            assert_eq!(explain(&place, &kw), Some((kind, who.to_string())), "{kw}");
+            // Still in the inbox: the move never happened, nothing to write.
+            assert_eq!(explain(&Place::Inbox, &kw), None);
+        }
+        // A claim keyword in someone else's folder explains nothing.
+        assert_eq!(
+            explain(&Place::Member("suzuki".into()), "$MailDutyClaim_tanaka"),
+            None
+        );
+        assert!(!is_move_keyword(RELEASED));
+        assert!(!is_move_keyword("$Forwarded"));
+        assert_ne!(
+            keyword(&Dest::Member("a".into()), Actor::Rotate),
+            keyword(&Dest::Member("a".into()), Actor::Member("a"))
+        );
+    }
+
+    #[test]
+    fn stale_means_unchanged_across_the_wait() {
+        let k = vec!["$MailDutyClaim".to_string()];
+        let none: Vec<String> = vec![];
+        assert!(is_stale((7, &k), (7, &k)));
+        assert!(!is_stale((7, &k), (8, &k)), "someone changed it meanwhile");
+        assert!(!is_stale((7, &k), (7, &none)), "the mover cleared it");
+        assert!(
+            !is_stale((7, &none), (7, &none)),
+            "no keyword, nothing stale"
+        );
+    }
+
+    #[test]
+    fn one_rule_picks_the_copy_that_stays() {
+        let m_a = Place::Member("a".into());
+        let m_b = Place::Member("b".into());
+        let copies = [
+            (&Place::Unclaimed, "未対応", 3),
+            (&m_b, "対応中/b", 9),
+            (&m_a, "対応中/a", 12),
+            (&Place::Inbox, "INBOX", 1),
+        ];
+        assert_eq!(keeper(&copies), Some(2));
+        let same = [
+            (&Place::Unclaimed, "未対応", 8),
+            (&Place::Unclaimed, "未対応", 5),
+        ];
+        assert_eq!(keeper(&same), Some(1));
+        let intake = [
+            (&Place::Inbox, "INBOX", 2),
+            (&Place::Unclaimed, "未対応", 40),
+        ];
+        assert_eq!(keeper(&intake), Some(1));
+        assert_eq!(keeper(&[]), None);
+    }
+}
