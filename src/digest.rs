@@ -61,6 +61,9 @@ pub struct Report {
     pub time_to_done: Times,
 }
 
+/// The owner shown for claimed mail in a folder that is no member's.
+pub const NO_MEMBER: &str = "(no member)";
+
 fn bare(s: &str) -> &str {
     s.trim().trim_start_matches('<').trim_end_matches('>')
 }
@@ -125,9 +128,9 @@ pub fn build(
                 }
             }
             Status::Claimed => {
-                if let Some(o) = &it.owner {
-                    *per_owner.entry(o.clone()).or_insert(0) += 1;
-                }
+                // Mail in a folder under 対応中 that is no member's is counted too.
+                let o = it.owner.clone().unwrap_or_else(|| NO_MEMBER.to_string());
+                *per_owner.entry(o).or_insert(0) += 1;
                 let since = it
                     .message_id
                     .as_deref()

@@ -51,7 +51,7 @@ pub fn act(
     let dest = match action {
         Action::Claim => {
             if mine {
-                desk.complete_history(it, "claim", &me.key)?;
+                already(desk, it, "claim", &me.key)?;
                 return Ok(Outcome::Already("is already yours"));
             }
             if held_by_other {
@@ -61,7 +61,7 @@ pub fn act(
         }
         Action::Release => {
             if it.status == Status::Unclaimed && it.released {
-                desk.complete_history(it, "release", &me.key)?;
+                already(desk, it, "release", &me.key)?;
                 return Ok(Outcome::Already("is already released"));
             }
             if it.status != Status::Claimed {
@@ -74,7 +74,7 @@ pub fn act(
         }
         Action::Done => {
             if it.status == Status::Done {
-                desk.complete_history(it, "done", &me.key)?;
+                already(desk, it, "done", &me.key)?;
                 return Ok(Outcome::Already("is already done"));
             }
             if held_by_other && !force {
@@ -108,6 +108,14 @@ pub fn act(
         Taken::Already => Ok(Outcome::Already("is already there")),
         Taken::Lost { owner } => Err(claimed_by(desk, it, owner.as_deref())),
     }
+}
+
+/// A retry whose move is already done: the event the cut run could not write, and
+/// the keyword it left.
+fn already(desk: &mut Desk<'_>, it: &Item, kind: &str, me: &str) -> Result<()> {
+    desk.complete_history(it, kind, me)?;
+    desk.mb
+        .store(&it.folder, &[it.uid], crate::imap::Flags::Remove(&it.claim_keywords))
 }
 
 /// The copy of an inbox message that intake just moved to 未対応: same size and

@@ -6,7 +6,7 @@
 //! What it guarantees, whatever crashes or races:
 //! - a message leaves a folder only by a MOVE to another status folder;
 //! - a copy is removed only when it is proven to be the same stored message (same
-//!   size, arrival and header bytes) as one that stays; a shared Message-ID proves
+//!   size, arrival and bytes) as one that stays; a shared Message-ID proves
 //!   nothing (`take.rs`);
 //! - a move whose process died is finished by the next run: its keyword says what was
 //!   under way, and the missing history event is written once (`recover.rs`);

@@ -131,8 +131,7 @@ pub fn complete(desk: &mut Desk<'_>, it: &Item, kind: &str, actor: &str) -> Resu
     let last = evs
         .iter()
         .filter(|e| e.concerns(it))
-        .filter(|e| e.to_folder.is_some())
-        .last();
+        .rfind(|e| e.to_folder.is_some());
     if last.and_then(|e| e.to_folder.as_deref()) == Some(it.folder.as_str()) {
         return Ok(false);
     }

@@ -14,7 +14,7 @@
 //!    copy the one rule of `rules::keeper` picks and removes its own otherwise.
 //! 3. Movers bound for one folder meet there: the copy with the lowest UID stays.
 //!
-//! A copy is a copy only when its size, arrival and header bytes equal those of the
+//! A copy is a copy only when its size, arrival and bytes equal those of the
 //! copy this process made; a message that merely shares the Message-ID is another
 //! message and stays. Only this process's own copy (its UID from COPYUID) is ever
 //! removed here; without a COPYUID both copies stay.
@@ -168,7 +168,7 @@ fn contested(desk: &mut Desk<'_>, it: &Item, to: &str, dest: &Dest, kw: String) 
 }
 
 /// Whether one of `candidates` is the same stored message as this process's copy
-/// `mine` in `folder`: same size, same arrival, same bytes of the whole header.
+/// `mine` in `folder`: same size, same arrival, same bytes.
 fn proven(
     desk: &mut Desk<'_>,
     folder: &str,

@@ -89,13 +89,15 @@ pub enum Flags<'a> {
 }
 
 /// What makes a stored message the same one after COPY or MOVE: its size, its
-/// arrival time and the bytes of its whole header. Two different deliveries of one
-/// Message-ID differ in at least one of these.
+/// arrival time and its bytes. The header alone is not enough: web forms send
+/// messages without a Message-ID whose headers are byte for byte the same, and only
+/// the body tells them apart. Fetched only for the few messages that might be
+/// copies, so the whole text costs little.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     pub size: u32,
     pub arrived: Option<i64>,
-    pub header: [u8; 32],
+    pub digest: [u8; 32],
 }
 
 /// The header fields the queue needs; fetching only these keeps `list` cheap.
@@ -678,15 +680,15 @@ impl Mailbox {
         Ok(out)
     }
 
-    /// The identity (size, arrival, whole-header digest) of some messages of a
-    /// folder, never setting \Seen. Messages no longer there are missing.
+    /// The identity (size, arrival, digest of the whole message) of some messages
+    /// of a folder, never setting \Seen. Messages no longer there are missing.
     pub fn identities(&mut self, folder: &str, uids: &[u32]) -> Result<Vec<(u32, Identity)>> {
         if uids.is_empty() {
             return Ok(Vec::new());
         }
         self.ensure_open(folder, false)?;
         let cmd = format!(
-            "UID FETCH {} (UID INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER])",
+            "UID FETCH {} (UID INTERNALDATE RFC822.SIZE BODY.PEEK[])",
             uid_set(uids)
         );
         let mut out = Vec::new();
@@ -1004,7 +1006,7 @@ fn identity_of(f: &Fetched) -> Identity {
             .as_deref()
             .and_then(|d| chrono::DateTime::parse_from_str(d, "%d-%b-%Y %H:%M:%S %z").ok())
             .map(|d| d.timestamp()),
-        header: sha2::Sha256::digest(&f.header).into(),
+        digest: sha2::Sha256::digest(&f.header).into(),
     }
 }
 

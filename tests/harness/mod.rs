@@ -235,6 +235,36 @@ service auth {{
             .collect()
     }
 
+    /// Every message of every folder as (folder, flags, whole text), by doveadm.
+    pub fn everything(&self) -> Vec<(String, String, String)> {
+        let out = self.doveadm(&[
+            "-f",
+            "json",
+            "fetch",
+            "-u",
+            USER,
+            "mailbox flags text",
+            "mailbox",
+            "*",
+            "ALL",
+        ]);
+        let v: serde_json::Value =
+            serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                let f = |k: &str| m[k].as_str().unwrap_or("").to_string();
+                (f("mailbox"), f("flags"), f("text"))
+            })
+            .collect()
+    }
+
+    /// Removes every message from every folder, keeping the folders.
+    pub fn wipe(&self) {
+        self.doveadm(&["expunge", "-u", USER, "mailbox", "*", "ALL"]);
+    }
+
     pub fn count(&self, folder: &str) -> usize {
         let out = self.doveadm(&[
             "-f", "tab", "fetch", "-u", USER, "uid", "MAILBOX", folder, "ALL",
@@ -466,7 +496,9 @@ impl Team {
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_mailduty"));
         c.arg("--rules").arg(&self.rules).args(args);
+        // What the binary keeps on "this machine" stays in the team's directory.
         c.env("MAILDUTY_TEST_PW", PASSWORD)
+            .env("XDG_STATE_HOME", self.dir.path().join("state"))
             .env_remove("MAILDUTY_MEMBER")
             .env_remove("MAILDUTY_RULES")
             .env("NO_COLOR", "1");

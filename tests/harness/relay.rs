@@ -117,3 +117,143 @@ fn hold(gate: &Arc<(Mutex<Gate>, Condvar)>) {
         g = cv.wait_timeout(g, left).unwrap().0;
     }
 }
+
+/// Where `Cutter` cuts: before the chosen command reaches the server, or after the
+/// server got it but before its answer reaches the client (a crash or a dropped
+/// connection at that instant).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    Before,
+    After,
+}
+
+/// A relay that counts the client's commands over all its connections and cuts the
+/// connection at the N-th, so that a test can stop a command at every step.
+pub struct Cutter {
+    pub port: u16,
+    state: Arc<Mutex<CutState>>,
+}
+
+struct CutState {
+    /// Commands seen since `arm`.
+    seen: usize,
+    /// Cut at this command (1-based); 0: never.
+    at: usize,
+    how: Cut,
+    fired: bool,
+}
+
+impl Cutter {
+    pub fn start(server_port: u16) -> Cutter {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let state = Arc::new(Mutex::new(CutState {
+            seen: 0,
+            at: 0,
+            how: Cut::Before,
+            fired: false,
+        }));
+        let st = state.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { break };
+                let st = st.clone();
+                std::thread::spawn(move || cut_pipe(client, server_port, st));
+            }
+        });
+        Cutter { port, state }
+    }
+
+    /// Counts from zero again and cuts at command `at` (0: never).
+    pub fn arm(&self, at: usize, how: Cut) {
+        let mut s = self.state.lock().unwrap();
+        *s = CutState {
+            seen: 0,
+            at,
+            how,
+            fired: false,
+        };
+    }
+
+    /// Commands seen since the last `arm`.
+    pub fn seen(&self) -> usize {
+        self.state.lock().unwrap().seen
+    }
+
+    pub fn fired(&self) -> bool {
+        self.state.lock().unwrap().fired
+    }
+}
+
+/// A line that starts a command: mailduty's tags are `m` and a number.
+fn is_command(line: &[u8]) -> bool {
+    let Some(rest) = line.strip_prefix(b"m") else {
+        return false;
+    };
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    digits > 0 && rest.get(digits) == Some(&b' ')
+}
+
+fn cut_pipe(client: TcpStream, server_port: u16, state: Arc<Mutex<CutState>>) {
+    let Ok(server) = TcpStream::connect(("127.0.0.1", server_port)) else {
+        return;
+    };
+    let mute = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut from_server = server.try_clone().unwrap();
+    let mut to_client = client.try_clone().unwrap();
+    let m = mute.clone();
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut buf = [0u8; 16384];
+        loop {
+            match from_server.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if m.load(std::sync::atomic::Ordering::SeqCst) {
+                        continue;
+                    }
+                    if to_client.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        let _ = to_client.shutdown(std::net::Shutdown::Both);
+    });
+    let mut reader = BufReader::new(client.try_clone().unwrap());
+    let mut to_server = server;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let mut cut = None;
+        if is_command(&line) {
+            let mut s = state.lock().unwrap();
+            s.seen += 1;
+            if s.at != 0 && s.seen == s.at && !s.fired {
+                s.fired = true;
+                cut = Some(s.how);
+            }
+        }
+        match cut {
+            Some(Cut::Before) => break,
+            Some(Cut::After) => {
+                mute.store(true, std::sync::atomic::Ordering::SeqCst);
+                let _ = to_server.write_all(&line);
+                // Let the server carry the command out before the line goes dead;
+                // a literal that follows it never arrives, as after a crash.
+                std::thread::sleep(Duration::from_millis(300));
+                break;
+            }
+            None => {}
+        }
+        if to_server.write_all(&line).is_err() {
+            break;
+        }
+    }
+    let _ = to_server.shutdown(std::net::Shutdown::Both);
+    let _ = client.shutdown(std::net::Shutdown::Both);
+}

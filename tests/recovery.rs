@@ -1,0 +1,587 @@
+//! Nothing lost, hidden or stranded: every command cut at every IMAP command it sends
+//! (before the server gets it, and after the server ran it but before the answer
+//! arrived), then retried and followed by cron's next `rotate --apply`, must end in
+//! the same state as an uncut run. And distinct messages that share a Message-ID (or
+//! have none) survive every command; proven copies are healed; mail under 対応中 that
+//! is no member's is listed.
+
+mod harness;
+
+use std::collections::BTreeMap;
+
+use harness::relay::{Cut, Cutter};
+use harness::seed::hours_ago;
+use harness::smtp::Smtp;
+use harness::{Dovecot, MEMBERS, Team, code, stderr, stdout};
+use sha2::{Digest, Sha256};
+
+const EVERY_DAY: &str = "business_hours: { start: \"00:00\", end: \"24:00\", days: [mon, tue, wed, thu, fri, sat, sun] }\n";
+
+fn duty(who: &str) -> String {
+    format!(
+        "roster:\n  weekdays: {{ mon: {who}, tue: {who}, wed: {who}, thu: {who}, fri: {who}, sat: {who}, sun: {who} }}\n  holidays: {{ japan: false }}\n"
+    )
+}
+
+fn msg(mid: Option<&str>, subject: &str, body: &str, extra: &str) -> Vec<u8> {
+    let mid = mid
+        .map(|m| format!("Message-ID: <{m}>\r\n"))
+        .unwrap_or_default();
+    format!(
+        "{extra}{mid}From: kato@example.co.jp\r\nTo: support@example.jp\r\nSubject: {subject}\r\nDate: Fri, 20 Nov 2026 09:00:00 +0900\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+/// What the server holds: the SHA-256 of every message per folder (history apart),
+/// the history events as (event, actor, target, to-folder), and how many move
+/// keywords are left on messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct State {
+    mail: BTreeMap<String, Vec<String>>,
+    events: Vec<(String, String, String, String)>,
+    keywords: usize,
+}
+
+fn header(text: &str, name: &str) -> String {
+    let head = text.split("\r\n\r\n").next().unwrap_or("");
+    let head = head.replace("\r\n ", " ").replace("\n ", " ");
+    head.lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+        .map(|v| mailduty::history::decode_word(&v))
+        .unwrap_or_default()
+}
+
+fn state(dc: &Dovecot) -> State {
+    let mut mail: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut events = Vec::new();
+    let mut keywords = 0;
+    for (folder, flags, text) in dc.everything() {
+        if folder == "対応履歴" {
+            events.push((
+                header(&text, "X-Mailduty-Event"),
+                header(&text, "X-Mailduty-Actor"),
+                header(&text, "X-Mailduty-Target"),
+                header(&text, "X-Mailduty-To-Folder"),
+            ));
+            continue;
+        }
+        keywords += flags
+            .split_whitespace()
+            .filter(|f| f.starts_with("$MailDutyClaim") || f.starts_with("$MailDutyAssign"))
+            .count();
+        let h: String = Sha256::digest(text.as_bytes())
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        mail.entry(folder).or_default().push(h);
+    }
+    for v in mail.values_mut() {
+        v.sort();
+    }
+    mail.retain(|_, v| !v.is_empty());
+    events.sort();
+    State {
+        mail,
+        events,
+        keywords,
+    }
+}
+
+/// Every message's hash, wherever it is.
+fn hashes(s: &State) -> Vec<String> {
+    let mut all: Vec<String> = s.mail.values().flatten().cloned().collect();
+    all.sort();
+    all
+}
+
+#[derive(Default, Debug)]
+struct Figures {
+    runs: usize,
+    lost: usize,
+    doubled: usize,
+    healed: usize,
+    differed: usize,
+}
+
+struct Scenario<'a> {
+    name: &'a str,
+    dc: &'a Dovecot,
+    cutter: &'a Cutter,
+    team: &'a Team,
+    env: &'a [(&'a str, &'a str)],
+    prepare: &'a dyn Fn(&Dovecot, &Team),
+    command: &'a [&'a str],
+    /// What a person (or cron) does next: the same command again, then cron's run.
+    then: &'a [&'a [&'a str]],
+    /// Counts something outside the mailbox that must come out the same (mail sent).
+    outside: &'a dyn Fn() -> usize,
+}
+
+fn run(s: &Scenario<'_>, args: &[&str]) -> std::process::Output {
+    let mut c = s.team.command(args);
+    for (k, v) in s.env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+fn fresh(s: &Scenario<'_>) {
+    s.dc.wipe();
+    let _ = std::fs::remove_dir_all(s.team.dir.path().join("state"));
+    (s.prepare)(s.dc, s.team);
+}
+
+/// The whole protocol: an uncut reference, then a cut at every command both ways.
+fn cut_everywhere(s: &Scenario<'_>) -> Figures {
+    fresh(s);
+    s.cutter.arm(0, Cut::Before);
+    let sent0 = (s.outside)();
+    let o = run(s, s.command);
+    assert_eq!(code(&o), 0, "{}: uncut run failed: {}", s.name, stderr(&o));
+    let commands = s.cutter.seen();
+    for t in s.then {
+        let o = run(s, t);
+        assert_eq!(
+            code(&o),
+            0,
+            "{}: uncut follow-up {t:?}: {}",
+            s.name,
+            stderr(&o)
+        );
+    }
+    let want = state(s.dc);
+    let want_outside = (s.outside)() - sent0;
+    assert_eq!(
+        want.keywords, 0,
+        "{}: keywords left by an uncut run",
+        s.name
+    );
+    let mut f = Figures::default();
+    for n in 1..=commands {
+        for how in [Cut::Before, Cut::After] {
+            fresh(s);
+            let sent0 = (s.outside)();
+            s.cutter.arm(n, how);
+            let o = run(s, s.command);
+            let fired = s.cutter.fired();
+            s.cutter.arm(0, Cut::Before);
+            let err = stderr(&o);
+            assert!(!err.contains("panicked"), "{}: {n} {how:?}: {err}", s.name);
+            if fired && n < commands {
+                assert_eq!(
+                    code(&o),
+                    1,
+                    "{}: cut at command {n} ({how:?}) must exit 1: {err}",
+                    s.name
+                );
+                assert!(
+                    err.lines().count() <= 2,
+                    "{}: {n} {how:?}: more than two lines: {err}",
+                    s.name
+                );
+            }
+            let mid = state(s.dc);
+            for t in s.then {
+                let o = run(s, t);
+                assert_eq!(
+                    code(&o),
+                    0,
+                    "{}: after a cut at {n} ({how:?}), {t:?} failed: {}",
+                    s.name,
+                    stderr(&o)
+                );
+            }
+            let got = state(s.dc);
+            f.runs += 1;
+            let (w, g) = (hashes(&want), hashes(&got));
+            f.lost += w.iter().filter(|h| !g.contains(h)).count();
+            f.doubled += g.len().saturating_sub(w.len());
+            if mid != want {
+                f.differed += 1;
+                if got == want {
+                    f.healed += 1;
+                }
+            }
+            assert_eq!(
+                got, want,
+                "{}: a cut at command {n} ({how:?}) ended elsewhere than an uncut run",
+                s.name
+            );
+            assert_eq!(
+                (s.outside)() - sent0,
+                want_outside,
+                "{}: a cut at command {n} ({how:?}) sent a different number of mails",
+                s.name
+            );
+        }
+    }
+    eprintln!(
+        "{}: {} commands, {} cut runs, lost {}, doubled {}, left different by the cut {}, healed {}",
+        s.name, commands, f.runs, f.lost, f.doubled, f.differed, f.healed
+    );
+    f
+}
+
+fn setup(tail: &str) -> (Dovecot, Cutter, Team) {
+    let dc = Dovecot::start();
+    let cutter = Cutter::start(dc.imap_port);
+    let team = Team::with_tail(
+        &format!("  host: 127.0.0.1\n  port: {}\n  tls: none\n", cutter.port),
+        MEMBERS,
+        tail,
+    );
+    let o = team.run(&["init"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    (dc, cutter, team)
+}
+
+fn none() -> usize {
+    0
+}
+
+fn check(f: &Figures) {
+    assert!(f.runs > 0);
+    assert_eq!((f.lost, f.doubled), (0, 0), "{f:?}");
+    assert_eq!(f.healed, f.differed, "{f:?}");
+}
+
+#[test]
+fn claim_release_done_cut_at_every_command() {
+    let (dc, cutter, team) = setup(&format!("{EVERY_DAY}{}", duty("tanaka")));
+    let in_unclaimed = |dc: &Dovecot, _: &Team| {
+        dc.append(
+            "未対応",
+            "",
+            &hours_ago(2),
+            &msg(Some("cut@x"), "cut", "body", ""),
+        );
+    };
+    let held = |dc: &Dovecot, team: &Team| {
+        in_unclaimed(dc, team);
+        let o = team.run(&["--as", "tanaka", "claim", "<cut@x>"]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+    };
+    let rotate: &[&str] = &["rotate", "--apply"];
+    let claim: &[&str] = &["--as", "tanaka", "claim", "<cut@x>"];
+    let release: &[&str] = &["--as", "tanaka", "release", "<cut@x>"];
+    let done: &[&str] = &["--as", "tanaka", "done", "<cut@x>"];
+    for (name, prepare, cmd) in [
+        ("claim", &in_unclaimed as &dyn Fn(&Dovecot, &Team), claim),
+        ("release", &held, release),
+        ("done", &held, done),
+    ] {
+        let f = cut_everywhere(&Scenario {
+            name,
+            dc: &dc,
+            cutter: &cutter,
+            team: &team,
+            env: &[],
+            prepare,
+            command: cmd,
+            then: &[cmd, rotate],
+            outside: &none,
+        });
+        check(&f);
+    }
+}
+
+#[test]
+fn rotate_apply_cut_at_every_command() {
+    let (dc, cutter, team) = setup(&format!("{EVERY_DAY}{}assign: duty\n", duty("tanaka")));
+    let prepare = |dc: &Dovecot, _: &Team| {
+        dc.append(
+            "INBOX",
+            "",
+            &hours_ago(2),
+            &msg(Some("in1@x"), "one", "1", ""),
+        );
+        dc.append("INBOX", "", &hours_ago(1), &msg(None, "two", "2", ""));
+    };
+    let rotate: &[&str] = &["rotate", "--apply"];
+    let f = cut_everywhere(&Scenario {
+        name: "rotate --apply",
+        dc: &dc,
+        cutter: &cutter,
+        team: &team,
+        env: &[],
+        prepare: &prepare,
+        command: rotate,
+        then: &[rotate],
+        outside: &none,
+    });
+    check(&f);
+}
+
+#[test]
+fn note_cut_at_every_command() {
+    let (dc, cutter, team) = setup(&format!("{EVERY_DAY}{}", duty("tanaka")));
+    let prepare = |dc: &Dovecot, _: &Team| {
+        dc.append(
+            "未対応",
+            "",
+            &hours_ago(2),
+            &msg(Some("n@x"), "note", "b", ""),
+        );
+    };
+    let note: &[&str] = &["--as", "tanaka", "note", "<n@x>", "電話で回答済み"];
+    let f = cut_everywhere(&Scenario {
+        name: "note",
+        dc: &dc,
+        cutter: &cutter,
+        team: &team,
+        env: &[],
+        prepare: &prepare,
+        command: note,
+        then: &[note, &["rotate", "--apply"]],
+        outside: &none,
+    });
+    check(&f);
+}
+
+#[test]
+fn report_send_cut_at_every_command_sends_one_digest() {
+    let dc = Dovecot::start();
+    let crt = dc.dir.path().join("server.crt");
+    let key = dc.dir.path().join("server.key");
+    let smtp = Smtp::start(Some((&crt, &key)), Some(("digest", "smtp-pw")));
+    let cutter = Cutter::start(dc.imap_port);
+    let tail = format!(
+        "{EVERY_DAY}{}digest:\n  to: [duty]\n  from: mailduty <noreply@example.jp>\n  smtp: {{ host: 127.0.0.1, port: {}, tls: starttls, user: digest, password_env: SMTP_PW, ca_file: {} }}\n",
+        duty("tanaka"),
+        smtp.port,
+        dc.ca().display()
+    );
+    let team = Team::with_tail(
+        &format!("  host: 127.0.0.1\n  port: {}\n  tls: none\n", cutter.port),
+        MEMBERS,
+        &tail,
+    );
+    assert_eq!(code(&team.run(&["init"])), 0);
+    let prepare = |dc: &Dovecot, _: &Team| {
+        dc.append(
+            "未対応",
+            "",
+            &hours_ago(30),
+            &msg(Some("late@x"), "late", "b", ""),
+        );
+    };
+    let send: &[&str] = &["report", "--send"];
+    let sent = || smtp.received().len();
+    let f = cut_everywhere(&Scenario {
+        name: "report --send",
+        dc: &dc,
+        cutter: &cutter,
+        team: &team,
+        env: &[("SMTP_PW", "smtp-pw")],
+        prepare: &prepare,
+        command: send,
+        then: &[send],
+        outside: &sent,
+    });
+    check(&f);
+}
+
+#[test]
+fn look_alikes_survive_every_command() {
+    let dc = Dovecot::start();
+    let imap = format!("  host: 127.0.0.1\n  port: {}\n  tls: none\n", dc.imap_port);
+    let filing = Team::with_tail(&imap, MEMBERS, &format!("{EVERY_DAY}{}", duty("suzuki")));
+    let handing = Team::with_tail(
+        &imap,
+        MEMBERS,
+        &format!("{EVERY_DAY}{}assign: duty\n", duty("suzuki")),
+    );
+    assert_eq!(code(&filing.run(&["init"])), 0);
+    // Three deliveries of one Message-ID (two aliases and a list copy), three
+    // messages without one that share From/To/Subject/Date, all arriving at once.
+    let when = hours_ago(1);
+    for (i, via) in ["support@", "info@", "list@"].iter().enumerate() {
+        let extra = format!("Delivered-To: {via}example.jp\r\n");
+        dc.append(
+            "INBOX",
+            "",
+            &when,
+            &msg(Some("same@x"), "同じID", &format!("copy {i}"), &extra),
+        );
+    }
+    for i in 0..3 {
+        dc.append(
+            "INBOX",
+            "",
+            &when,
+            &msg(None, "お問い合わせ", &format!("form {i}"), ""),
+        );
+    }
+    dc.append("INBOX", "", &when, &msg(Some("plain@x"), "plain", "p", ""));
+    let before = hashes(&state(&dc));
+    assert_eq!(before.len(), 7);
+
+    let o = filing.run(&["rotate", "--apply"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("rotate: 7 filed, 0 assigned"),
+        "{}",
+        stdout(&o)
+    );
+    let s = state(&dc);
+    assert_eq!(hashes(&s), before, "intake lost or doubled mail");
+    assert_eq!(s.mail["未対応"].len(), 7);
+    assert_eq!(s.events.iter().filter(|e| e.0 == "file").count(), 7);
+
+    // Both look-alikes in one command: both arrive in tanaka's folder.
+    let o = filing.run(&["list", "--format", "json"]);
+    let items: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let ids: Vec<String> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["message_id"] == "same@x")
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 3, "{items}");
+    let o = filing.run(&["--as", "tanaka", "claim", &ids[0], &ids[1]]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let s = state(&dc);
+    assert_eq!(hashes(&s), before, "claim A.1 A.2 lost or doubled mail");
+    assert_eq!(s.mail["対応中/tanaka"].len(), 2);
+
+    // The hand-out to the one member on duty takes every other message, look-alikes too.
+    let o = handing.run(&["rotate", "--apply"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("0 filed, 5 assigned"), "{}", stdout(&o));
+    let s = state(&dc);
+    assert_eq!(hashes(&s), before, "hand-out lost or doubled mail");
+    assert_eq!(s.mail["対応中/suzuki"].len(), 5);
+    assert_eq!(s.keywords, 0);
+    // A second run finds nothing to do and removes nothing.
+    let o = handing.run(&["rotate", "--apply"]);
+    assert!(stdout(&o).contains("0 filed, 0 assigned"), "{}", stdout(&o));
+    assert_eq!(hashes(&state(&dc)), before);
+}
+
+#[test]
+fn proven_copies_are_healed_and_look_alikes_kept() {
+    let dc = Dovecot::start();
+    let team = Team::plain(dc.imap_port, MEMBERS);
+    assert_eq!(code(&team.run(&["init"])), 0);
+    let when = hours_ago(3);
+    let copy = msg(Some("twice@x"), "二重", "same bytes", "");
+    // One stored message in two member folders (what a server without MOVE leaves
+    // when a run is cut between COPY and EXPUNGE), and a different message with the
+    // same Message-ID in 未対応.
+    dc.append("対応中/tanaka", "", &when, &copy);
+    dc.append("対応中/suzuki", "", &when, &copy);
+    dc.append(
+        "未対応",
+        "",
+        &when,
+        &msg(Some("twice@x"), "二重", "another body", ""),
+    );
+    let o = team.run(&["list", "--format", "ids"]);
+    assert_eq!(stdout(&o).lines().count(), 3, "{}", stdout(&o));
+
+    let o = team.run(&["rotate", "--apply"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("1 duplicate copies removed"),
+        "{}",
+        stdout(&o)
+    );
+    let s = state(&dc);
+    // The rule every mover applies: the alphabetically first member folder stays.
+    assert_eq!(s.mail.get("対応中/suzuki").map(Vec::len), Some(1), "{s:?}");
+    assert_eq!(s.mail.get("対応中/tanaka"), None, "{s:?}");
+    assert_eq!(
+        s.mail.get("未対応").map(Vec::len),
+        Some(1),
+        "the look-alike stays"
+    );
+    let o = team.run(&["rotate", "--apply"]);
+    assert!(!stdout(&o).contains("duplicate"), "{}", stdout(&o));
+}
+
+#[test]
+fn mail_under_the_claimed_folder_that_is_no_members_is_listed() {
+    let dc = Dovecot::start();
+    let team = Team::plain(dc.imap_port, MEMBERS);
+    assert_eq!(code(&team.run(&["init"])), 0);
+    dc.doveadm(&["mailbox", "create", "-u", harness::USER, "対応中/yamamoto"]);
+    dc.append(
+        "対応中",
+        "",
+        &hours_ago(2),
+        &msg(Some("root@x"), "dropped on 対応中", "b", ""),
+    );
+    dc.append(
+        "対応中/yamamoto",
+        "",
+        &hours_ago(2),
+        &msg(Some("gone@x"), "a former member's", "b", ""),
+    );
+    let o = team.run(&["list", "--format", "json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let items: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let items = items.as_array().unwrap();
+    assert_eq!(items.len(), 2, "{items:?}");
+    for i in items {
+        assert_eq!(i["status"], "claimed");
+        assert_eq!(i["owner"], serde_json::Value::Null);
+    }
+    let folders: Vec<&str> = items
+        .iter()
+        .map(|i| i["folder"].as_str().unwrap())
+        .collect();
+    assert!(
+        folders.contains(&"対応中") && folders.contains(&"対応中/yamamoto"),
+        "{folders:?}"
+    );
+    let o = team.run(&["report", "--format", "json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(r["claimed"], 2, "{r}");
+    assert_eq!(r["per_owner"]["(no member)"], 2, "{r}");
+}
+
+#[test]
+fn a_closed_stdout_is_success_and_nothing_else_is() {
+    let dc = Dovecot::start();
+    let team = Team::plain(dc.imap_port, MEMBERS);
+    assert_eq!(code(&team.run(&["init"])), 0);
+    for i in 0..50 {
+        dc.append(
+            "未対応",
+            "",
+            &hours_ago(1),
+            &msg(Some(&format!("p{i}@x")), "pipe", "b", ""),
+        );
+    }
+    let mut c = team.command(&["list"]);
+    let bin = format!("{:?}", c.get_program());
+    let args: Vec<String> = c.get_args().map(|a| format!("{a:?}")).collect();
+    let script = format!("{bin} {} | true; echo ${{PIPESTATUS[0]}}", args.join(" "));
+    let o = c.output().unwrap();
+    assert_eq!(code(&o), 0);
+    let piped = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .envs(
+            team.command(&[])
+                .get_envs()
+                .filter_map(|(k, v)| Some((k, v?))),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&piped).trim(), "0", "{}", stderr(&piped));
+    // A server that goes away is a failure, even where the write hit a broken pipe.
+    let cutter = Cutter::start(dc.imap_port);
+    let cut = Team::plain(cutter.port, MEMBERS);
+    cutter.arm(2, Cut::Before);
+    let o = cut.run(&["list"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).starts_with("mailduty: "), "{}", stderr(&o));
+}
