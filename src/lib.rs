@@ -11,6 +11,7 @@ pub mod digest;
 pub mod error;
 pub mod history;
 pub mod imap;
+pub mod mail;
 pub mod output;
 pub mod queue;
 pub mod roster;

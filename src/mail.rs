@@ -1,0 +1,245 @@
+//! The digest as mail: who gets it, its MIME shape, delivery by SMTP or sendmail, and
+//! the note on this machine that it went out.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use chrono::Utc;
+use lettre::message::{Mailbox as Address, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{Message, SendmailTransport, SmtpTransport, Transport as _};
+
+use crate::digest::{self, Report};
+use crate::error::config;
+use crate::imap::resolve_secret;
+use crate::rules::{Recipient, Rules, SmtpAccount, TlsMode, Transport};
+
+/// A note on this machine that today's digest went out, kept until the marker is in
+/// the history: a run cut between the SMTP server's acceptance and the marker then
+/// writes the marker on retry instead of mailing everyone again. In
+/// `$XDG_STATE_HOME/mailduty` (else `~/.local/state/mailduty`).
+pub struct SentHere(std::path::PathBuf);
+
+impl SentHere {
+    pub fn new(rules: &Rules, marker_id: &str) -> Option<SentHere> {
+        let base = std::env::var_os("XDG_STATE_HOME")
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".local/state"))
+            })?;
+        let mailbox: String = format!("{}@{}", rules.imap.user, rules.imap.host)
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "@.-_".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        Some(SentHere(
+            base.join("mailduty").join(format!("{marker_id}.{mailbox}")),
+        ))
+    }
+
+    pub fn read(&self) -> Option<String> {
+        std::fs::read_to_string(&self.0)
+            .ok()
+            .map(|s| s.trim().to_string())
+    }
+
+    pub fn write(&self, at: chrono::DateTime<Utc>) {
+        let res = self
+            .0
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&self.0, at.to_rfc3339()));
+        if let Err(e) = res {
+            eprintln!(
+                "mailduty: warning: cannot note the sent digest in {}: {e}",
+                self.0.display()
+            );
+        }
+    }
+
+    pub fn clear(&self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Who gets the mail and from whom.
+pub struct Plan {
+    from: Address,
+    to: Vec<Address>,
+    cc: Vec<Address>,
+}
+
+impl Plan {
+    pub fn all(&self) -> Vec<String> {
+        self.to
+            .iter()
+            .chain(&self.cc)
+            .map(|a| a.email.to_string())
+            .collect()
+    }
+}
+
+pub fn plan(rules: &Rules, on_duty: &[String]) -> Result<Plan> {
+    let d = &rules.digest;
+    if matches!(d.transport, Transport::Unset) {
+        return Err(config(format!(
+            "{}: no digest.smtp or digest.sendmail: add one to send the digest (see rules.example.yaml)",
+            rules.path.display()
+        )));
+    }
+    let from = match &d.from {
+        Some(f) => f.clone(),
+        None if rules.imap.user.contains('@') => format!("mailduty <{}>", rules.imap.user),
+        None => {
+            return Err(config(format!(
+                "{}: set digest.from (the IMAP user {:?} is not an address)",
+                rules.path.display(),
+                rules.imap.user
+            )));
+        }
+    };
+    let from: Address = from
+        .parse()
+        .map_err(|_| config(format!("digest.from {from:?} is not an address")))?;
+    let mut seen = BTreeSet::new();
+    let mut resolve = |list: &[Recipient]| -> Vec<Address> {
+        let mut out = Vec::new();
+        for r in list {
+            let members: Vec<&str> = match r {
+                Recipient::Duty => on_duty.iter().map(String::as_str).collect(),
+                Recipient::Member(k) => vec![k.as_str()],
+                Recipient::Address(a) => {
+                    if let Ok(addr) = a.parse::<Address>()
+                        && seen.insert(addr.email.to_string())
+                    {
+                        out.push(addr);
+                    }
+                    continue;
+                }
+            };
+            for k in members {
+                let Some(m) = rules.member(k) else { continue };
+                let Some(email) = &m.email else {
+                    eprintln!(
+                        "mailduty: warning: member {k} has no email; the digest cannot reach them"
+                    );
+                    continue;
+                };
+                let addr = format!("{} <{email}>", m.name);
+                if let Ok(a) = addr.parse::<Address>().or_else(|_| email.parse())
+                    && seen.insert(a.email.to_string())
+                {
+                    out.push(a);
+                }
+            }
+        }
+        out
+    };
+    let to = resolve(&d.to);
+    let cc = resolve(&d.cc);
+    if to.is_empty() && cc.is_empty() {
+        return Err(anyhow!(
+            "nobody to send the digest to: nobody with an email is on duty today and digest.cc is empty"
+        ));
+    }
+    Ok(Plan { from, to, cc })
+}
+
+pub fn compose(rules: &Rules, report: &Report, plan: &Plan) -> Result<Message> {
+    let mut b = Message::builder()
+        .from(plan.from.clone())
+        .subject(digest::subject(report))
+        .message_id(None)
+        .date_now();
+    for a in &plan.to {
+        b = b.to(a.clone());
+    }
+    for a in &plan.cc {
+        b = b.cc(a.clone());
+    }
+    b.multipart(MultiPart::alternative_plain_html(
+        digest::text(report, rules),
+        digest::html(report, rules),
+    ))
+    .context("cannot build the digest mail")
+}
+
+/// One line naming the transport and the cause chain, e.g. an SMTP refusal, a failed
+/// AUTH or an untrusted certificate.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut src = e.source();
+    while let Some(s) = src {
+        let t = s.to_string();
+        if !parts.iter().any(|p| p.contains(&t)) {
+            parts.push(t);
+        }
+        src = s.source();
+    }
+    parts.join(": ")
+}
+
+pub fn send(rules: &Rules, msg: &Message) -> Result<()> {
+    match &rules.digest.transport {
+        Transport::Unset => unreachable!("checked in plan"),
+        Transport::Sendmail(path) => {
+            SendmailTransport::new_with_command(path)
+                .send(msg)
+                .map_err(|e| {
+                    anyhow!(
+                        "cannot send the digest with {}: {}",
+                        path.display(),
+                        chain(&e)
+                    )
+                })
+        }
+        Transport::Smtp(acct) => {
+            let t = smtp(acct)?;
+            t.send(msg).map(|_| ()).map_err(|e| {
+                anyhow!(
+                    "cannot send the digest via SMTP {}:{}: {}",
+                    acct.host,
+                    acct.port,
+                    chain(&e)
+                )
+            })
+        }
+    }
+}
+
+fn smtp(acct: &SmtpAccount) -> Result<SmtpTransport> {
+    let mut params = TlsParameters::builder(acct.host.clone());
+    if let Some(ca) = &acct.ca_file {
+        let pem = std::fs::read(ca)
+            .map_err(|e| config(format!("digest.smtp.ca_file {}: {e}", ca.display())))?;
+        let cert = Certificate::from_pem(&pem)
+            .map_err(|e| config(format!("digest.smtp.ca_file {}: {e}", ca.display())))?;
+        params = params.add_root_certificate(cert);
+    }
+    let params = params.build().context("cannot set up TLS for SMTP")?;
+    let mut b = SmtpTransport::builder_dangerous(&acct.host)
+        .port(acct.port)
+        .timeout(Some(Duration::from_secs(30)));
+    b = match acct.tls {
+        TlsMode::Starttls => b.tls(Tls::Required(params)),
+        TlsMode::Implicit => b.tls(Tls::Wrapper(params)),
+        TlsMode::None => b.tls(Tls::None),
+    };
+    if let Some(user) = &acct.user {
+        let secret = acct
+            .secret
+            .as_ref()
+            .ok_or_else(|| config("digest.smtp.user is set but no password source"))?;
+        let pw = resolve_secret(secret, "digest.smtp")?;
+        b = b.credentials(Credentials::new(user.clone(), pw));
+    }
+    Ok(b.build())
+}
