@@ -162,4 +162,3 @@ pub fn run(ctx: &Ctx, args: &ReportArgs, out: &mut dyn Write) -> Result<()> {
         ),
     )
 }
-

@@ -114,8 +114,11 @@ pub fn act(
 /// the keyword it left.
 fn already(desk: &mut Desk<'_>, it: &Item, kind: &str, me: &str) -> Result<()> {
     desk.complete_history(it, kind, me)?;
-    desk.mb
-        .store(&it.folder, &[it.uid], crate::imap::Flags::Remove(&it.claim_keywords))
+    desk.mb.store(
+        &it.folder,
+        &[it.uid],
+        crate::imap::Flags::Remove(&it.claim_keywords),
+    )
 }
 
 /// The copy of an inbox message that intake just moved to 未対応: same size and
