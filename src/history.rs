@@ -100,6 +100,7 @@ pub fn render(ev: &Event<'_>) -> Vec<u8> {
         format!("X-Mailduty-Event: {}", ev.kind),
         format!("X-Mailduty-Actor: {}", ev.actor),
         format!("X-Mailduty-Id: {}", it.id),
+        format!("X-Mailduty-Hash: {}", it.hash),
         format!(
             "X-Mailduty-Time: {}",
             ev.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -164,6 +165,17 @@ pub fn note_id(actor: &str, it: &Item, text: &str, day: chrono::NaiveDate) -> St
     format!("note.{day}.{digest}@mailduty")
 }
 
+/// The Message-ID of the event of a move that landed at `uid` in `folder`: the run
+/// that moved it and a later run that finishes its history write the same one.
+pub fn move_id(kind: &str, folder: &str, uid: u32) -> String {
+    use sha2::{Digest, Sha256};
+    let f: String = Sha256::digest(folder.as_bytes())[..6]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("move.{kind}.{f}.{uid}@mailduty")
+}
+
 /// Appends the event to the history folder, marked \Seen so it never shows as new mail.
 pub fn append(mb: &mut Mailbox, folder: &str, ev: &Event<'_>) -> Result<()> {
     mb.append_seen(folder, &render(ev))
@@ -186,6 +198,10 @@ pub struct Stored {
     pub arrived: Option<DateTime<Utc>>,
     /// The message's size (events written before it was recorded have none).
     pub size: Option<u32>,
+    /// The event's own Message-ID: one move recorded twice (by its run and by a
+    /// later run that finished it) has one ID, and is read once.
+    #[serde(skip)]
+    pub own_id: Option<String>,
 }
 
 impl Stored {
@@ -198,7 +214,7 @@ impl Stored {
     }
 }
 
-const FIELDS: &str = "X-MAILDUTY-EVENT X-MAILDUTY-ACTOR X-MAILDUTY-ID X-MAILDUTY-TIME X-MAILDUTY-TARGET X-MAILDUTY-FROM-FOLDER X-MAILDUTY-TO-FOLDER X-MAILDUTY-NOTE X-MAILDUTY-SUBJECT X-MAILDUTY-ARRIVED X-MAILDUTY-SIZE";
+const FIELDS: &str = "X-MAILDUTY-EVENT X-MAILDUTY-ACTOR X-MAILDUTY-ID X-MAILDUTY-TIME X-MAILDUTY-TARGET X-MAILDUTY-FROM-FOLDER X-MAILDUTY-TO-FOLDER X-MAILDUTY-NOTE X-MAILDUTY-SUBJECT X-MAILDUTY-ARRIVED X-MAILDUTY-SIZE MESSAGE-ID";
 
 /// Events whose UIDs a search found, oldest first. Messages in the history folder that
 /// are not events (someone filed mail there by hand) are skipped.
@@ -210,6 +226,8 @@ fn fetch(mb: &mut Mailbox, folder: &str, uids: &[u32]) -> Result<Vec<Stored>> {
         }
     })?;
     out.sort_by_key(|e| e.time);
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|e| e.own_id.as_ref().is_none_or(|id| seen.insert(id.clone())));
     Ok(out)
 }
 
@@ -250,6 +268,7 @@ pub fn parse(header: &[u8]) -> Option<Stored> {
             .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
             .map(|t| t.with_timezone(&Utc)),
         size: get("x-mailduty-size").and_then(|s| s.parse().ok()),
+        own_id: get("message-id").map(|m| m.trim_matches(['<', '>']).to_string()),
     })
 }
 
@@ -257,7 +276,12 @@ pub fn parse(header: &[u8]) -> Option<Stored> {
 pub fn about(mb: &mut Mailbox, folder: &str, it: &Item) -> Result<Vec<Stored>> {
     let key = match it.message_id.as_deref() {
         Some(mid) => Key::HeaderId("X-Mailduty-Target", mid.to_string()),
-        None => Key::Header("X-Mailduty-Id", it.id.clone()),
+        // The display ID can change (it gains `.N` when a look-alike arrives); the
+        // hash does not. Events from before the hash was recorded have the ID only.
+        None => Key::Any(vec![
+            Key::Header("X-Mailduty-Hash", it.hash.clone()),
+            Key::Header("X-Mailduty-Id", it.id.clone()),
+        ]),
     };
     let uids = mb.search(folder, &[key])?;
     fetch(mb, folder, &uids)

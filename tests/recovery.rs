@@ -585,3 +585,54 @@ fn a_closed_stdout_is_success_and_nothing_else_is() {
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(stderr(&o).starts_with("mailduty: "), "{}", stderr(&o));
 }
+
+#[test]
+fn one_message_that_cannot_move_does_not_hold_up_the_rest() {
+    let dc = Dovecot::start();
+    let imap = format!("  host: 127.0.0.1\n  port: {}\n  tls: none\n", dc.imap_port);
+    let before_sato = Team::plain(dc.imap_port, MEMBERS);
+    assert_eq!(code(&before_sato.run(&["init"])), 0);
+    // sato joined the rules, but nobody ran `init` again: no 対応中/sato yet.
+    let members = format!("{MEMBERS}  sato: {{ name: 佐藤 一郎, email: sato@example.jp }}\n");
+    let team = Team::with_tail(
+        &imap,
+        &members,
+        &format!(
+            "{EVERY_DAY}{}routes:\n  - match: {{ from: \"*@big.example\" }}\n    owner: sato\n",
+            duty("tanaka")
+        ),
+    );
+    let big = "Message-ID: <big@x>\r\nFrom: boss@big.example\r\nTo: support@example.jp\r\nSubject: big\r\n\r\nb\r\n";
+    dc.append("INBOX", "", &hours_ago(3), big.as_bytes());
+    dc.append(
+        "INBOX",
+        "",
+        &hours_ago(1),
+        &msg(Some("small@x"), "small", "s", ""),
+    );
+    let o = team.run(&["rotate", "--apply"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("rotate: 1 filed, 0 assigned"),
+        "{}",
+        stdout(&o)
+    );
+    let err = stderr(&o);
+    assert!(
+        err.contains("could not be moved") && err.contains("対応中/sato"),
+        "{err}"
+    );
+    let s = state(&dc);
+    assert_eq!(
+        s.mail["INBOX"].len(),
+        1,
+        "the odd message stays where it was: {s:?}"
+    );
+    assert_eq!(s.mail["未対応"].len(), 1, "{s:?}");
+    assert_eq!(s.keywords, 0, "a refused move leaves no keyword: {s:?}");
+    // Once the folder exists, the next run routes it.
+    assert_eq!(code(&team.run(&["init"])), 0);
+    let o = team.run(&["rotate", "--apply"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("0 filed, 1 assigned"), "{}", stdout(&o));
+}

@@ -206,5 +206,11 @@ fn apply(ctx: &Ctx, format: RotateFormat, now: DateTime<Utc>, out: &mut dyn Writ
             ctx.say(out, summary)?;
         }
     }
+    if let Some(first) = done.failed.first() {
+        return Err(anyhow::anyhow!(
+            "{} message(s) could not be moved; the first: {first}",
+            done.failed.len()
+        ));
+    }
     Ok(())
 }

@@ -50,14 +50,20 @@ pub fn run(
             ctx.say(out, line)
         });
         if let Err(e) = res {
-            if ids.len() == 1 {
+            if ids.len() == 1 || crate::error::is_stdout_closed(&e) {
                 desk.close();
                 return Err(e);
             }
             for line in format!("{e:#}").lines() {
                 eprintln!("mailduty: {id}: {line}");
             }
-            first_err.get_or_insert(e);
+            // The exit code is the worst one: a failure outranks a conflict or a miss.
+            let worse = first_err.as_ref().is_none_or(|f| {
+                exit_code(f) != crate::error::FAILURE && exit_code(&e) == crate::error::FAILURE
+            });
+            if worse {
+                first_err = Some(e);
+            }
         }
     }
     desk.close();

@@ -84,12 +84,19 @@ pub fn act(
         }
     };
     let actor = Actor::Member(&me.key);
-    let mut taken = desk.take(it, &dest, actor)?;
+    let to = desk.paths.of(&dest);
+    let part_way = |e: anyhow::Error| {
+        e.context(format!(
+            "moving {} to {to} failed part-way; `mailduty list` shows where it is",
+            it.id
+        ))
+    };
+    let mut taken = desk.take(it, &dest, actor).map_err(part_way)?;
     let mut from = it.clone();
     if matches!(taken, Taken::Lost { owner: None }) && it.folder == desk.paths.inbox {
         // `rotate --apply` may have just filed it into 未対応: follow it there once.
         if let Some(again) = refiled(desk, it)? {
-            taken = desk.take(&again, &dest, actor)?;
+            taken = desk.take(&again, &dest, actor).map_err(part_way)?;
             from = again;
         }
     }

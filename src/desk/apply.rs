@@ -31,7 +31,13 @@ pub struct Applied {
     /// Messages left for the next run: a move under way, or taken by someone else.
     pub left: usize,
     pub recovered: Recovered,
+    /// Messages that could not be moved, one line each: one odd message (a folder
+    /// missing for a new member, a refusal by the server) never holds up the rest.
+    pub failed: Vec<String>,
 }
+
+/// After this many failures in a row the connection is taken to be gone.
+const GIVE_UP: usize = 3;
 
 /// `hand_out`: the members on duty to hand unclaimed mail to (empty: file only).
 pub fn apply(desk: &mut Desk<'_>, hand_out: &[String]) -> Result<Applied> {
@@ -63,13 +69,44 @@ fn run(
     out: &mut Applied,
 ) -> Result<usize> {
     let mut n = 0;
+    let mut in_a_row = 0;
     for a in plan {
         let it = &items[a.item];
-        let (dest, kind) = match &a.owner {
-            Some(o) => (Dest::Member(o.clone()), "assign"),
-            None => (Dest::Unclaimed, "file"),
-        };
-        match desk.take(it, &dest, Actor::Rotate)? {
+        match one(desk, it, a, out) {
+            Ok(moved) => {
+                in_a_row = 0;
+                n += usize::from(moved);
+            }
+            Err(e) => {
+                out.failed.push(format!("{}: {e:#}", it.id));
+                in_a_row += 1;
+                if in_a_row >= GIVE_UP {
+                    return Err(e.context(format!(
+                        "rotate --apply stopped after {} moves; the next run goes on",
+                        out.moved.len()
+                    )));
+                }
+            }
+        }
+    }
+    Ok(n)
+}
+
+/// One message of a plan; whether it moved.
+fn one(desk: &mut Desk<'_>, it: &Item, a: &Assignment, out: &mut Applied) -> Result<bool> {
+    let (dest, kind) = match &a.owner {
+        Some(o) => (Dest::Member(o.clone()), "assign"),
+        None => (Dest::Unclaimed, "file"),
+    };
+    let taken = desk.take(it, &dest, Actor::Rotate).map_err(|e| {
+        e.context(format!(
+            "moving {} to {} failed part-way (the next run finishes it)",
+            it.id,
+            desk.paths.of(&dest)
+        ))
+    })?;
+    {
+        match taken {
             Taken::Won(landed) => {
                 let ev = event(kind, ROTATE, it, Some(&landed.folder), Some(&a.reason));
                 desk.record(&ev, Some(&landed)).map_err(|e| {
@@ -78,7 +115,6 @@ fn run(
                         it.id, landed.folder
                     ))
                 })?;
-                n += 1;
                 out.moved.push(Move {
                     id: it.id.clone(),
                     message_id: it.message_id.clone(),
@@ -89,9 +125,12 @@ fn run(
                     reason: a.reason.clone(),
                     subject: it.subject.clone(),
                 });
+                Ok(true)
             }
-            Taken::Lost { .. } | Taken::Already => out.left += 1,
+            Taken::Lost { .. } | Taken::Already => {
+                out.left += 1;
+                Ok(false)
+            }
         }
     }
-    Ok(n)
 }

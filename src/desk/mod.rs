@@ -198,7 +198,16 @@ impl<'r> Desk<'r> {
     /// Appends an event; after a move, then clears the move's keywords, which until
     /// then tell the next run that this event may be missing.
     pub fn record(&mut self, ev: &Event<'_>, landed: Option<&Landed>) -> Result<()> {
-        history::append(&mut self.mb, &self.paths.history, ev)?;
+        match landed.and_then(|l| Some((l, l.uid?))) {
+            Some((l, uid)) if ev.message_id.is_none() => {
+                let ev = Event {
+                    message_id: Some(history::move_id(ev.kind, &l.folder, uid)),
+                    ..*ev
+                };
+                history::append(&mut self.mb, &self.paths.history, &ev)?;
+            }
+            _ => history::append(&mut self.mb, &self.paths.history, ev)?,
+        }
         if let Some(l) = landed
             && let Some(uid) = l.uid
         {

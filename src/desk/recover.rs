@@ -102,7 +102,7 @@ pub fn recover(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Recovered> 
     Ok(done)
 }
 
-/// Messages in 完了 that still carry a move keyword (a `done` cut before its event).
+/// Messages in 完了 that still carry a `done` keyword (a `done` cut before its event).
 fn flagged_in_done(desk: &mut Desk<'_>) -> Result<Vec<Item>> {
     let mut kws: Vec<Key> = desk
         .rules
@@ -128,6 +128,13 @@ fn flagged_in_done(desk: &mut Desk<'_>) -> Result<Vec<Item>> {
 /// latest event about this stored message already puts it where it is.
 pub fn complete(desk: &mut Desk<'_>, it: &Item, kind: &str, actor: &str) -> Result<bool> {
     let evs = desk.events_of(it)?;
+    let own = history::move_id(kind, &it.folder, it.uid);
+    if evs
+        .iter()
+        .any(|e| e.own_id.as_deref() == Some(own.as_str()))
+    {
+        return Ok(false);
+    }
     let last = evs
         .iter()
         .filter(|e| e.concerns(it))
@@ -140,6 +147,7 @@ pub fn complete(desk: &mut Desk<'_>, it: &Item, kind: &str, actor: &str) -> Resu
         .unwrap_or_else(|| desk.paths.inbox.clone());
     let ev = Event {
         from_folder: &from,
+        message_id: Some(own),
         ..event(
             kind,
             actor,
@@ -166,7 +174,8 @@ fn heal(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<usize> {
         }
     }
     let groups: Vec<Vec<usize>> = groups.into_values().filter(|g| g.len() > 1).collect();
-    if groups.is_empty() {
+    // Without UIDPLUS one copy cannot be removed alone: both stay, shown as ID.1/ID.2.
+    if groups.is_empty() || !desk.mb.can(crate::imap::Cap::UidPlus) {
         return Ok(0);
     }
     let mut wanted: HashMap<String, Vec<u32>> = HashMap::new();
@@ -183,6 +192,7 @@ fn heal(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<usize> {
         }
     }
     let mut gone: Vec<(String, u32)> = Vec::new();
+    let mut keep_at: Vec<(String, u32, Identity)> = Vec::new();
     for g in groups {
         let mut by_id: Vec<(Identity, Vec<usize>)> = Vec::new();
         for i in g {
@@ -209,6 +219,12 @@ fn heal(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<usize> {
                 .map(|(&i, p)| (p, items[i].folder.as_str(), items[i].uid))
                 .collect();
             let Some(keep) = keeper(&view) else { continue };
+            let k_item = &items[copies[keep]];
+            keep_at.push((
+                k_item.folder.clone(),
+                k_item.uid,
+                ids[&(k_item.folder.clone(), k_item.uid)].clone(),
+            ));
             for (k, &i) in copies.iter().enumerate() {
                 if k != keep {
                     gone.push((items[i].folder.clone(), items[i].uid));
@@ -216,6 +232,24 @@ fn heal(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<usize> {
             }
         }
     }
+    // The queue was read a while ago: a keeper another run or a person has moved or
+    // removed since cannot vouch for its copies, which then all stay.
+    let mut keepers: HashMap<String, Vec<u32>> = HashMap::new();
+    for (f, u, _) in &keep_at {
+        keepers.entry(f.clone()).or_default().push(*u);
+    }
+    let mut alive: Vec<(String, u32, Identity)> = Vec::new();
+    for (f, uids) in keepers {
+        for (u, id) in desk.mb.identities(&f, &uids)? {
+            alive.push((f.clone(), u, id));
+        }
+    }
+    let vouched: Vec<&Identity> = keep_at
+        .iter()
+        .filter(|k| alive.contains(k))
+        .map(|(_, _, id)| id)
+        .collect();
+    gone.retain(|g| ids.get(g).is_some_and(|id| vouched.contains(&id)));
     let mut by_folder: HashMap<String, Vec<u32>> = HashMap::new();
     for (f, u) in &gone {
         by_folder.entry(f.clone()).or_default().push(*u);

@@ -10,13 +10,17 @@ use super::Dest;
 /// The keyword a mover sets before it moves a message, and clears once the move's
 /// event is in the history. Set first by a conditional STORE, it arbitrates between
 /// concurrent movers; left on a message after a crash, it says which move was under
-/// way, so the next run can finish the job.
+/// way, so the next run can finish the job. Each kind of move has its own prefix, so a
+/// keyword left behind is never read as another kind of move.
 pub const CLAIM: &str = "$MailDutyClaim";
-/// The prefix for hand-outs by `rotate --apply`: a claim by the member and a hand-out
-/// to that member are different changes, which the arbitration tells apart, and the
-/// history that a crash left unwritten gets the right actor.
+/// A hand-out by `rotate --apply`: a claim by the member and a hand-out to that member
+/// are different changes, which the arbitration tells apart, and the history that a
+/// crash left unwritten gets the right actor.
 pub const ASSIGN: &str = "$MailDutyAssign";
-/// Left by `release`: `rotate --apply` does not hand the message out again.
+pub const RELEASE: &str = "$MailDutyRelease";
+pub const DONE: &str = "$MailDutyDone";
+/// Left by `release`: `rotate --apply` does not hand the message out again. Not a
+/// move keyword.
 pub const RELEASED: &str = "$MailDutyReleased";
 
 /// The actor `rotate --apply` writes into the history.
@@ -51,17 +55,25 @@ pub fn keyword(dest: &Dest, actor: Actor<'_>) -> String {
     match (dest, actor) {
         (Dest::Unclaimed, Actor::Rotate) => CLAIM.to_string(),
         (Dest::Member(m), Actor::Rotate) => format!("{ASSIGN}_{m}"),
-        (_, Actor::Member(m)) => format!("{CLAIM}_{m}"),
-        (Dest::Done, Actor::Rotate) => format!("{CLAIM}_{ROTATE}"),
+        (Dest::Member(_), Actor::Member(m)) => format!("{CLAIM}_{m}"),
+        (Dest::Unclaimed, Actor::Member(m)) => format!("{RELEASE}_{m}"),
+        (Dest::Done, a) => format!("{DONE}_{}", a.key()),
     }
 }
 
-/// Whether a flag is any mover's keyword.
+/// Whether a flag is any mover's keyword: `$MailDutyClaim`, or one of the prefixes
+/// with `_` and a name (`$MailDutyReleased` is not one).
 pub fn is_move_keyword(flag: &str) -> bool {
-    [CLAIM, ASSIGN].iter().any(|p| {
-        flag.get(..p.len())
-            .is_some_and(|head| head.eq_ignore_ascii_case(p))
-    })
+    if flag.eq_ignore_ascii_case(CLAIM) {
+        return true;
+    }
+    let Some((head, who)) = flag.split_once('_') else {
+        return false;
+    };
+    !who.is_empty()
+        && [CLAIM, ASSIGN, RELEASE, DONE]
+            .iter()
+            .any(|p| head.eq_ignore_ascii_case(p))
 }
 
 /// Where a message sits, as the desk sees the folders.
@@ -83,15 +95,29 @@ pub fn explain(place: &Place, flag: &str) -> Option<(&'static str, String)> {
         Some((h, w)) => (h, Some(w)),
         None => (flag, None),
     };
-    let assign = head.eq_ignore_ascii_case(ASSIGN);
-    let claim = head.eq_ignore_ascii_case(CLAIM);
+    let is = |p: &str| head.eq_ignore_ascii_case(p);
     match (place, who) {
-        (Place::Unclaimed, None) if claim => Some(("file", ROTATE.to_string())),
-        (Place::Unclaimed, Some(w)) if claim => Some(("release", w.to_string())),
-        (Place::Member(m), Some(w)) if assign && w == m => Some(("assign", ROTATE.to_string())),
-        (Place::Member(m), Some(w)) if claim && w == m => Some(("claim", w.to_string())),
-        (Place::Done, Some(w)) if claim => Some(("done", w.to_string())),
+        (Place::Unclaimed, None) if is(CLAIM) => Some(("file", ROTATE.to_string())),
+        (Place::Unclaimed, Some(w)) if is(RELEASE) => Some(("release", w.to_string())),
+        (Place::Member(m), Some(w)) if is(ASSIGN) && w == m => Some(("assign", ROTATE.to_string())),
+        (Place::Member(m), Some(w)) if is(CLAIM) && w == m => Some(("claim", w.to_string())),
+        (Place::Done, Some(w)) if is(DONE) => Some(("done", w.to_string())),
         _ => None,
+    }
+}
+
+/// Whether a copy in `a` is kept over one in `b` by `keeper`'s rule.
+pub fn precedes(a: (&Place, &str), b: (&Place, &str)) -> bool {
+    (rank(a.0), a.1) < (rank(b.0), b.1)
+}
+
+fn rank(p: &Place) -> u8 {
+    match p {
+        Place::Member(_) => 0,
+        Place::ClaimedUnknown => 1,
+        Place::Done => 2,
+        Place::Unclaimed => 3,
+        Place::Inbox => 4,
     }
 }
 
@@ -117,13 +143,6 @@ pub fn is_stale(first: (u64, &[String]), second: (u64, &[String])) -> bool {
 /// beats the others (concurrent claimers), 未対応 beats the inbox (intake finished),
 /// and within one folder the lowest UID (the first copy to arrive). Returns the index.
 pub fn keeper(copies: &[(&Place, &str, u32)]) -> Option<usize> {
-    let rank = |p: &Place| match p {
-        Place::Member(_) => 0,
-        Place::ClaimedUnknown => 1,
-        Place::Done => 2,
-        Place::Unclaimed => 3,
-        Place::Inbox => 4,
-    };
     copies
         .iter()
         .enumerate()
@@ -218,5 +237,12 @@ mod tests {
         ];
         assert_eq!(keeper(&intake), Some(1));
         assert_eq!(keeper(&[]), None);
+        // `take` asks the same question one pair at a time.
+        assert!(precedes((&m_a, "対応中/a"), (&m_b, "対応中/b")));
+        assert!(precedes(
+            (&m_b, "対応中/b"),
+            (&Place::ClaimedUnknown, "対応中")
+        ));
+        assert!(!precedes((&Place::Unclaimed, "未対応"), (&m_b, "対応中/b")));
     }
 }

@@ -21,7 +21,7 @@
 
 use anyhow::Result;
 
-use super::rules::{RELEASED, SETTLE, STALE, is_stale, keyword};
+use super::rules::{RELEASED, SETTLE, STALE, is_move_keyword, is_stale, keyword, precedes};
 use super::{Actor, Desk, Dest, Landed, Place, Taken};
 use crate::imap::{Cap, Flags, Key, Moved, Stored};
 use crate::queue::Item;
@@ -93,12 +93,27 @@ fn contested(desk: &mut Desk<'_>, it: &Item, to: &str, dest: &Dest, kw: String) 
         }
     };
     let keys = copy_keys(it);
-    let (moved, in_dest) = if *dest == Dest::Done {
+    let attempt = if *dest == Dest::Done {
         // Searching 完了 would cost as much as 完了 is large, and a second copy there
         // sends nobody to answer twice.
-        (desk.mb.move_uid(&it.folder, it.uid, to)?, Vec::new())
+        desk.mb
+            .move_uid(&it.folder, it.uid, to)
+            .map(|m| (m, Vec::new()))
     } else {
-        desk.mb.move_then_find(&it.folder, it.uid, to, &keys)?
+        desk.mb.move_then_find(&it.folder, it.uid, to, &keys)
+    };
+    let (moved, in_dest) = match attempt {
+        Ok(v) => v,
+        Err(e) => {
+            // Refused (a folder missing, say): the message stays, free for the next
+            // run at once. If the connection is gone, the keyword goes stale instead.
+            let _ = desk.mb.store(
+                &it.folder,
+                &[it.uid],
+                Flags::Remove(std::slice::from_ref(&kw)),
+            );
+            return Err(e);
+        }
     };
     let Moved::To(mine) = moved else {
         return lost(desk, it);
@@ -128,14 +143,19 @@ fn contested(desk: &mut Desk<'_>, it: &Item, to: &str, dest: &Dest, kw: String) 
         return Ok(Taken::Won(landed));
     }
     (desk.pause)(SETTLE);
-    let rank_to = desk.paths.place(to, desk.rules);
+    // Only copies that `rules::keeper` would keep over this one matter: a copy in a
+    // member folder beats 未対応 (a claim beats intake), and among member folders the
+    // alphabetically first stays.
+    let Some(here) = desk.paths.place(to, desk.rules) else {
+        return Ok(Taken::Won(landed));
+    };
     let others: Vec<String> = member_folders(desk)?
         .into_iter()
         .filter(|f| f != to)
-        .filter(|f| match rank_to {
-            // A claim beats intake: a copy in any member folder wins over 未対応.
-            Some(Place::Unclaimed) => true,
-            _ => f.as_str() < to,
+        .filter(|f| {
+            desk.paths
+                .place(f, desk.rules)
+                .is_some_and(|p| precedes((&p, f), (&here, to)))
         })
         .collect();
     if others.is_empty() {
@@ -243,15 +263,17 @@ fn arbitrate(desk: &mut Desk<'_>, it: &Item, kw: &str) -> Result<Arbiter> {
     if !desk.mb.can(Cap::Condstore) {
         return Ok(Arbiter::Contended);
     }
-    let Some((modseq, flags)) = desk.mb.select_modseq_flags(&it.folder, it.uid)? else {
+    let Some((mut modseq, flags)) = desk.mb.select_modseq_flags(&it.folder, it.uid)? else {
         return Ok(Arbiter::Lost);
     };
-    if flags.iter().any(|f| super::rules::is_move_keyword(f)) {
+    if flags.iter().any(|f| is_move_keyword(f)) {
         // Another move is under way (it finishes in milliseconds) or died before
-        // moving; only a message unchanged across the wait is stale.
+        // moving; only a message unchanged across the wait is stale. One that is still
+        // here with no move keyword (the other mover only cleared its own) is free.
         (desk.pause)(STALE);
         match desk.mb.modseq_flags(&it.folder, it.uid)? {
             Some((again, f2)) if is_stale((modseq, &flags), (again, &f2)) => {}
+            Some((again, f2)) if !f2.iter().any(|f| is_move_keyword(f)) => modseq = again,
             _ => return Ok(Arbiter::Lost),
         }
     }

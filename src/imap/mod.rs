@@ -681,22 +681,25 @@ impl Mailbox {
     }
 
     /// The identity (size, arrival, digest of the whole message) of some messages
-    /// of a folder, never setting \Seen. Messages no longer there are missing.
+    /// of a folder, never setting \Seen. Messages no longer there, marked \Deleted
+    /// (about to go), or whose identity the server did not give in full are missing.
     pub fn identities(&mut self, folder: &str, uids: &[u32]) -> Result<Vec<(u32, Identity)>> {
         if uids.is_empty() {
             return Ok(Vec::new());
         }
         self.ensure_open(folder, false)?;
         let cmd = format!(
-            "UID FETCH {} (UID INTERNALDATE RFC822.SIZE BODY.PEEK[])",
+            "UID FETCH {} (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])",
             uid_set(uids)
         );
         let mut out = Vec::new();
         let done = self.conn.run_each(&cmd, |r| {
             if let Some(f) = parse_fetch(r)
                 && uids.contains(&f.uid)
+                && !f.flags.iter().any(|x| x.eq_ignore_ascii_case("\\Deleted"))
+                && let Some(id) = identity_of(&f)
             {
-                out.push((f.uid, identity_of(&f)));
+                out.push((f.uid, id));
             }
         })?;
         if done.status != Status::Ok {
@@ -895,7 +898,12 @@ impl Mailbox {
             }
         })?;
         let moved = self.moved(&cmd, done, new_uid)?;
-        if let Moved::To(_) = moved {
+        if let Moved::To(new) = moved {
+            // A concurrent mover may have marked the source \Deleted just before this
+            // COPY, and COPY keeps flags: the copy must not be the next one expunged.
+            if let Some(n) = new {
+                self.store(to, &[n], Flags::Remove(&["\\Deleted".to_string()]))?;
+            }
             self.remove(from, &[uid])?;
         }
         Ok(moved)
@@ -997,17 +1005,23 @@ fn uid_set(uids: &[u32]) -> String {
         .join(",")
 }
 
-fn identity_of(f: &Fetched) -> Identity {
+/// None unless the server gave the arrival, the size and the text: a message whose
+/// identity is unknown is never proven to be the same as another.
+fn identity_of(f: &Fetched) -> Option<Identity> {
     use sha2::Digest;
-    Identity {
-        size: f.size,
-        arrived: f
-            .internal_date
-            .as_deref()
-            .and_then(|d| chrono::DateTime::parse_from_str(d, "%d-%b-%Y %H:%M:%S %z").ok())
-            .map(|d| d.timestamp()),
-        digest: sha2::Sha256::digest(&f.header).into(),
+    let arrived = f
+        .internal_date
+        .as_deref()
+        .and_then(|d| chrono::DateTime::parse_from_str(d, "%d-%b-%Y %H:%M:%S %z").ok())?
+        .timestamp();
+    if f.header.is_empty() || f.size as usize != f.header.len() {
+        return None;
     }
+    Some(Identity {
+        size: f.size,
+        arrived: Some(arrived),
+        digest: sha2::Sha256::digest(&f.header).into(),
+    })
 }
 
 /// `* 3 FETCH (UID 3 MODSEQ (12) FLAGS (…))` for `uid` → its MODSEQ and flags.
