@@ -840,13 +840,33 @@ impl Mailbox {
         if uids.is_empty() || flags.is_empty() {
             return Ok(());
         }
-        self.ensure_open(folder, true)?;
         let cmd = format!(
             "UID STORE {} {sign}FLAGS.SILENT ({})",
             uid_set(uids),
             flags.join(" ")
         );
-        self.conn.run_ok(&cmd).map(|_| ())
+        if matches!(&self.selected, Some((f, true)) if f == folder) {
+            return self.conn.run_ok(&cmd).map(|_| ());
+        }
+        // Opening the folder and storing go in one round trip: a STORE cannot run
+        // before the SELECT ahead of it, and fails with it.
+        let cmds = [self.open_cmd(folder, true), cmd];
+        let mut highest = None;
+        let dones = self.conn.pipeline(&cmds, |i, r| {
+            if i == 0 {
+                highest = highest.or(highest_modseq_code(r));
+            }
+        })?;
+        if dones[0].status != Status::Ok {
+            self.selected = None;
+            return Err(self.open_failed(folder, &dones[0]));
+        }
+        self.selected = Some((folder.to_string(), true));
+        self.highest_modseq = highest;
+        if dones[1].status != Status::Ok {
+            bail!("{}", conn::describe_failure(&cmds[1], &dones[1]));
+        }
+        Ok(())
     }
 
     /// Removes exactly these messages: \Deleted, then UID EXPUNGE of these UIDs
