@@ -16,6 +16,9 @@ _mailduty() {
             ",$1")
                 cmd="mailduty"
                 ;;
+            mailduty,archive)
+                cmd="mailduty__subcmd__archive"
+                ;;
             mailduty,check)
                 cmd="mailduty__subcmd__check"
                 ;;
@@ -54,6 +57,9 @@ _mailduty() {
                 ;;
             mailduty,show)
                 cmd="mailduty__subcmd__show"
+                ;;
+            mailduty__subcmd__help,archive)
+                cmd="mailduty__subcmd__help__subcmd__archive"
                 ;;
             mailduty__subcmd__help,check)
                 cmd="mailduty__subcmd__help__subcmd__check"
@@ -101,12 +107,38 @@ _mailduty() {
 
     case "${cmd}" in
         mailduty)
-            opts="-v -q -h -V --rules --as --verbose --quiet --help --version init check list claim release done rotate report show history note completions help"
+            opts="-v -q -h -V --rules --as --verbose --quiet --help --version init check list claim release done rotate report show history note archive completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --rules)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailduty__subcmd__archive)
+            opts="-v -q -h -V --dry-run --format --rules --as --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
                 --rules)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -211,8 +243,22 @@ _mailduty() {
             return 0
             ;;
         mailduty__subcmd__help)
-            opts="init check list claim release done rotate report show history note completions help"
+            opts="init check list claim release done rotate report show history note archive completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailduty__subcmd__help__subcmd__archive)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -407,7 +453,7 @@ _mailduty() {
             return 0
             ;;
         mailduty__subcmd__history)
-            opts="-v -q -h -V --since --actor --format --rules --as --verbose --quiet --help --version"
+            opts="-v -q -h -V --since --actor --all --format --rules --as --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -601,7 +647,7 @@ _mailduty() {
             return 0
             ;;
         mailduty__subcmd__show)
-            opts="-v -q -h -V --format --rules --as --verbose --quiet --help --version"
+            opts="-v -q -h -V --all --format --rules --as --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -41,6 +41,7 @@ complete -c mailduty -n "__fish_mailduty_needs_command" -f -a "report" -d 'The d
 complete -c mailduty -n "__fish_mailduty_needs_command" -f -a "show" -d 'Show one message: headers, text body, status, owner and history'
 complete -c mailduty -n "__fish_mailduty_needs_command" -f -a "history" -d 'The history of one message, or of everything since a date'
 complete -c mailduty -n "__fish_mailduty_needs_command" -f -a "note" -d 'Add an internal note (申し送り) to a message, kept in the history folder'
+complete -c mailduty -n "__fish_mailduty_needs_command" -f -a "archive" -d 'Move old 完了 mail (and, if configured, old history) into per-year folders'
 complete -c mailduty -n "__fish_mailduty_needs_command" -f -a "completions" -d 'Print a shell completion script (commands and flags)'
 complete -c mailduty -n "__fish_mailduty_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mailduty -n "__fish_mailduty_using_subcommand init" -l rules -d 'The rules file [default: $MAILDUTY_RULES, $XDG_CONFIG_HOME/mailduty/rules.yaml, /etc/mailduty/rules.yaml]' -r -F
@@ -118,6 +119,7 @@ complete -c mailduty -n "__fish_mailduty_using_subcommand show" -l format -d 'Ou
 json\t''"
 complete -c mailduty -n "__fish_mailduty_using_subcommand show" -l rules -d 'The rules file [default: $MAILDUTY_RULES, $XDG_CONFIG_HOME/mailduty/rules.yaml, /etc/mailduty/rules.yaml]' -r -F
 complete -c mailduty -n "__fish_mailduty_using_subcommand show" -l as -d 'Act as this member [default: $MAILDUTY_MEMBER, else the member whose login is $USER]' -r
+complete -c mailduty -n "__fish_mailduty_using_subcommand show" -l all -d 'Look in the archive folders too (and show archived history events)'
 complete -c mailduty -n "__fish_mailduty_using_subcommand show" -s v -l verbose -d 'Print the IMAP commands sent and received on stderr (passwords hidden)'
 complete -c mailduty -n "__fish_mailduty_using_subcommand show" -s q -l quiet -d 'Print nothing on success'
 complete -c mailduty -n "__fish_mailduty_using_subcommand show" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -128,6 +130,7 @@ complete -c mailduty -n "__fish_mailduty_using_subcommand history" -l format -d 
 json\t''"
 complete -c mailduty -n "__fish_mailduty_using_subcommand history" -l rules -d 'The rules file [default: $MAILDUTY_RULES, $XDG_CONFIG_HOME/mailduty/rules.yaml, /etc/mailduty/rules.yaml]' -r -F
 complete -c mailduty -n "__fish_mailduty_using_subcommand history" -l as -d 'Act as this member [default: $MAILDUTY_MEMBER, else the member whose login is $USER]' -r
+complete -c mailduty -n "__fish_mailduty_using_subcommand history" -l all -d 'Look in the archive folders too: archived mail and archived events'
 complete -c mailduty -n "__fish_mailduty_using_subcommand history" -s v -l verbose -d 'Print the IMAP commands sent and received on stderr (passwords hidden)'
 complete -c mailduty -n "__fish_mailduty_using_subcommand history" -s q -l quiet -d 'Print nothing on success'
 complete -c mailduty -n "__fish_mailduty_using_subcommand history" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -138,22 +141,32 @@ complete -c mailduty -n "__fish_mailduty_using_subcommand note" -s v -l verbose 
 complete -c mailduty -n "__fish_mailduty_using_subcommand note" -s q -l quiet -d 'Print nothing on success'
 complete -c mailduty -n "__fish_mailduty_using_subcommand note" -s h -l help -d 'Print help'
 complete -c mailduty -n "__fish_mailduty_using_subcommand note" -s V -l version -d 'Print version'
+complete -c mailduty -n "__fish_mailduty_using_subcommand archive" -l format -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c mailduty -n "__fish_mailduty_using_subcommand archive" -l rules -d 'The rules file [default: $MAILDUTY_RULES, $XDG_CONFIG_HOME/mailduty/rules.yaml, /etc/mailduty/rules.yaml]' -r -F
+complete -c mailduty -n "__fish_mailduty_using_subcommand archive" -l as -d 'Act as this member [default: $MAILDUTY_MEMBER, else the member whose login is $USER]' -r
+complete -c mailduty -n "__fish_mailduty_using_subcommand archive" -l dry-run -d 'Print what would move, move nothing'
+complete -c mailduty -n "__fish_mailduty_using_subcommand archive" -s v -l verbose -d 'Print the IMAP commands sent and received on stderr (passwords hidden)'
+complete -c mailduty -n "__fish_mailduty_using_subcommand archive" -s q -l quiet -d 'Print nothing on success'
+complete -c mailduty -n "__fish_mailduty_using_subcommand archive" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mailduty -n "__fish_mailduty_using_subcommand archive" -s V -l version -d 'Print version'
 complete -c mailduty -n "__fish_mailduty_using_subcommand completions" -l rules -d 'The rules file [default: $MAILDUTY_RULES, $XDG_CONFIG_HOME/mailduty/rules.yaml, /etc/mailduty/rules.yaml]' -r -F
 complete -c mailduty -n "__fish_mailduty_using_subcommand completions" -l as -d 'Act as this member [default: $MAILDUTY_MEMBER, else the member whose login is $USER]' -r
 complete -c mailduty -n "__fish_mailduty_using_subcommand completions" -s v -l verbose -d 'Print the IMAP commands sent and received on stderr (passwords hidden)'
 complete -c mailduty -n "__fish_mailduty_using_subcommand completions" -s q -l quiet -d 'Print nothing on success'
 complete -c mailduty -n "__fish_mailduty_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mailduty -n "__fish_mailduty_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note completions help" -f -a "init" -d 'Create the status folders on the server and show what it supports'
-complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note completions help" -f -a "check" -d 'Validate the rules file without connecting to the server'
-complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note completions help" -f -a "list" -d 'Show the queue: ID, status, owner, age, sender and subject'
-complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note completions help" -f -a "claim" -d 'Take messages: unclaimed → 対応中/<me>'
-complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note completions help" -f -a "release" -d 'Give messages back: 対応中/<me> → 未対応'
-complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note completions help" -f -a "done" -d 'Finish messages: 対応中 (or 未対応) → 完了'
-complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note completions help" -f -a "rotate" -d 'Show who is on duty, or apply the roster to the mailbox (for cron)'
-complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note completions help" -f -a "report" -d 'The daily digest: overdue mail, stale claims, counts, duty, response times'
-complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note completions help" -f -a "show" -d 'Show one message: headers, text body, status, owner and history'
-complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note completions help" -f -a "history" -d 'The history of one message, or of everything since a date'
-complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note completions help" -f -a "note" -d 'Add an internal note (申し送り) to a message, kept in the history folder'
-complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note completions help" -f -a "completions" -d 'Print a shell completion script (commands and flags)'
-complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note archive completions help" -f -a "init" -d 'Create the status folders on the server and show what it supports'
+complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note archive completions help" -f -a "check" -d 'Validate the rules file without connecting to the server'
+complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note archive completions help" -f -a "list" -d 'Show the queue: ID, status, owner, age, sender and subject'
+complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note archive completions help" -f -a "claim" -d 'Take messages: unclaimed → 対応中/<me>'
+complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note archive completions help" -f -a "release" -d 'Give messages back: 対応中/<me> → 未対応'
+complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note archive completions help" -f -a "done" -d 'Finish messages: 対応中 (or 未対応) → 完了'
+complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note archive completions help" -f -a "rotate" -d 'Show who is on duty, or apply the roster to the mailbox (for cron)'
+complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note archive completions help" -f -a "report" -d 'The daily digest: overdue mail, stale claims, counts, duty, response times'
+complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note archive completions help" -f -a "show" -d 'Show one message: headers, text body, status, owner and history'
+complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note archive completions help" -f -a "history" -d 'The history of one message, or of everything since a date'
+complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note archive completions help" -f -a "note" -d 'Add an internal note (申し送り) to a message, kept in the history folder'
+complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note archive completions help" -f -a "archive" -d 'Move old 完了 mail (and, if configured, old history) into per-year folders'
+complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note archive completions help" -f -a "completions" -d 'Print a shell completion script (commands and flags)'
+complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note archive completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

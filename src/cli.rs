@@ -152,6 +152,17 @@ pub enum Command {
         after_help = "Example:\n  mailduty note 4k2q9x7m \"電話で回答済み。請求書は明日発行\""
     )]
     Note(NoteArgs),
+    /// Move old 完了 mail (and, if configured, old history) into per-year folders
+    ///
+    /// Mail in 完了 that arrived more than archive.after ago (default 365d) goes to
+    /// archive.folder (default 完了/{year}) by its arrival year; history events older
+    /// than archive.history_after likewise. Server-side SEARCH and batched MOVE; safe to
+    /// run any time and again after an interruption. IDs stay the same, and `show --all`
+    /// and `history --all` still find archived mail and events.
+    #[command(
+        after_help = "Examples:\n  mailduty archive --dry-run\n  mailduty archive\n  # crontab, monthly: 0 3 1 * *  mailduty --rules /etc/mailduty/rules.yaml archive --quiet"
+    )]
+    Archive(ArchiveArgs),
     /// Print a shell completion script (commands and flags)
     ///
     /// The script is static. For member names after --as/--owner/--actor and message
@@ -182,6 +193,9 @@ pub struct ShowArgs {
     /// Message ID, unique ID prefix or full Message-ID
     #[arg(value_name = "ID", add = ArgValueCompleter::new(complete::ids))]
     pub id: String,
+    /// Look in the archive folders too (and show archived history events)
+    #[arg(long)]
+    pub all: bool,
     /// Output format
     #[arg(long, value_enum, default_value_t = RotateFormat::Table)]
     pub format: RotateFormat,
@@ -198,6 +212,19 @@ pub struct HistoryArgs {
     /// Only events by this member (or "rotate" for the roster's moves)
     #[arg(long, value_name = "NAME", add = ArgValueCompleter::new(complete::members))]
     pub actor: Option<String>,
+    /// Look in the archive folders too: archived mail and archived events
+    #[arg(long)]
+    pub all: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = RotateFormat::Table)]
+    pub format: RotateFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ArchiveArgs {
+    /// Print what would move, move nothing
+    #[arg(long)]
+    pub dry_run: bool,
     /// Output format
     #[arg(long, value_enum, default_value_t = RotateFormat::Table)]
     pub format: RotateFormat,

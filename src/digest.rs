@@ -59,6 +59,8 @@ pub struct Report {
     pub time_to_claim: Times,
     /// Business time from arrival to done, last 7 days.
     pub time_to_done: Times,
+    /// Storage use, where the server reports a limit (null otherwise).
+    pub quota: Option<crate::desk::Quota>,
 }
 
 /// The owner shown for claimed mail in a folder that is no member's.
@@ -184,6 +186,7 @@ pub fn build(
         done_yesterday,
         time_to_claim: times(waited(&["claim", "assign"])),
         time_to_done: times(waited(&["done"])),
+        quota: None,
     }
 }
 
@@ -233,6 +236,23 @@ fn dur(t: Option<i64>) -> String {
     t.map_or_else(|| "-".into(), age)
 }
 
+/// The line at the top of the digest when the mailbox is nearly full.
+fn quota_warning(r: &Report) -> Option<String> {
+    let q = r.quota.filter(|q| q.warn())?;
+    Some(format!(
+        "⚠ 容量 (quota): {q}, at or above {}%: archive old mail (mailduty archive) or raise the limit",
+        q.warn_at
+    ))
+}
+
+/// The quota as one line for the counts.
+pub fn quota_line(r: &Report) -> String {
+    match &r.quota {
+        Some(q) => format!("容量 (quota): {q}"),
+        None => "容量 (quota): not reported by the server".to_string(),
+    }
+}
+
 pub fn text(r: &Report, rules: &Rules) -> String {
     let mut s = String::new();
     let day = match &r.holiday {
@@ -240,6 +260,9 @@ pub fn text(r: &Report, rules: &Rules) -> String {
         None => r.date.to_string(),
     };
     let _ = writeln!(s, "mailduty digest {day}");
+    if let Some(w) = quota_warning(r) {
+        let _ = writeln!(s, "{w}");
+    }
     let _ = writeln!(s, "本日の当番 (on duty): {}", who(rules, &r.on_duty));
     let _ = writeln!(s);
     let _ = writeln!(
@@ -292,6 +315,7 @@ pub fn text(r: &Report, rules: &Rules) -> String {
             format!(" ({})", owners.join(", "))
         }
     );
+    let _ = writeln!(s, "{}", quota_line(r));
     let _ = writeln!(s, "昨日の完了 (done yesterday): {}", r.done_yesterday.len());
     for f in &r.done_yesterday {
         let _ = writeln!(s, "  {}  {}  {}", f.id, f.actor, f.subject);
@@ -321,6 +345,13 @@ pub fn html(r: &Report, rules: &Rules) -> String {
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head><body style=\"font-family:sans-serif\">\n",
     );
     let _ = writeln!(s, "<h2>{}</h2>", esc(&subject(r)));
+    if let Some(w) = quota_warning(r) {
+        let _ = writeln!(
+            s,
+            "<p style=\"color:#b00020;font-weight:bold\">{}</p>",
+            esc(&w)
+        );
+    }
     let _ = writeln!(
         s,
         "<p>本日の当番 (on duty): {}</p>",
@@ -380,6 +411,7 @@ pub fn html(r: &Report, rules: &Rules) -> String {
         esc(&dur(r.time_to_done.median_seconds)),
         esc(&dur(r.time_to_done.p90_seconds))
     );
+    let _ = writeln!(s, "<p>{}</p>", esc(&quota_line(r)));
     s.push_str("</body></html>\n");
     s
 }

@@ -29,6 +29,23 @@ struct RawRules {
     #[serde(default)]
     routes: Vec<RawRoute>,
     digest: Option<RawDigest>,
+    archive: Option<RawArchive>,
+    quota: Option<RawQuota>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawArchive {
+    after: Option<String>,
+    folder: Option<String>,
+    history_after: Option<String>,
+    history_folder: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQuota {
+    warn: Option<u8>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -224,6 +241,25 @@ pub struct Rules {
     pub threads: bool,
     pub routes: Vec<Route>,
     pub digest: DigestRules,
+    pub archive: ArchiveRules,
+    /// Percent of the quota above which init, report and the digest warn.
+    pub quota_warn: u8,
+}
+
+/// `mailduty archive`: 完了 mail older than `after` goes to `folder` with `{year}`
+/// replaced by its arrival year; history events likewise when `history_after` is set.
+#[derive(Debug, Clone)]
+pub struct ArchiveRules {
+    pub after: Duration,
+    pub folder: String,
+    pub history_after: Option<Duration>,
+    pub history_folder: String,
+}
+
+impl ArchiveRules {
+    pub fn folder_for(pattern: &str, year: i32) -> String {
+        pattern.replace("{year}", &year.to_string())
+    }
 }
 
 /// Who gets the digest: the members on duty that day, a member, or an address.
@@ -552,6 +588,18 @@ impl Validator<'_> {
         }
         let routes = self.routes(raw.routes, &keys);
         let digest = self.digest(raw.digest, &keys, private);
+        let archive = self.archive(raw.archive);
+        let quota_warn = match raw.quota.and_then(|q| q.warn) {
+            None => 80,
+            Some(w @ 1..=100) => w,
+            Some(w) => {
+                self.problem(
+                    &["quota", "warn"],
+                    format!("{w} is not a percentage from 1 to 100"),
+                );
+                80
+            }
+        };
         Some(Rules {
             path: path.to_path_buf(),
             timezone: timezone?,
@@ -566,6 +614,8 @@ impl Validator<'_> {
             threads: raw.threads.unwrap_or(false),
             routes,
             digest,
+            archive,
+            quota_warn,
         })
     }
 
@@ -1106,6 +1156,52 @@ impl Validator<'_> {
             });
         }
         out
+    }
+
+    fn archive(&mut self, raw: Option<RawArchive>) -> ArchiveRules {
+        let raw = raw.unwrap_or(RawArchive {
+            after: None,
+            folder: None,
+            history_after: None,
+            history_folder: None,
+        });
+        let mut duration = |key: &str, v: Option<String>| match v {
+            None => None,
+            Some(s) => match parse_duration(&s) {
+                Some(d) if !d.is_zero() => Some(d),
+                _ => {
+                    self.problem(
+                        &["archive", key],
+                        format!("{s:?} is not a duration above zero (like 365d, 90d)"),
+                    );
+                    None
+                }
+            },
+        };
+        let after = duration("after", raw.after).unwrap_or(Duration::from_secs(365 * 86400));
+        let history_after = duration("history_after", raw.history_after);
+        let mut pattern = |key: &str, v: Option<String>, default: &str| {
+            let p = v.unwrap_or_else(|| default.to_string());
+            let bad = !p.contains("{year}")
+                || p.contains(['*', '%', '\\', '"'])
+                || p.split('/')
+                    .any(|seg| seg.is_empty() || seg == "." || seg == "..");
+            if bad {
+                self.problem(
+                    &["archive", key],
+                    format!("{p:?}: a folder pattern needs {{year}} (like \"完了/{{year}}\"), no empty segments, no * % \\ or quotes"),
+                );
+            }
+            p
+        };
+        let folder = pattern("folder", raw.folder, "完了/{year}");
+        let history_folder = pattern("history_folder", raw.history_folder, "対応履歴/{year}");
+        ArchiveRules {
+            after,
+            folder,
+            history_after,
+            history_folder,
+        }
     }
 
     fn sla(&mut self, raw: Option<RawSla>) -> (Option<Duration>, Option<Duration>) {

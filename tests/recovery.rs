@@ -228,7 +228,10 @@ fn cut_everywhere(s: &Scenario<'_>) -> Figures {
 }
 
 fn setup(tail: &str) -> (Dovecot, Cutter, Team) {
-    let dc = Dovecot::start();
+    setup_on(Dovecot::start(), tail)
+}
+
+fn setup_on(dc: Dovecot, tail: &str) -> (Dovecot, Cutter, Team) {
     let cutter = Cutter::start(dc.imap_port);
     let team = Team::with_tail(
         &format!("  host: 127.0.0.1\n  port: {}\n  tls: none\n", cutter.port),
@@ -635,4 +638,227 @@ fn one_message_that_cannot_move_does_not_hold_up_the_rest() {
     let o = team.run(&["rotate", "--apply"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stdout(&o).contains("0 filed, 1 assigned"), "{}", stdout(&o));
+}
+
+/// An IMAP date-time `days` before now.
+fn days_ago(days: i64) -> String {
+    (chrono::Utc::now() - chrono::Duration::days(days))
+        .format("%d-%b-%Y %H:%M:%S +0000")
+        .to_string()
+}
+
+fn year_of(days: i64) -> String {
+    (chrono::Utc::now() - chrono::Duration::days(days))
+        .format("%Y")
+        .to_string()
+}
+
+fn seed_old(dc: &Dovecot) {
+    dc.append(
+        "完了",
+        "",
+        &days_ago(400),
+        &msg(Some("old1@x"), "old one", "1", ""),
+    );
+    dc.append(
+        "完了",
+        "",
+        &days_ago(410),
+        &msg(Some("old2@x"), "old two", "2", ""),
+    );
+    dc.append("完了", "", &days_ago(800), &msg(None, "older", "3", ""));
+    dc.append(
+        "完了",
+        "",
+        &days_ago(10),
+        &msg(Some("new@x"), "recent", "4", ""),
+    );
+}
+
+#[test]
+fn archive_moves_old_done_mail_by_year_once() {
+    let dc = Dovecot::start();
+    let team = Team::with_tail(
+        &format!("  host: 127.0.0.1\n  port: {}\n  tls: none\n", dc.imap_port),
+        MEMBERS,
+        &format!("{EVERY_DAY}archive:\n  history_after: 30d\n"),
+    );
+    let o = team.run(&["init"]);
+    assert!(
+        stdout(&o).contains("quota: not reported by the server"),
+        "{}",
+        stdout(&o)
+    );
+    seed_old(&dc);
+    // An event of last year about old1, as an earlier mailduty wrote it.
+    let ev = "From: mailduty <mailduty@localhost>\r\nMessage-ID: <e1@mailduty>\r\nSubject: [mailduty] done\r\nX-Mailduty-Event: done\r\nX-Mailduty-Actor: tanaka\r\nX-Mailduty-Id: x\r\nX-Mailduty-Time: 2025-01-01T00:00:00Z\r\nX-Mailduty-Target: <old1@x>\r\nX-Mailduty-To-Folder: 完了\r\n\r\nb\r\n";
+    dc.append("対応履歴", "\\Seen", &days_ago(400), ev.as_bytes());
+    let before = state(&dc);
+    let (y1, y2) = (year_of(405), year_of(800));
+
+    let o = team.run(&["archive", "--dry-run", "--format", "json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["dry_run"], true);
+    let moved = v["done"]["moved"].as_object().unwrap();
+    assert_eq!(
+        moved.values().map(|n| n.as_u64().unwrap()).sum::<u64>(),
+        3,
+        "{v}"
+    );
+    assert!(
+        moved
+            .keys()
+            .all(|k| k.len() == "完了/2025".len() && k.starts_with("完了/")),
+        "{v}"
+    );
+    assert!(moved.contains_key(&format!("完了/{y2}")), "{v}");
+    assert!(moved.contains_key(&format!("完了/{y1}")), "{v}");
+    assert_eq!(
+        v["history"]["moved"][format!("対応履歴/{}", year_of(400))],
+        1,
+        "{v}"
+    );
+    assert_eq!(state(&dc), before, "--dry-run moved something");
+
+    let o = team.run(&["archive"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("archive: moved "), "{}", stdout(&o));
+    let s = state(&dc);
+    // Mail and events all still there: four messages, the old event now archived.
+    assert_eq!(hashes(&s).len(), 5, "{s:?}");
+    assert_eq!(s.mail["完了"].len(), 1, "the recent one stays: {s:?}");
+    let archived: usize = s
+        .mail
+        .iter()
+        .filter(|(f, _)| f.starts_with("完了/"))
+        .map(|(_, v)| v.len())
+        .sum();
+    assert_eq!(archived, 3, "{s:?}");
+    assert!(
+        s.mail.contains_key(&format!("対応履歴/{}", year_of(400))),
+        "{s:?}"
+    );
+    assert_eq!(
+        s.events.iter().filter(|e| e.0 == "archive").count(),
+        3,
+        "{s:?}"
+    );
+    let mail: Vec<String> = s
+        .mail
+        .iter()
+        .filter(|(f, _)| !f.starts_with("対応履歴"))
+        .flat_map(|(_, v)| v.clone())
+        .collect();
+    assert_eq!(mail.len(), 4, "no mail lost or doubled: {s:?}");
+
+    // Again: nothing is old enough any more, and no second summary event.
+    let o = team.run(&["archive"]);
+    assert!(stdout(&o).contains("nothing old enough"), "{}", stdout(&o));
+    assert_eq!(
+        state(&dc)
+            .events
+            .iter()
+            .filter(|e| e.0 == "archive")
+            .count(),
+        3
+    );
+
+    // Archived mail keeps its ID and is found with --all, and the miss says so.
+    let o = team.run(&["show", "<old1@x>"]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains("--all"), "{}", stderr(&o));
+    let o = team.run(&["show", "<old1@x>", "--all", "--format", "json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let shown: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(
+        shown["folder"].as_str().unwrap().starts_with("完了/"),
+        "{shown}"
+    );
+    assert_eq!(
+        shown["history"].as_array().unwrap().len(),
+        1,
+        "the archived event: {shown}"
+    );
+    let o = team.run(&["history", "<old1@x>", "--all", "--format", "json"]);
+    let evs: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(evs.as_array().unwrap().len(), 1, "{evs}");
+}
+
+#[test]
+fn archive_cut_at_every_command_with_and_without_move() {
+    let tail = format!("{EVERY_DAY}archive:\n  history_after: 30d\n");
+    let no_move = Dovecot::start_with(
+        "protocol imap {\n  imap_capability = IMAP4rev1 LITERAL+ SASL-IR NAMESPACE UIDPLUS ID ENABLE IDLE CONDSTORE\n}\n",
+    );
+    for (name, dc) in [
+        ("archive", Dovecot::start()),
+        ("archive without MOVE", no_move),
+    ] {
+        let (dc, cutter, team) = setup_on(dc, &tail);
+        // Every run starts as the first did: no archive folders yet.
+        let prepare = |dc: &Dovecot, _: &Team| {
+            for f in dc.folders() {
+                if f.starts_with("完了/") || f.starts_with("対応履歴/") {
+                    dc.doveadm(&["mailbox", "delete", "-s", "-u", harness::USER, &f]);
+                }
+            }
+            seed_old(dc);
+        };
+        let archive: &[&str] = &["archive"];
+        let f = cut_everywhere(&Scenario {
+            name,
+            dc: &dc,
+            cutter: &cutter,
+            team: &team,
+            env: &[],
+            prepare: &prepare,
+            command: archive,
+            then: &[archive],
+            outside: &none,
+        });
+        check(&f);
+    }
+}
+
+#[test]
+fn quota_is_shown_and_warned_about() {
+    let dc = Dovecot::start_with(
+        "mail_plugins = $mail_plugins quota\nprotocol imap {\n  mail_plugins = $mail_plugins imap_quota\n}\nplugin {\n  quota = maildir:User quota\n  quota_rule = *:storage=100K\n}\n",
+    );
+    let team = Team::plain(dc.imap_port, MEMBERS);
+    let o = team.run(&["init"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("quota: 0 B of 102 KB, 0%"),
+        "{}",
+        stdout(&o)
+    );
+    let big = "x".repeat(88 * 1024);
+    dc.append(
+        "未対応",
+        "",
+        &hours_ago(1),
+        &msg(Some("big@x"), "big", &big, ""),
+    );
+    let o = team.run(&["init"]);
+    assert!(
+        stdout(&o).contains("above quota.warn (80%)"),
+        "{}",
+        stdout(&o)
+    );
+    let o = team.run(&["report", "--format", "json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(r["quota"]["percent"].as_u64().unwrap() >= 80, "{r}");
+    assert_eq!(r["quota"]["limit_bytes"], 102400, "{r}");
+    let o = team.run(&["report"]);
+    let text = stdout(&o);
+    assert!(
+        text.lines()
+            .nth(1)
+            .unwrap_or("")
+            .starts_with("⚠ 容量 (quota)"),
+        "{text}"
+    );
 }

@@ -32,11 +32,11 @@ pub fn run(ctx: &Ctx, args: &HistoryArgs, out: &mut dyn Write) -> Result<()> {
     let mut desk = ctx.open()?;
     let mut events = match &args.id {
         Some(id) => {
-            let it = desk.find(id)?;
-            let evs = desk.events_of(&it)?;
+            let it = desk.find_in(id, args.all)?;
+            let evs = desk.events_in(&it, args.all)?;
             evs.into_iter().filter(|e| e.concerns(&it)).collect()
         }
-        None => desk.events_since(since.expect("clap requires ID or --since"))?,
+        None => desk.events_since_in(since.expect("clap requires ID or --since"), args.all)?,
     };
     desk.close();
     if let Some(s) = since {

@@ -16,6 +16,7 @@ pub fn run(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
         ctx.say(out, "all status folders exist; nothing to do")?;
     }
     let caps = desk.capabilities();
+    let quota = desk.quota()?;
     desk.close();
     let yes = |b: bool| if b { "yes" } else { "no" };
     ctx.say(
@@ -29,6 +30,14 @@ pub fn run(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
             yes(caps.condstore)
         ),
     )?;
+    match quota {
+        Some(q) if q.warn() => ctx.say(
+            out,
+            format!("quota: {q} — above quota.warn ({}%): archive old mail (`mailduty archive`) or raise the limit", q.warn_at),
+        )?,
+        Some(q) => ctx.say(out, format!("quota: {q}"))?,
+        None => ctx.say(out, "quota: not reported by the server")?,
+    }
     if !caps.condstore {
         ctx.say(
             out,

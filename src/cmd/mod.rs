@@ -1,6 +1,7 @@
 //! One file per command. `run` resolves the rules and "me" once and hands each
 //! command what it needs; commands return errors, never print them.
 
+mod archive;
 mod check;
 mod history;
 mod init;
@@ -88,6 +89,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Report(a) => report::run(&ctx, &a, &mut out),
         Command::History(a) => history::run(&ctx, &a, &mut out),
         Command::Note(a) => note::run(&ctx, &a, &mut out),
+        Command::Archive(a) => archive::run(&ctx, &a, &mut out),
         Command::Completions(_) => unreachable!("handled above"),
         Command::Done(a) => transition::run(&ctx, Action::Done, &a.ids.ids, a.force, &mut out),
     }?;

@@ -50,7 +50,8 @@ pub fn run(ctx: &Ctx, args: &ReportArgs, out: &mut dyn Write) -> Result<()> {
             );
         }
     }
-    let report = digest::build(rules, &duty, &items, &events, &claimed_at, now);
+    let mut report = digest::build(rules, &duty, &items, &events, &claimed_at, now);
+    report.quota = desk.quota()?;
 
     let Some(plan) = plan else {
         desk.close();

@@ -48,7 +48,7 @@ fn addresses(a: Option<&Address<'_>>) -> String {
 
 pub fn run(ctx: &Ctx, args: &ShowArgs, out: &mut dyn Write) -> Result<()> {
     let mut desk = ctx.open()?;
-    let it = desk.find(&args.id)?;
+    let it = desk.find_in(&args.id, args.all)?;
     let raw = desk.body(&it)?.ok_or_else(|| {
         crate::error::Error::Conflict(format!(
             "{} was moved a moment ago; run `mailduty show {}` again",
@@ -56,7 +56,7 @@ pub fn run(ctx: &Ctx, args: &ShowArgs, out: &mut dyn Write) -> Result<()> {
         ))
     })?;
     let events: Vec<Stored> = desk
-        .events_of(&it)?
+        .events_in(&it, args.all)?
         .into_iter()
         .filter(|e| e.concerns(&it))
         .collect();

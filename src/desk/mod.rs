@@ -15,6 +15,7 @@
 
 mod act;
 mod apply;
+pub mod archive;
 mod plan;
 mod recover;
 pub mod rules;
@@ -176,6 +177,101 @@ impl<'r> Desk<'r> {
         queue::resolve(&all, query).cloned()
     }
 
+    /// Like `find`, then in the archive folders too when `all` is set; without it, a
+    /// miss says that archived mail is looked for only with --all.
+    pub fn find_in(&mut self, query: &str, all: bool) -> Result<Item> {
+        let err = match self.find(query) {
+            Ok(it) => return Ok(it),
+            Err(e) if !matches!(e.downcast_ref::<Error>(), Some(Error::NotFound(_))) => {
+                return Err(e);
+            }
+            Err(e) => e,
+        };
+        if !all {
+            return Err(
+                Error::NotFound(format!("{err}; archived mail is looked for with --all")).into(),
+            );
+        }
+        let folders = self.archive_folders(&self.rules.archive.folder.clone())?;
+        let mut items = Vec::new();
+        for f in folders {
+            let uids = self.mb.search(&f, &[])?;
+            items.extend(queue::load_uids(
+                &mut self.mb,
+                self.rules,
+                &self.paths,
+                &f,
+                &uids,
+            )?);
+        }
+        queue::assign_ids(&mut items);
+        queue::resolve(&items, query).cloned()
+    }
+
+    /// The folders an archive pattern has made so far (`完了/2024`, `完了/2025` …).
+    pub fn archive_folders(&mut self, pattern: &str) -> Result<Vec<String>> {
+        let (head, tail) = pattern.split_once("{year}").unwrap_or((pattern, ""));
+        let wild = self.mb.path(&format!("{head}*{tail}"));
+        let (h, t) = {
+            let p = self.mb.path(&format!("{head}\u{0}{tail}"));
+            let (h, t) = p.split_once('\u{0}').unwrap_or((&p, ""));
+            (h.to_string(), t.to_string())
+        };
+        let mut out: Vec<String> = self
+            .mb
+            .list(&wild)?
+            .into_iter()
+            .filter(|f| f.selectable)
+            .map(|f| f.name)
+            .filter(|n| {
+                n.strip_prefix(h.as_str())
+                    .and_then(|r| r.strip_suffix(t.as_str()))
+                    .is_some_and(|y| y.len() == 4 && y.bytes().all(|b| b.is_ascii_digit()))
+            })
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    /// The events about a message, from the archived history folders too with `all`.
+    pub fn events_in(&mut self, it: &Item, all: bool) -> Result<Vec<Stored>> {
+        let mut evs = self.events_of(it)?;
+        if all {
+            for f in self.archive_folders(&self.rules.archive.history_folder.clone())? {
+                evs.extend(history::about(&mut self.mb, &f, it)?);
+            }
+            evs.sort_by_key(|e| e.time);
+        }
+        Ok(evs)
+    }
+
+    /// Events since a time, from the archived history folders too with `all`.
+    pub fn events_since_in(
+        &mut self,
+        since: chrono::DateTime<Utc>,
+        all: bool,
+    ) -> Result<Vec<Stored>> {
+        let mut evs = self.events_since(since)?;
+        if all {
+            for f in self.archive_folders(&self.rules.archive.history_folder.clone())? {
+                evs.extend(history::since(&mut self.mb, &f, since)?);
+            }
+            evs.sort_by_key(|e| e.time);
+        }
+        Ok(evs)
+    }
+
+    /// The account's storage quota, where the server reports one with a limit.
+    pub fn quota(&mut self) -> Result<Option<Quota>> {
+        let warn = self.rules.quota_warn;
+        Ok(self.mb.quota()?.map(|(used, limit)| Quota {
+            used_bytes: used * 1024,
+            limit_bytes: limit * 1024,
+            percent: (used * 100 / limit.max(1)).min(999) as u32,
+            warn_at: warn,
+        }))
+    }
+
     /// One whole message (BODY.PEEK: nothing marked read).
     pub fn body(&mut self, it: &Item) -> Result<Option<Vec<u8>>> {
         self.mb.fetch_message(&it.folder, it.uid)
@@ -281,6 +377,50 @@ impl<'r> Desk<'r> {
 
     pub fn commands_sent(&self) -> u32 {
         self.mb.commands_sent()
+    }
+}
+
+/// Storage use against the server's limit (GETQUOTAROOT INBOX).
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Quota {
+    pub used_bytes: u64,
+    pub limit_bytes: u64,
+    pub percent: u32,
+    /// `quota.warn` from the rules: at or above it, the digest warns.
+    pub warn_at: u8,
+}
+
+impl Quota {
+    pub fn warn(&self) -> bool {
+        self.percent >= u32::from(self.warn_at)
+    }
+}
+
+impl std::fmt::Display for Quota {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} of {}, {}%",
+            size(self.used_bytes),
+            size(self.limit_bytes),
+            self.percent
+        )
+    }
+}
+
+/// Bytes as people read them: 812 KB, 6.2 GB.
+pub fn size(b: u64) -> String {
+    let units = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u + 1 < units.len() {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 || v >= 100.0 {
+        format!("{v:.0} {}", units[u])
+    } else {
+        format!("{v:.1} {}", units[u])
     }
 }
 

@@ -22,6 +22,7 @@ pub enum Cap {
     Move,
     UidPlus,
     Condstore,
+    Quota,
 }
 
 impl Cap {
@@ -30,6 +31,7 @@ impl Cap {
             Cap::Move => "MOVE",
             Cap::UidPlus => "UIDPLUS",
             Cap::Condstore => "CONDSTORE",
+            Cap::Quota => "QUOTA",
         }
     }
 }
@@ -48,6 +50,8 @@ pub enum Key {
     Keyword(String),
     /// Arrival (INTERNALDATE) on or after this day, in the server's zone.
     Since(chrono::NaiveDate),
+    /// Arrival before this day, in the server's zone.
+    Before(chrono::NaiveDate),
     /// Any one of these.
     Any(Vec<Key>),
 }
@@ -61,6 +65,7 @@ impl Key {
             Key::Size(n) => format!("LARGER {} SMALLER {}", n.saturating_sub(1), n + 1),
             Key::Keyword(k) => format!("KEYWORD {k}"),
             Key::Since(d) => format!("SINCE {}", d.format("%d-%b-%Y")),
+            Key::Before(d) => format!("BEFORE {}", d.format("%d-%b-%Y")),
             Key::Any(keys) => match keys.as_slice() {
                 [] => "UID 0".to_string(),
                 [one] => one.render(),
@@ -684,6 +689,17 @@ impl Mailbox {
     /// of a folder, never setting \Seen. Messages no longer there, marked \Deleted
     /// (about to go), or whose identity the server did not give in full are missing.
     pub fn identities(&mut self, folder: &str, uids: &[u32]) -> Result<Vec<(u32, Identity)>> {
+        self.identities_of(folder, uids, false)
+    }
+
+    /// Like `identities`, marked \Deleted or not: for this process's own copies that
+    /// a cut left marked.
+    pub fn identities_of(
+        &mut self,
+        folder: &str,
+        uids: &[u32],
+        deleted_too: bool,
+    ) -> Result<Vec<(u32, Identity)>> {
         if uids.is_empty() {
             return Ok(Vec::new());
         }
@@ -696,7 +712,7 @@ impl Mailbox {
         let done = self.conn.run_each(&cmd, |r| {
             if let Some(f) = parse_fetch(r)
                 && uids.contains(&f.uid)
-                && !f.flags.iter().any(|x| x.eq_ignore_ascii_case("\\Deleted"))
+                && (deleted_too || !f.flags.iter().any(|x| x.eq_ignore_ascii_case("\\Deleted")))
                 && let Some(id) = identity_of(&f)
             {
                 out.push((f.uid, id));
@@ -1013,16 +1029,107 @@ impl Mailbox {
         Ok(())
     }
 
+    /// The storage quota of the account's INBOX root as (used, limit) in KiB; None
+    /// when the server has no QUOTA or sets no storage limit.
+    pub fn quota(&mut self) -> Result<Option<(u64, u64)>> {
+        if !self.has("QUOTA") {
+            return Ok(None);
+        }
+        let mut found = None;
+        let done = self.conn.run_each("GETQUOTAROOT INBOX", |r| {
+            if let Some(q) = storage_of(r) {
+                found = found.or(Some(q));
+            }
+        })?;
+        if done.status != Status::Ok {
+            return Ok(None);
+        }
+        Ok(found.filter(|(_, limit)| *limit > 0))
+    }
+
+    /// Moves many messages of one folder in batches (MOVE, else COPY, \Deleted and
+    /// UID EXPUNGE of exactly those UIDs), each command line kept short. Returns how
+    /// many the server reported moved; a message gone meanwhile is not moved.
+    pub fn move_uids(&mut self, from: &str, uids: &[u32], to: &str) -> Result<usize> {
+        let dest = quote(&mutf7::encode(to));
+        let mut moved = 0;
+        for batch in uids.chunks(1000) {
+            self.ensure_open(from, true)?;
+            let set = uid_set(batch);
+            let verb = if self.has("MOVE") { "MOVE" } else { "COPY" };
+            if verb == "COPY" && !self.has("UIDPLUS") {
+                bail!(
+                    "the IMAP server {} has neither MOVE nor UIDPLUS; mailduty cannot move mail safely there",
+                    self.host
+                );
+            }
+            let cmd = format!("UID {verb} {set} {dest}");
+            let mut copied = 0;
+            let done = self.conn.run_each(&cmd, |r| {
+                if let Some(n) = copyuid_count_untagged(r) {
+                    copied += n;
+                }
+            })?;
+            if done.status != Status::Ok {
+                bail!("{}", conn::describe_failure(&cmd, &done));
+            }
+            copied += done.code.as_deref().and_then(copyuid_count).unwrap_or(0);
+            if verb == "COPY" {
+                self.conn
+                    .run_ok(&format!("UID STORE {set} +FLAGS.SILENT (\\Deleted)"))?;
+                self.conn.run_ok(&format!("UID EXPUNGE {set}"))?;
+            }
+            moved += copied;
+        }
+        Ok(moved)
+    }
+
+    /// Whether a folder exists (LIST).
+    pub fn exists(&mut self, folder: &str) -> Result<bool> {
+        Ok(self.list(folder)?.iter().any(|f| f.name == folder))
+    }
+
     pub fn logout(mut self) {
         let _ = self.conn.send_only("LOGOUT");
     }
 }
 
+/// A UID set with runs compressed to ranges: `1:5,9,12:14`.
 fn uid_set(uids: &[u32]) -> String {
-    uids.iter()
-        .map(u32::to_string)
-        .collect::<Vec<_>>()
-        .join(",")
+    let mut sorted = uids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let start = sorted[i];
+        let mut end = start;
+        while i + 1 < sorted.len() && sorted[i + 1] == end + 1 {
+            i += 1;
+            end = sorted[i];
+        }
+        out.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}:{end}")
+        });
+        i += 1;
+    }
+    out.join(",")
+}
+
+/// `* QUOTA "User quota" (STORAGE 10 1024)` → (used, limit) in KiB.
+fn storage_of(r: &[u8]) -> Option<(u64, u64)> {
+    let text = String::from_utf8_lossy(r);
+    let rest = text.strip_prefix("* QUOTA ")?;
+    let inside = rest.get(rest.find('(')? + 1..rest.rfind(')')?)?;
+    let words: Vec<&str> = inside.split_whitespace().collect();
+    let at = words
+        .iter()
+        .position(|w| w.eq_ignore_ascii_case("STORAGE"))?;
+    let used = words.get(at + 1)?.parse().ok()?;
+    let limit = words.get(at + 2)?.parse().ok()?;
+    Some((used, limit))
 }
 
 /// None unless the server gave the arrival, the size and the text: a message whose
@@ -1149,6 +1256,34 @@ fn copyuid_code(code: &str) -> Option<u32> {
     parts.next()?.split([':', ',']).next()?.parse().ok()
 }
 
+/// How many UIDs a COPYUID code names (`COPYUID v 4:6,9 20:23`: 4).
+fn copyuid_count(code: &str) -> Option<usize> {
+    let mut parts = code.split_whitespace();
+    if !parts.next()?.eq_ignore_ascii_case("COPYUID") {
+        return None;
+    }
+    let _validity = parts.next()?;
+    let src = parts.next()?;
+    let mut n = 0;
+    for piece in src.split(',') {
+        n += match piece.split_once(':') {
+            Some((a, b)) => {
+                let (a, b): (u32, u32) = (a.parse().ok()?, b.parse().ok()?);
+                a.abs_diff(b) as usize + 1
+            }
+            None => 1,
+        };
+    }
+    Some(n)
+}
+
+fn copyuid_count_untagged(r: &[u8]) -> Option<usize> {
+    let text = String::from_utf8_lossy(r);
+    let rest = text.strip_prefix("* OK ")?;
+    let (code, _) = conn::split_code(rest.trim_end());
+    copyuid_count(&code?)
+}
+
 fn copyuid_untagged(r: &[u8]) -> Option<u32> {
     let text = String::from_utf8_lossy(r);
     let rest = text.strip_prefix("* OK ")?;
@@ -1207,5 +1342,18 @@ mod tests {
         );
         assert_eq!(copyuid_code("COPYUID 1 4:5 12:13"), Some(12));
         assert_eq!(copyuid_untagged(b"* OK [UIDNEXT 4] x\r\n"), None);
+        assert_eq!(copyuid_count("COPYUID 1 4:6,9 20:23"), Some(4));
+    }
+
+    #[test]
+    fn uid_sets_and_quota() {
+        assert_eq!(uid_set(&[5, 1, 2, 3, 9, 12, 13, 14, 3]), "1:3,5,9,12:14");
+        assert_eq!(uid_set(&[7]), "7");
+        assert_eq!(
+            storage_of(b"* QUOTA \"User quota\" (STORAGE 10 1024)\r\n"),
+            Some((10, 1024))
+        );
+        assert_eq!(storage_of(b"* QUOTA \"\" ()\r\n"), None);
+        assert_eq!(storage_of(b"* QUOTA x )(\r\n"), None);
     }
 }
