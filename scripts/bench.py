@@ -5,6 +5,7 @@ Run through scripts/bench (which builds the release binary). Folders are filled 
 writing Maildir files and `doveadm force-resync`, 20-100x faster than APPEND.
 Prints a Markdown table of medians; BENCHMARKS.md holds the latest output.
 """
+import datetime
 import imaplib
 import os
 import platform
@@ -111,7 +112,7 @@ service auth {{
             ["doveadm", "-c", self.conf, *args], check=True, capture_output=True, text=True
         ).stdout
 
-    def fill(self, folder, n):
+    def fill(self, folder, n, age_days=None):
         path = self.doveadm("mailbox", "path", "-u", "support", folder).strip()
         cur = os.path.join(path, "cur")
         now = time.time()
@@ -130,6 +131,8 @@ service auth {{
             with open(name, "wb") as f:
                 f.write(body)
             t = now - 3600 * (1 + self.seq % 48)
+            if age_days is not None:
+                t = now - 86400 * age_days - self.seq % 3600
             os.utime(name, (t, t))
         subprocess.run(["chown", "-R", "nobody:nogroup", path], check=True)
         self.doveadm("force-resync", "-u", "support", folder)
@@ -202,6 +205,61 @@ class Latency:
 
     def stop(self):
         self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+def floor_archive(port):
+    """The reference archiver: one SEARCH BEFORE and one UID MOVE of the whole set."""
+    t = time.perf_counter()
+    m = imaplib.IMAP4("127.0.0.1", port)
+    m.login("support", PASSWORD)
+    m.select('"&W4xOhg-"')  # 完了
+    typ, data = m.uid("SEARCH", "BEFORE", (datetime.date.today() - datetime.timedelta(days=365)).strftime("%d-%b-%Y"))
+    uids = [int(u) for u in data[0].split()]
+    assert typ == "OK" and uids, typ
+    typ, _ = m.uid("MOVE", f"{min(uids)}:{max(uids)}", '"&W4xOhg-/floor"')
+    assert typ == "OK", typ
+    m.logout()
+    print(time.perf_counter() - t)
+
+
+def trips_of(err):
+    """Commands and round trips in a -v log (LOGOUT is not waited for)."""
+    lines = [line for line in err.splitlines() if not line.endswith(" LOGOUT")]
+    sent = sum(1 for line in lines if line.startswith("C: "))
+    trips = sum(1 for a, b in zip([""] + lines, lines) if b.startswith("C: ") and not a.startswith("C: "))
+    return sent, trips
+
+
+def archive_rows(bin_, runs):
+    """archive of 100,000 old messages out of a 110,000-message 完了, then a rerun."""
+    rows = []
+    for who in ("floor", "mailduty"):
+        srv = Server()
+        try:
+            rules = os.path.join(srv.dir, "rules.yaml")
+            write_rules(rules, srv.port)
+            env = dict(os.environ, BENCH_PW=PASSWORD, MAILDUTY_RULES=rules, NO_COLOR="1")
+            subprocess.run([bin_, "init"], env=env, check=True, capture_output=True)
+            srv.fill("完了", 100000, age_days=400)
+            srv.fill("完了", 10000)
+            if who == "floor":
+                srv.doveadm("mailbox", "create", "-u", "support", "完了/floor")
+                out = subprocess.run([sys.executable, __file__, "floor-archive", str(srv.port)],
+                                     check=True, capture_output=True, text=True).stdout
+                floor_t = float(out.strip())
+                continue
+            t, rss, err = run_once([bin_, "-v", "archive"], env)
+            sent, trips = trips_of(err)
+            left = srv.doveadm("-f", "tab", "search", "-u", "support", "mailbox", "完了", "ALL").count("\n") - 1
+            rows.append((f"archive 100,000 of 110,000 in 完了 ({sent} commands, {trips} round trips; {left:,} left)",
+                         t, floor_t, rss))
+            again, _ = median([bin_, "archive"], env, runs)
+            _, _, err = run_once([bin_, "-v", "archive"], env)
+            sent, trips = trips_of(err)
+            rows.append((f"archive again, nothing to move ({sent} commands, {trips} round trips)", again, None, None))
+        finally:
+            srv.stop()
+    return rows
 
 
 def run_once(argv, env):
@@ -289,6 +347,8 @@ def main():
     try:
         subprocess.run(md + ["init"], env=env, check=True, capture_output=True)
         have = 0
+        if os.environ.get("BENCH_ONLY") == "archive":
+            sizes = []
         for n in sizes:
             srv.fill("未対応", n - have)
             have = n
@@ -314,6 +374,8 @@ def main():
                 rows.append(("list, 10,000 unclaimed, 完了 100,000 (vs 完了 0)", l100, l_t, None))
                 rows.append(("report, 10,000 unclaimed, 完了 100,000 (vs 完了 0)", rep100, rep0, None))
                 claim_rows(env, ", 完了 100,000", r)
+        if os.environ.get("BENCH_ARCHIVE", "1") != "0":
+            rows.extend(archive_rows(bin_, runs))
         dovecot = subprocess.run(["dovecot", "--version"], capture_output=True, text=True).stdout.strip()
         print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; Dovecot {dovecot}")
         print(f"medians of {runs} runs ({max(3, runs // 2)} at 100,000), loopback, no TLS;")
@@ -335,5 +397,7 @@ def main():
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "floor":
         floor(int(sys.argv[2]))
+    elif len(sys.argv) > 2 and sys.argv[1] == "floor-archive":
+        floor_archive(int(sys.argv[2]))
     else:
         main()

@@ -120,6 +120,9 @@ struct Scenario<'a> {
     then: &'a [&'a [&'a str]],
     /// Counts something outside the mailbox that must come out the same (mail sent).
     outside: &'a dyn Fn() -> usize,
+    /// An event kind written once per run rather than once per move: a cut run and
+    /// its rerun may each write one.
+    per_run: Option<&'a str>,
 }
 
 fn run(s: &Scenario<'_>, args: &[&str]) -> std::process::Output {
@@ -196,7 +199,22 @@ fn cut_everywhere(s: &Scenario<'_>) -> Figures {
                     stderr(&o)
                 );
             }
-            let got = state(s.dc);
+            let mut got = state(s.dc);
+            if let Some(kind) = s.per_run {
+                let (n, m) = (
+                    want.events.iter().filter(|e| e.0 == kind).count(),
+                    got.events.iter().filter(|e| e.0 == kind).count(),
+                );
+                assert!(
+                    (n..=2 * n).contains(&m),
+                    "{}: a cut at {n} ({how:?}): {m} {kind} events against {n} uncut",
+                    s.name
+                );
+                got.events.retain(|e| e.0 != kind);
+                got.events
+                    .extend(want.events.iter().filter(|e| e.0 == kind).cloned());
+                got.events.sort();
+            }
             f.runs += 1;
             let (w, g) = (hashes(&want), hashes(&got));
             f.lost += w.iter().filter(|h| !g.contains(h)).count();
@@ -288,6 +306,7 @@ fn claim_release_done_cut_at_every_command() {
             command: cmd,
             then: &[cmd, rotate],
             outside: &none,
+            per_run: None,
         });
         check(&f);
     }
@@ -316,6 +335,7 @@ fn rotate_apply_cut_at_every_command() {
         command: rotate,
         then: &[rotate],
         outside: &none,
+        per_run: None,
     });
     check(&f);
 }
@@ -342,6 +362,7 @@ fn note_cut_at_every_command() {
         command: note,
         then: &[note, &["rotate", "--apply"]],
         outside: &none,
+        per_run: None,
     });
     check(&f);
 }
@@ -385,6 +406,7 @@ fn report_send_cut_at_every_command_sends_one_digest() {
         command: send,
         then: &[send],
         outside: &sent,
+        per_run: None,
     });
     check(&f);
 }
@@ -741,8 +763,8 @@ fn archive_moves_old_done_mail_by_year_once() {
     );
     assert_eq!(
         s.events.iter().filter(|e| e.0 == "archive").count(),
-        3,
-        "{s:?}"
+        1,
+        "one summary event per run: {s:?}"
     );
     let mail: Vec<String> = s
         .mail
@@ -761,7 +783,7 @@ fn archive_moves_old_done_mail_by_year_once() {
             .iter()
             .filter(|e| e.0 == "archive")
             .count(),
-        3
+        1
     );
 
     // Archived mail keeps its ID and is found with --all, and the miss says so.
@@ -816,6 +838,7 @@ fn archive_cut_at_every_command_with_and_without_move() {
             command: archive,
             then: &[archive],
             outside: &none,
+            per_run: Some("archive"),
         });
         check(&f);
     }

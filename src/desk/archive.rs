@@ -2,16 +2,15 @@
 //! per-year folders by server-side SEARCH and batched MOVE: never a round trip per
 //! message, and a rerun after any interruption moves only what is still there.
 //!
-//! Every batch is marked with `ARCHIVING` before it moves, and the mark comes along.
-//! After the moves, the marked messages in an archive folder are what this run (and
-//! any cut run before it) moved there: one summary event per archive folder counts
-//! them, with a Message-ID made from them, so a rerun after a cut writes the event the
-//! cut run could not, and never a second one; then that folder's marks are cleared.
+//! The run's summary event (one per run, with the counts per folder) is written
+//! before the moves: a run cut part-way has said what it set out to do, and the rerun
+//! that moves the rest writes its own. With MOVE every batch moves whole or not at all.
 //!
-//! On a server without MOVE a run cut between the COPY and the EXPUNGE leaves marked
-//! messages in 完了 whose copies are already in the archive. The next run removes such
-//! a message only when the archive holds the same stored message (size, arrival,
-//! bytes), and copies it otherwise, so nothing is lost and nothing is archived twice.
+//! On a server without MOVE each batch is marked with `ARCHIVING` before its COPY; a
+//! run cut between the COPY and the EXPUNGE leaves marked messages in 完了 whose
+//! copies are already in the archive. The next run removes such a message only when
+//! the archive holds the same stored message (size, arrival, bytes), and copies it
+//! otherwise, so nothing is lost and nothing is archived twice.
 
 use std::collections::BTreeMap;
 
@@ -49,112 +48,65 @@ pub struct Summary {
 pub fn archive(desk: &mut Desk<'_>, today: NaiveDate, dry_run: bool) -> Result<Summary> {
     let rules: &ArchiveRules = &desk.rules.archive;
     let (after, pattern) = (rules.after, rules.folder.clone());
-    let history = rules
+    let history_rules = rules
         .history_after
         .map(|h| (h, rules.history_folder.clone()));
     let done_folder = desk.paths.done.clone();
-    let mut done = one(desk, &done_folder, &pattern, cutoff(today, after), dry_run)?;
-    let mut history = match &history {
+    let copying = !desk.mb.can(Cap::Move);
+    if copying && !dry_run {
+        finish_cut_copies(desk, &done_folder, &pattern)?;
+    }
+    let (done, done_plan) = plan(desk, &done_folder, &pattern, cutoff(today, after))?;
+    let (history, history_plan) = match &history_rules {
         Some((h, p)) => {
             let folder = desk.paths.history.clone();
-            Some(one(desk, &folder, p, cutoff(today, *h), dry_run)?)
-        }
-        None => None,
-    };
-    if !dry_run {
-        // What is marked in the archive is what this run and any cut run before it
-        // moved: that is what the summary event counts.
-        let mut landed = marked(desk, &pattern)?;
-        done.moved = landed.iter().map(|(f, u)| (f.clone(), u.len())).collect();
-        if let (Some(h), Some((_, p))) = (history.as_mut(), &history_rules(desk)) {
-            let more = marked(desk, p)?;
-            h.moved = more.iter().map(|(f, u)| (f.clone(), u.len())).collect();
-            landed.extend(more);
-        }
-        let summary = Summary {
-            dry_run,
-            done,
-            history,
-        };
-        for (to, uids) in &landed {
-            let own_id = batch_id(to, uids);
-            if !desk.has_event(&own_id)? {
-                let from = if to.starts_with(&desk.paths.history) {
-                    desk.paths.history.clone()
-                } else {
-                    desk.paths.done.clone()
-                };
-                let marker = Item {
-                    id: format!("archive-{today}"),
-                    subject: format!("{} archived to {to}", uids.len()),
-                    folder: from,
-                    arrived: chrono::Utc::now(),
-                    ..Item::default()
-                };
-                let note = format!("{} messages", uids.len());
-                let ev = crate::history::Event {
-                    message_id: Some(own_id),
-                    ..event(
-                        "archive",
-                        super::rules::ROTATE,
-                        &marker,
-                        Some(to),
-                        Some(&note),
-                    )
-                };
-                desk.record(&ev, None)?;
+            if copying && !dry_run {
+                finish_cut_copies(desk, &folder, p)?;
             }
-            for batch in uids.chunks(1000) {
+            let (a, plan) = plan(desk, &folder, p, cutoff(today, *h))?;
+            (Some(a), plan)
+        }
+        None => (None, Vec::new()),
+    };
+    let summary = Summary {
+        dry_run,
+        done,
+        history,
+    };
+    let total: usize = done_plan
+        .iter()
+        .chain(&history_plan)
+        .map(|(_, _, u)| u.len())
+        .sum();
+    if dry_run || total == 0 {
+        return Ok(summary);
+    }
+    let marker = Item {
+        id: format!("archive-{today}"),
+        subject: format!("{total} to archive"),
+        folder: desk.paths.done.clone(),
+        arrived: chrono::Utc::now(),
+        ..Item::default()
+    };
+    let note = describe(&summary);
+    desk.record(
+        &event("archive", super::rules::ROTATE, &marker, None, Some(&note)),
+        None,
+    )?;
+    for (from, to, uids) in done_plan.iter().chain(&history_plan) {
+        move_year(desk, from, uids, to)?;
+    }
+    if copying {
+        // The copies came with the mark; in the archive it means nothing.
+        for (_, to, _) in done_plan.iter().chain(&history_plan) {
+            let marked = desk.mb.search(to, &[Key::Keyword(ARCHIVING.to_string())])?;
+            for batch in marked.chunks(1000) {
                 desk.mb
                     .store(to, batch, Flags::Remove(&[ARCHIVING.to_string()]))?;
             }
         }
-        return Ok(summary);
     }
-    Ok(Summary {
-        dry_run,
-        done,
-        history,
-    })
-}
-
-fn history_rules(desk: &Desk<'_>) -> Option<(std::time::Duration, String)> {
-    let a = &desk.rules.archive;
-    a.history_after.map(|h| (h, a.history_folder.clone()))
-}
-
-/// The messages still marked in each archive folder of a pattern, one round trip.
-fn marked(desk: &mut Desk<'_>, pattern: &str) -> Result<BTreeMap<String, Vec<u32>>> {
-    let folders = desk.archive_folders(pattern)?;
-    if folders.is_empty() {
-        return Ok(BTreeMap::new());
-    }
-    let found = desk
-        .mb
-        .search_each(&folders, &[Key::Keyword(ARCHIVING.to_string())])?;
-    Ok(folders
-        .into_iter()
-        .zip(found)
-        .filter(|(_, u)| !u.is_empty())
-        .collect())
-}
-
-/// A summary event's Message-ID: the same for the same messages archived to `to`.
-fn batch_id(to: &str, uids: &[u32]) -> String {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    h.update(to.as_bytes());
-    h.update([0]);
-    let mut u = uids.to_vec();
-    u.sort_unstable();
-    for x in u {
-        h.update(x.to_be_bytes());
-    }
-    let d: String = h.finalize()[..12]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("archive.{d}@mailduty")
+    Ok(summary)
 }
 
 /// One line of what moved, for the history note and the summary line.
@@ -184,27 +136,23 @@ fn year_folder(desk: &Desk<'_>, pattern: &str, year: i32) -> String {
     desk.mb.path(&ArchiveRules::folder_for(pattern, year))
 }
 
-fn one(
+/// What is old in `source`, year by year newest first, until every old message has
+/// its year: one SEARCH a year, however many messages there are.
+type Plan = Vec<(String, String, Vec<u32>)>;
+
+fn plan(
     desk: &mut Desk<'_>,
     source: &str,
     pattern: &str,
     before: NaiveDate,
-    dry_run: bool,
-) -> Result<Archived> {
+) -> Result<(Archived, Plan)> {
     let mut out = Archived {
         source: source.to_string(),
         before: Some(before),
         ..Archived::default()
     };
-    if !desk.mb.can(Cap::Move) && !dry_run {
-        finish_cut_copies(desk, source, pattern)?;
-    }
+    let mut plan = Vec::new();
     let old = desk.mb.search(source, &[Key::Before(before)])?;
-    if old.is_empty() {
-        return Ok(out);
-    }
-    // Year by year, newest first, until every old message has its year: one SEARCH
-    // a year, however many messages there are.
     let mut left = old.len();
     let mut year = before.year();
     while left > 0 && year > 1900 {
@@ -218,25 +166,23 @@ fn one(
         left = left.saturating_sub(uids.len());
         if !uids.is_empty() {
             let to = year_folder(desk, pattern, year);
-            let n = if dry_run {
-                uids.len()
-            } else {
-                move_year(desk, source, &uids, &to)?
-            };
-            out.moved.insert(to, n);
+            out.moved.insert(to.clone(), uids.len());
+            plan.push((source.to_string(), to, uids));
         }
         year -= 1;
     }
-    Ok(out)
+    Ok((out, plan))
 }
 
 fn move_year(desk: &mut Desk<'_>, source: &str, uids: &[u32], to: &str) -> Result<usize> {
     if !desk.mb.exists(to)? {
         desk.mb.create(to)?;
     }
-    for batch in uids.chunks(1000) {
-        desk.mb
-            .store(source, batch, Flags::Add(&[ARCHIVING.to_string()]))?;
+    if !desk.mb.can(Cap::Move) {
+        for batch in uids.chunks(1000) {
+            desk.mb
+                .store(source, batch, Flags::Add(&[ARCHIVING.to_string()]))?;
+        }
     }
     desk.mb.move_uids(source, uids, to)
 }

@@ -1053,7 +1053,7 @@ impl Mailbox {
     pub fn move_uids(&mut self, from: &str, uids: &[u32], to: &str) -> Result<usize> {
         let dest = quote(&mutf7::encode(to));
         let mut moved = 0;
-        for batch in uids.chunks(1000) {
+        for batch in &batches(uids) {
             self.ensure_open(from, true)?;
             let set = uid_set(batch);
             let verb = if self.has("MOVE") { "MOVE" } else { "COPY" };
@@ -1116,6 +1116,28 @@ fn uid_set(uids: &[u32]) -> String {
         i += 1;
     }
     out.join(",")
+}
+
+/// UIDs split into sets for one command each: at most 20,000 messages (each MOVE is
+/// one transaction on the server) and a UID set under 8,000 characters (servers
+/// limit a command line's length). Every MOVE costs the server an index update of the
+/// whole folder, so fewer, larger sets are much cheaper than many small ones.
+fn batches(uids: &[u32]) -> Vec<Vec<u32>> {
+    let mut sorted = uids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut out = Vec::new();
+    let mut todo: Vec<&[u32]> = sorted.chunks(20_000).rev().collect();
+    while let Some(part) = todo.pop() {
+        if part.len() > 1 && uid_set(part).len() > 8_000 {
+            let (a, b) = part.split_at(part.len() / 2);
+            todo.push(b);
+            todo.push(a);
+        } else {
+            out.push(part.to_vec());
+        }
+    }
+    out
 }
 
 /// `* QUOTA "User quota" (STORAGE 10 1024)` → (used, limit) in KiB.
@@ -1349,6 +1371,12 @@ mod tests {
     fn uid_sets_and_quota() {
         assert_eq!(uid_set(&[5, 1, 2, 3, 9, 12, 13, 14, 3]), "1:3,5,9,12:14");
         assert_eq!(uid_set(&[7]), "7");
+        let contiguous: Vec<u32> = (1..=45_000).collect();
+        assert_eq!(batches(&contiguous).len(), 3);
+        let sparse: Vec<u32> = (1..=20_000).map(|u| u * 2).collect();
+        let b = batches(&sparse);
+        assert!(b.iter().all(|s| uid_set(s).len() <= 8_000), "{}", b.len());
+        assert_eq!(b.iter().map(Vec::len).sum::<usize>(), 20_000);
         assert_eq!(
             storage_of(b"* QUOTA \"User quota\" (STORAGE 10 1024)\r\n"),
             Some((10, 1024))
