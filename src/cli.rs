@@ -156,9 +156,9 @@ pub enum Command {
     ///
     /// Mail in 完了 that arrived more than archive.after ago (default 365d) goes to
     /// archive.folder (default 完了/{year}) by its arrival year; history events older
-    /// than archive.history_after likewise. Server-side SEARCH and batched MOVE; safe to
-    /// run any time and again after an interruption. IDs stay the same, and `show --all`
-    /// and `history --all` still find archived mail and events.
+    /// than archive.history_after likewise. Server-side SEARCH and batched MOVE; a run
+    /// cut part-way is finished by the next one. IDs stay the same, and `show --all` and
+    /// `history --all` still find archived mail and events.
     #[command(
         after_help = "Examples:\n  mailduty archive --dry-run\n  mailduty archive\n  # crontab, monthly: 0 3 1 * *  mailduty --rules /etc/mailduty/rules.yaml archive --quiet"
     )]

@@ -121,6 +121,18 @@ pub fn load(mb: &mut Mailbox, rules: &Rules, paths: &Paths, scope: Scope) -> Res
     Ok(items)
 }
 
+/// Every message of the archive folders, as done mail (one pipelined FETCH).
+pub fn load_archived(mb: &mut Mailbox, folders: &[String]) -> Result<Vec<Item>> {
+    let mut items = Vec::new();
+    mb.fetch_queues(folders, |k, q| {
+        if let Queued::Message(m) = q {
+            items.push(item(m, &folders[k], Status::Done, None));
+        }
+    })?;
+    assign_ids(&mut items);
+    Ok(items)
+}
+
 /// Some messages of one status folder, as queue items.
 pub fn load_uids(
     mb: &mut Mailbox,

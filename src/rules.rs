@@ -588,7 +588,7 @@ impl Validator<'_> {
         }
         let routes = self.routes(raw.routes, &keys);
         let digest = self.digest(raw.digest, &keys, private);
-        let archive = self.archive(raw.archive);
+        let archive = self.archive(raw.archive, &folders);
         let quota_warn = match raw.quota.and_then(|q| q.warn) {
             None => 80,
             Some(w @ 1..=100) => w,
@@ -1158,7 +1158,7 @@ impl Validator<'_> {
         out
     }
 
-    fn archive(&mut self, raw: Option<RawArchive>) -> ArchiveRules {
+    fn archive(&mut self, raw: Option<RawArchive>, folders: &Folders) -> ArchiveRules {
         let raw = raw.unwrap_or(RawArchive {
             after: None,
             folder: None,
@@ -1182,20 +1182,39 @@ impl Validator<'_> {
         let history_after = duration("history_after", raw.history_after);
         let mut pattern = |key: &str, v: Option<String>, default: &str| {
             let p = v.unwrap_or_else(|| default.to_string());
-            let bad = !p.contains("{year}")
+            let bad = p.matches("{year}").count() != 1
                 || p.contains(['*', '%', '\\', '"'])
                 || p.split('/')
                     .any(|seg| seg.is_empty() || seg == "." || seg == "..");
-            if bad {
+            // Archived mail must never land where the queue is read.
+            let head = p.split("{year}").next().unwrap_or("").to_lowercase();
+            let inside = [&folders.inbox, &folders.unclaimed, &folders.claimed]
+                .into_iter()
+                .find(|f| {
+                    let f = f.to_lowercase();
+                    head.trim_end_matches('/') == f || head.starts_with(&format!("{f}/"))
+                });
+            if let Some(f) = inside {
                 self.problem(
                     &["archive", key],
-                    format!("{p:?}: a folder pattern needs {{year}} (like \"完了/{{year}}\"), no empty segments, no * % \\ or quotes"),
+                    format!("{p:?} is inside {f}, which the queue reads: archive into 完了/{{year}} or a folder of its own"),
+                );
+            } else if bad {
+                self.problem(
+                    &["archive", key],
+                    format!("{p:?}: a folder pattern needs {{year}} once (like \"完了/{{year}}\"), no empty segments, no * % \\ or quotes"),
                 );
             }
             p
         };
         let folder = pattern("folder", raw.folder, "完了/{year}");
         let history_folder = pattern("history_folder", raw.history_folder, "対応履歴/{year}");
+        if folder == history_folder {
+            self.problem(
+                &["archive", "history_folder"],
+                "is the same as archive.folder: events and mail need folders of their own",
+            );
+        }
         ArchiveRules {
             after,
             folder,
@@ -1475,6 +1494,31 @@ mod tests {
         assert!(glob("a*b?c", "aXXbYc") && !glob("a*b?c", "aXXbc"));
         let bad = text.replace("owner: suzuki", "owner: suzuk");
         assert!(problems(&bad).contains("did you mean \"suzuki\"?"));
+    }
+
+    #[test]
+    fn archive_patterns_stay_out_of_the_queue() {
+        for (yaml, want) in [
+            ("archive: { folder: \"対応中/{year}\" }", "inside 対応中"),
+            (
+                "archive: { folder: \"未対応/old/{year}\" }",
+                "inside 未対応",
+            ),
+            ("archive: { folder: \"完了\" }", "needs {year} once"),
+            (
+                "archive: { folder: \"a/{year}/{year}\" }",
+                "needs {year} once",
+            ),
+            (
+                "archive: { folder: \"x/{year}\", history_folder: \"x/{year}\" }",
+                "the same as archive.folder",
+            ),
+            ("archive: { after: 0d }", "above zero"),
+            ("quota: { warn: 0 }", "not a percentage"),
+        ] {
+            let e = problems(&format!("{GOOD}{yaml}\n"));
+            assert!(e.contains(want), "{yaml}: {e}");
+        }
     }
 
     #[test]

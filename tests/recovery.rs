@@ -712,6 +712,13 @@ fn archive_moves_old_done_mail_by_year_once() {
         stdout(&o)
     );
     seed_old(&dc);
+    // Someone deleted this one in a mail client: it is not archived.
+    dc.append(
+        "完了",
+        "\\Deleted",
+        &days_ago(500),
+        &msg(Some("gone@x"), "deleted", "d", ""),
+    );
     // An event of last year about old1, as an earlier mailduty wrote it.
     let ev = "From: mailduty <mailduty@localhost>\r\nMessage-ID: <e1@mailduty>\r\nSubject: [mailduty] done\r\nX-Mailduty-Event: done\r\nX-Mailduty-Actor: tanaka\r\nX-Mailduty-Id: x\r\nX-Mailduty-Time: 2025-01-01T00:00:00Z\r\nX-Mailduty-Target: <old1@x>\r\nX-Mailduty-To-Folder: 完了\r\n\r\nb\r\n";
     dc.append("対応履歴", "\\Seen", &days_ago(400), ev.as_bytes());
@@ -748,8 +755,12 @@ fn archive_moves_old_done_mail_by_year_once() {
     assert!(stdout(&o).starts_with("archive: moved "), "{}", stdout(&o));
     let s = state(&dc);
     // Mail and events all still there: four messages, the old event now archived.
-    assert_eq!(hashes(&s).len(), 5, "{s:?}");
-    assert_eq!(s.mail["完了"].len(), 1, "the recent one stays: {s:?}");
+    assert_eq!(hashes(&s).len(), 6, "{s:?}");
+    assert_eq!(
+        s.mail["完了"].len(),
+        2,
+        "the recent and the deleted one stay: {s:?}"
+    );
     let archived: usize = s
         .mail
         .iter()
@@ -772,7 +783,7 @@ fn archive_moves_old_done_mail_by_year_once() {
         .filter(|(f, _)| !f.starts_with("対応履歴"))
         .flat_map(|(_, v)| v.clone())
         .collect();
-    assert_eq!(mail.len(), 4, "no mail lost or doubled: {s:?}");
+    assert_eq!(mail.len(), 5, "no mail lost or doubled: {s:?}");
 
     // Again: nothing is old enough any more, and no second summary event.
     let o = team.run(&["archive"]);
@@ -853,7 +864,7 @@ fn quota_is_shown_and_warned_about() {
     let o = team.run(&["init"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(
-        stdout(&o).contains("quota: 0 B of 102 KB, 0%"),
+        stdout(&o).contains("quota: 0 B of 100 KiB, 0%"),
         "{}",
         stdout(&o)
     );

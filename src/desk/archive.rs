@@ -19,7 +19,7 @@ use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 
 use super::{Desk, event};
-use crate::imap::{Cap, Flags, Key};
+use crate::imap::{Cap, Flags, Identity, Key};
 use crate::queue::Item;
 use crate::rules::ArchiveRules;
 
@@ -53,6 +53,11 @@ pub fn archive(desk: &mut Desk<'_>, today: NaiveDate, dry_run: bool) -> Result<S
         .map(|h| (h, rules.history_folder.clone()));
     let done_folder = desk.paths.done.clone();
     let copying = !desk.mb.can(Cap::Move);
+    if copying && !desk.mb.can(Cap::UidPlus) {
+        anyhow::bail!(
+            "the IMAP server has neither MOVE nor UIDPLUS: mailduty cannot archive safely there"
+        );
+    }
     if copying && !dry_run {
         finish_cut_copies(desk, &done_folder, &pattern)?;
     }
@@ -89,12 +94,20 @@ pub fn archive(desk: &mut Desk<'_>, today: NaiveDate, dry_run: bool) -> Result<S
         ..Item::default()
     };
     let note = describe(&summary);
-    desk.record(
-        &event("archive", super::rules::ROTATE, &marker, None, Some(&note)),
-        None,
-    )?;
+    let ev = event("archive", super::rules::ROTATE, &marker, None, Some(&note));
+    // Written first, so that a run cut part-way has said what it set out to do. A
+    // full mailbox refuses the APPEND, and archiving is what frees it: move anyway,
+    // then try once more.
+    let first = desk.record(&ev, None);
     for (from, to, uids) in done_plan.iter().chain(&history_plan) {
         move_year(desk, from, uids, to)?;
+    }
+    if let Err(e) = first
+        && let Err(again) = desk.record(&ev, None)
+    {
+        eprintln!(
+            "mailduty: warning: archived, but the summary event was not written: {again:#} (first try: {e:#})"
+        );
     }
     if copying {
         // The copies came with the mark; in the archive it means nothing.
@@ -152,7 +165,9 @@ fn plan(
         ..Archived::default()
     };
     let mut plan = Vec::new();
-    let old = desk.mb.search(source, &[Key::Before(before)])?;
+    let old = desk
+        .mb
+        .search(source, &[Key::Before(before), Key::Undeleted])?;
     let mut left = old.len();
     let mut year = before.year();
     while left > 0 && year > 1900 {
@@ -160,9 +175,10 @@ fn plan(
         let end = NaiveDate::from_ymd_opt(year + 1, 1, 1)
             .expect("January 1st exists")
             .min(before);
-        let uids = desk
-            .mb
-            .search(source, &[Key::Since(start), Key::Before(end)])?;
+        let uids = desk.mb.search(
+            source,
+            &[Key::Since(start), Key::Before(end), Key::Undeleted],
+        )?;
         left = left.saturating_sub(uids.len());
         if !uids.is_empty() {
             let to = year_folder(desk, pattern, year);
@@ -178,54 +194,45 @@ fn move_year(desk: &mut Desk<'_>, source: &str, uids: &[u32], to: &str) -> Resul
     if !desk.mb.exists(to)? {
         desk.mb.create(to)?;
     }
-    if !desk.mb.can(Cap::Move) {
-        for batch in uids.chunks(1000) {
-            desk.mb
-                .store(source, batch, Flags::Add(&[ARCHIVING.to_string()]))?;
-        }
-    }
-    desk.mb.move_uids(source, uids, to)
+    desk.mb.move_uids(source, uids, to, ARCHIVING)
 }
 
-/// Messages a cut run left marked in `source` (no-MOVE servers): removed where the
-/// archive of their year already holds the same stored message, unmarked otherwise
-/// (this run then archives them like any other).
+/// Messages a cut run left marked in `source` (no-MOVE servers): removed where an
+/// archive folder holds as many marked copies of the same stored message, unmarked
+/// otherwise (this run then archives them like any other). A few commands per
+/// folder, whatever the number of messages.
 fn finish_cut_copies(desk: &mut Desk<'_>, source: &str, pattern: &str) -> Result<()> {
-    let marked = desk
-        .mb
-        .search(source, &[Key::Keyword(ARCHIVING.to_string())])?;
-    if marked.is_empty() {
-        return Ok(());
-    }
+    let mark = [Key::Keyword(ARCHIVING.to_string())];
+    let marked = desk.mb.search(source, &mark)?;
     // The cut may have come after the \Deleted of the batch: those are ours too.
     let mine = desk.mb.identities_of(source, &marked, true)?;
+    let mut copies: Vec<(String, u32, Identity)> = Vec::new();
+    for f in desk.archive_folders(pattern)? {
+        let uids = desk.mb.search(&f, &mark)?;
+        for (u, id) in desk.mb.identities_of(&f, &uids, true)? {
+            copies.push((f.clone(), u, id));
+        }
+    }
     let mut proven = Vec::new();
+    let mut unused: Vec<bool> = vec![true; copies.len()];
     for (uid, id) in &mine {
-        let Some(ts) = id.arrived else { continue };
-        let Some(when) = chrono::DateTime::from_timestamp(ts, 0) else {
-            continue;
-        };
-        // The server files by its own zone's year: look on both sides of New Year.
-        for year in [when.year() - 1, when.year(), when.year() + 1] {
-            let to = year_folder(desk, pattern, year);
-            if !desk.mb.exists(&to)? {
-                continue;
-            }
-            let found = desk.mb.search(&to, &[Key::Size(id.size)])?;
-            if desk
-                .mb
-                .identities(&to, &found)?
-                .iter()
-                .any(|(_, x)| x == id)
-            {
-                proven.push(*uid);
-                break;
-            }
+        // One copy vouches for one source: identical twins need a copy each.
+        if let Some(k) = (0..copies.len()).find(|&k| unused[k] && copies[k].2 == *id) {
+            unused[k] = false;
+            proven.push(*uid);
         }
     }
     desk.mb.remove(source, &proven)?;
     let rest: Vec<u32> = marked.into_iter().filter(|u| !proven.contains(u)).collect();
-    desk.mb
-        .store(source, &rest, Flags::Remove(&[ARCHIVING.to_string()]))?;
+    let unmark = [ARCHIVING.to_string()];
+    desk.mb.store(source, &rest, Flags::Remove(&unmark))?;
+    // Every marked copy in the archive is now accounted for: its source is gone.
+    let mut by_folder: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    for (f, u, _) in copies {
+        by_folder.entry(f).or_default().push(u);
+    }
+    for (f, uids) in by_folder {
+        desk.mb.store(&f, &uids, Flags::Remove(&unmark))?;
+    }
     Ok(())
 }

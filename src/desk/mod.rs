@@ -193,18 +193,7 @@ impl<'r> Desk<'r> {
             );
         }
         let folders = self.archive_folders(&self.rules.archive.folder.clone())?;
-        let mut items = Vec::new();
-        for f in folders {
-            let uids = self.mb.search(&f, &[])?;
-            items.extend(queue::load_uids(
-                &mut self.mb,
-                self.rules,
-                &self.paths,
-                &f,
-                &uids,
-            )?);
-        }
-        queue::assign_ids(&mut items);
+        let items = queue::load_archived(&mut self.mb, &folders)?;
         queue::resolve(&items, query).cloned()
     }
 
@@ -265,9 +254,9 @@ impl<'r> Desk<'r> {
     pub fn quota(&mut self) -> Result<Option<Quota>> {
         let warn = self.rules.quota_warn;
         Ok(self.mb.quota()?.map(|(used, limit)| Quota {
-            used_bytes: used * 1024,
-            limit_bytes: limit * 1024,
-            percent: (used * 100 / limit.max(1)).min(999) as u32,
+            used_bytes: used.saturating_mul(1024),
+            limit_bytes: limit.saturating_mul(1024),
+            percent: (u128::from(used) * 100 / u128::from(limit.max(1))).min(999) as u32,
             warn_at: warn,
         }))
     }
@@ -408,13 +397,14 @@ impl std::fmt::Display for Quota {
     }
 }
 
-/// Bytes as people read them: 812 KB, 6.2 GB.
+/// Bytes as people read them, in the binary units servers count quota in: 812 KiB,
+/// 6.2 GiB.
 pub fn size(b: u64) -> String {
-    let units = ["B", "KB", "MB", "GB", "TB"];
+    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
     let mut v = b as f64;
     let mut u = 0;
-    while v >= 1000.0 && u + 1 < units.len() {
-        v /= 1000.0;
+    while v >= 1024.0 && u + 1 < units.len() {
+        v /= 1024.0;
         u += 1;
     }
     if u == 0 || v >= 100.0 {

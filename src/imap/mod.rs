@@ -52,6 +52,8 @@ pub enum Key {
     Since(chrono::NaiveDate),
     /// Arrival before this day, in the server's zone.
     Before(chrono::NaiveDate),
+    /// Not marked \Deleted (someone means it to go; it is not moved).
+    Undeleted,
     /// Any one of these.
     Any(Vec<Key>),
 }
@@ -66,6 +68,7 @@ impl Key {
             Key::Keyword(k) => format!("KEYWORD {k}"),
             Key::Since(d) => format!("SINCE {}", d.format("%d-%b-%Y")),
             Key::Before(d) => format!("BEFORE {}", d.format("%d-%b-%Y")),
+            Key::Undeleted => "UNDELETED".to_string(),
             Key::Any(keys) => match keys.as_slice() {
                 [] => "UID 0".to_string(),
                 [one] => one.render(),
@@ -703,6 +706,14 @@ impl Mailbox {
         if uids.is_empty() {
             return Ok(Vec::new());
         }
+        let sets = batches(uids);
+        if sets.len() > 1 {
+            let mut all = Vec::new();
+            for set in &sets {
+                all.extend(self.identities_of(folder, set, deleted_too)?);
+            }
+            return Ok(all);
+        }
         self.ensure_open(folder, false)?;
         let cmd = format!(
             "UID FETCH {} (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])",
@@ -856,6 +867,13 @@ impl Mailbox {
         if uids.is_empty() || flags.is_empty() {
             return Ok(());
         }
+        let sets = batches(uids);
+        if sets.len() > 1 {
+            for set in &sets {
+                self.store(folder, set, change)?;
+            }
+            return Ok(());
+        }
         let cmd = format!(
             "UID STORE {} {sign}FLAGS.SILENT ({})",
             uid_set(uids),
@@ -898,10 +916,13 @@ impl Mailbox {
             );
         }
         self.ensure_open(folder, true)?;
-        let set = uid_set(uids);
-        self.conn
-            .run_ok(&format!("UID STORE {set} +FLAGS.SILENT (\\Deleted)"))?;
-        self.conn.run_ok(&format!("UID EXPUNGE {set}")).map(|_| ())
+        for batch in batches(uids) {
+            let set = uid_set(&batch);
+            self.conn
+                .run_ok(&format!("UID STORE {set} +FLAGS.SILENT (\\Deleted)"))?;
+            self.conn.run_ok(&format!("UID EXPUNGE {set}"))?;
+        }
+        Ok(())
     }
 
     /// Moves one message. Uses MOVE where the server has it, else COPY, then
@@ -1035,51 +1056,79 @@ impl Mailbox {
         if !self.has("QUOTA") {
             return Ok(None);
         }
-        let mut found = None;
+        // Of several roots with a limit, the fullest is the one that stops mail.
+        let mut found: Option<(u64, u64)> = None;
         let done = self.conn.run_each("GETQUOTAROOT INBOX", |r| {
-            if let Some(q) = storage_of(r) {
-                found = found.or(Some(q));
+            if let Some((used, limit)) = storage_of(r).filter(|(_, l)| *l > 0) {
+                let fuller = found.is_none_or(|(u, l)| {
+                    u128::from(used) * u128::from(l) > u128::from(u) * u128::from(limit)
+                });
+                if fuller {
+                    found = Some((used, limit));
+                }
             }
         })?;
         if done.status != Status::Ok {
             return Ok(None);
         }
-        Ok(found.filter(|(_, limit)| *limit > 0))
+        Ok(found)
     }
 
     /// Moves many messages of one folder in batches (MOVE, else COPY, \Deleted and
     /// UID EXPUNGE of exactly those UIDs), each command line kept short. Returns how
     /// many the server reported moved; a message gone meanwhile is not moved.
-    pub fn move_uids(&mut self, from: &str, uids: &[u32], to: &str) -> Result<usize> {
+    ///
+    /// Without MOVE each batch first gets `mark`, so that a run cut between its COPY
+    /// and its EXPUNGE can be told apart later, and only the UIDs the server names
+    /// in COPYUID as copied are expunged.
+    pub fn move_uids(&mut self, from: &str, uids: &[u32], to: &str, mark: &str) -> Result<usize> {
         let dest = quote(&mutf7::encode(to));
+        let moving = self.has("MOVE");
+        if !moving && !self.has("UIDPLUS") {
+            bail!(
+                "the IMAP server {} has neither MOVE nor UIDPLUS; mailduty cannot move mail safely there",
+                self.host
+            );
+        }
         let mut moved = 0;
         for batch in &batches(uids) {
+            if !moving {
+                self.store(from, batch, Flags::Add(&[mark.to_string()]))?;
+            }
             self.ensure_open(from, true)?;
             let set = uid_set(batch);
-            let verb = if self.has("MOVE") { "MOVE" } else { "COPY" };
-            if verb == "COPY" && !self.has("UIDPLUS") {
-                bail!(
-                    "the IMAP server {} has neither MOVE nor UIDPLUS; mailduty cannot move mail safely there",
-                    self.host
-                );
-            }
+            let verb = if moving { "MOVE" } else { "COPY" };
             let cmd = format!("UID {verb} {set} {dest}");
-            let mut copied = 0;
+            let mut codes = Vec::new();
             let done = self.conn.run_each(&cmd, |r| {
-                if let Some(n) = copyuid_count_untagged(r) {
-                    copied += n;
+                let text = String::from_utf8_lossy(r);
+                if let Some(rest) = text.strip_prefix("* OK ")
+                    && let (Some(code), _) = conn::split_code(rest.trim_end())
+                {
+                    codes.push(code);
                 }
             })?;
             if done.status != Status::Ok {
                 bail!("{}", conn::describe_failure(&cmd, &done));
             }
-            copied += done.code.as_deref().and_then(copyuid_count).unwrap_or(0);
-            if verb == "COPY" {
+            codes.extend(done.code.clone());
+            let copied: Vec<u32> = codes
+                .iter()
+                .filter_map(|c| copyuid_sources(c, batch))
+                .flatten()
+                .collect();
+            if !moving && !copied.is_empty() {
+                let set = uid_set(&copied);
                 self.conn
                     .run_ok(&format!("UID STORE {set} +FLAGS.SILENT (\\Deleted)"))?;
                 self.conn.run_ok(&format!("UID EXPUNGE {set}"))?;
             }
-            moved += copied;
+            moved += if moving && copied.is_empty() {
+                // A MOVE without COPYUID still moved what it could.
+                batch.len()
+            } else {
+                copied.len()
+            };
         }
         Ok(moved)
     }
@@ -1278,32 +1327,33 @@ fn copyuid_code(code: &str) -> Option<u32> {
     parts.next()?.split([':', ',']).next()?.parse().ok()
 }
 
-/// How many UIDs a COPYUID code names (`COPYUID v 4:6,9 20:23`: 4).
-fn copyuid_count(code: &str) -> Option<usize> {
+/// The source UIDs a COPYUID code names (`COPYUID v 4:6,9 20:23`), only those of
+/// `asked`: a server cannot make this process expunge what it did not ask to move.
+fn copyuid_sources(code: &str, asked: &[u32]) -> Option<Vec<u32>> {
     let mut parts = code.split_whitespace();
     if !parts.next()?.eq_ignore_ascii_case("COPYUID") {
         return None;
     }
     let _validity = parts.next()?;
     let src = parts.next()?;
-    let mut n = 0;
+    let mut ranges = Vec::new();
     for piece in src.split(',') {
-        n += match piece.split_once(':') {
-            Some((a, b)) => {
-                let (a, b): (u32, u32) = (a.parse().ok()?, b.parse().ok()?);
-                a.abs_diff(b) as usize + 1
+        let (a, b): (u32, u32) = match piece.split_once(':') {
+            Some((a, b)) => (a.parse().ok()?, b.parse().ok()?),
+            None => {
+                let a = piece.parse().ok()?;
+                (a, a)
             }
-            None => 1,
         };
+        ranges.push((a.min(b), a.max(b)));
     }
-    Some(n)
-}
-
-fn copyuid_count_untagged(r: &[u8]) -> Option<usize> {
-    let text = String::from_utf8_lossy(r);
-    let rest = text.strip_prefix("* OK ")?;
-    let (code, _) = conn::split_code(rest.trim_end());
-    copyuid_count(&code?)
+    Some(
+        asked
+            .iter()
+            .copied()
+            .filter(|u| ranges.iter().any(|(a, b)| (a..=b).contains(&u)))
+            .collect(),
+    )
 }
 
 fn copyuid_untagged(r: &[u8]) -> Option<u32> {
@@ -1364,7 +1414,14 @@ mod tests {
         );
         assert_eq!(copyuid_code("COPYUID 1 4:5 12:13"), Some(12));
         assert_eq!(copyuid_untagged(b"* OK [UIDNEXT 4] x\r\n"), None);
-        assert_eq!(copyuid_count("COPYUID 1 4:6,9 20:23"), Some(4));
+        assert_eq!(
+            copyuid_sources("COPYUID 1 4:6,9 20:23", &[3, 4, 5, 9, 10]),
+            Some(vec![4, 5, 9])
+        );
+        assert_eq!(
+            copyuid_sources("COPYUID 1 0:4294967295 1:2", &[7]),
+            Some(vec![7])
+        );
     }
 
     #[test]

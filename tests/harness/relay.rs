@@ -141,6 +141,9 @@ struct CutState {
     at: usize,
     how: Cut,
     fired: bool,
+    /// Bumped by `arm`: a connection opened before (say, the LOGOUT an earlier run
+    /// sent without waiting) is not counted.
+    generation: u64,
 }
 
 impl Cutter {
@@ -152,6 +155,7 @@ impl Cutter {
             at: 0,
             how: Cut::Before,
             fired: false,
+            generation: 0,
         }));
         let st = state.clone();
         std::thread::spawn(move || {
@@ -172,6 +176,7 @@ impl Cutter {
             at,
             how,
             fired: false,
+            generation: s.generation + 1,
         };
     }
 
@@ -198,6 +203,7 @@ fn cut_pipe(client: TcpStream, server_port: u16, state: Arc<Mutex<CutState>>) {
     let Ok(server) = TcpStream::connect(("127.0.0.1", server_port)) else {
         return;
     };
+    let generation = state.lock().unwrap().generation;
     let mute = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut from_server = server.try_clone().unwrap();
     let mut to_client = client.try_clone().unwrap();
@@ -232,6 +238,14 @@ fn cut_pipe(client: TcpStream, server_port: u16, state: Arc<Mutex<CutState>>) {
         let mut cut = None;
         if is_command(&line) {
             let mut s = state.lock().unwrap();
+            if s.generation != generation {
+                // An earlier run's connection: passes uncounted.
+                drop(s);
+                if to_server.write_all(&line).is_err() {
+                    break;
+                }
+                continue;
+            }
             s.seen += 1;
             if s.at != 0 && s.seen == s.at && !s.fired {
                 s.fired = true;
