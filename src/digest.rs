@@ -61,6 +61,8 @@ pub struct Report {
     pub time_to_done: Times,
     /// Storage use, where the server reports a limit (null otherwise).
     pub quota: Option<crate::desk::Quota>,
+    /// Bytes in each status folder, where the server reports sizes (else empty).
+    pub folder_sizes: BTreeMap<String, u64>,
 }
 
 /// The owner shown for claimed mail in a folder that is no member's.
@@ -187,6 +189,7 @@ pub fn build(
         time_to_claim: times(waited(&["claim", "assign"])),
         time_to_done: times(waited(&["done"])),
         quota: None,
+        folder_sizes: BTreeMap::new(),
     }
 }
 
@@ -245,12 +248,22 @@ fn quota_warning(r: &Report) -> Option<String> {
     ))
 }
 
-/// The quota as one line for the counts.
+/// The quota as one line for the counts, with where the space goes.
 pub fn quota_line(r: &Report) -> String {
-    match &r.quota {
+    let mut s = match &r.quota {
         Some(q) => format!("容量 (quota): {q}"),
         None => "容量 (quota): not reported by the server".to_string(),
+    };
+    if !r.folder_sizes.is_empty() {
+        let mut by_size: Vec<(&String, &u64)> = r.folder_sizes.iter().collect();
+        by_size.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let parts: Vec<String> = by_size
+            .iter()
+            .map(|(f, n)| format!("{f} {}", crate::desk::size(**n)))
+            .collect();
+        s.push_str(&format!("; folders: {}", parts.join(", ")));
     }
+    s
 }
 
 pub fn text(r: &Report, rules: &Rules) -> String {

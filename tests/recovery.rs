@@ -886,6 +886,13 @@ fn quota_is_shown_and_warned_about() {
     let r: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert!(r["quota"]["percent"].as_u64().unwrap() >= 80, "{r}");
     assert_eq!(r["quota"]["limit_bytes"], 102400, "{r}");
+    // Where the space goes: the big message is in 未対応.
+    let sizes = r["folder_sizes"].as_object().unwrap();
+    assert!(sizes["未対応"].as_u64().unwrap() > 88 * 1024, "{r}");
+    assert!(
+        sizes.contains_key("完了") && sizes.contains_key("対応中/tanaka"),
+        "{r}"
+    );
     let o = team.run(&["report"]);
     let text = stdout(&o);
     assert!(
@@ -895,4 +902,5 @@ fn quota_is_shown_and_warned_about() {
             .starts_with("⚠ 容量 (quota)"),
         "{text}"
     );
+    assert!(text.contains("; folders: 未対応 "), "{text}");
 }

@@ -52,6 +52,7 @@ pub fn run(ctx: &Ctx, args: &ReportArgs, out: &mut dyn Write) -> Result<()> {
     }
     let mut report = digest::build(rules, &duty, &items, &events, &claimed_at, now);
     report.quota = desk.quota()?;
+    report.folder_sizes = desk.folder_sizes()?.into_iter().collect();
 
     let Some(plan) = plan else {
         desk.close();

@@ -261,6 +261,17 @@ impl<'r> Desk<'r> {
         }))
     }
 
+    /// The size of each status folder, where the server reports sizes (STATUS=SIZE):
+    /// inbox, 未対応, every folder under 対応中, 完了 and 対応履歴.
+    pub fn folder_sizes(&mut self) -> Result<Vec<(String, u64)>> {
+        let p = self.paths.clone();
+        let mut folders = vec![p.inbox.clone(), p.unclaimed.clone()];
+        folders.extend(self.mb.below(&p.claimed)?);
+        folders.push(p.done.clone());
+        folders.push(p.history.clone());
+        self.mb.sizes(&folders)
+    }
+
     /// One whole message (BODY.PEEK: nothing marked read).
     pub fn body(&mut self, it: &Item) -> Result<Option<Vec<u8>>> {
         self.mb.fetch_message(&it.folder, it.uid)

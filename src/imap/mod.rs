@@ -1133,6 +1133,32 @@ impl Mailbox {
         Ok(moved)
     }
 
+    /// The size in bytes of each folder (STATUS … (SIZE), RFC 8438), in one round
+    /// trip; empty when the server does not offer STATUS=SIZE. A folder the server
+    /// cannot report is left out.
+    pub fn sizes(&mut self, folders: &[String]) -> Result<Vec<(String, u64)>> {
+        if !self.has("STATUS=SIZE") || folders.is_empty() {
+            return Ok(Vec::new());
+        }
+        let cmds: Vec<String> = folders
+            .iter()
+            .map(|f| format!("STATUS {} (SIZE)", quote(&mutf7::encode(f))))
+            .collect();
+        let mut found = vec![None; folders.len()];
+        let dones = self.conn.pipeline(&cmds, |i, r| {
+            if let Some(n) = status_size(r) {
+                found[i] = Some(n);
+            }
+        })?;
+        Ok(folders
+            .iter()
+            .zip(found)
+            .zip(dones)
+            .filter(|(_, d)| d.status == Status::Ok)
+            .filter_map(|((f, n), _)| Some((f.clone(), n?)))
+            .collect())
+    }
+
     /// Whether a folder exists (LIST).
     pub fn exists(&mut self, folder: &str) -> Result<bool> {
         Ok(self.list(folder)?.iter().any(|f| f.name == folder))
@@ -1187,6 +1213,20 @@ fn batches(uids: &[u32]) -> Vec<Vec<u32>> {
         }
     }
     out
+}
+
+/// `* STATUS "完了" (SIZE 123456)` → 123456.
+fn status_size(r: &[u8]) -> Option<u64> {
+    let text = String::from_utf8_lossy(r);
+    if !text.starts_with("* STATUS ") {
+        return None;
+    }
+    let at = text.rfind("(SIZE ")? + "(SIZE ".len();
+    let digits: String = text[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
 }
 
 /// `* QUOTA "User quota" (STORAGE 10 1024)` → (used, limit) in KiB.
@@ -1440,5 +1480,13 @@ mod tests {
         );
         assert_eq!(storage_of(b"* QUOTA \"\" ()\r\n"), None);
         assert_eq!(storage_of(b"* QUOTA x )(\r\n"), None);
+        assert_eq!(
+            status_size(b"* STATUS \"&W4xOhg-\" (SIZE 4096)\r\n"),
+            Some(4096)
+        );
+        assert_eq!(
+            status_size(b"* STATUS x (SIZE 99999999999999999999999)\r\n"),
+            None
+        );
     }
 }
