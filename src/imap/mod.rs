@@ -781,28 +781,16 @@ impl Mailbox {
         folder: &str,
         uid: u32,
     ) -> Result<Option<(u64, Vec<String>)>> {
-        let cmds = [
-            self.open_cmd(folder, true),
-            format!("UID FETCH {uid} (UID MODSEQ FLAGS)"),
-        ];
-        let (mut highest, mut out) = (None, None);
-        // SELECT is a barrier: the server cannot run the FETCH before it.
-        let dones = self.conn.pipeline(&cmds, |i, r| {
-            if i == 0 {
-                highest = highest.or(highest_modseq_code(r));
-            } else if let Some(v) = modseq_flags_of(r, uid) {
-                out = Some(v);
-            }
-        })?;
-        if dones[0].status != Status::Ok {
-            self.selected = None;
-            return Err(self.open_failed(folder, &dones[0]));
-        }
-        self.selected = Some((folder.to_string(), true));
-        self.highest_modseq = highest;
-        if dones[1].status != Status::Ok {
-            bail!("{}", conn::describe_failure(&cmds[1], &dones[1]));
-        }
+        let mut out = None;
+        self.select_then(
+            folder,
+            &format!("UID FETCH {uid} (UID MODSEQ FLAGS)"),
+            |r| {
+                if let Some(v) = modseq_flags_of(r, uid) {
+                    out = Some(v);
+                }
+            },
+        )?;
         Ok(out)
     }
 
@@ -884,21 +872,32 @@ impl Mailbox {
         }
         // Opening the folder and storing go in one round trip: a STORE cannot run
         // before the SELECT ahead of it, and fails with it.
-        let cmds = [self.open_cmd(folder, true), cmd];
+        self.select_then(folder, &cmd, |_| {})
+    }
+
+    /// SELECT of `folder` and `cmd` in one round trip (SELECT is a barrier: the
+    /// server cannot run `cmd` before it); `each` gets `cmd`'s untagged answers.
+    fn select_then(&mut self, folder: &str, cmd: &str, mut each: impl FnMut(&[u8])) -> Result<()> {
+        let cmds = [self.open_cmd(folder, true), cmd.to_string()];
         let mut highest = None;
         let dones = self.conn.pipeline(&cmds, |i, r| {
             if i == 0 {
                 highest = highest.or(highest_modseq_code(r));
+            } else {
+                each(r);
             }
         })?;
-        if dones[0].status != Status::Ok {
+        let (Some(opened), Some(done)) = (dones.first(), dones.get(1)) else {
+            bail!("the IMAP server answered fewer commands than were sent");
+        };
+        if opened.status != Status::Ok {
             self.selected = None;
-            return Err(self.open_failed(folder, &dones[0]));
+            return Err(self.open_failed(folder, opened));
         }
         self.selected = Some((folder.to_string(), true));
         self.highest_modseq = highest;
-        if dones[1].status != Status::Ok {
-            bail!("{}", conn::describe_failure(&cmds[1], &dones[1]));
+        if done.status != Status::Ok {
+            bail!("{}", conn::describe_failure(cmd, done));
         }
         Ok(())
     }
