@@ -9,7 +9,7 @@ use super::rules::Actor;
 use super::{Desk, Dest, Taken, event};
 use crate::error::Error;
 use crate::imap::Key;
-use crate::queue::{Item, Status};
+use crate::queue::{self, Item, Status};
 use crate::rules::Member;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,32 +142,20 @@ fn refiled(desk: &mut Desk<'_>, it: &Item) -> Result<Option<Item>> {
         .into_iter()
         .filter(|u| !desk.known.contains(&(unclaimed.clone(), *u)))
         .collect();
-    let same: Vec<u32> = desk
-        .mb
-        .identities(&unclaimed, &fresh)?
-        .into_iter()
-        .filter(|(_, id)| id.size == it.size && id.arrived == Some(it.arrived.timestamp()))
-        .map(|(u, _)| u)
-        .collect();
+    // Following, not removing: the queue's own fields (size, arrival, flags) suffice.
+    let same: Vec<Item> =
+        queue::load_uids(&mut desk.mb, desk.rules, &desk.paths, &unclaimed, &fresh)?
+            .into_iter()
+            .filter(|c| c.size == it.size && c.arrived == it.arrived)
+            .collect();
     Ok(match same.as_slice() {
-        [uid] => {
-            let flags = desk.mb.states(&unclaimed, &[*uid])?;
-            Some(Item {
-                folder: unclaimed,
-                uid: *uid,
-                claim_keywords: flags
-                    .first()
-                    .map(|(_, _, f)| {
-                        f.iter()
-                            .filter(|x| super::rules::is_move_keyword(x))
-                            .cloned()
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                modseq: flags.first().map(|(_, m, _)| *m),
-                ..it.clone()
-            })
-        }
+        [c] => Some(Item {
+            folder: c.folder.clone(),
+            uid: c.uid,
+            claim_keywords: c.claim_keywords.clone(),
+            modseq: c.modseq,
+            ..it.clone()
+        }),
         _ => None,
     })
 }

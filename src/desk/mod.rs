@@ -200,12 +200,10 @@ impl<'r> Desk<'r> {
     /// The folders an archive pattern has made so far (`完了/2024`, `完了/2025` …).
     pub fn archive_folders(&mut self, pattern: &str) -> Result<Vec<String>> {
         let (head, tail) = pattern.split_once("{year}").unwrap_or((pattern, ""));
-        let wild = self.mb.path(&format!("{head}*{tail}"));
-        let (h, t) = {
-            let p = self.mb.path(&format!("{head}\u{0}{tail}"));
-            let (h, t) = p.split_once('\u{0}').unwrap_or((&p, ""));
-            (h.to_string(), t.to_string())
-        };
+        // The server's names around the year: prefix and separator as `path` gives them.
+        let h = self.mb.path(head);
+        let t = tail.replace('/', &self.mb.separator().to_string());
+        let wild = format!("{h}*{t}");
         let mut out: Vec<String> = self
             .mb
             .list(&wild)?
@@ -222,15 +220,23 @@ impl<'r> Desk<'r> {
         Ok(out)
     }
 
+    /// The history folder, and with `all` the archived history folders as well.
+    fn history_folders(&mut self, all: bool) -> Result<Vec<String>> {
+        let mut folders = vec![self.paths.history.clone()];
+        if all {
+            let pattern = self.rules.archive.history_folder.clone();
+            folders.extend(self.archive_folders(&pattern)?);
+        }
+        Ok(folders)
+    }
+
     /// The events about a message, from the archived history folders too with `all`.
     pub fn events_in(&mut self, it: &Item, all: bool) -> Result<Vec<Stored>> {
-        let mut evs = self.events_of(it)?;
-        if all {
-            for f in self.archive_folders(&self.rules.archive.history_folder.clone())? {
-                evs.extend(history::about(&mut self.mb, &f, it)?);
-            }
-            evs.sort_by_key(|e| e.time);
+        let mut evs = Vec::new();
+        for f in self.history_folders(all)? {
+            evs.extend(history::about(&mut self.mb, &f, it)?);
         }
+        evs.sort_by_key(|e| e.time);
         Ok(evs)
     }
 
@@ -240,13 +246,11 @@ impl<'r> Desk<'r> {
         since: chrono::DateTime<Utc>,
         all: bool,
     ) -> Result<Vec<Stored>> {
-        let mut evs = self.events_since(since)?;
-        if all {
-            for f in self.archive_folders(&self.rules.archive.history_folder.clone())? {
-                evs.extend(history::since(&mut self.mb, &f, since)?);
-            }
-            evs.sort_by_key(|e| e.time);
+        let mut evs = Vec::new();
+        for f in self.history_folders(all)? {
+            evs.extend(history::since(&mut self.mb, &f, since)?);
         }
+        evs.sort_by_key(|e| e.time);
         Ok(evs)
     }
 
