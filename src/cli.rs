@@ -63,7 +63,7 @@ pub struct Global {
     /// Act as this member [default: $MAILDUTY_MEMBER, else the member whose login is $USER]
     #[arg(long = "as", global = true, value_name = "NAME", add = ArgValueCompleter::new(complete::members))]
     pub as_member: Option<String>,
-    /// Print the IMAP commands sent and received on stderr (passwords hidden)
+    /// Print the IMAP commands sent and received, and each notification's host and HTTP status, on stderr (passwords, webhook URLs and tokens hidden)
     #[arg(short, long, global = true)]
     pub verbose: bool,
     /// Print nothing on success
@@ -133,6 +133,19 @@ pub enum Command {
         after_help = "Examples:\n  mailduty report\n  mailduty report --format json | jq '.overdue[].id'\n  30 8 * * *  mailduty report --send --quiet   # crontab"
     )]
     Report(ReportArgs),
+    /// Send chat notifications (Slack, Teams, Chatwork, webhook) that are pending
+    ///
+    /// Events (assign, claim, release, done, overdue, reply, double_reply, digest) are
+    /// sent to the targets under notify: in rules.yaml by the command that caused them;
+    /// one that failed stays pending in the history folder for three days and is sent
+    /// by the next `claim`, `release`, `done`, `rotate --apply`, `report --send` or
+    /// `notify`, from any machine, once per target. With --test, one test message
+    /// goes to every target without connecting to the IMAP server, and each target's
+    /// result is shown (exit 1 if any failed). Webhook URLs and tokens are never printed.
+    #[command(
+        after_help = "Examples:\n  mailduty notify --test\n  mailduty notify            # send what is pending"
+    )]
+    Notify(NotifyArgs),
     /// Show one message: headers, text body, status, owner and history
     ///
     /// Nothing is marked read (BODY.PEEK). HTML-only mail is shown as text.
@@ -187,6 +200,13 @@ pub struct ReportArgs {
     /// Output format (without --send)
     #[arg(long, value_enum, default_value_t = RotateFormat::Table, conflicts_with = "send")]
     pub format: RotateFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct NotifyArgs {
+    /// Send one test message to every target and say which worked
+    #[arg(long)]
+    pub test: bool,
 }
 
 #[derive(Debug, Args)]

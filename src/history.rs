@@ -73,6 +73,12 @@ pub fn decode_word(s: &str) -> String {
 }
 
 pub fn render(ev: &Event<'_>) -> Vec<u8> {
+    render_noting(ev, &[])
+}
+
+/// The event, with the chat targets (`notify:` names) still to be told about it: its
+/// pending deliveries, kept on the server so that any machine's next run sends them.
+pub fn render_noting(ev: &Event<'_>, notify: &[String]) -> Vec<u8> {
     let it = ev.item;
     let target = it
         .message_id
@@ -124,6 +130,12 @@ pub fn render(ev: &Event<'_>) -> Vec<u8> {
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     ));
     h.push(format!("X-Mailduty-Size: {}", it.size));
+    if !it.from.is_empty() {
+        h.push(format!("X-Mailduty-Sender: {}", encode_word(&it.from)));
+    }
+    if !notify.is_empty() {
+        h.push(format!("X-Mailduty-Notify: {}", notify.join(" ")));
+    }
     h.push("MIME-Version: 1.0".into());
     h.push("Content-Type: text/plain; charset=utf-8".into());
     h.push("Content-Transfer-Encoding: 8bit".into());
@@ -181,6 +193,16 @@ pub fn append(mb: &mut Mailbox, folder: &str, ev: &Event<'_>) -> Result<()> {
     mb.append_seen(folder, &render(ev))
 }
 
+/// Like `append`, with the chat targets that are to hear of it.
+pub fn append_noting(
+    mb: &mut Mailbox,
+    folder: &str,
+    ev: &Event<'_>,
+    notify: &[String],
+) -> Result<()> {
+    mb.append_seen(folder, &render_noting(ev, notify))
+}
+
 /// An event read back from the history folder.
 #[derive(Debug, Clone, Serialize)]
 pub struct Stored {
@@ -198,6 +220,11 @@ pub struct Stored {
     pub arrived: Option<DateTime<Utc>>,
     /// The message's size (events written before it was recorded have none).
     pub size: Option<u32>,
+    /// The message's sender, as its From header gave it.
+    pub sender: Option<String>,
+    /// The chat targets that were to hear of this event when it was recorded.
+    #[serde(skip)]
+    pub notify: Vec<String>,
     /// The event's own Message-ID: one move recorded twice (by its run and by a
     /// later run that finished it) has one ID, and is read once.
     #[serde(skip)]
@@ -214,7 +241,7 @@ impl Stored {
     }
 }
 
-const FIELDS: &str = "X-MAILDUTY-EVENT X-MAILDUTY-ACTOR X-MAILDUTY-ID X-MAILDUTY-TIME X-MAILDUTY-TARGET X-MAILDUTY-FROM-FOLDER X-MAILDUTY-TO-FOLDER X-MAILDUTY-NOTE X-MAILDUTY-SUBJECT X-MAILDUTY-ARRIVED X-MAILDUTY-SIZE MESSAGE-ID";
+const FIELDS: &str = "X-MAILDUTY-EVENT X-MAILDUTY-ACTOR X-MAILDUTY-ID X-MAILDUTY-TIME X-MAILDUTY-TARGET X-MAILDUTY-FROM-FOLDER X-MAILDUTY-TO-FOLDER X-MAILDUTY-NOTE X-MAILDUTY-SUBJECT X-MAILDUTY-ARRIVED X-MAILDUTY-SIZE X-MAILDUTY-SENDER X-MAILDUTY-NOTIFY MESSAGE-ID";
 
 /// Events whose UIDs a search found, oldest first. Messages in the history folder that
 /// are not events (someone filed mail there by hand) are skipped.
@@ -268,6 +295,10 @@ pub fn parse(header: &[u8]) -> Option<Stored> {
             .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
             .map(|t| t.with_timezone(&Utc)),
         size: get("x-mailduty-size").and_then(|s| s.parse().ok()),
+        sender: get("x-mailduty-sender"),
+        notify: get("x-mailduty-notify")
+            .map(|n| n.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default(),
         own_id: get("message-id").map(|m| m.trim_matches(['<', '>']).to_string()),
     })
 }
@@ -310,6 +341,109 @@ pub fn since(mb: &mut Mailbox, folder: &str, since: DateTime<Utc>) -> Result<Vec
     let mut evs = fetch(mb, folder, &uids)?;
     evs.retain(|e| e.time >= since);
     Ok(evs)
+}
+
+/// Events since `since` that named chat targets to tell (see `render_noting`).
+pub fn pending(mb: &mut Mailbox, folder: &str, since: DateTime<Utc>) -> Result<Vec<Stored>> {
+    let day = (since - chrono::Duration::days(1)).date_naive();
+    let uids = mb.search(
+        folder,
+        &[
+            Key::Since(day),
+            Key::Header("X-Mailduty-Notify", String::new()),
+        ],
+    )?;
+    let mut evs = fetch(mb, folder, &uids)?;
+    evs.retain(|e| e.time >= since && !e.notify.is_empty());
+    Ok(evs)
+}
+
+/// The events of one kind recorded on or after a day.
+pub fn of_kind_since(
+    mb: &mut Mailbox,
+    folder: &str,
+    kind: &str,
+    day: chrono::NaiveDate,
+) -> Result<Vec<Stored>> {
+    let uids = mb.search(
+        folder,
+        &[
+            Key::Since(day),
+            Key::Header("X-Mailduty-Event", kind.to_string()),
+        ],
+    )?;
+    let mut evs = fetch(mb, folder, &uids)?;
+    evs.retain(|e| e.event == kind);
+    Ok(evs)
+}
+
+/// The mark that `target` was told of the event whose own Message-ID is `event_id`.
+/// It has no `X-Mailduty-Event`, so `history`, `show` and the digest never list it.
+pub fn render_delivered(target: &str, event_id: &str, at: DateTime<Utc>) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let digest: String = Sha256::digest(format!("{target}\0{event_id}").as_bytes())[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let h = [
+        "From: mailduty <mailduty@localhost>".to_string(),
+        format!("Date: {}", at.to_rfc2822()),
+        format!("Message-ID: <delivered.{digest}@mailduty>"),
+        format!("Subject: [mailduty] notified {target}"),
+        format!("X-Mailduty-Delivered: {target} <{event_id}>"),
+        format!(
+            "X-Mailduty-Time: {}",
+            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+        "MIME-Version: 1.0".into(),
+        "Content-Type: text/plain; charset=utf-8".into(),
+    ];
+    format!(
+        "{}\r\n\r\n{target} was told of <{event_id}>\r\n",
+        h.join("\r\n")
+    )
+    .into_bytes()
+}
+
+pub fn append_delivered(
+    mb: &mut Mailbox,
+    folder: &str,
+    target: &str,
+    event_id: &str,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    mb.append_seen(folder, &render_delivered(target, event_id, at))
+}
+
+/// (target, event Message-ID) of every delivery marked since `since`.
+pub fn delivered(
+    mb: &mut Mailbox,
+    folder: &str,
+    since: DateTime<Utc>,
+) -> Result<std::collections::HashSet<(String, String)>> {
+    let day = (since - chrono::Duration::days(1)).date_naive();
+    let uids = mb.search(
+        folder,
+        &[
+            Key::Since(day),
+            Key::Header("X-Mailduty-Delivered", String::new()),
+        ],
+    )?;
+    let mut out = std::collections::HashSet::new();
+    mb.fetch_fields(folder, &uids, "X-MAILDUTY-DELIVERED", |f| {
+        let text = String::from_utf8_lossy(&f.header);
+        for line in text.lines() {
+            let Some((k, v)) = line.split_once(':') else {
+                continue;
+            };
+            if k.trim().eq_ignore_ascii_case("x-mailduty-delivered")
+                && let Some((t, id)) = v.trim().split_once(' ')
+            {
+                out.insert((t.to_string(), id.trim_matches(['<', '>']).to_string()));
+            }
+        }
+    })?;
+    Ok(out)
 }
 
 #[cfg(test)]

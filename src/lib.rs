@@ -12,6 +12,7 @@ pub mod error;
 pub mod history;
 pub mod imap;
 pub mod mail;
+pub mod notify;
 pub mod output;
 pub mod queue;
 pub mod roster;

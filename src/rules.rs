@@ -31,6 +31,8 @@ struct RawRules {
     digest: Option<RawDigest>,
     archive: Option<RawArchive>,
     quota: Option<RawQuota>,
+    #[serde(default)]
+    notify: Vec<crate::notify::config::RawTarget>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -174,6 +176,16 @@ struct RawMember {
     name: Option<String>,
     email: Option<String>,
     login: Option<String>,
+    slack: Option<String>,
+    chatwork: Option<IdNumber>,
+}
+
+/// A chat user ID written as a number or a string (`chatwork: 1234567`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum IdNumber {
+    Number(u64),
+    Text(String),
 }
 
 #[derive(Debug, Deserialize)]
@@ -224,6 +236,10 @@ pub struct Member {
     pub name: String,
     pub email: Option<String>,
     pub login: String,
+    /// Slack member ID (`U012AB3CD`), mentioned as `<@U012AB3CD>`.
+    pub slack: Option<String>,
+    /// Chatwork account ID, mentioned as `[To:1234567]`.
+    pub chatwork: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -244,6 +260,8 @@ pub struct Rules {
     pub archive: ArchiveRules,
     /// Percent of the quota above which init, report and the digest warn.
     pub quota_warn: u8,
+    /// Chat targets that hear of events (`notify:`).
+    pub notify: Vec<crate::notify::Target>,
 }
 
 /// `mailduty archive`: 完了 mail older than `after` goes to `folder` with `{year}`
@@ -589,6 +607,8 @@ impl Validator<'_> {
         let routes = self.routes(raw.routes, &keys);
         let digest = self.digest(raw.digest, &keys, private);
         let archive = self.archive(raw.archive, &folders);
+        let notify =
+            crate::notify::config::targets(raw.notify, private, &mut |k, m| self.problem(k, m));
         let quota_warn = match raw.quota.and_then(|q| q.warn) {
             None => 80,
             Some(w @ 1..=100) => w,
@@ -616,6 +636,7 @@ impl Validator<'_> {
             digest,
             archive,
             quota_warn,
+            notify,
         })
     }
 
@@ -1148,7 +1169,35 @@ impl Validator<'_> {
                     format!("{email:?} is not an email address"),
                 );
             }
+            let slack = m.slack.filter(|id| {
+                let ok = id.len() <= 20
+                    && id.len() >= 2
+                    && id.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+                if !ok {
+                    self.problem(
+                        &["members", &key, "slack"],
+                        format!("{id:?} is not a Slack member ID (like U012AB3CD: profile → ⋮ → Copy member ID)"),
+                    );
+                }
+                ok
+            });
+            let chatwork = m.chatwork.map(|c| match c {
+                IdNumber::Number(n) => n.to_string(),
+                IdNumber::Text(t) => t,
+            });
+            let chatwork = chatwork.filter(|id| {
+                let ok = !id.is_empty() && id.len() <= 20 && id.bytes().all(|b| b.is_ascii_digit());
+                if !ok {
+                    self.problem(
+                        &["members", &key, "chatwork"],
+                        format!("{id:?} is not a Chatwork account ID (digits, like 1234567)"),
+                    );
+                }
+                ok
+            });
             out.push(Member {
+                slack,
+                chatwork,
                 name: m.name.unwrap_or_else(|| key.clone()),
                 email: m.email,
                 login,

@@ -7,6 +7,7 @@ mod history;
 mod init;
 mod list;
 mod note;
+mod notify;
 mod report;
 mod rotate;
 mod show;
@@ -59,6 +60,24 @@ impl Ctx {
     }
 }
 
+/// Sends the pending chat notifications after a command's mailbox work: a failure is
+/// a warning line on stderr, never the command's failure.
+pub fn notify_after(ctx: &Ctx, desk: &mut Desk<'_>) {
+    if ctx.rules.notify.is_empty() {
+        return;
+    }
+    match crate::notify::flush(desk, chrono::Utc::now(), ctx.global.verbose) {
+        Ok(f) => {
+            for w in f.warnings {
+                eprintln!("mailduty: warning: {w}");
+            }
+        }
+        Err(e) => {
+            eprintln!("mailduty: warning: notifications not sent ({e:#}); the next run sends them")
+        }
+    }
+}
+
 pub fn run(cli: Cli) -> Result<()> {
     let path = rules::locate_file(cli.global.rules.as_deref());
     if let Command::Check = cli.command {
@@ -89,6 +108,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Report(a) => report::run(&ctx, &a, &mut out),
         Command::History(a) => history::run(&ctx, &a, &mut out),
         Command::Note(a) => note::run(&ctx, &a, &mut out),
+        Command::Notify(a) => notify::run(&ctx, &a, &mut out),
         Command::Archive(a) => archive::run(&ctx, &a, &mut out),
         Command::Completions(_) => unreachable!("handled above"),
         Command::Done(a) => transition::run(&ctx, Action::Done, &a.ids.ids, a.force, &mut out),

@@ -153,6 +153,7 @@ pub fn run(ctx: &Ctx, args: &ReportArgs, out: &mut dyn Write) -> Result<()> {
     if let Some(s) = &sent_here {
         s.clear();
     }
+    super::notify_after(ctx, &mut desk);
     desk.close();
     ctx.say(
         out,

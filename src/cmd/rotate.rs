@@ -135,6 +135,22 @@ struct AppliedView<'a> {
     recovered: crate::desk::Recovered,
 }
 
+/// Records the overdue alerts that chat targets want; a failure is a warning, since
+/// the next run writes them.
+fn overdue_alerts(ctx: &Ctx, desk: &mut desk::Desk<'_>, now: DateTime<Utc>) {
+    if !ctx.rules.notify.iter().any(|t| t.wants("overdue")) {
+        return;
+    }
+    let res = desk
+        .queue(crate::queue::Scope::ACTIVE)
+        .and_then(|items| crate::notify::record_overdue(desk, &items, now));
+    if let Err(e) = res {
+        eprintln!(
+            "mailduty: warning: overdue alerts not recorded ({e:#}); the next run records them"
+        );
+    }
+}
+
 fn apply(ctx: &Ctx, format: RotateFormat, now: DateTime<Utc>, out: &mut dyn Write) -> Result<()> {
     let rules = &ctx.rules;
     let today = rules
@@ -146,6 +162,8 @@ fn apply(ctx: &Ctx, format: RotateFormat, now: DateTime<Utc>, out: &mut dyn Writ
     };
     let mut desk = ctx.open()?;
     let done = desk::apply(&mut desk, hand_out)?;
+    overdue_alerts(ctx, &mut desk, now);
+    super::notify_after(ctx, &mut desk);
     desk.close();
     match format {
         RotateFormat::Json => {

@@ -66,6 +66,7 @@ pub fn run(
             }
         }
     }
+    super::notify_after(ctx, &mut desk);
     desk.close();
     match first_err {
         None => Ok(()),

@@ -146,7 +146,7 @@ impl<'r> Desk<'r> {
         })
     }
 
-    pub fn rules(&self) -> &Rules {
+    pub fn rules(&self) -> &'r Rules {
         self.rules
     }
 
@@ -304,9 +304,9 @@ impl<'r> Desk<'r> {
                     message_id: Some(history::move_id(ev.kind, &l.folder, uid)),
                     ..*ev
                 };
-                history::append(&mut self.mb, &self.paths.history, &ev)?;
+                self.append_event(&ev)?;
             }
-            _ => history::append(&mut self.mb, &self.paths.history, ev)?,
+            _ => self.append_event(ev)?,
         }
         if let Some(l) = landed
             && let Some(uid) = l.uid
@@ -315,6 +315,45 @@ impl<'r> Desk<'r> {
                 .store(&l.folder, &[uid], Flags::Remove(&l.keywords))?;
         }
         Ok(())
+    }
+
+    /// Appends an event with the chat targets that want its kind: its pending
+    /// deliveries (see `notify`).
+    fn append_event(&mut self, ev: &Event<'_>) -> Result<()> {
+        let notify = crate::notify::wanting(self.rules, ev.kind);
+        history::append_noting(&mut self.mb, &self.paths.history, ev, &notify)
+    }
+
+    /// Events since a time that still name chat targets to tell.
+    pub fn notify_pending(&mut self, since: chrono::DateTime<Utc>) -> Result<Vec<Stored>> {
+        history::pending(&mut self.mb, &self.paths.history, since)
+    }
+
+    /// (target, event Message-ID) of the deliveries made since a time.
+    pub fn notify_delivered(
+        &mut self,
+        since: chrono::DateTime<Utc>,
+    ) -> Result<HashSet<(String, String)>> {
+        history::delivered(&mut self.mb, &self.paths.history, since)
+    }
+
+    /// Marks an event as told to a target.
+    pub fn mark_notified(
+        &mut self,
+        target: &str,
+        event_id: &str,
+        at: chrono::DateTime<Utc>,
+    ) -> Result<()> {
+        history::append_delivered(&mut self.mb, &self.paths.history, target, event_id, at)
+    }
+
+    /// The events of one kind since a day (the overdue alerts already written).
+    pub fn events_of_kind_since(
+        &mut self,
+        kind: &str,
+        day: chrono::NaiveDate,
+    ) -> Result<Vec<Stored>> {
+        history::of_kind_since(&mut self.mb, &self.paths.history, kind, day)
     }
 
     /// Whether an event with this Message-ID is in the history (a retried note).

@@ -156,7 +156,7 @@ pub fn complete(desk: &mut Desk<'_>, it: &Item, kind: &str, actor: &str) -> Resu
             Some("recorded by a later run: the move's own run stopped before writing it"),
         )
     };
-    history::append(&mut desk.mb, &desk.paths.history, &ev)?;
+    desk.append_event(&ev)?;
     Ok(true)
 }
 

@@ -1,0 +1,313 @@
+//! One HTTPS POST per delivery, with ureq over native-tls (the same OpenSSL as IMAP and
+//! SMTP): certificates verified (the target's `ca_file` as the trusted root when
+//! given), no redirects followed (a redirect could carry the secret elsewhere), a
+//! limit on the whole exchange's time and on the answer's size. Messages never hold
+//! the URL's path or the token: only the target's name and host.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Result, anyhow, bail};
+use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
+
+use super::config::Target;
+use crate::rules::Secret;
+
+/// The most of an answer that is read (an error's first line is all that is shown).
+const ANSWER_LIMIT: u64 = 16 * 1024;
+
+/// The parts of a URL mailduty needs: whether TLS, where, and the rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Url {
+    pub https: bool,
+    /// Host and port as written (`127.0.0.1:8443`).
+    pub authority: String,
+    pub host: String,
+    /// Path and query, starting with `/` (or empty).
+    pub rest: String,
+}
+
+impl Url {
+    pub fn parse(s: &str) -> Option<Url> {
+        let (https, tail) = if let Some(t) = s.strip_prefix("https://") {
+            (true, t)
+        } else if let Some(t) = s.strip_prefix("http://") {
+            (false, t)
+        } else {
+            return None;
+        };
+        let (authority, rest) = match tail.find(['/', '?']) {
+            Some(i) => (&tail[..i], &tail[i..]),
+            None => (tail, ""),
+        };
+        if authority.is_empty()
+            || authority.contains('@')
+            || s.chars().any(|c| c.is_control() || c == ' ')
+        {
+            return None;
+        }
+        let host = if authority.starts_with('[') {
+            authority.split(']').next()?.trim_start_matches('[')
+        } else {
+            authority.split(':').next()?
+        };
+        Some(Url {
+            https,
+            authority: authority.to_string(),
+            host: host.to_string(),
+            rest: rest.to_string(),
+        })
+    }
+
+    fn base(&self) -> String {
+        format!(
+            "{}://{}",
+            if self.https { "https" } else { "http" },
+            self.authority
+        )
+    }
+}
+
+/// The secret from its source. Errors name the source, never the value.
+pub fn resolve(t: &Target) -> Result<String> {
+    let key = &t.secret_key;
+    let v = match &t.secret {
+        Secret::Plain(p) => p.clone(),
+        Secret::Env(var) => std::env::var(var)
+            .map_err(|_| anyhow!("{key}: the environment variable {var} is not set"))?,
+        Secret::File(path) => std::fs::read_to_string(path)
+            .map_err(|e| anyhow!("{key}: cannot read {}: {}", path.display(), e.kind()))?,
+        Secret::Command(cmd) => {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(cmd)
+                .stdin(std::process::Stdio::null())
+                .stderr(std::process::Stdio::inherit())
+                .output()
+                .map_err(|e| anyhow!("{key}: cannot run sh: {e}"))?;
+            if !out.status.success() {
+                bail!("{key} failed ({}); run it by hand to see why", out.status);
+            }
+            String::from_utf8(out.stdout)
+                .map_err(|_| anyhow!("{key} printed something that is not UTF-8"))?
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string()
+        }
+    };
+    let v = v.trim().to_string();
+    if v.is_empty() {
+        bail!("{key}: the value is empty");
+    }
+    if v.chars().any(|c| c.is_control()) {
+        bail!("{key}: the value holds a control character");
+    }
+    Ok(v)
+}
+
+/// A request to make: where, what, and the secrets to keep out of every message.
+pub struct Post {
+    pub url: String,
+    pub headers: Vec<(&'static str, String)>,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+    /// Where the request goes, as messages may show it (`https://hooks.slack.com`).
+    pub shown: String,
+    pub secrets: Vec<String>,
+}
+
+/// The URL of a webhook target: the secret URL, with the endpoint's scheme and host
+/// in place of its own when one is set.
+pub fn hook_url(secret_url: &str, endpoint: Option<&str>, key: &str) -> Result<(String, String)> {
+    let u = Url::parse(secret_url).ok_or_else(|| {
+        anyhow!("{key}: the value is not an https:// URL (the value is not shown)")
+    })?;
+    let base = match endpoint.and_then(Url::parse) {
+        Some(e) => format!("{}{}", e.base(), e.rest.trim_end_matches('/')),
+        None => {
+            if !u.https && !crate::rules::is_loopback(&u.host) {
+                bail!("{key}: a plain http:// URL would send the secret in clear text; use https");
+            }
+            u.base()
+        }
+    };
+    Ok((format!("{base}{}", u.rest), base))
+}
+
+/// Chatwork's API base: the endpoint, else Chatwork's own.
+pub fn api_base(endpoint: Option<&str>) -> String {
+    endpoint
+        .map(|e| e.trim_end_matches('/').to_string())
+        .unwrap_or_else(|| "https://api.chatwork.com".to_string())
+}
+
+fn agent(t: &Target) -> Result<ureq::Agent> {
+    let roots = match &t.ca_file {
+        Some(ca) => {
+            let pem = std::fs::read(ca).map_err(|e| {
+                anyhow!(
+                    "notify.{}.ca_file: cannot read {}: {}",
+                    t.kind.as_str(),
+                    ca.display(),
+                    e.kind()
+                )
+            })?;
+            let cert = Certificate::from_pem(&pem).map_err(|e| {
+                anyhow!(
+                    "notify.{}.ca_file: {} is not a PEM certificate: {e}",
+                    t.kind.as_str(),
+                    ca.display()
+                )
+            })?;
+            RootCerts::Specific(Arc::new(vec![cert]))
+        }
+        None => RootCerts::PlatformVerifier,
+    };
+    let tls = TlsConfig::builder()
+        .provider(TlsProvider::NativeTls)
+        .root_certs(roots)
+        .build();
+    Ok(ureq::Agent::config_builder()
+        .tls_config(tls)
+        .timeout_global(Some(t.timeout))
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .user_agent(concat!("mailduty/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into())
+}
+
+/// Sends one POST; Ok with the status when the server answered 2xx. `verbose` logs
+/// the method, the shown host and the status, nothing of the path or the body.
+pub fn send(t: &Target, p: &Post, verbose: bool) -> Result<u16> {
+    let agent = agent(t)?;
+    let mut req = agent.post(&p.url).header("Content-Type", p.content_type);
+    for (k, v) in &p.headers {
+        req = req.header(*k, v);
+    }
+    if verbose {
+        eprintln!(
+            "notify {}: POST {}/… ({} bytes)",
+            t.name,
+            p.shown,
+            p.body.len()
+        );
+    }
+    let started = std::time::Instant::now();
+    let res = req.send(&p.body[..]);
+    let mut res = match res {
+        Ok(r) => r,
+        Err(e) => bail!(
+            "{}",
+            redact(&describe(&e, t.timeout, started.elapsed()), &p.secrets)
+        ),
+    };
+    let status = res.status().as_u16();
+    let answer = res
+        .body_mut()
+        .with_config()
+        .limit(ANSWER_LIMIT)
+        .read_to_vec()
+        .unwrap_or_default();
+    if verbose {
+        eprintln!("notify {}: HTTP {status}", t.name);
+    }
+    if (200..300).contains(&status) {
+        return Ok(status);
+    }
+    let first: String = String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(120)
+        .collect();
+    let why = if (300..400).contains(&status) {
+        " (a redirect: mailduty does not follow them; check the URL)".to_string()
+    } else if first.is_empty() {
+        String::new()
+    } else {
+        format!(": {first}")
+    };
+    bail!(
+        "{}",
+        redact(
+            &format!("{} answered HTTP {status}{why}", p.shown),
+            &p.secrets
+        )
+    )
+}
+
+fn describe(e: &ureq::Error, timeout: Duration, took: Duration) -> String {
+    match e {
+        ureq::Error::Timeout(_) => format!("no answer within {}s", timeout.as_secs()),
+        ureq::Error::HostNotFound => "host not found".into(),
+        ureq::Error::ConnectionFailed => "connection refused or unreachable".into(),
+        ureq::Error::Io(io) if took >= timeout => {
+            format!("no answer within {}s ({})", timeout.as_secs(), io.kind())
+        }
+        ureq::Error::Io(io) => format!("network error: {}", io.kind()),
+        ureq::Error::BadUri(_) => "the URL is not valid (not shown: it is a secret)".into(),
+        ureq::Error::Tls(_) | ureq::Error::NativeTls(_) | ureq::Error::Der(_) => {
+            format!("TLS failed: {e} (a private CA goes in the target's ca_file)")
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Any secret, whole or its URL path, replaced: errors from below may quote them.
+pub fn redact(msg: &str, secrets: &[String]) -> String {
+    let mut m = msg.to_string();
+    for s in secrets {
+        let mut parts = vec![s.clone()];
+        if let Some(u) = Url::parse(s)
+            && u.rest.len() > 1
+        {
+            parts.push(u.rest.clone());
+        }
+        for p in parts.iter().filter(|p| p.len() >= 4) {
+            m = m.replace(p.as_str(), "…");
+        }
+    }
+    m.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_split_and_endpoints_replace_the_host() {
+        let u = Url::parse("https://hooks.slack.com/services/T0/B0/xyz").unwrap();
+        assert_eq!(u.host, "hooks.slack.com");
+        assert_eq!(u.rest, "/services/T0/B0/xyz");
+        assert!(Url::parse("ftp://x").is_none());
+        assert!(Url::parse("https://user:pw@x/y").is_none());
+        assert_eq!(Url::parse("http://[::1]:80/a").unwrap().host, "::1");
+        let (url, shown) = hook_url(
+            "https://hooks.slack.com/services/T0/B0/xyz",
+            Some("https://127.0.0.1:8443"),
+            "k",
+        )
+        .unwrap();
+        assert_eq!(url, "https://127.0.0.1:8443/services/T0/B0/xyz");
+        assert_eq!(shown, "https://127.0.0.1:8443");
+        let e = hook_url("http://hooks.example.jp/s3kr1t", None, "k").unwrap_err();
+        assert!(!e.to_string().contains("s3kr1t"), "{e}");
+        let e = hook_url("not a url SECRET", None, "k").unwrap_err();
+        assert!(!e.to_string().contains("SECRET"), "{e}");
+    }
+
+    #[test]
+    fn redaction_removes_the_secret_and_its_path() {
+        let s = vec!["https://h.example/services/T/B/tok".to_string()];
+        let m = redact("bad uri: https://h.example/services/T/B/tok\n", &s);
+        assert!(!m.contains("tok") && !m.contains('\n'), "{m}");
+        let m = redact("GET /services/T/B/tok failed", &s);
+        assert!(!m.contains("/services/T/B/tok"), "{m}");
+    }
+}

@@ -1,0 +1,258 @@
+//! Chat notifications: the history's events told to Slack, Teams, Chatwork or a
+//! generic webhook (`notify:` in the rules).
+//!
+//! How a delivery survives failures, with the IMAP server as the only shared state:
+//! - the desk records an event with the names of the targets that want its kind
+//!   (`X-Mailduty-Notify`); that is the pending delivery, on the server;
+//! - after the mailbox work, the command calls `flush`: every pending event of the
+//!   last `RETRY_DAYS` without a delivered mark for a target is sent to it, oldest
+//!   first, and each success appends a delivered mark (`X-Mailduty-Delivered`);
+//! - a failure (an HTTP error, a timeout, a TLS problem, a missing secret) is one
+//!   warning line; the mailbox work stays done, and the next run of any command that
+//!   flushes (from any machine) tries again. A target that failed is not tried again
+//!   in the same run, so a dead endpoint costs one timeout, not one per event.
+//!
+//! `overdue` events are written by `rotate --apply` once per message, only in
+//! business hours (`record_overdue`).
+
+pub mod config;
+pub mod format;
+pub mod http;
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+
+pub use config::{EVENTS, Kind, Target};
+use format::Note;
+
+use crate::desk::Desk;
+use crate::queue::{Item, Status};
+use crate::rules::Rules;
+
+/// How long a pending delivery is retried; older ones are dropped (a chat message
+/// days late helps nobody).
+pub const RETRY_DAYS: i64 = 3;
+
+/// The names of the targets that want events of `kind`.
+pub fn wanting(rules: &Rules, kind: &str) -> Vec<String> {
+    rules
+        .notify
+        .iter()
+        .filter(|t| t.wants(kind))
+        .map(|t| t.name.clone())
+        .collect()
+}
+
+/// What a flush did.
+#[derive(Debug, Default)]
+pub struct Flushed {
+    pub delivered: Vec<(String, String)>,
+    /// One line per target that failed, for stderr.
+    pub warnings: Vec<String>,
+    /// Deliveries left for the next run.
+    pub pending: usize,
+}
+
+/// Sends what is pending. Errors are the mailbox's (the history could not be read
+/// or marked); a delivery's failure is a warning.
+pub fn flush(desk: &mut Desk<'_>, now: DateTime<Utc>, verbose: bool) -> Result<Flushed> {
+    let mut out = Flushed::default();
+    let rules = desk.rules();
+    if rules.notify.is_empty() {
+        return Ok(out);
+    }
+    let targets = &rules.notify;
+    let since = now - chrono::Duration::days(RETRY_DAYS);
+    let pending = desk.notify_pending(since)?;
+    if pending.is_empty() {
+        return Ok(out);
+    }
+    let done = desk.notify_delivered(since)?;
+    for t in targets {
+        let todo: Vec<_> = pending
+            .iter()
+            .filter(|e| e.notify.contains(&t.name))
+            .filter_map(|e| Some((e, e.own_id.clone()?)))
+            .filter(|(_, id)| !done.contains(&(t.name.clone(), id.clone())))
+            .collect();
+        for (i, (ev, id)) in todo.iter().enumerate() {
+            let note = format::note(desk.rules(), ev);
+            match deliver(t, &note, verbose) {
+                Ok(()) => {
+                    desk.mark_notified(&t.name, id, now).map_err(|e| {
+                        e.context(format!(
+                            "notify {}: delivered {} {}, but its delivered mark was not written (it may be sent again)",
+                            t.name, ev.event, ev.id
+                        ))
+                    })?;
+                    out.delivered.push((t.name.clone(), ev.event.clone()));
+                }
+                Err(e) => {
+                    let left = todo.len() - i;
+                    out.pending += left;
+                    out.warnings.push(format!(
+                        "notify {}: {e:#}; {left} notification(s) kept for the next run",
+                        t.name
+                    ));
+                    break;
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Sends one notification to one target.
+pub fn deliver(t: &Target, note: &Note, verbose: bool) -> Result<()> {
+    let p = post(t, note)?;
+    http::send(t, &p, verbose).map(|_| ())
+}
+
+fn post(t: &Target, note: &Note) -> Result<http::Post> {
+    let secret = http::resolve(t)?;
+    let json = |v: serde_json::Value| serde_json::to_vec(&v).expect("JSON values serialise");
+    let hook = |body: Vec<u8>, headers: Vec<(&'static str, String)>| -> Result<http::Post> {
+        let (url, shown) = http::hook_url(&secret, t.endpoint.as_deref(), &t.secret_key)?;
+        Ok(http::Post {
+            url,
+            headers,
+            content_type: "application/json; charset=utf-8",
+            body,
+            shown,
+            secrets: vec![secret.clone()],
+        })
+    };
+    match &t.kind {
+        Kind::Slack => hook(json(format::slack(note)), vec![]),
+        Kind::Teams => hook(json(format::teams(note)), vec![]),
+        Kind::Webhook => hook(
+            json(format::webhook(note)),
+            vec![("X-Mailduty-Event", note.event.clone())],
+        ),
+        Kind::Chatwork { room } => {
+            let base = http::api_base(t.endpoint.as_deref());
+            let body = form(&[("body", &format::chatwork(note)), ("self_unread", "1")]);
+            Ok(http::Post {
+                url: format!("{base}/v2/rooms/{room}/messages"),
+                headers: vec![("X-ChatWorkToken", secret.clone())],
+                content_type: "application/x-www-form-urlencoded",
+                body: body.into_bytes(),
+                shown: base,
+                secrets: vec![secret],
+            })
+        }
+    }
+}
+
+/// application/x-www-form-urlencoded.
+fn form(pairs: &[(&str, &str)]) -> String {
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
+                    (b as char).to_string()
+                }
+                b' ' => "+".to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Writes an `overdue` event for each unclaimed message past its SLA that has none
+/// yet; only in business hours, so that nobody is alerted at 3 a.m. or on a holiday.
+/// Returns how many it wrote.
+pub fn record_overdue(desk: &mut Desk<'_>, items: &[Item], now: DateTime<Utc>) -> Result<usize> {
+    let rules = desk.rules();
+    if !rules.notify.iter().any(|t| t.wants("overdue")) {
+        return Ok(0);
+    }
+    let open = rules
+        .calendar
+        .business_time(now - chrono::Duration::seconds(1), now);
+    if open.is_zero() {
+        return Ok(0);
+    }
+    let over: Vec<&Item> = items
+        .iter()
+        .filter(|i| i.status == Status::Unclaimed && crate::queue::overdue(rules, i, now))
+        .collect();
+    let Some(oldest) = over.iter().map(|i| i.arrived).min() else {
+        return Ok(0);
+    };
+    // An overdue event cannot be older than its message: the search starts there.
+    let day = (oldest - chrono::Duration::days(1)).date_naive();
+    let known = desk.events_of_kind_since("overdue", day)?;
+    let trim = |m: &str| m.trim_matches(['<', '>']).to_string();
+    let mut n = 0;
+    for it in over {
+        let seen = known.iter().any(|e| {
+            let same = match (&e.message_id, &it.message_id) {
+                (Some(a), Some(b)) => trim(a) == trim(b),
+                (None, None) => e.id == it.id,
+                _ => false,
+            };
+            same && e.concerns(it)
+        });
+        if seen {
+            continue;
+        }
+        let note = format!("SLA {}", span(rules.unclaimed_sla(&it.from, &it.subject)));
+        let ev = crate::desk::event("overdue", crate::desk::rules::ROTATE, it, None, Some(&note));
+        desk.record(&ev, None)?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// An SLA as the rules write it: 4h, 30m, 1h30m.
+fn span(d: std::time::Duration) -> String {
+    let m = d.as_secs() / 60;
+    match (m / 60, m % 60) {
+        (0, m) => format!("{m}m"),
+        (h, 0) => format!("{h}h"),
+        (h, m) => format!("{h}h{m}m"),
+    }
+}
+
+/// `notify --test`: one test message to every target; the result of each.
+pub fn test(rules: &Rules, verbose: bool) -> Vec<(String, Result<()>)> {
+    let ev = crate::history::Stored {
+        time: Utc::now(),
+        event: "test".into(),
+        actor: "mailduty".into(),
+        id: "test".into(),
+        message_id: None,
+        subject: Some(format!("rules: {}", rules.path.display())),
+        from_folder: None,
+        to_folder: None,
+        note: None,
+        arrived: None,
+        size: None,
+        sender: None,
+        notify: vec![],
+        own_id: None,
+    };
+    let note = format::note(rules, &ev);
+    rules
+        .notify
+        .iter()
+        .map(|t| (t.name.clone(), deliver(t, &note, verbose)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn forms_are_encoded() {
+        assert_eq!(
+            super::form(&[("body", "[To:1]有 a&b=c"), ("x", "1")]),
+            "body=%5BTo%3A1%5D%E6%9C%89+a%26b%3Dc&x=1"
+        );
+    }
+}
