@@ -131,7 +131,11 @@ pub fn render_noting(ev: &Event<'_>, notify: &[String]) -> Vec<u8> {
     ));
     h.push(format!("X-Mailduty-Size: {}", it.size));
     if !it.from.is_empty() {
-        h.push(format!("X-Mailduty-Sender: {}", encode_word(&it.from)));
+        let sender = match it.from_name.as_deref().filter(|n| !n.is_empty()) {
+            Some(n) => format!("{n} <{}>", it.from),
+            None => it.from.clone(),
+        };
+        h.push(format!("X-Mailduty-Sender: {}", encode_word(&sender)));
     }
     if !notify.is_empty() {
         h.push(format!("X-Mailduty-Notify: {}", notify.join(" ")));

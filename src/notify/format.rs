@@ -138,10 +138,12 @@ fn details(n: &Note) -> Vec<(&'static str, String)> {
         }
         d.push(("ID", n.id.clone()));
     }
-    if let Some(x) = &n.note
-        && matches!(n.event.as_str(), "double_reply" | "digest" | "assign")
-    {
-        d.push(("詳細", x.clone()));
+    if let Some(x) = &n.note {
+        match n.event.as_str() {
+            "assign" => d.push(("理由", x.clone())),
+            "double_reply" | "digest" | "overdue" => d.push(("詳細", x.clone())),
+            _ => {}
+        }
     }
     d
 }

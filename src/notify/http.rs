@@ -248,6 +248,9 @@ fn describe(e: &ureq::Error, timeout: Duration, took: Duration) -> String {
         ureq::Error::Io(io) if took >= timeout => {
             format!("no answer within {}s ({})", timeout.as_secs(), io.kind())
         }
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            "connection refused".into()
+        }
         ureq::Error::Io(io) => format!("network error: {}", io.kind()),
         ureq::Error::BadUri(_) => "the URL is not valid (not shown: it is a secret)".into(),
         ureq::Error::Tls(_) | ureq::Error::NativeTls(_) | ureq::Error::Der(_) => {

@@ -1,0 +1,498 @@
+//! Chat notifications against a real Dovecot and a real HTTPS server (Python's
+//! http.server with a certificate from the harness CA) that records every request:
+//! each target's path, headers and payload, mentions, failures (HTTP 500, a timeout,
+//! an untrusted certificate) that leave the mailbox work done and are delivered once
+//! by the next run, overdue alerts once and only in business hours, and secrets that
+//! never show.
+
+mod harness;
+
+use harness::https::{Https, Request};
+use harness::seed::hours_ago;
+use harness::{Dovecot, Team, code, stderr, stdout};
+
+const SLACK_URL: &str = "https://hooks.slack.com/services/T0TEST/B0TEST/slackSECRET123";
+const TEAMS_URL: &str = "https://prod.westus.logic.azure.com/workflows/wf1/triggers/manual/paths/invoke?sig=teamsSECRET456";
+const CW_TOKEN: &str = "chatworkSECRET789";
+const HOOK_PATH: &str = "/hooks/mailduty/hookSECRET000";
+
+const SECRETS: &[&str] = &[
+    "slackSECRET123",
+    "teamsSECRET456",
+    CW_TOKEN,
+    "hookSECRET000",
+];
+
+const MEMBERS: &str = "members:\n  arimura: { name: 有村 健, email: arimura@example.jp, slack: U012AB3CD, chatwork: 1234567 }\n  tanaka: { name: 田中 太郎, email: tanaka@example.jp, slack: U0TANAKA1 }\n";
+
+const OPEN: &str = "business_hours: { start: \"00:00\", end: \"24:00\", days: [mon, tue, wed, thu, fri, sat, sun] }\n";
+
+fn msg(mid: &str, subject: &str) -> Vec<u8> {
+    format!(
+        "Message-ID: <{mid}>\r\nFrom: 山田 <yamada@client.example>\r\nTo: support@example.jp\r\nSubject: {subject}\r\nDate: Fri, 20 Nov 2026 09:00:00 +0900\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nbody\r\n"
+    )
+    .into_bytes()
+}
+
+fn servers() -> (Dovecot, Https) {
+    let dc = Dovecot::start();
+    let https = Https::start(
+        &dc.dir.path().join("server.crt"),
+        &dc.dir.path().join("server.key"),
+    );
+    (dc, https)
+}
+
+fn imap(dc: &Dovecot) -> String {
+    format!(
+        "  host: 127.0.0.1\n  port: {}\n  tls: implicit\n  ca_file: {}\n",
+        dc.imaps_port,
+        dc.ca().display()
+    )
+}
+
+/// A team with `notify` (YAML list items) and the always-open calendar with a duty.
+fn team(dc: &Dovecot, rest: &str, notify: &str) -> Team {
+    let tail = format!(
+        "{OPEN}roster:\n  weekdays: {{ mon: arimura, tue: arimura, wed: arimura, thu: arimura, fri: arimura, sat: arimura, sun: arimura }}\n  holidays: {{ japan: false }}\n{rest}notify:\n{notify}"
+    );
+    Team::with_tail(&imap(dc), MEMBERS, &tail)
+}
+
+fn rewrite_notify(team: &Team, dc: &Dovecot, rest: &str, notify: &str) {
+    let fresh = self::team(dc, rest, notify);
+    std::fs::copy(&fresh.rules, &team.rules).unwrap();
+}
+
+fn run(team: &Team, args: &[&str]) -> std::process::Output {
+    team.command(args)
+        .env("T_SLACK", SLACK_URL)
+        .env("T_TEAMS", TEAMS_URL)
+        .env("T_CW", CW_TOKEN)
+        .output()
+        .unwrap()
+}
+
+fn ok(o: &std::process::Output) -> String {
+    assert_eq!(code(o), 0, "stdout: {}\nstderr: {}", stdout(o), stderr(o));
+    stdout(o)
+}
+
+fn no_secrets(o: &std::process::Output) {
+    let all = format!("{}{}", stdout(o), stderr(o));
+    for s in SECRETS {
+        assert!(!all.contains(s), "secret {s} shown:\n{all}");
+    }
+}
+
+fn form_field(body: &str, key: &str) -> Option<String> {
+    body.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == key).then(|| {
+            let v = v.replace('+', " ");
+            let mut bytes = Vec::new();
+            let b = v.as_bytes();
+            let mut i = 0;
+            while i < b.len() {
+                if b[i] == b'%' {
+                    bytes.push(u8::from_str_radix(&v[i + 1..i + 3], 16).unwrap());
+                    i += 3;
+                } else {
+                    bytes.push(b[i]);
+                    i += 1;
+                }
+            }
+            String::from_utf8(bytes).unwrap()
+        })
+    })
+}
+
+fn paths(reqs: &[Request]) -> Vec<String> {
+    reqs.iter().map(|r| r.path.clone()).collect()
+}
+
+#[test]
+fn every_target_gets_its_payload_with_mentions_and_no_secret_shows() {
+    let (dc, https) = servers();
+    let url = https.url();
+    let ca = dc.ca();
+    // The generic webhook is given its whole URL (the test server's); the others
+    // keep their real URLs' paths with the endpoint in front.
+    let notify = format!(
+        "  - slack: {{ webhook_env: T_SLACK, endpoint: \"{url}\", ca_file: {ca} }}\n  - teams: {{ webhook_env: T_TEAMS, endpoint: \"{url}\", ca_file: {ca} }}\n    events: [assign, done]\n  - chatwork: {{ room: 4242, token_env: T_CW, endpoint: \"{url}\", ca_file: {ca} }}\n  - webhook: {{ url_env: T_HOOK2, ca_file: {ca} }}\n    name: n8n\n",
+        ca = ca.display()
+    );
+    let team = team(&dc, "assign: duty\n", &notify);
+    let hook = format!("{url}{HOOK_PATH}");
+    let run = |args: &[&str]| {
+        team.command(args)
+            .env("T_SLACK", SLACK_URL)
+            .env("T_TEAMS", TEAMS_URL)
+            .env("T_CW", CW_TOKEN)
+            .env("T_HOOK2", &hook)
+            .output()
+            .unwrap()
+    };
+    ok(&run(&["init"]));
+    dc.append(
+        "INBOX",
+        "",
+        &hours_ago(1),
+        &msg("quote@client.example", "見積もりのお願い <!channel>"),
+    );
+
+    let o = run(&["-v", "rotate", "--apply"]);
+    ok(&o);
+    no_secrets(&o);
+    assert!(
+        stderr(&o).contains("notify slack: HTTP 200"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(dc.locate("quote@client.example")[0].0, "対応中/arimura");
+
+    let got = https.delivered();
+    assert_eq!(got.len(), 4, "one assign each: {:?}", paths(&got));
+    let by_path = |p: &str| {
+        got.iter()
+            .find(|r| r.path.starts_with(p))
+            .unwrap_or_else(|| panic!("no request to {p}: {:?}", paths(&got)))
+            .clone()
+    };
+
+    let slack = by_path("/services/");
+    assert_eq!(slack.method, "POST");
+    assert_eq!(slack.path, "/services/T0TEST/B0TEST/slackSECRET123");
+    assert!(
+        slack
+            .header("content-type")
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let text = slack.json()["text"].as_str().unwrap().to_string();
+    assert!(
+        text.starts_with("<@U012AB3CD> *有村 健さんに割り当てました*"),
+        "{text}"
+    );
+    assert!(
+        text.contains("件名: 見積もりのお願い &lt;!channel&gt;"),
+        "{text}"
+    );
+    assert!(
+        text.contains("差出人: 山田 &lt;yamada@client.example&gt;"),
+        "{text}"
+    );
+    assert!(text.contains("`mailduty show "), "{text}");
+
+    let teams = by_path("/workflows/");
+    assert_eq!(
+        teams.path,
+        "/workflows/wf1/triggers/manual/paths/invoke?sig=teamsSECRET456"
+    );
+    let card = teams.json();
+    assert_eq!(card["type"], "message");
+    let att = &card["attachments"][0];
+    assert_eq!(
+        att["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
+    assert_eq!(att["content"]["type"], "AdaptiveCard");
+    assert_eq!(
+        att["content"]["body"][0]["text"],
+        "有村 健さんに割り当てました"
+    );
+    assert_eq!(att["content"]["body"][1]["facts"][0]["title"], "件名");
+
+    let cw = by_path("/v2/rooms/");
+    assert_eq!(cw.path, "/v2/rooms/4242/messages");
+    assert_eq!(cw.header("x-chatworktoken"), Some(CW_TOKEN));
+    assert_eq!(
+        cw.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    let body = form_field(&cw.body, "body").expect("form field body");
+    assert!(
+        body.starts_with(
+            "[To:1234567]有村 健さん\n[info][title]有村 健さんに割り当てました[/title]"
+        ),
+        "{body}"
+    );
+
+    let generic = by_path("/hooks/");
+    assert_eq!(generic.path, HOOK_PATH);
+    assert_eq!(generic.header("x-mailduty-event"), Some("assign"));
+    let j = generic.json();
+    assert_eq!(j["schema"], "mailduty.notify/1");
+    assert_eq!(j["event"], "assign");
+    assert_eq!(j["message_id"], "quote@client.example");
+    assert_eq!(j["owner"], "arimura");
+    assert_eq!(j["mention"]["chatwork"], "1234567");
+    let id = j["id"].as_str().unwrap().to_string();
+    assert!(j["command"].as_str().unwrap().ends_with(&id));
+    for r in &got {
+        eprintln!(
+            "RECEIVED {} {}\n{}\n",
+            r.path,
+            r.header("content-type").unwrap_or(""),
+            r.body
+        );
+    }
+
+    // Done: every target, teams too (it wants assign and done).
+    let o = run(&["-v", "--as", "arimura", "done", &id]);
+    ok(&o);
+    no_secrets(&o);
+    let got = https.delivered();
+    assert_eq!(got.len(), 8, "{:?}", paths(&got));
+    let last: Vec<&Request> = got[4..].iter().collect();
+    assert!(
+        last.iter()
+            .all(|r| !r.body.contains("<@U012AB3CD>") && !r.body.contains("[To:")),
+        "done mentions nobody"
+    );
+    let slack_done = last
+        .iter()
+        .find(|r| r.path.starts_with("/services/"))
+        .unwrap();
+    assert!(
+        slack_done.json()["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("*有村 健さんが対応を完了しました*"),
+        "{}",
+        slack_done.body
+    );
+
+    // Nothing is sent twice: another run finds nothing pending.
+    ok(&run(&["rotate", "--apply"]));
+    assert_eq!(https.requests().len(), 8);
+
+    // The delivered marks are not events: history shows the moves only.
+    let h = ok(&run(&["history", &id]));
+    assert!(!h.contains("notified"), "{h}");
+
+    // notify --test reaches every target and says so.
+    let o = run(&["-v", "notify", "--test"]);
+    let out = ok(&o);
+    no_secrets(&o);
+    for name in ["slack: ok", "teams: ok", "chatwork: ok", "n8n: ok"] {
+        assert!(out.contains(name), "{out}");
+    }
+    assert_eq!(https.requests().len(), 12);
+}
+
+#[test]
+fn failed_deliveries_leave_the_mailbox_change_and_are_sent_once_later() {
+    let (dc, https) = servers();
+    let url = https.url();
+    let ca = dc.ca().display().to_string();
+    let good = format!(
+        "  - slack: {{ webhook_env: T_SLACK, endpoint: \"{url}\", ca_file: {ca}, timeout: 1s }}\n"
+    );
+    let team = team(&dc, "", &good);
+    ok(&run(&team, &["init"]));
+    dc.append(
+        "未対応",
+        "",
+        &hours_ago(1),
+        &msg("a@client.example", "請求書について"),
+    );
+
+    // HTTP 500: the claim stands, one warning, exit 0.
+    https.answer(500, 0.0);
+    let o = run(
+        &team,
+        &["-v", "--as", "arimura", "claim", "<a@client.example>"],
+    );
+    ok(&o);
+    no_secrets(&o);
+    let err = stderr(&o);
+    let warn: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("mailduty: warning:"))
+        .collect();
+    assert_eq!(warn.len(), 1, "{}", stderr(&o));
+    assert!(
+        warn[0].contains("HTTP 500") && warn[0].contains("kept for the next run"),
+        "{}",
+        warn[0]
+    );
+    assert_eq!(dc.locate("a@client.example")[0].0, "対応中/arimura");
+    assert_eq!(https.requests().len(), 1);
+
+    // The next run (cron's, with nothing of its own to do) delivers it, once.
+    https.answer(200, 0.0);
+    ok(&run(&team, &["rotate", "--apply"]));
+    let got = https.delivered();
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0].json()["text"]
+            .as_str()
+            .unwrap()
+            .contains("有村 健さんが対応中です")
+    );
+    ok(&run(&team, &["rotate", "--apply"]));
+    assert_eq!(https.requests().len(), 2);
+
+    // A timeout: the server answers after 3 s, the target waits 1 s.
+    https.answer(200, 3.0);
+    let o = run(&team, &["--as", "arimura", "release", "<a@client.example>"]);
+    ok(&o);
+    no_secrets(&o);
+    assert!(stderr(&o).contains("no answer within 1s"), "{}", stderr(&o));
+    assert_eq!(dc.locate("a@client.example")[0].0, "未対応");
+    https.answer(200, 0.0);
+    let o = run(&team, &["notify"]);
+    assert!(
+        ok(&o).contains("notify: 1 sent, 0 pending"),
+        "{}",
+        stdout(&o)
+    );
+    let releases = https
+        .delivered()
+        .into_iter()
+        .filter(|r| r.body.contains("未対応に戻しました") && r.path.contains("slackSECRET123"))
+        .count();
+    // The slow answer was a 200 too, but late: the client gave up on it, so the
+    // second try is the one that counts; nothing is sent a third time.
+    assert_eq!(releases, 2);
+    ok(&run(&team, &["notify"]));
+    assert_eq!(https.requests().len(), 4);
+
+    // An untrusted certificate (no ca_file: the harness CA is no system root).
+    let untrusted = format!("  - slack: {{ webhook_env: T_SLACK, endpoint: \"{url}\" }}\n");
+    rewrite_notify(&team, &dc, "", &untrusted);
+    let o = run(
+        &team,
+        &["-v", "--as", "arimura", "done", "<a@client.example>"],
+    );
+    ok(&o);
+    no_secrets(&o);
+    assert!(stderr(&o).contains("TLS failed"), "{}", stderr(&o));
+    assert_eq!(dc.locate("a@client.example")[0].0, "完了");
+    assert_eq!(https.requests().len(), 4, "no request got through TLS");
+    rewrite_notify(&team, &dc, "", &good);
+    ok(&run(&team, &["rotate", "--apply"]));
+    ok(&run(&team, &["rotate", "--apply"]));
+    let dones: Vec<Request> = https
+        .delivered()
+        .into_iter()
+        .filter(|r| r.body.contains("対応を完了しました"))
+        .collect();
+    assert_eq!(dones.len(), 1);
+    assert_eq!(https.requests().len(), 5);
+}
+
+#[test]
+fn overdue_alerts_come_once_and_only_in_business_hours() {
+    let (dc, https) = servers();
+    let url = https.url();
+    let ca = dc.ca().display().to_string();
+    let notify =
+        format!("  - webhook: {{ url_env: T_HOOK2, ca_file: {ca} }}\n    events: [overdue]\n");
+    let hook = format!("{url}{HOOK_PATH}");
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Tokyo)
+        .format("%Y-%m-%d")
+        .to_string();
+    let closed = Team::with_tail(
+        &imap(&dc),
+        MEMBERS,
+        &format!(
+            "{OPEN}roster:\n  holidays: {{ japan: false, dates: [{today}] }}\nnotify:\n{notify}"
+        ),
+    );
+    let run = |t: &Team, args: &[&str]| t.command(args).env("T_HOOK2", &hook).output().unwrap();
+    ok(&run(&closed, &["init"]));
+    dc.append(
+        "未対応",
+        "",
+        &hours_ago(30),
+        &msg("late@client.example", "至急: 納期"),
+    );
+    dc.append(
+        "未対応",
+        "",
+        &hours_ago(1),
+        &msg("fresh@client.example", "まだ間に合う"),
+    );
+
+    // Today is a holiday: no business time, no alert.
+    ok(&run(&closed, &["rotate", "--apply"]));
+    assert_eq!(https.requests().len(), 0);
+
+    let open = team(&dc, "", &notify);
+    ok(&run(&open, &["rotate", "--apply"]));
+    let got = https.delivered();
+    assert_eq!(got.len(), 1, "{:?}", paths(&got));
+    let j = got[0].json();
+    assert_eq!(j["event"], "overdue");
+    assert_eq!(j["message_id"], "late@client.example");
+    assert_eq!(j["text"], "未対応のまま期限を過ぎました");
+    assert_eq!(j["note"], "SLA 4h");
+    assert!(
+        j["command"]
+            .as_str()
+            .unwrap()
+            .starts_with("mailduty claim ")
+    );
+
+    ok(&run(&open, &["rotate", "--apply"]));
+    ok(&run(&open, &["rotate", "--apply"]));
+    assert_eq!(https.requests().len(), 1, "overdue comes once per message");
+    let h = ok(&run(&open, &["history", "<late@client.example>"]));
+    assert_eq!(h.matches("overdue").count(), 1, "{h}");
+}
+
+#[test]
+fn secrets_in_the_rules_need_a_private_file_and_failures_name_no_secret() {
+    let (dc, https) = servers();
+    let plain = format!(
+        "  - slack: {{ webhook: \"{SLACK_URL}\", endpoint: \"{}\" }}\n",
+        https.url()
+    );
+    let team = team(&dc, "", &plain);
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&team.rules, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let o = team.run(&["check"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("notify.slack.webhook") && err.contains("chmod 600"),
+        "{err}"
+    );
+    assert!(!err.contains("slackSECRET123"), "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.contains("rules.yaml:") && l.contains("notify")),
+        "{err}"
+    );
+    std::fs::set_permissions(&team.rules, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let o = team.run(&["check"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+
+    // --test says which target failed and why, without the URL or the token.
+    let ca = dc.ca().display().to_string();
+    let two = format!(
+        "  - slack: {{ webhook_env: T_SLACK, endpoint: \"{}\", ca_file: {ca} }}\n  - chatwork: {{ room: 1, token_env: T_UNSET, endpoint: \"{}\", ca_file: {ca} }}\n  - teams: {{ webhook_env: T_TEAMS, endpoint: \"https://127.0.0.1:{}\", ca_file: {ca} }}\n",
+        https.url(),
+        https.url(),
+        harness::free_port()
+    );
+    rewrite_notify(&team, &dc, "", &two);
+    let o = run(&team, &["-v", "notify", "--test"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    no_secrets(&o);
+    let out = stdout(&o);
+    assert!(out.contains("slack: ok"), "{out}");
+    assert!(out.contains("chatwork: failed: notify.chatwork.token_env: the environment variable T_UNSET is not set"), "{out}");
+    assert!(out.contains("teams: failed: connection refused"), "{out}");
+    let got = https.delivered();
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0].json()["text"]
+            .as_str()
+            .unwrap()
+            .contains("テスト通知")
+    );
+}
