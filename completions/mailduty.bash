@@ -46,6 +46,9 @@ _mailduty() {
             mailduty,note)
                 cmd="mailduty__subcmd__note"
                 ;;
+            mailduty,notify)
+                cmd="mailduty__subcmd__notify"
+                ;;
             mailduty,release)
                 cmd="mailduty__subcmd__release"
                 ;;
@@ -88,6 +91,9 @@ _mailduty() {
             mailduty__subcmd__help,note)
                 cmd="mailduty__subcmd__help__subcmd__note"
                 ;;
+            mailduty__subcmd__help,notify)
+                cmd="mailduty__subcmd__help__subcmd__notify"
+                ;;
             mailduty__subcmd__help,release)
                 cmd="mailduty__subcmd__help__subcmd__release"
                 ;;
@@ -107,7 +113,7 @@ _mailduty() {
 
     case "${cmd}" in
         mailduty)
-            opts="-v -q -h -V --rules --as --verbose --quiet --help --version init check list claim release done rotate report show history note archive completions help"
+            opts="-v -q -h -V --rules --as --verbose --quiet --help --version init check list claim release done rotate report notify show history note archive completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -243,7 +249,7 @@ _mailduty() {
             return 0
             ;;
         mailduty__subcmd__help)
-            opts="init check list claim release done rotate report show history note archive completions help"
+            opts="init check list claim release done rotate report notify show history note archive completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -383,6 +389,20 @@ _mailduty() {
             return 0
             ;;
         mailduty__subcmd__help__subcmd__note)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailduty__subcmd__help__subcmd__notify)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -544,6 +564,28 @@ _mailduty() {
             ;;
         mailduty__subcmd__note)
             opts="-v -q -h -V --rules --as --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --rules)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailduty__subcmd__notify)
+            opts="-v -q -h -V --test --rules --as --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

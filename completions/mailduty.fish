@@ -26,7 +26,7 @@ end
 
 complete -c mailduty -n "__fish_mailduty_needs_command" -l rules -d 'The rules file [default: $MAILDUTY_RULES, $XDG_CONFIG_HOME/mailduty/rules.yaml, /etc/mailduty/rules.yaml]' -r -F
 complete -c mailduty -n "__fish_mailduty_needs_command" -l as -d 'Act as this member [default: $MAILDUTY_MEMBER, else the member whose login is $USER]' -r
-complete -c mailduty -n "__fish_mailduty_needs_command" -s v -l verbose -d 'Print the IMAP commands sent and received on stderr (passwords hidden)'
+complete -c mailduty -n "__fish_mailduty_needs_command" -s v -l verbose -d 'Print the IMAP commands sent and received, and each notification\'s host and HTTP status, on stderr (passwords, webhook URLs and tokens hidden)'
 complete -c mailduty -n "__fish_mailduty_needs_command" -s q -l quiet -d 'Print nothing on success'
 complete -c mailduty -n "__fish_mailduty_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mailduty -n "__fish_mailduty_needs_command" -s V -l version -d 'Print version'
@@ -38,6 +38,7 @@ complete -c mailduty -n "__fish_mailduty_needs_command" -f -a "release" -d 'Give
 complete -c mailduty -n "__fish_mailduty_needs_command" -f -a "done" -d 'Finish messages: 対応中 (or 未対応) → 完了'
 complete -c mailduty -n "__fish_mailduty_needs_command" -f -a "rotate" -d 'Show who is on duty, or apply the roster to the mailbox (for cron)'
 complete -c mailduty -n "__fish_mailduty_needs_command" -f -a "report" -d 'The daily digest: overdue mail, stale claims, counts, duty, response times'
+complete -c mailduty -n "__fish_mailduty_needs_command" -f -a "notify" -d 'Send chat notifications (Slack, Teams, Chatwork, webhook) that are pending'
 complete -c mailduty -n "__fish_mailduty_needs_command" -f -a "show" -d 'Show one message: headers, text body, status, owner and history'
 complete -c mailduty -n "__fish_mailduty_needs_command" -f -a "history" -d 'The history of one message, or of everything since a date'
 complete -c mailduty -n "__fish_mailduty_needs_command" -f -a "note" -d 'Add an internal note (申し送り) to a message, kept in the history folder'
@@ -46,13 +47,13 @@ complete -c mailduty -n "__fish_mailduty_needs_command" -f -a "completions" -d '
 complete -c mailduty -n "__fish_mailduty_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mailduty -n "__fish_mailduty_using_subcommand init" -l rules -d 'The rules file [default: $MAILDUTY_RULES, $XDG_CONFIG_HOME/mailduty/rules.yaml, /etc/mailduty/rules.yaml]' -r -F
 complete -c mailduty -n "__fish_mailduty_using_subcommand init" -l as -d 'Act as this member [default: $MAILDUTY_MEMBER, else the member whose login is $USER]' -r
-complete -c mailduty -n "__fish_mailduty_using_subcommand init" -s v -l verbose -d 'Print the IMAP commands sent and received on stderr (passwords hidden)'
+complete -c mailduty -n "__fish_mailduty_using_subcommand init" -s v -l verbose -d 'Print the IMAP commands sent and received, and each notification\'s host and HTTP status, on stderr (passwords, webhook URLs and tokens hidden)'
 complete -c mailduty -n "__fish_mailduty_using_subcommand init" -s q -l quiet -d 'Print nothing on success'
 complete -c mailduty -n "__fish_mailduty_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mailduty -n "__fish_mailduty_using_subcommand init" -s V -l version -d 'Print version'
 complete -c mailduty -n "__fish_mailduty_using_subcommand check" -l rules -d 'The rules file [default: $MAILDUTY_RULES, $XDG_CONFIG_HOME/mailduty/rules.yaml, /etc/mailduty/rules.yaml]' -r -F
 complete -c mailduty -n "__fish_mailduty_using_subcommand check" -l as -d 'Act as this member [default: $MAILDUTY_MEMBER, else the member whose login is $USER]' -r
-complete -c mailduty -n "__fish_mailduty_using_subcommand check" -s v -l verbose -d 'Print the IMAP commands sent and received on stderr (passwords hidden)'
+complete -c mailduty -n "__fish_mailduty_using_subcommand check" -s v -l verbose -d 'Print the IMAP commands sent and received, and each notification\'s host and HTTP status, on stderr (passwords, webhook URLs and tokens hidden)'
 complete -c mailduty -n "__fish_mailduty_using_subcommand check" -s q -l quiet -d 'Print nothing on success'
 complete -c mailduty -n "__fish_mailduty_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mailduty -n "__fish_mailduty_using_subcommand check" -s V -l version -d 'Print version'
@@ -70,27 +71,27 @@ complete -c mailduty -n "__fish_mailduty_using_subcommand list" -l rules -d 'The
 complete -c mailduty -n "__fish_mailduty_using_subcommand list" -l as -d 'Act as this member [default: $MAILDUTY_MEMBER, else the member whose login is $USER]' -r
 complete -c mailduty -n "__fish_mailduty_using_subcommand list" -l mine -d 'Only messages claimed by me'
 complete -c mailduty -n "__fish_mailduty_using_subcommand list" -l overdue -d 'Only unclaimed messages older than sla.unclaimed'
-complete -c mailduty -n "__fish_mailduty_using_subcommand list" -s v -l verbose -d 'Print the IMAP commands sent and received on stderr (passwords hidden)'
+complete -c mailduty -n "__fish_mailduty_using_subcommand list" -s v -l verbose -d 'Print the IMAP commands sent and received, and each notification\'s host and HTTP status, on stderr (passwords, webhook URLs and tokens hidden)'
 complete -c mailduty -n "__fish_mailduty_using_subcommand list" -s q -l quiet -d 'Print nothing on success'
 complete -c mailduty -n "__fish_mailduty_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mailduty -n "__fish_mailduty_using_subcommand list" -s V -l version -d 'Print version'
 complete -c mailduty -n "__fish_mailduty_using_subcommand claim" -l rules -d 'The rules file [default: $MAILDUTY_RULES, $XDG_CONFIG_HOME/mailduty/rules.yaml, /etc/mailduty/rules.yaml]' -r -F
 complete -c mailduty -n "__fish_mailduty_using_subcommand claim" -l as -d 'Act as this member [default: $MAILDUTY_MEMBER, else the member whose login is $USER]' -r
-complete -c mailduty -n "__fish_mailduty_using_subcommand claim" -s v -l verbose -d 'Print the IMAP commands sent and received on stderr (passwords hidden)'
+complete -c mailduty -n "__fish_mailduty_using_subcommand claim" -s v -l verbose -d 'Print the IMAP commands sent and received, and each notification\'s host and HTTP status, on stderr (passwords, webhook URLs and tokens hidden)'
 complete -c mailduty -n "__fish_mailduty_using_subcommand claim" -s q -l quiet -d 'Print nothing on success'
 complete -c mailduty -n "__fish_mailduty_using_subcommand claim" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mailduty -n "__fish_mailduty_using_subcommand claim" -s V -l version -d 'Print version'
 complete -c mailduty -n "__fish_mailduty_using_subcommand release" -l rules -d 'The rules file [default: $MAILDUTY_RULES, $XDG_CONFIG_HOME/mailduty/rules.yaml, /etc/mailduty/rules.yaml]' -r -F
 complete -c mailduty -n "__fish_mailduty_using_subcommand release" -l as -d 'Act as this member [default: $MAILDUTY_MEMBER, else the member whose login is $USER]' -r
 complete -c mailduty -n "__fish_mailduty_using_subcommand release" -l force -d 'Act even on a message claimed by someone else'
-complete -c mailduty -n "__fish_mailduty_using_subcommand release" -s v -l verbose -d 'Print the IMAP commands sent and received on stderr (passwords hidden)'
+complete -c mailduty -n "__fish_mailduty_using_subcommand release" -s v -l verbose -d 'Print the IMAP commands sent and received, and each notification\'s host and HTTP status, on stderr (passwords, webhook URLs and tokens hidden)'
 complete -c mailduty -n "__fish_mailduty_using_subcommand release" -s q -l quiet -d 'Print nothing on success'
 complete -c mailduty -n "__fish_mailduty_using_subcommand release" -s h -l help -d 'Print help'
 complete -c mailduty -n "__fish_mailduty_using_subcommand release" -s V -l version -d 'Print version'
 complete -c mailduty -n "__fish_mailduty_using_subcommand done" -l rules -d 'The rules file [default: $MAILDUTY_RULES, $XDG_CONFIG_HOME/mailduty/rules.yaml, /etc/mailduty/rules.yaml]' -r -F
 complete -c mailduty -n "__fish_mailduty_using_subcommand done" -l as -d 'Act as this member [default: $MAILDUTY_MEMBER, else the member whose login is $USER]' -r
 complete -c mailduty -n "__fish_mailduty_using_subcommand done" -l force -d 'Act even on a message claimed by someone else'
-complete -c mailduty -n "__fish_mailduty_using_subcommand done" -s v -l verbose -d 'Print the IMAP commands sent and received on stderr (passwords hidden)'
+complete -c mailduty -n "__fish_mailduty_using_subcommand done" -s v -l verbose -d 'Print the IMAP commands sent and received, and each notification\'s host and HTTP status, on stderr (passwords, webhook URLs and tokens hidden)'
 complete -c mailduty -n "__fish_mailduty_using_subcommand done" -s q -l quiet -d 'Print nothing on success'
 complete -c mailduty -n "__fish_mailduty_using_subcommand done" -s h -l help -d 'Print help'
 complete -c mailduty -n "__fish_mailduty_using_subcommand done" -s V -l version -d 'Print version'
@@ -101,7 +102,7 @@ json\t''"
 complete -c mailduty -n "__fish_mailduty_using_subcommand rotate" -l rules -d 'The rules file [default: $MAILDUTY_RULES, $XDG_CONFIG_HOME/mailduty/rules.yaml, /etc/mailduty/rules.yaml]' -r -F
 complete -c mailduty -n "__fish_mailduty_using_subcommand rotate" -l as -d 'Act as this member [default: $MAILDUTY_MEMBER, else the member whose login is $USER]' -r
 complete -c mailduty -n "__fish_mailduty_using_subcommand rotate" -l apply -d 'File inbox mail and hand out unclaimed mail as the rules say'
-complete -c mailduty -n "__fish_mailduty_using_subcommand rotate" -s v -l verbose -d 'Print the IMAP commands sent and received on stderr (passwords hidden)'
+complete -c mailduty -n "__fish_mailduty_using_subcommand rotate" -s v -l verbose -d 'Print the IMAP commands sent and received, and each notification\'s host and HTTP status, on stderr (passwords, webhook URLs and tokens hidden)'
 complete -c mailduty -n "__fish_mailduty_using_subcommand rotate" -s q -l quiet -d 'Print nothing on success'
 complete -c mailduty -n "__fish_mailduty_using_subcommand rotate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mailduty -n "__fish_mailduty_using_subcommand rotate" -s V -l version -d 'Print version'
@@ -111,16 +112,23 @@ complete -c mailduty -n "__fish_mailduty_using_subcommand report" -l rules -d 'T
 complete -c mailduty -n "__fish_mailduty_using_subcommand report" -l as -d 'Act as this member [default: $MAILDUTY_MEMBER, else the member whose login is $USER]' -r
 complete -c mailduty -n "__fish_mailduty_using_subcommand report" -l send -d 'Mail the digest instead of printing it'
 complete -c mailduty -n "__fish_mailduty_using_subcommand report" -l force -d 'Send even if today\'s digest was already sent, today is a holiday, or nothing is overdue'
-complete -c mailduty -n "__fish_mailduty_using_subcommand report" -s v -l verbose -d 'Print the IMAP commands sent and received on stderr (passwords hidden)'
+complete -c mailduty -n "__fish_mailduty_using_subcommand report" -s v -l verbose -d 'Print the IMAP commands sent and received, and each notification\'s host and HTTP status, on stderr (passwords, webhook URLs and tokens hidden)'
 complete -c mailduty -n "__fish_mailduty_using_subcommand report" -s q -l quiet -d 'Print nothing on success'
 complete -c mailduty -n "__fish_mailduty_using_subcommand report" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mailduty -n "__fish_mailduty_using_subcommand report" -s V -l version -d 'Print version'
+complete -c mailduty -n "__fish_mailduty_using_subcommand notify" -l rules -d 'The rules file [default: $MAILDUTY_RULES, $XDG_CONFIG_HOME/mailduty/rules.yaml, /etc/mailduty/rules.yaml]' -r -F
+complete -c mailduty -n "__fish_mailduty_using_subcommand notify" -l as -d 'Act as this member [default: $MAILDUTY_MEMBER, else the member whose login is $USER]' -r
+complete -c mailduty -n "__fish_mailduty_using_subcommand notify" -l test -d 'Send one test message to every target and say which worked'
+complete -c mailduty -n "__fish_mailduty_using_subcommand notify" -s v -l verbose -d 'Print the IMAP commands sent and received, and each notification\'s host and HTTP status, on stderr (passwords, webhook URLs and tokens hidden)'
+complete -c mailduty -n "__fish_mailduty_using_subcommand notify" -s q -l quiet -d 'Print nothing on success'
+complete -c mailduty -n "__fish_mailduty_using_subcommand notify" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mailduty -n "__fish_mailduty_using_subcommand notify" -s V -l version -d 'Print version'
 complete -c mailduty -n "__fish_mailduty_using_subcommand show" -l format -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c mailduty -n "__fish_mailduty_using_subcommand show" -l rules -d 'The rules file [default: $MAILDUTY_RULES, $XDG_CONFIG_HOME/mailduty/rules.yaml, /etc/mailduty/rules.yaml]' -r -F
 complete -c mailduty -n "__fish_mailduty_using_subcommand show" -l as -d 'Act as this member [default: $MAILDUTY_MEMBER, else the member whose login is $USER]' -r
 complete -c mailduty -n "__fish_mailduty_using_subcommand show" -l all -d 'Look in the archive folders too (and show archived history events)'
-complete -c mailduty -n "__fish_mailduty_using_subcommand show" -s v -l verbose -d 'Print the IMAP commands sent and received on stderr (passwords hidden)'
+complete -c mailduty -n "__fish_mailduty_using_subcommand show" -s v -l verbose -d 'Print the IMAP commands sent and received, and each notification\'s host and HTTP status, on stderr (passwords, webhook URLs and tokens hidden)'
 complete -c mailduty -n "__fish_mailduty_using_subcommand show" -s q -l quiet -d 'Print nothing on success'
 complete -c mailduty -n "__fish_mailduty_using_subcommand show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mailduty -n "__fish_mailduty_using_subcommand show" -s V -l version -d 'Print version'
@@ -131,13 +139,13 @@ json\t''"
 complete -c mailduty -n "__fish_mailduty_using_subcommand history" -l rules -d 'The rules file [default: $MAILDUTY_RULES, $XDG_CONFIG_HOME/mailduty/rules.yaml, /etc/mailduty/rules.yaml]' -r -F
 complete -c mailduty -n "__fish_mailduty_using_subcommand history" -l as -d 'Act as this member [default: $MAILDUTY_MEMBER, else the member whose login is $USER]' -r
 complete -c mailduty -n "__fish_mailduty_using_subcommand history" -l all -d 'Look in the archive folders too: archived mail and archived events'
-complete -c mailduty -n "__fish_mailduty_using_subcommand history" -s v -l verbose -d 'Print the IMAP commands sent and received on stderr (passwords hidden)'
+complete -c mailduty -n "__fish_mailduty_using_subcommand history" -s v -l verbose -d 'Print the IMAP commands sent and received, and each notification\'s host and HTTP status, on stderr (passwords, webhook URLs and tokens hidden)'
 complete -c mailduty -n "__fish_mailduty_using_subcommand history" -s q -l quiet -d 'Print nothing on success'
 complete -c mailduty -n "__fish_mailduty_using_subcommand history" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mailduty -n "__fish_mailduty_using_subcommand history" -s V -l version -d 'Print version'
 complete -c mailduty -n "__fish_mailduty_using_subcommand note" -l rules -d 'The rules file [default: $MAILDUTY_RULES, $XDG_CONFIG_HOME/mailduty/rules.yaml, /etc/mailduty/rules.yaml]' -r -F
 complete -c mailduty -n "__fish_mailduty_using_subcommand note" -l as -d 'Act as this member [default: $MAILDUTY_MEMBER, else the member whose login is $USER]' -r
-complete -c mailduty -n "__fish_mailduty_using_subcommand note" -s v -l verbose -d 'Print the IMAP commands sent and received on stderr (passwords hidden)'
+complete -c mailduty -n "__fish_mailduty_using_subcommand note" -s v -l verbose -d 'Print the IMAP commands sent and received, and each notification\'s host and HTTP status, on stderr (passwords, webhook URLs and tokens hidden)'
 complete -c mailduty -n "__fish_mailduty_using_subcommand note" -s q -l quiet -d 'Print nothing on success'
 complete -c mailduty -n "__fish_mailduty_using_subcommand note" -s h -l help -d 'Print help'
 complete -c mailduty -n "__fish_mailduty_using_subcommand note" -s V -l version -d 'Print version'
@@ -146,27 +154,28 @@ json\t''"
 complete -c mailduty -n "__fish_mailduty_using_subcommand archive" -l rules -d 'The rules file [default: $MAILDUTY_RULES, $XDG_CONFIG_HOME/mailduty/rules.yaml, /etc/mailduty/rules.yaml]' -r -F
 complete -c mailduty -n "__fish_mailduty_using_subcommand archive" -l as -d 'Act as this member [default: $MAILDUTY_MEMBER, else the member whose login is $USER]' -r
 complete -c mailduty -n "__fish_mailduty_using_subcommand archive" -l dry-run -d 'Print what would move, move nothing'
-complete -c mailduty -n "__fish_mailduty_using_subcommand archive" -s v -l verbose -d 'Print the IMAP commands sent and received on stderr (passwords hidden)'
+complete -c mailduty -n "__fish_mailduty_using_subcommand archive" -s v -l verbose -d 'Print the IMAP commands sent and received, and each notification\'s host and HTTP status, on stderr (passwords, webhook URLs and tokens hidden)'
 complete -c mailduty -n "__fish_mailduty_using_subcommand archive" -s q -l quiet -d 'Print nothing on success'
 complete -c mailduty -n "__fish_mailduty_using_subcommand archive" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mailduty -n "__fish_mailduty_using_subcommand archive" -s V -l version -d 'Print version'
 complete -c mailduty -n "__fish_mailduty_using_subcommand completions" -l rules -d 'The rules file [default: $MAILDUTY_RULES, $XDG_CONFIG_HOME/mailduty/rules.yaml, /etc/mailduty/rules.yaml]' -r -F
 complete -c mailduty -n "__fish_mailduty_using_subcommand completions" -l as -d 'Act as this member [default: $MAILDUTY_MEMBER, else the member whose login is $USER]' -r
-complete -c mailduty -n "__fish_mailduty_using_subcommand completions" -s v -l verbose -d 'Print the IMAP commands sent and received on stderr (passwords hidden)'
+complete -c mailduty -n "__fish_mailduty_using_subcommand completions" -s v -l verbose -d 'Print the IMAP commands sent and received, and each notification\'s host and HTTP status, on stderr (passwords, webhook URLs and tokens hidden)'
 complete -c mailduty -n "__fish_mailduty_using_subcommand completions" -s q -l quiet -d 'Print nothing on success'
 complete -c mailduty -n "__fish_mailduty_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mailduty -n "__fish_mailduty_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note archive completions help" -f -a "init" -d 'Create the status folders on the server and show what it supports'
-complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note archive completions help" -f -a "check" -d 'Validate the rules file without connecting to the server'
-complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note archive completions help" -f -a "list" -d 'Show the queue: ID, status, owner, age, sender and subject'
-complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note archive completions help" -f -a "claim" -d 'Take messages: unclaimed → 対応中/<me>'
-complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note archive completions help" -f -a "release" -d 'Give messages back: 対応中/<me> → 未対応'
-complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note archive completions help" -f -a "done" -d 'Finish messages: 対応中 (or 未対応) → 完了'
-complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note archive completions help" -f -a "rotate" -d 'Show who is on duty, or apply the roster to the mailbox (for cron)'
-complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note archive completions help" -f -a "report" -d 'The daily digest: overdue mail, stale claims, counts, duty, response times'
-complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note archive completions help" -f -a "show" -d 'Show one message: headers, text body, status, owner and history'
-complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note archive completions help" -f -a "history" -d 'The history of one message, or of everything since a date'
-complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note archive completions help" -f -a "note" -d 'Add an internal note (申し送り) to a message, kept in the history folder'
-complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note archive completions help" -f -a "archive" -d 'Move old 完了 mail (and, if configured, old history) into per-year folders'
-complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note archive completions help" -f -a "completions" -d 'Print a shell completion script (commands and flags)'
-complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report show history note archive completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report notify show history note archive completions help" -f -a "init" -d 'Create the status folders on the server and show what it supports'
+complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report notify show history note archive completions help" -f -a "check" -d 'Validate the rules file without connecting to the server'
+complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report notify show history note archive completions help" -f -a "list" -d 'Show the queue: ID, status, owner, age, sender and subject'
+complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report notify show history note archive completions help" -f -a "claim" -d 'Take messages: unclaimed → 対応中/<me>'
+complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report notify show history note archive completions help" -f -a "release" -d 'Give messages back: 対応中/<me> → 未対応'
+complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report notify show history note archive completions help" -f -a "done" -d 'Finish messages: 対応中 (or 未対応) → 完了'
+complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report notify show history note archive completions help" -f -a "rotate" -d 'Show who is on duty, or apply the roster to the mailbox (for cron)'
+complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report notify show history note archive completions help" -f -a "report" -d 'The daily digest: overdue mail, stale claims, counts, duty, response times'
+complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report notify show history note archive completions help" -f -a "notify" -d 'Send chat notifications (Slack, Teams, Chatwork, webhook) that are pending'
+complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report notify show history note archive completions help" -f -a "show" -d 'Show one message: headers, text body, status, owner and history'
+complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report notify show history note archive completions help" -f -a "history" -d 'The history of one message, or of everything since a date'
+complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report notify show history note archive completions help" -f -a "note" -d 'Add an internal note (申し送り) to a message, kept in the history folder'
+complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report notify show history note archive completions help" -f -a "archive" -d 'Move old 完了 mail (and, if configured, old history) into per-year folders'
+complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report notify show history note archive completions help" -f -a "completions" -d 'Print a shell completion script (commands and flags)'
+complete -c mailduty -n "__fish_mailduty_using_subcommand help; and not __fish_seen_subcommand_from init check list claim release done rotate report notify show history note archive completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -496,3 +496,59 @@ fn secrets_in_the_rules_need_a_private_file_and_failures_name_no_secret() {
             .contains("テスト通知")
     );
 }
+
+#[test]
+fn the_digest_headline_goes_to_chat_once_a_day_and_redirects_are_not_followed() {
+    let (dc, https) = servers();
+    let smtp = harness::smtp::Smtp::start(
+        Some((
+            &dc.dir.path().join("server.crt"),
+            &dc.dir.path().join("server.key"),
+        )),
+        Some(("digest", "smtp-pw")),
+    );
+    let url = https.url();
+    let ca = dc.ca().display().to_string();
+    let digest = format!(
+        "digest:\n  to: [duty]\n  from: mailduty <noreply@example.jp>\n  smtp: {{ host: 127.0.0.1, port: {}, tls: starttls, user: digest, password_env: T_SMTP_PW, ca_file: {ca} }}\n",
+        smtp.port
+    );
+    let notify = format!(
+        "  - slack: {{ webhook_env: T_SLACK, endpoint: \"{url}\", ca_file: {ca} }}\n    events: [digest]\n"
+    );
+    let team = team(&dc, &digest, &notify);
+    let run = |args: &[&str]| {
+        team.command(args)
+            .env("T_SLACK", SLACK_URL)
+            .env("T_SMTP_PW", "smtp-pw")
+            .output()
+            .unwrap()
+    };
+    ok(&run(&["init"]));
+    dc.append(
+        "未対応",
+        "",
+        &hours_ago(30),
+        &msg("old@client.example", "催促です"),
+    );
+    let o = run(&["report", "--send"]);
+    assert!(ok(&o).contains("sent the digest"), "{}", stdout(&o));
+    assert_eq!(smtp.received().len(), 1);
+    let got = https.delivered();
+    assert_eq!(got.len(), 1, "{:?}", paths(&got));
+    let text = got[0].json()["text"].as_str().unwrap().to_string();
+    assert!(text.starts_with("*ダイジェスト: "), "{text}");
+    assert!(text.contains("1 overdue"), "{text}");
+    assert!(text.contains("`mailduty list --overdue`"), "{text}");
+    let o = run(&["report", "--send"]);
+    assert!(ok(&o).contains("already sent"), "{}", stdout(&o));
+    assert_eq!(https.requests().len(), 1);
+
+    // A redirect is a failure: the secret is not carried to another address.
+    https.answer(302, 0.0);
+    let o = run(&["notify", "--test"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stdout(&o).contains("redirect"), "{}", stdout(&o));
+    no_secrets(&o);
+    assert_eq!(https.requests().len(), 2);
+}

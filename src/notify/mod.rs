@@ -131,7 +131,7 @@ fn post(t: &Target, note: &Note) -> Result<http::Post> {
         ),
         Kind::Chatwork { room } => {
             let base = http::api_base(t.endpoint.as_deref());
-            let body = form(&[("body", &format::chatwork(note)), ("self_unread", "1")]);
+            let body = form(&[("body", &format::chatwork(note))]);
             Ok(http::Post {
                 url: format!("{base}/v2/rooms/{room}/messages"),
                 headers: vec![("X-ChatWorkToken", secret.clone())],
