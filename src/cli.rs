@@ -155,7 +155,7 @@ pub enum Command {
     Show(ShowArgs),
     /// The history of one message, or of everything since a date
     ///
-    /// Reads the events (claim, release, done, file, assign, note, digest, archive) from the
+    /// Reads the events (claim, release, done, file, assign, note, digest, archive, overdue) from the
     /// history folder; with --all also from the archived history folders.
     #[command(
         after_help = "Examples:\n  mailduty history 4k2q9x7m\n  mailduty history --since 2026-11-01 --actor tanaka\n  mailduty history --since 2026-11-01 --format json"
