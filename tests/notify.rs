@@ -226,7 +226,7 @@ fn every_target_gets_its_payload_with_mentions_and_no_secret_shows() {
     assert_eq!(j["event"], "assign");
     assert_eq!(j["message_id"], "quote@client.example");
     assert_eq!(j["owner"], "arimura");
-    assert_eq!(j["mention"]["chatwork"], "1234567");
+    assert_eq!(j["mentions"][0]["chatwork"], "1234567");
     let id = j["id"].as_str().unwrap().to_string();
     assert!(j["command"].as_str().unwrap().ends_with(&id));
     for r in &got {
@@ -430,6 +430,9 @@ fn overdue_alerts_come_once_and_only_in_business_hours() {
     assert_eq!(j["message_id"], "late@client.example");
     assert_eq!(j["text"], "未対応のまま期限を過ぎました");
     assert_eq!(j["note"], "SLA 4h");
+    // The member on duty is mentioned.
+    assert_eq!(j["mentions"][0]["member"], "arimura");
+    assert_eq!(j["mentions"][0]["slack"], "U012AB3CD");
     assert!(
         j["command"]
             .as_str()
@@ -538,7 +541,11 @@ fn the_digest_headline_goes_to_chat_once_a_day_and_redirects_are_not_followed() 
     assert_eq!(got.len(), 1, "{:?}", paths(&got));
     let text = got[0].json()["text"].as_str().unwrap().to_string();
     assert!(text.starts_with("*ダイジェスト: "), "{text}");
-    assert!(text.contains("1 overdue"), "{text}");
+    assert!(text.contains("詳細: 期限超過 1件・滞留 0件"), "{text}");
+    assert!(
+        !text.contains("@example.jp"),
+        "no recipients in chat: {text}"
+    );
     assert!(text.contains("`mailduty list --overdue`"), "{text}");
     let o = run(&["report", "--send"]);
     assert!(ok(&o).contains("already sent"), "{}", stdout(&o));

@@ -31,9 +31,10 @@ pub struct Note {
     pub time: chrono::DateTime<chrono::Utc>,
     /// The command to act on it.
     pub command: String,
-    /// Whom to mention: the assignee of an `assign`.
+    /// Whom to mention: the assignee of an `assign`, the members on duty for an
+    /// `overdue`.
     #[serde(skip)]
-    pub mention: Option<Member>,
+    pub mention: Vec<Member>,
 }
 
 /// Text from mail, on one line, without control characters.
@@ -108,9 +109,40 @@ pub fn note(rules: &Rules, ev: &Stored) -> Note {
             format!("mailduty show {id}"),
         ),
     };
-    let mention = match ev.event.as_str() {
-        "assign" => owner.as_deref().and_then(|o| rules.member(o)).cloned(),
-        _ => None,
+    let mention: Vec<Member> = match ev.event.as_str() {
+        "assign" => owner
+            .as_deref()
+            .and_then(|o| rules.member(o))
+            .cloned()
+            .into_iter()
+            .collect(),
+        "overdue" => {
+            let day = rules.calendar.local_date(ev.time);
+            rules
+                .roster
+                .duty(&rules.calendar, day)
+                .on_duty
+                .iter()
+                .filter_map(|k| rules.member(k).cloned())
+                .collect()
+        }
+        _ => Vec::new(),
+    };
+    // The digest's note names its recipients; the chat needs only the counts.
+    let note = match ev.event.as_str() {
+        "digest" => ev.note.as_deref().map(|n| {
+            let count = |word: &str| {
+                n.split([';', ','])
+                    .find_map(|p| p.trim().strip_suffix(word)?.trim().parse::<u32>().ok())
+                    .unwrap_or(0)
+            };
+            format!(
+                "期限超過 {}件・滞留 {}件",
+                count(" overdue"),
+                count(" stale")
+            )
+        }),
+        _ => ev.note.as_deref().map(clean),
     };
     Note {
         event: ev.event.clone(),
@@ -121,7 +153,7 @@ pub fn note(rules: &Rules, ev: &Stored) -> Note {
         sender: ev.sender.as_deref().map(clean),
         actor: ev.actor.clone(),
         owner,
-        note: ev.note.as_deref().map(clean),
+        note,
         time: ev.time,
         command,
         mention,
@@ -157,7 +189,7 @@ fn slack_escape(s: &str) -> String {
 
 pub fn slack(n: &Note) -> serde_json::Value {
     let mut text = String::new();
-    if let Some(id) = n.mention.as_ref().and_then(|m| m.slack.as_deref()) {
+    for id in n.mention.iter().filter_map(|m| m.slack.as_deref()) {
         text.push_str(&format!("<@{id}> "));
     }
     text.push_str(&format!("*{}*", slack_escape(&n.headline)));
@@ -213,10 +245,10 @@ fn chatwork_escape(s: &str) -> String {
 
 pub fn chatwork(n: &Note) -> String {
     let mut text = String::new();
-    if let Some(m) = &n.mention
-        && let Some(id) = &m.chatwork
-    {
-        text.push_str(&format!("[To:{id}]{}さん\n", chatwork_escape(&m.name)));
+    for m in &n.mention {
+        if let Some(id) = &m.chatwork {
+            text.push_str(&format!("[To:{id}]{}さん\n", chatwork_escape(&m.name)));
+        }
     }
     text.push_str(&format!(
         "[info][title]{}[/title]",
@@ -231,9 +263,11 @@ pub fn chatwork(n: &Note) -> String {
 
 /// The generic webhook's JSON (schema `mailduty.notify/1`, documented in the README).
 pub fn webhook(n: &Note) -> serde_json::Value {
-    let mentions = n.mention.as_ref().map(
-        |m| json!({ "member": m.key, "name": m.name, "slack": m.slack, "chatwork": m.chatwork }),
-    );
+    let mentions: Vec<serde_json::Value> = n
+        .mention
+        .iter()
+        .map(|m| json!({ "member": m.key, "name": m.name, "slack": m.slack, "chatwork": m.chatwork }))
+        .collect();
     json!({
         "schema": "mailduty.notify/1",
         "event": n.event,
@@ -247,7 +281,7 @@ pub fn webhook(n: &Note) -> serde_json::Value {
         "note": n.note,
         "text": n.headline,
         "command": n.command,
-        "mention": mentions,
+        "mentions": mentions,
     })
 }
 
@@ -301,7 +335,7 @@ mod tests {
             t["attachments"][0]["contentType"],
             "application/vnd.microsoft.card.adaptive"
         );
-        assert_eq!(webhook(&n)["mention"]["slack"], "U012AB3CD");
+        assert_eq!(webhook(&n)["mentions"][0]["slack"], "U012AB3CD");
     }
 
     #[test]
@@ -310,7 +344,7 @@ mod tests {
             &rules(),
             &event("claim", "<!channel> [toall]\r\nfake: line"),
         );
-        assert!(n.mention.is_none());
+        assert!(n.mention.is_empty());
         assert!(n.headline.contains("有村 健さんが対応中です"));
         let s = slack(&n)["text"].as_str().unwrap().to_string();
         assert!(
