@@ -450,6 +450,86 @@ pub fn delivered(
     Ok(out)
 }
 
+/// One lock mark of a chat target's deliveries: `take` while a run sends to it,
+/// `free` when that run is through.
+#[derive(Debug, Clone)]
+pub struct Lock {
+    pub uid: u32,
+    pub take: bool,
+    pub target: String,
+    pub nonce: String,
+    pub time: DateTime<Utc>,
+}
+
+pub fn append_lock(
+    mb: &mut Mailbox,
+    folder: &str,
+    target: &str,
+    nonce: &str,
+    take: bool,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    let what = if take { "take" } else { "free" };
+    let h = [
+        "From: mailduty <mailduty@localhost>".to_string(),
+        format!("Date: {}", at.to_rfc2822()),
+        format!("Message-ID: <lock.{what}.{nonce}@mailduty>"),
+        format!("Subject: [mailduty] {what} {target}"),
+        format!("X-Mailduty-Lock: {what} {target} {nonce}"),
+        format!(
+            "X-Mailduty-Time: {}",
+            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+        "MIME-Version: 1.0".into(),
+        "Content-Type: text/plain; charset=utf-8".into(),
+    ];
+    let raw = format!("{}\r\n\r\n{what} {target}\r\n", h.join("\r\n"));
+    mb.append_seen(folder, raw.as_bytes())
+}
+
+/// The lock marks written since `since`.
+pub fn locks(mb: &mut Mailbox, folder: &str, since: DateTime<Utc>) -> Result<Vec<Lock>> {
+    let day = (since - chrono::Duration::days(1)).date_naive();
+    let uids = mb.search(
+        folder,
+        &[
+            Key::Since(day),
+            Key::Header("X-Mailduty-Lock", String::new()),
+        ],
+    )?;
+    let mut out = Vec::new();
+    mb.fetch_fields(folder, &uids, "X-MAILDUTY-LOCK X-MAILDUTY-TIME", |f| {
+        let text = String::from_utf8_lossy(&f.header);
+        let mut lock = None;
+        let mut time = None;
+        for line in text.lines() {
+            let Some((k, v)) = line.split_once(':') else {
+                continue;
+            };
+            let k = k.trim().to_ascii_lowercase();
+            if k == "x-mailduty-lock" {
+                let p: Vec<&str> = v.split_whitespace().collect();
+                if let [what, target, nonce] = p.as_slice() {
+                    lock = Some((*what == "take", target.to_string(), nonce.to_string()));
+                }
+            } else if k == "x-mailduty-time" {
+                time = DateTime::parse_from_rfc3339(v.trim()).ok();
+            }
+        }
+        if let (Some((take, target, nonce)), Some(t)) = (lock, time) {
+            out.push(Lock {
+                uid: f.uid,
+                take,
+                target,
+                nonce,
+                time: t.with_timezone(&Utc),
+            });
+        }
+    })?;
+    out.retain(|l| l.time >= since);
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -559,3 +559,51 @@ fn the_digest_headline_goes_to_chat_once_a_day_and_redirects_are_not_followed() 
     no_secrets(&o);
     assert_eq!(https.requests().len(), 2);
 }
+
+#[test]
+fn two_runs_flushing_at_once_send_once() {
+    let (dc, https) = servers();
+    let url = https.url();
+    let ca = dc.ca().display().to_string();
+    let notify =
+        format!("  - slack: {{ webhook_env: T_SLACK, endpoint: \"{url}\", ca_file: {ca} }}\n");
+    let team = team(&dc, "", &notify);
+    ok(&run(&team, &["init"]));
+    dc.append(
+        "未対応",
+        "",
+        &hours_ago(1),
+        &msg("race@client.example", "同時送信"),
+    );
+
+    // The first run's delivery is held by a slow server; a second run starts while
+    // it waits, before its delivered mark can exist.
+    https.answer(200, 2.0);
+    let first = team
+        .command(&["--as", "arimura", "claim", "<race@client.example>"])
+        .env("T_SLACK", SLACK_URL)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while https.requests().is_empty() {
+        assert!(t0.elapsed().as_secs() < 60, "the first run never sent");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let second = run(&team, &["notify"]);
+    let said = ok(&second);
+    assert!(
+        said.contains("0 sent") && said.contains("1 left to another run"),
+        "{said}"
+    );
+    let first = first.wait_with_output().unwrap();
+    ok(&first);
+    assert_eq!(https.requests().len(), 1);
+
+    // Once the holder is through, nothing is left and nothing is sent again.
+    https.answer(200, 0.0);
+    let said = ok(&run(&team, &["notify"]));
+    assert!(said.contains("notify: 0 sent, 0 pending"), "{said}");
+    assert_eq!(https.requests().len(), 1);
+}

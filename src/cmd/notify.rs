@@ -39,14 +39,18 @@ pub fn run(ctx: &Ctx, args: &NotifyArgs, out: &mut dyn Write) -> Result<()> {
     for w in &done.warnings {
         eprintln!("mailduty: warning: {w}");
     }
-    ctx.say(
-        out,
-        format!(
-            "notify: {} sent, {} pending",
-            done.delivered.len(),
-            done.pending
-        ),
-    )?;
+    let mut line = format!(
+        "notify: {} sent, {} pending",
+        done.delivered.len(),
+        done.pending
+    );
+    if done.busy > 0 {
+        line.push_str(&format!(
+            ", {} left to another run sending at the same time",
+            done.busy
+        ));
+    }
+    ctx.say(out, line)?;
     if done.warnings.is_empty() {
         Ok(())
     } else {

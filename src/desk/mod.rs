@@ -347,6 +347,22 @@ impl<'r> Desk<'r> {
         history::append_delivered(&mut self.mb, &self.paths.history, target, event_id, at)
     }
 
+    /// Writes a lock mark for a chat target's deliveries (see `notify::flush`).
+    pub fn notify_lock(
+        &mut self,
+        target: &str,
+        nonce: &str,
+        take: bool,
+        at: chrono::DateTime<Utc>,
+    ) -> Result<()> {
+        history::append_lock(&mut self.mb, &self.paths.history, target, nonce, take, at)
+    }
+
+    /// The lock marks written since a time.
+    pub fn notify_locks(&mut self, since: chrono::DateTime<Utc>) -> Result<Vec<history::Lock>> {
+        history::locks(&mut self.mb, &self.paths.history, since)
+    }
+
     /// The events of one kind since a day (the overdue alerts already written).
     pub fn events_of_kind_since(
         &mut self,

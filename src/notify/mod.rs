@@ -10,7 +10,10 @@
 //! - a failure (an HTTP error, a timeout, a TLS problem, a missing secret) is one
 //!   warning line; the mailbox work stays done, and the next run of any command that
 //!   flushes (from any machine) tries again. A target that failed is not tried again
-//!   in the same run, so a dead endpoint costs one timeout, not one per event.
+//!   in the same run, so a dead endpoint costs one timeout, not one per event;
+//! - two runs flushing at once (two machines' cron) do not both send: each run takes
+//!   a target's lock with a mark in the history folder first (`take`), and only the
+//!   holder sends.
 //!
 //! `overdue` events are written by `rotate --apply` once per message, only in
 //! business hours (`record_overdue`).
@@ -19,6 +22,8 @@ pub mod config;
 pub mod format;
 pub mod http;
 
+use std::collections::HashSet;
+
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
@@ -26,6 +31,7 @@ pub use config::{EVENTS, Kind, Target};
 use format::Note;
 
 use crate::desk::Desk;
+use crate::history::Stored;
 use crate::queue::{Item, Status};
 use crate::rules::Rules;
 
@@ -51,6 +57,8 @@ pub struct Flushed {
     pub warnings: Vec<String>,
     /// Deliveries left for the next run.
     pub pending: usize,
+    /// Deliveries left to another run that was sending to the same target.
+    pub busy: usize,
 }
 
 /// Sends what is pending. Errors are the mailbox's (the history could not be read
@@ -61,45 +69,105 @@ pub fn flush(desk: &mut Desk<'_>, now: DateTime<Utc>, verbose: bool) -> Result<F
     if rules.notify.is_empty() {
         return Ok(out);
     }
-    let targets = &rules.notify;
     let since = now - chrono::Duration::days(RETRY_DAYS);
     let pending = desk.notify_pending(since)?;
     if pending.is_empty() {
         return Ok(out);
     }
-    let done = desk.notify_delivered(since)?;
-    for t in targets {
-        let todo: Vec<_> = pending
-            .iter()
-            .filter(|e| e.notify.contains(&t.name))
-            .filter_map(|e| Some((e, e.own_id.clone()?)))
-            .filter(|(_, id)| !done.contains(&(t.name.clone(), id.clone())))
-            .collect();
-        for (i, (ev, id)) in todo.iter().enumerate() {
-            let note = format::note(desk.rules(), ev);
-            match deliver(t, &note, verbose) {
-                Ok(()) => {
-                    desk.mark_notified(&t.name, id, now).map_err(|e| {
-                        e.context(format!(
-                            "notify {}: delivered {} {}, but its delivered mark was not written (it may be sent again)",
-                            t.name, ev.event, ev.id
-                        ))
-                    })?;
-                    out.delivered.push((t.name.clone(), ev.event.clone()));
-                }
-                Err(e) => {
-                    let left = todo.len() - i;
-                    out.pending += left;
-                    out.warnings.push(format!(
-                        "notify {}: {e:#}; {left} notification(s) kept for the next run",
-                        t.name
-                    ));
-                    break;
-                }
+    let mut done = desk.notify_delivered(since)?;
+    for t in &rules.notify {
+        let todo = |done: &HashSet<(String, String)>| -> Vec<(&Stored, String)> {
+            pending
+                .iter()
+                .filter(|e| e.notify.contains(&t.name))
+                .filter_map(|e| Some((e, e.own_id.clone()?)))
+                .filter(|(_, id)| !done.contains(&(t.name.clone(), id.clone())))
+                .collect()
+        };
+        if todo(&done).is_empty() {
+            continue;
+        }
+        let nonce = nonce();
+        if !take(desk, &t.name, &nonce)? {
+            out.busy += todo(&done).len();
+            continue;
+        }
+        // Read again under the lock: the run that held it before may have sent some.
+        done = desk.notify_delivered(since)?;
+        let todo = todo(&done);
+        let res = send_all(desk, t, &todo, now, verbose, &mut out);
+        desk.notify_lock(&t.name, &nonce, false, Utc::now())?;
+        res?;
+    }
+    Ok(out)
+}
+
+/// How long a run's hold on a target's deliveries counts: a run that died holding it
+/// delays that target's deliveries this long, never more.
+const LOCK_FOR: chrono::Duration = chrono::Duration::minutes(10);
+
+fn nonce() -> String {
+    let t = Utc::now().timestamp_nanos_opt().unwrap_or(0);
+    format!("{t:x}.{:x}", std::process::id())
+}
+
+/// Takes the target's lock: the lowest UID among the live `take` marks wins, which
+/// every run reads the same way, since a later APPEND gets a higher UID. A run that
+/// loses frees its mark at once and leaves the deliveries to the holder.
+fn take(desk: &mut Desk<'_>, target: &str, nonce: &str) -> Result<bool> {
+    let at = Utc::now();
+    desk.notify_lock(target, nonce, true, at)?;
+    let locks = desk.notify_locks(at - LOCK_FOR)?;
+    let freed: HashSet<&str> = locks
+        .iter()
+        .filter(|l| !l.take && l.target == target)
+        .map(|l| l.nonce.as_str())
+        .collect();
+    let holder = locks
+        .iter()
+        .filter(|l| l.take && l.target == target && !freed.contains(l.nonce.as_str()))
+        .min_by_key(|l| l.uid);
+    // Our own mark missing from the answer (a lagging replica): hold off, the next
+    // run sends.
+    if holder.is_some_and(|h| h.nonce == nonce) {
+        return Ok(true);
+    }
+    desk.notify_lock(target, nonce, false, Utc::now())?;
+    Ok(false)
+}
+
+fn send_all(
+    desk: &mut Desk<'_>,
+    t: &Target,
+    todo: &[(&Stored, String)],
+    now: DateTime<Utc>,
+    verbose: bool,
+    out: &mut Flushed,
+) -> Result<()> {
+    for (i, (ev, id)) in todo.iter().enumerate() {
+        let note = format::note(desk.rules(), ev);
+        match deliver(t, &note, verbose) {
+            Ok(()) => {
+                desk.mark_notified(&t.name, id, now).map_err(|e| {
+                    e.context(format!(
+                        "notify {}: delivered {} {}, but its delivered mark was not written (it may be sent again)",
+                        t.name, ev.event, ev.id
+                    ))
+                })?;
+                out.delivered.push((t.name.clone(), ev.event.clone()));
+            }
+            Err(e) => {
+                let left = todo.len() - i;
+                out.pending += left;
+                out.warnings.push(format!(
+                    "notify {}: {e:#}; {left} notification(s) kept for the next run",
+                    t.name
+                ));
+                break;
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Sends one notification to one target.
