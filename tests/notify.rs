@@ -65,12 +65,29 @@ fn rewrite_notify(team: &Team, dc: &Dovecot, rest: &str, notify: &str) {
 }
 
 fn run(team: &Team, args: &[&str]) -> std::process::Output {
-    team.command(args)
+    cmd(team, args)
         .env("T_SLACK", SLACK_URL)
         .env("T_TEAMS", TEAMS_URL)
         .env("T_CW", CW_TOKEN)
         .output()
         .unwrap()
+}
+
+/// The binary for `team`, with no proxy from the environment between it and the
+/// test server.
+fn cmd(team: &Team, args: &[&str]) -> std::process::Command {
+    let mut c = team.command(args);
+    for v in [
+        "ALL_PROXY",
+        "all_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+    ] {
+        c.env_remove(v);
+    }
+    c
 }
 
 fn ok(o: &std::process::Output) -> String {
@@ -125,7 +142,7 @@ fn every_target_gets_its_payload_with_mentions_and_no_secret_shows() {
     let team = team(&dc, "assign: duty\n", &notify);
     let hook = format!("{url}{HOOK_PATH}");
     let run = |args: &[&str]| {
-        team.command(args)
+        cmd(&team, args)
             .env("T_SLACK", SLACK_URL)
             .env("T_TEAMS", TEAMS_URL)
             .env("T_CW", CW_TOKEN)
@@ -402,7 +419,7 @@ fn overdue_alerts_come_once_and_only_in_business_hours() {
             "{OPEN}roster:\n  holidays: {{ japan: false, dates: [{today}] }}\nnotify:\n{notify}"
         ),
     );
-    let run = |t: &Team, args: &[&str]| t.command(args).env("T_HOOK2", &hook).output().unwrap();
+    let run = |t: &Team, args: &[&str]| cmd(t, args).env("T_HOOK2", &hook).output().unwrap();
     ok(&run(&closed, &["init"]));
     dc.append(
         "未対応",
@@ -521,7 +538,7 @@ fn the_digest_headline_goes_to_chat_once_a_day_and_redirects_are_not_followed() 
     );
     let team = team(&dc, &digest, &notify);
     let run = |args: &[&str]| {
-        team.command(args)
+        cmd(&team, args)
             .env("T_SLACK", SLACK_URL)
             .env("T_SMTP_PW", "smtp-pw")
             .output()
@@ -579,13 +596,15 @@ fn two_runs_flushing_at_once_send_once() {
     // The first run's delivery is held by a slow server; a second run starts while
     // it waits, before its delivered mark can exist.
     https.answer(200, 2.0);
-    let first = team
-        .command(&["--as", "arimura", "claim", "<race@client.example>"])
-        .env("T_SLACK", SLACK_URL)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let first = cmd(
+        &team,
+        &["--as", "arimura", "claim", "<race@client.example>"],
+    )
+    .env("T_SLACK", SLACK_URL)
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
     let t0 = std::time::Instant::now();
     while https.requests().is_empty() {
         assert!(t0.elapsed().as_secs() < 60, "the first run never sent");
