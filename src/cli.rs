@@ -139,9 +139,10 @@ pub enum Command {
     /// sent to the targets under notify: in rules.yaml by the command that caused them;
     /// one that failed stays pending in the history folder for three days and is sent
     /// by the next `claim`, `release`, `done`, `rotate --apply`, `report --send` or
-    /// `notify`, from any machine, once per target. With --test, one test message
-    /// goes to every target without connecting to the IMAP server, and each target's
-    /// result is shown (exit 1 if any failed). Webhook URLs and tokens are never printed.
+    /// `notify`, from any machine, once per target. `notify` exits 1 when a delivery
+    /// failed (it stays pending). With --test, one test message goes to every target
+    /// without connecting to the IMAP server, and each target's result is shown (exit 1
+    /// if any failed). Webhook URLs and tokens are never printed, not with -v either.
     #[command(
         after_help = "Examples:\n  mailduty notify --test\n  mailduty notify            # send what is pending"
     )]
