@@ -200,6 +200,7 @@ fn every_target_gets_its_payload_with_mentions_and_no_secret_shows() {
         "{text}"
     );
     assert!(text.contains("`mailduty show "), "{text}");
+    assert!(text.contains("理由: 今日の当番"), "{text}");
 
     let teams = by_path("/workflows/");
     assert_eq!(

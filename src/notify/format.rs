@@ -172,12 +172,24 @@ fn details(n: &Note) -> Vec<(&'static str, String)> {
     }
     if let Some(x) = &n.note {
         match n.event.as_str() {
-            "assign" => d.push(("理由", x.clone())),
+            "assign" => d.push(("理由", reason_ja(x))),
             "double_reply" | "digest" | "overdue" => d.push(("詳細", x.clone())),
             _ => {}
         }
     }
     d
+}
+
+/// Why `rotate --apply` handed it out, in the team's words.
+fn reason_ja(reason: &str) -> String {
+    match reason {
+        "duty" => "今日の当番".into(),
+        "thread" => "同じスレッドの担当者".into(),
+        other => match other.strip_prefix("route ") {
+            Some(r) => format!("振り分けルール {r}"),
+            None => other.into(),
+        },
+    }
 }
 
 /// Slack mrkdwn: `&`, `<` and `>` escaped so that mail cannot write `<!channel>`.
