@@ -63,7 +63,7 @@ impl Key {
         match self {
             Key::MessageId(m) => message_id_criteria("Message-ID", m),
             Key::HeaderId(f, m) => message_id_criteria(f, m),
-            Key::Header(f, v) => format!("HEADER {f} {}", quote(v)),
+            Key::Header(f, v) => format!("HEADER {f} {}", quote(&search_text(v))),
             Key::Size(n) => format!("LARGER {} SMALLER {}", n.saturating_sub(1), n + 1),
             Key::Keyword(k) => format!("KEYWORD {k}"),
             Key::Since(d) => format!("SINCE {}", d.format("%d-%b-%Y")),
@@ -1305,13 +1305,36 @@ fn folder_info(r: &[u8]) -> Option<FolderInfo> {
     })
 }
 
-/// The SEARCH key for a Message-ID in `field`, angle brackets included.
+/// The SEARCH key for a Message-ID in `field`, angle brackets included. An ID too long
+/// for a command line is searched by its start: HEADER matches substrings, so that
+/// finds a few more messages, never fewer, and every caller proves what it found.
 fn message_id_criteria(field: &str, message_id: &str) -> String {
     let bare = message_id
         .trim()
         .trim_start_matches('<')
         .trim_end_matches('>');
-    format!("HEADER {field} {}", quote(&format!("<{bare}>")))
+    format!(
+        "HEADER {field} {}",
+        quote(&search_text(&format!("<{bare}>")))
+    )
+}
+
+/// Longest text sent as one SEARCH argument. Dovecot refuses a command line over
+/// 64 KiB ("Too long argument"), and a sender chooses how long a Message-ID is.
+pub const MAX_SEARCH_TEXT: usize = 1000;
+
+/// A header text as a SEARCH argument: its start, up to the first control character
+/// (a line break cannot go in a quoted string) and at most MAX_SEARCH_TEXT bytes. A
+/// start matches at least the messages the whole would.
+fn search_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len().min(MAX_SEARCH_TEXT));
+    for c in s.chars().take_while(|c| !c.is_control()) {
+        if out.len() + c.len_utf8() > MAX_SEARCH_TEXT {
+            break;
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// `* OK [HIGHESTMODSEQ 11] …` → 11.
@@ -1431,6 +1454,22 @@ fn parse_fetch(r: &[u8]) -> Option<Fetched> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn search_arguments_stay_one_short_line() {
+        let huge = format!("{}@x.jp", "x".repeat(70_000));
+        let k = Key::MessageId(huge.clone()).render();
+        assert!(k.len() < MAX_SEARCH_TEXT + 40, "{}", k.len());
+        assert!(k.starts_with("HEADER Message-ID \"<xxx"), "{k}");
+        assert_eq!(
+            Key::HeaderId("References", "a@b\r\nX LOGOUT".into()).render(),
+            "HEADER References \"<a@b\""
+        );
+        assert_eq!(
+            Key::MessageId("<日本@x>".into()).render(),
+            "HEADER Message-ID \"<日本@x>\""
+        );
+    }
 
     #[test]
     fn namespace_lines() {
