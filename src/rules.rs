@@ -650,6 +650,26 @@ impl Validator<'_> {
         true
     }
 
+    /// A CA certificate file that TLS will be able to use, read now rather than after
+    /// connecting.
+    fn ca_file(&mut self, keys: &[&str], ca: &Path) -> bool {
+        let msg = match std::fs::read(ca) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                format!("{} does not exist", ca.display())
+            }
+            Err(e) => format!("cannot read {}: {e}", ca.display()),
+            Ok(pem) => match native_tls::Certificate::from_pem(&pem) {
+                Ok(_) if pem.windows(11).any(|w| w == b"-----BEGIN ") => return true,
+                _ => format!(
+                    "{} is not a PEM certificate (a file starting -----BEGIN CERTIFICATE-----)",
+                    ca.display()
+                ),
+            },
+        };
+        self.problem(keys, msg);
+        false
+    }
+
     fn rules(&mut self, path: &Path, raw: RawRules, private: bool) -> Option<Rules> {
         let timezone = match raw
             .timezone
@@ -1026,13 +1046,8 @@ impl Validator<'_> {
                         format!("tls: none is allowed only for a loopback host, not {:?} (use starttls or implicit)", s.host),
                     );
                 }
-                if let Some(ca) = &s.ca_file
-                    && !ca.exists()
-                {
-                    self.problem(
-                        &["digest", "smtp", "ca_file"],
-                        format!("{} does not exist", ca.display()),
-                    );
+                if let Some(ca) = &s.ca_file {
+                    self.ca_file(&["digest", "smtp", "ca_file"], ca);
                 }
                 let mut sources = Vec::new();
                 if let Some(c) = s.password_command {
@@ -1159,14 +1174,8 @@ impl Validator<'_> {
             );
             ok = false;
         }
-        if let Some(ca) = &raw.ca_file
-            && !ca.exists()
-        {
-            self.problem(
-                &["imap", "ca_file"],
-                format!("{} does not exist", ca.display()),
-            );
-            ok = false;
+        if let Some(ca) = &raw.ca_file {
+            ok &= self.ca_file(&["imap", "ca_file"], ca);
         }
         let mut sources = Vec::new();
         if let Some(c) = raw.password_command {

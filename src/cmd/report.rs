@@ -113,7 +113,7 @@ pub fn run(ctx: &Ctx, args: &ReportArgs, out: &mut dyn Write) -> Result<()> {
             format!("the digest for {today} was already sent at {at} from this machine; writing its marker, nothing sent"),
         )?,
         _ => {
-            send(rules, &message)?;
+            send(rules, &plan, &message)?;
             if let Some(s) = &sent_here {
                 s.write(now);
             }
