@@ -289,3 +289,163 @@ fn rules_files_that_are_not_rules_are_refused_quickly() {
         stderr(&o)
     );
 }
+
+/// What a sender can hide in a Subject, a name or a body: colour and screen
+/// clearing, an OSC 8 link, a bell, CSI as a C1 control, a bare CR that overwrites
+/// the line, and CR LF followed by a fake header.
+const EVIL: &str = "Hi\r\nX-Fake-Header: yes\x1b[31mred\x07\u{9b}2J\rover\x1b]8;;http://evil.example/\x1b\\click\x1b]8;;\x1b\\\u{202e}txt";
+
+fn b64(s: &str) -> String {
+    use base64::Engine;
+    format!(
+        "=?UTF-8?B?{}?=",
+        base64::engine::general_purpose::STANDARD.encode(s)
+    )
+}
+
+/// No character a terminal acts on (but line breaks), and no line that the hostile
+/// text started.
+fn assert_clean(what: &str, s: &str) {
+    for c in s.chars() {
+        let bad = (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        assert!(!bad, "{what}: raw {:?} in {s:?}", c);
+    }
+    assert!(
+        !s.lines()
+            .any(|l| l.trim_start().starts_with("X-Fake-Header")),
+        "{what}: a fake header line in {s}"
+    );
+}
+
+#[test]
+fn hostile_text_is_shown_not_obeyed() {
+    let dc = Dovecot::start();
+    let imap = format!("  host: 127.0.0.1\n  port: {}\n  tls: none\n", dc.imap_port);
+    let team = Team::with_tail(
+        &imap,
+        MEMBERS,
+        "business_hours: { start: \"00:00\", end: \"24:00\", days: [mon, tue, wed, thu, fri, sat, sun] }\nroster:\n  weekdays: { mon: tanaka, tue: tanaka, wed: tanaka, thu: tanaka, fri: tanaka, sat: tanaka, sun: tanaka }\n  holidays: { japan: false }\nassign: duty\n",
+    );
+    ok(&team.run(&["init"]));
+    let msg = format!(
+        "Message-ID: <evil@x.jp>\r\nFrom: {} <evil@x.jp>\r\nTo: support@example.jp\r\nSubject: {}\r\nDate: Fri, 20 Nov 2026 09:00:00 +0900\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nfirst line\r\n\tindented\r\nbare\rCR \x1b[2J\u{9b}31m {}\r\n",
+        b64(EVIL),
+        b64(EVIL),
+        "\x1b]8;;http://evil.example/\x1b\\link\x1b]8;;\x1b\\",
+    );
+    dc.append("INBOX", "", &hours_ago(3), msg.as_bytes());
+    // Two copies of one Message-ID in 未対応, for the ambiguous-ID error.
+    for body in ["twice 1", "twice 2"] {
+        dc.append(
+            "未対応",
+            "",
+            &hours_ago(2),
+            &mail("twice@x.jp", "t@x.jp", &b64(EVIL), body),
+        );
+    }
+    // A forged event from yesterday, for the report's "done yesterday".
+    let yesterday = chrono::Utc::now() - chrono::Duration::days(1);
+    let ev = format!(
+        "From: x <x@x.jp>\r\nMessage-ID: <forged@x.jp>\r\nSubject: forged\r\nX-Mailduty-Event: done\r\nX-Mailduty-Actor: {}\r\nX-Mailduty-Id: id\x1b[5m\r\nX-Mailduty-Time: {}\r\nX-Mailduty-Subject: {}\r\n\r\nforged\r\n",
+        b64("act\x1b[31mor\r\nX-Fake-Header: 1"),
+        yesterday.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        b64(EVIL),
+    );
+    dc.append(
+        "対応履歴",
+        "",
+        &yesterday.format("%d-%b-%Y %H:%M:%S +0000").to_string(),
+        ev.as_bytes(),
+    );
+
+    let mut seen = Vec::new();
+    let mut run = |what: &str, args: &[&str]| -> std::process::Output {
+        let o = team.run(args);
+        assert_clean(what, &stdout(&o));
+        assert_clean(what, &stderr(&o));
+        seen.push((what.to_string(), o.clone()));
+        o
+    };
+    let out = stdout(&run("rotate --apply", &["rotate", "--apply"]));
+    assert!(out.contains("rotate: 1 filed, 3 assigned"), "{out}");
+    // The escapes are visible, not dropped: the reader sees that something was there.
+    assert!(
+        out.contains("Hi\\r\\nX-Fake-Header: yes\\x1b[31mred\\x07\\u{9b}2J\\rover"),
+        "{out}"
+    );
+
+    let shown = stdout(&run("show", &["show", "<evil@x.jp>"]));
+    assert!(
+        shown.contains("Subject:    Hi\\r\\nX-Fake-Header"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("From:       Hi\\r\\nX-Fake-Header"),
+        "{shown}"
+    );
+    // The body keeps its lines and tabs.
+    assert!(
+        shown.contains("first line\n\tindented\nbare\\rCR \\x1b[2J\\u{9b}31m"),
+        "{shown}"
+    );
+
+    let json = stdout(&run(
+        "show json",
+        &["show", "<evil@x.jp>", "--format", "json"],
+    ));
+    assert!(
+        json.contains("\\u009b2J") && json.contains("\\u202etxt"),
+        "{json}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["subject"], EVIL, "JSON keeps the text itself");
+
+    let o = run("list", &["list"]);
+    assert_eq!(code(&o), 0);
+    let o = run("list tsv", &["list", "--format", "tsv"]);
+    assert_eq!(stdout(&o).lines().count(), 4, "{}", stdout(&o));
+    let o = run("list json", &["list", "--format", "json"]);
+    assert_eq!(code(&o), 0);
+
+    let o = run("ambiguous", &["--as", "suzuki", "claim", "<twice@x.jp>"]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("copies of one Message-ID"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = run("release", &["--as", "tanaka", "release", "<evil@x.jp>"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = run("claim", &["--as", "suzuki", "claim", "<evil@x.jp>"]);
+    assert!(stdout(&o).starts_with("claimed "), "{}", stdout(&o));
+    let o = run(
+        "note",
+        &[
+            "--as",
+            "suzuki",
+            "note",
+            "<evil@x.jp>",
+            "call\x1b[8m back\r\nX-Fake-Header: n",
+        ],
+    );
+    assert!(stdout(&o).starts_with("noted "), "{}", stdout(&o));
+    let hist = stdout(&run("history", &["history", "<evil@x.jp>"]));
+    assert!(hist.contains("call\\x1b[8m back"), "{hist}");
+    let since = (chrono::Utc::now() - chrono::Duration::days(3))
+        .format("%Y-%m-%d")
+        .to_string();
+    let o = run("history since", &["history", "--since", &since]);
+    assert!(stdout(&o).contains("id\\x1b[5m"), "{}", stdout(&o));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = run("done", &["--as", "suzuki", "done", "<evil@x.jp>"]);
+    assert!(stdout(&o).starts_with("done "), "{}", stdout(&o));
+
+    let rep = stdout(&run("report", &["report"]));
+    assert!(rep.contains("昨日の完了 (done yesterday): 1"), "{rep}");
+    assert!(rep.contains("id\\x1b[5m"), "{rep}");
+    let o = run("report json", &["report", "--format", "json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(seen.len() > 10);
+}
