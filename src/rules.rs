@@ -1357,6 +1357,7 @@ impl Validator<'_> {
             let p = v.unwrap_or_else(|| default.to_string());
             let bad = p.matches("{year}").count() != 1
                 || p.contains(['*', '%', '\\', '"'])
+                || p.chars().any(char::is_control)
                 || p.split('/')
                     .any(|seg| seg.is_empty() || seg == "." || seg == "..");
             // Archived mail must never land where the queue is read.
@@ -1375,7 +1376,7 @@ impl Validator<'_> {
             } else if bad {
                 self.problem(
                     &["archive", key],
-                    format!("{p:?}: a folder pattern needs {{year}} once (like \"完了/{{year}}\"), no empty segments, no * % \\ or quotes"),
+                    format!("{p:?}: a folder pattern needs {{year}} once (like \"完了/{{year}}\"), no empty segments, no * % \\, quotes or control characters"),
                 );
             }
             p
@@ -1706,6 +1707,10 @@ mod tests {
                 "the same as archive.folder",
             ),
             ("archive: { after: 0d }", "above zero"),
+            (
+                "archive: { folder: \"a\\r\\n{year}\" }",
+                "needs {year} once",
+            ),
             ("quota: { warn: 0 }", "not a percentage"),
         ] {
             let e = problems(&format!("{GOOD}{yaml}\n"));
