@@ -442,6 +442,25 @@ fn hostile_text_is_shown_not_obeyed() {
     let o = run("done", &["--as", "suzuki", "done", "<evil@x.jp>"]);
     assert!(stdout(&o).starts_with("done "), "{}", stdout(&o));
 
+    // Shell completion shows subjects beside the IDs.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_mailduty"))
+        .env("COMPLETE", "fish")
+        .env("MAILDUTY_TEST_PW", harness::PASSWORD)
+        .env_remove("MAILDUTY_RULES")
+        .args([
+            "--",
+            "mailduty",
+            "--rules",
+            team.rules.to_str().unwrap(),
+            "show",
+            "",
+        ])
+        .output()
+        .unwrap();
+    let words = stdout(&o).replace('\t', " ");
+    assert!(words.contains("X-Fake-Header"), "{words}");
+    assert_clean("completion", &words);
+
     let rep = stdout(&run("report", &["report"]));
     assert!(rep.contains("昨日の完了 (done yesterday): 1"), "{rep}");
     assert!(rep.contains("id\\x1b[5m"), "{rep}");
