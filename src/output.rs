@@ -265,3 +265,43 @@ pub fn print_list(rows: &[ListRow<'_>], format: Format, out: &mut dyn Write) -> 
     out.flush()?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_escapes_what_a_terminal_obeys() {
+        assert_eq!(line("件名 plain"), "件名 plain");
+        assert_eq!(
+            line("a\r\nFake: 1\x1b[31m\x07\u{9b}2J\rb\tc\x7f\u{202e}"),
+            "a\\r\\nFake: 1\\x1b[31m\\x07\\u{9b}2J\\rb c\\x7f\\u{202e}"
+        );
+        assert_eq!(
+            line("\x1b]8;;http://x/\x1b\\t\x1b]8;;\x1b\\"),
+            "\\x1b]8;;http://x/\\x1b\\t\\x1b]8;;\\x1b\\"
+        );
+    }
+
+    #[test]
+    fn a_body_keeps_its_lines_and_tabs() {
+        assert_eq!(text("a\r\n\tb\nc"), "a\n\tb\nc");
+        assert_eq!(text("a\rb\x1b[2J\u{85}"), "a\\rb\\x1b[2J\\u{85}");
+    }
+
+    #[test]
+    fn json_escapes_c1_and_overrides_and_reads_back() {
+        let s = "x\u{9b}y\u{202e}z\x1b\"";
+        let mut out = Vec::new();
+        json(&mut out, &serde_json::json!({ "s": s, "n": [1, 2] })).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("x\\u009by\\u202ez\\u001b\\\""), "{text}");
+        assert!(
+            !text.chars().any(|c| acts_on_terminal(c) && c != '\n'),
+            "{text}"
+        );
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back["s"], s);
+        assert_eq!(back["n"][1], 2);
+    }
+}
