@@ -26,11 +26,15 @@ fn huge_mid() -> String {
 #[test]
 fn a_huge_message_id_blocks_nothing() {
     let dc = Dovecot::start();
+    let smtp = harness::smtp::Smtp::start(None, None);
     let imap = format!("  host: 127.0.0.1\n  port: {}\n  tls: none\n", dc.imap_port);
     let team = Team::with_tail(
         &imap,
         MEMBERS,
-        "business_hours: { start: \"00:00\", end: \"24:00\", days: [mon, tue, wed, thu, fri, sat, sun] }\nroster:\n  weekdays: { mon: tanaka, tue: tanaka, wed: tanaka, thu: tanaka, fri: tanaka, sat: tanaka, sun: tanaka }\n  holidays: { japan: false }\nassign: duty\n",
+        &format!(
+            "business_hours: {{ start: \"00:00\", end: \"24:00\", days: [mon, tue, wed, thu, fri, sat, sun] }}\nroster:\n  weekdays: {{ mon: tanaka, tue: tanaka, wed: tanaka, thu: tanaka, fri: tanaka, sat: tanaka, sun: tanaka }}\n  holidays: {{ japan: false }}\nassign: duty\ndigest:\n  to: [duty]\n  from: mailduty <noreply@example.jp>\n  send_when_empty: true\n  smtp: {{ host: 127.0.0.1, port: {}, tls: none }}\n",
+            smtp.port
+        ),
     );
     ok(&team.run(&["init"]));
     let huge = huge_mid();
@@ -56,6 +60,9 @@ fn a_huge_message_id_blocks_nothing() {
     // The report reads the queue and the history in spite of it.
     let rep = ok(&team.run(&["report"]));
     assert!(rep.contains("対応中 2"), "{rep}");
+    let sent = ok(&team.run(&["report", "--send"]));
+    assert!(sent.starts_with("sent the digest"), "{sent}");
+    assert_eq!(smtp.received().len(), 1);
 
     // A move that happened is reported as done, and its event is written.
     let ids = ok(&team.run(&["list", "--format", "json"]));
