@@ -81,7 +81,11 @@ pub enum Command {
     Init,
     /// Validate the rules file without connecting to the server
     ///
-    /// Lists every problem with file, line and column, and exits 2 if there is any.
+    /// Lists every problem with file, line and column, and exits 2 if there is any:
+    /// unknown or repeated keys, status folders that overlap (equal, inside one
+    /// another, or differing only in case) or hold * % or empty parts, addresses that
+    /// are not addresses, line breaks in anything sent to a server, a ca_file that is
+    /// not PEM. A file over 1 MiB or nested over 64 deep is refused unread.
     #[command(after_help = "Example:\n  mailduty check --rules /etc/mailduty/rules.yaml")]
     Check,
     /// Show the queue: ID, status, owner, age, sender and subject
@@ -149,7 +153,10 @@ pub enum Command {
     Notify(NotifyArgs),
     /// Show one message: headers, text body, status, owner and history
     ///
-    /// Nothing is marked read (BODY.PEEK). HTML-only mail is shown as text.
+    /// Nothing is marked read (BODY.PEEK). HTML-only mail is shown as text. Control
+    /// characters from the mail are shown as escapes (\x1b, \r, \u{9b}), never sent
+    /// to the terminal; header values stay on one line, the body keeps its lines
+    /// and tabs.
     #[command(
         after_help = "Examples:\n  mailduty show 4k2q9x7m\n  mailduty show 4k2q9x7m --format json | jq .history"
     )]

@@ -61,7 +61,10 @@ pub fn ids(current: &OsStr) -> Vec<CompletionCandidate> {
         .filter(|it| keep(&it.id))
         .map(|it| {
             let who = it.owner.as_deref().unwrap_or(it.status.as_str());
-            CompletionCandidate::new(&it.id).help(Some(format!("[{who}] {}", it.subject).into()))
+            // The shell prints the help beside the candidate: one safe line.
+            let help = format!("[{who}] {}", it.subject);
+            CompletionCandidate::new(&it.id)
+                .help(Some(crate::output::line(&help).into_owned().into()))
         })
         .collect()
 }

@@ -204,16 +204,10 @@ fn line(it: &Item, waited: i64, sla: i64, command: String) -> Line {
         business_seconds: waited,
         sla_seconds: sla,
         owner: it.owner.clone(),
-        from: one_line(&from),
-        subject: one_line(&it.subject),
+        from: crate::output::line(&from).into_owned(),
+        subject: crate::output::line(&it.subject).into_owned(),
         command,
     }
-}
-
-fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
 }
 
 /// `【未対応】期限超過 3件 (2026-11-24)`.
@@ -259,7 +253,7 @@ pub fn quota_line(r: &Report) -> String {
         by_size.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
         let parts: Vec<String> = by_size
             .iter()
-            .map(|(f, n)| format!("{f} {}", crate::desk::size(**n)))
+            .map(|(f, n)| format!("{} {}", crate::output::line(f), crate::desk::size(**n)))
             .collect();
         s.push_str(&format!("; folders: {}", parts.join(", ")));
     }
@@ -331,7 +325,8 @@ pub fn text(r: &Report, rules: &Rules) -> String {
     let _ = writeln!(s, "{}", quota_line(r));
     let _ = writeln!(s, "昨日の完了 (done yesterday): {}", r.done_yesterday.len());
     for f in &r.done_yesterday {
-        let _ = writeln!(s, "  {}  {}  {}", f.id, f.actor, f.subject);
+        let line = format!("  {}  {}  {}", f.id, f.actor, f.subject);
+        let _ = writeln!(s, "{}", crate::output::line(&line));
     }
     let _ = writeln!(
         s,

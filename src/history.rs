@@ -319,7 +319,15 @@ pub fn about(mb: &mut Mailbox, folder: &str, it: &Item) -> Result<Vec<Stored>> {
         ]),
     };
     let uids = mb.search(folder, &[key])?;
-    fetch(mb, folder, &uids)
+    let mut evs = fetch(mb, folder, &uids)?;
+    // A long Message-ID is searched by its start, which other IDs may share.
+    if let Some(mid) = it.message_id.as_deref()
+        && mid.len() + 2 > crate::imap::MAX_SEARCH_TEXT
+    {
+        let mid = mid.trim_matches(['<', '>']);
+        evs.retain(|e| e.message_id.as_deref().is_none_or(|m| m == mid));
+    }
+    Ok(evs)
 }
 
 /// Whether an event of `kind` about `id` is in the history (the digest's once-a-day

@@ -75,6 +75,9 @@ pub struct Plan {
     from: Address,
     to: Vec<Address>,
     cc: Vec<Address>,
+    /// Resolved with the plan, before any server is contacted: a password source that
+    /// fails is a configuration error, not something found after a whole IMAP session.
+    smtp_password: Option<String>,
 }
 
 impl Plan {
@@ -150,7 +153,22 @@ pub fn plan(rules: &Rules, on_duty: &[String]) -> Result<Plan> {
             "nobody to send the digest to: nobody with an email is on duty today and digest.cc is empty"
         ));
     }
-    Ok(Plan { from, to, cc })
+    let smtp_password = match &d.transport {
+        Transport::Smtp(acct) if acct.user.is_some() => {
+            let secret = acct
+                .secret
+                .as_ref()
+                .ok_or_else(|| config("digest.smtp.user is set but no password source"))?;
+            Some(resolve_secret(secret, "digest.smtp")?)
+        }
+        _ => None,
+    };
+    Ok(Plan {
+        from,
+        to,
+        cc,
+        smtp_password,
+    })
 }
 
 pub fn compose(rules: &Rules, report: &Report, plan: &Plan) -> Result<Message> {
@@ -187,7 +205,7 @@ fn chain(e: &dyn std::error::Error) -> String {
     parts.join(": ")
 }
 
-pub fn send(rules: &Rules, msg: &Message) -> Result<()> {
+pub fn send(rules: &Rules, plan: &Plan, msg: &Message) -> Result<()> {
     match &rules.digest.transport {
         Transport::Unset => unreachable!("checked in plan"),
         Transport::Sendmail(path) => {
@@ -202,7 +220,7 @@ pub fn send(rules: &Rules, msg: &Message) -> Result<()> {
                 })
         }
         Transport::Smtp(acct) => {
-            let t = smtp(acct)?;
+            let t = smtp(acct, plan.smtp_password.as_deref())?;
             t.send(msg).map(|_| ()).map_err(|e| {
                 anyhow!(
                     "cannot send the digest via SMTP {}:{}: {}",
@@ -215,7 +233,7 @@ pub fn send(rules: &Rules, msg: &Message) -> Result<()> {
     }
 }
 
-fn smtp(acct: &SmtpAccount) -> Result<SmtpTransport> {
+fn smtp(acct: &SmtpAccount, password: Option<&str>) -> Result<SmtpTransport> {
     let mut params = TlsParameters::builder(acct.host.clone());
     if let Some(ca) = &acct.ca_file {
         let pem = std::fs::read(ca)
@@ -233,13 +251,8 @@ fn smtp(acct: &SmtpAccount) -> Result<SmtpTransport> {
         TlsMode::Implicit => b.tls(Tls::Wrapper(params)),
         TlsMode::None => b.tls(Tls::None),
     };
-    if let Some(user) = &acct.user {
-        let secret = acct
-            .secret
-            .as_ref()
-            .ok_or_else(|| config("digest.smtp.user is set but no password source"))?;
-        let pw = resolve_secret(secret, "digest.smtp")?;
-        b = b.credentials(Credentials::new(user.clone(), pw));
+    if let (Some(user), Some(pw)) = (&acct.user, password) {
+        b = b.credentials(Credentials::new(user.clone(), pw.to_string()));
     }
     Ok(b.build())
 }

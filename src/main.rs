@@ -19,8 +19,9 @@ fn main() -> ExitCode {
             let code = error::exit_code(&e);
             let msg = format!("{e:#}");
             if !msg.is_empty() {
+                // Errors quote subjects, folder names and server replies.
                 for line in msg.lines() {
-                    eprintln!("mailduty: {line}");
+                    eprintln!("mailduty: {}", mailduty::output::line(line));
                 }
             }
             ExitCode::from(code)

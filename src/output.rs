@@ -57,10 +57,131 @@ pub fn age(secs: i64) -> String {
     }
 }
 
-fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+/// Characters that a terminal acts on instead of showing, or that make text look
+/// other than it is: C0 and C1 controls (ESC starts colour, cursor moves and OSC 8
+/// links; BEL rings; CSI is U+009B), DEL, the Unicode line and paragraph separators
+/// and the bidirectional overrides and isolates.
+fn acts_on_terminal(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+fn escape(c: char, out: &mut String) {
+    use std::fmt::Write as _;
+    let _ = match c {
+        '\r' => write!(out, "\\r"),
+        '\n' => write!(out, "\\n"),
+        c if (c as u32) < 0x80 => write!(out, "\\x{:02x}", c as u32),
+        c => write!(out, "\\u{{{:x}}}", c as u32),
+    };
+}
+
+/// Text from mail or a server, made safe to print on one line of a terminal: a tab
+/// becomes a space, every other character a terminal would act on is shown as an
+/// escape (`\x1b`, `\r`, `\n`, `\u{9b}`), so a Subject cannot colour the screen,
+/// hide a link, or print a line break that looks like a header of its own.
+pub fn line(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(acts_on_terminal) {
+        return s.into();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\t' => out.push(' '),
+            c if acts_on_terminal(c) => escape(c, &mut out),
+            c => out.push(c),
+        }
+    }
+    out.into()
+}
+
+/// Text of several lines from mail (a body) made safe for a terminal: line breaks
+/// (CR LF, LF) and tabs stay, a bare CR and everything else a terminal acts on is
+/// shown as an escape, as in `line`.
+pub fn text(s: &str) -> std::borrow::Cow<'_, str> {
+    let keeps = |c: char| c == '\n' || c == '\t';
+    if !s.chars().any(|c| acts_on_terminal(c) && !keeps(c)) {
+        return s.into();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' if chars.peek() == Some(&'\n') => {}
+            c if keeps(c) => out.push(c),
+            c if acts_on_terminal(c) => escape(c, &mut out),
+            c => out.push(c),
+        }
+    }
+    out.into()
+}
+
+/// Pretty JSON for scripts. serde_json escapes C0 controls only; a C1 control or a
+/// bidirectional override in a Subject would reach a terminal that shows the JSON,
+/// so those are written as `\uXXXX` too.
+pub fn json<T: Serialize + ?Sized>(out: &mut dyn Write, value: &T) -> Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(
+        &mut *out,
+        SafeJson(serde_json::ser::PrettyFormatter::new()),
+    );
+    value.serialize(&mut ser)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+struct SafeJson<'a>(serde_json::ser::PrettyFormatter<'a>);
+
+impl serde_json::ser::Formatter for SafeJson<'_> {
+    fn write_string_fragment<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut from = 0;
+        for (i, c) in fragment.char_indices() {
+            if acts_on_terminal(c) {
+                w.write_all(&fragment.as_bytes()[from..i])?;
+                write!(w, "\\u{:04x}", c as u32)?;
+                from = i + c.len_utf8();
+            }
+        }
+        w.write_all(&fragment.as_bytes()[from..])
+    }
+    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_array(w)
+    }
+    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array(w)
+    }
+    fn begin_array_value<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_array_value(w, first)
+    }
+    fn end_array_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array_value(w)
+    }
+    fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object(w)
+    }
+    fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object(w)
+    }
+    fn begin_object_key<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_object_key(w, first)
+    }
+    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object_value(w)
+    }
+    fn end_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object_value(w)
+    }
 }
 
 /// Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org).
@@ -74,8 +195,7 @@ pub fn print_list(rows: &[ListRow<'_>], format: Format, out: &mut dyn Write) -> 
     let out = &mut out;
     match format {
         Format::Json => {
-            serde_json::to_writer_pretty(&mut *out, rows)?;
-            writeln!(out)?;
+            json(&mut *out, rows)?;
         }
         Format::Ids => {
             for r in rows {
@@ -96,8 +216,8 @@ pub fn print_list(rows: &[ListRow<'_>], format: Format, out: &mut dyn Write) -> 
                     r.owner.unwrap_or(""),
                     r.age_seconds,
                     r.overdue,
-                    one_line(r.from),
-                    one_line(r.subject).replace('\t', " ")
+                    line(r.from),
+                    line(r.subject)
                 )?;
             }
         }
@@ -131,10 +251,10 @@ pub fn print_list(rows: &[ListRow<'_>], format: Format, out: &mut dyn Write) -> 
                 t.add_row(vec![
                     Cell::new(r.id),
                     Cell::new(r.status),
-                    Cell::new(r.owner.unwrap_or("-")),
+                    Cell::new(line(r.owner.unwrap_or("-"))),
                     age_cell,
-                    Cell::new(one_line(&from)),
-                    Cell::new(one_line(r.subject)),
+                    Cell::new(line(&from)),
+                    Cell::new(line(r.subject)),
                 ]);
             }
             for line in t.to_string().lines() {
@@ -144,4 +264,44 @@ pub fn print_list(rows: &[ListRow<'_>], format: Format, out: &mut dyn Write) -> 
     }
     out.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_escapes_what_a_terminal_obeys() {
+        assert_eq!(line("件名 plain"), "件名 plain");
+        assert_eq!(
+            line("a\r\nFake: 1\x1b[31m\x07\u{9b}2J\rb\tc\x7f\u{202e}"),
+            "a\\r\\nFake: 1\\x1b[31m\\x07\\u{9b}2J\\rb c\\x7f\\u{202e}"
+        );
+        assert_eq!(
+            line("\x1b]8;;http://x/\x1b\\t\x1b]8;;\x1b\\"),
+            "\\x1b]8;;http://x/\\x1b\\t\\x1b]8;;\\x1b\\"
+        );
+    }
+
+    #[test]
+    fn a_body_keeps_its_lines_and_tabs() {
+        assert_eq!(text("a\r\n\tb\nc"), "a\n\tb\nc");
+        assert_eq!(text("a\rb\x1b[2J\u{85}"), "a\\rb\\x1b[2J\\u{85}");
+    }
+
+    #[test]
+    fn json_escapes_c1_and_overrides_and_reads_back() {
+        let s = "x\u{9b}y\u{202e}z\x1b\"";
+        let mut out = Vec::new();
+        json(&mut out, &serde_json::json!({ "s": s, "n": [1, 2] })).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("x\\u009by\\u202ez\\u001b\\\""), "{text}");
+        assert!(
+            !text.chars().any(|c| acts_on_terminal(c) && c != '\n'),
+            "{text}"
+        );
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back["s"], s);
+        assert_eq!(back["n"][1], 2);
+    }
 }

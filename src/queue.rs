@@ -11,6 +11,7 @@ use crate::desk::rules::{RELEASED, is_move_keyword};
 use crate::desk::{Paths, Place};
 use crate::error::Error;
 use crate::imap::{Fetched, Mailbox, QUEUE_FIELDS, Queued};
+use crate::output;
 use crate::rules::Rules;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -359,7 +360,10 @@ pub fn resolve<'a>(items: &'a [Item], query: &str) -> Result<&'a Item> {
             let lines: Vec<String> = many
                 .iter()
                 .take(10)
-                .map(|it| format!("  {}  {}  {}", it.id, it.folder, it.subject))
+                .map(|it| {
+                    let (folder, subject) = (output::line(&it.folder), output::line(&it.subject));
+                    format!("  {}  {folder}  {subject}", it.id)
+                })
                 .collect();
             let what = if many.iter().all(|it| it.hash == many[0].hash) {
                 format!("{q:?} names {} copies of one Message-ID; give one of these IDs:", many.len())

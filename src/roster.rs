@@ -77,12 +77,17 @@ impl Roster {
     /// The duty of one day. An override decides its date even on a holiday (someone
     /// who agreed to work it); otherwise holidays and non-business weekdays have no duty.
     pub fn duty(&self, cal: &Calendar, date: NaiveDate) -> Duty {
+        self.duty_at(cal, date, None)
+    }
+
+    /// `turn`: the rotation's count for `date` when the caller has it already.
+    fn duty_at(&self, cal: &Calendar, date: NaiveDate, turn: Option<i64>) -> Duty {
         let holiday = cal.holiday(date);
         let business_day = cal.is_work_weekday(date.weekday()) && holiday.is_none();
         let (on_duty, overridden) = match self.overrides.get(&date) {
             Some(m) => (m.clone(), true),
             None if !business_day => (Vec::new(), false),
-            None => (self.planned(cal, date), false),
+            None => (self.planned(cal, date, turn), false),
         };
         Duty {
             date,
@@ -94,7 +99,7 @@ impl Roster {
         }
     }
 
-    fn planned(&self, cal: &Calendar, date: NaiveDate) -> Vec<String> {
+    fn planned(&self, cal: &Calendar, date: NaiveDate, turn: Option<i64>) -> Vec<String> {
         match &self.plan {
             Plan::Nobody => Vec::new(),
             Plan::Weekdays(days) => days[date.weekday().num_days_from_monday() as usize].clone(),
@@ -106,23 +111,59 @@ impl Roster {
                 if members.is_empty() {
                     return Vec::new();
                 }
-                let turn = match every {
-                    Every::Day => business_days_between(cal, *start, date),
-                    Every::Week => working_weeks_between(cal, *start, date),
-                };
+                let turn = turn.unwrap_or_else(|| turn_of(cal, *every, *start, date));
                 let n = members.len() as i64;
                 vec![members[turn.rem_euclid(n) as usize].clone()]
             }
         }
     }
 
-    /// The coming `n` days from `from`.
+    /// The coming `n` days from `from`. The rotation's count is taken once for `from`
+    /// and carried forward: counted again for every day, a start years away costs
+    /// a walk over those years per day.
     pub fn days(&self, cal: &Calendar, from: NaiveDate, n: u32) -> Vec<Duty> {
-        from.iter_days()
-            .take(n as usize)
-            .map(|d| self.duty(cal, d))
-            .collect()
+        let mut turn = match &self.plan {
+            Plan::Rotation { every, start, .. } => {
+                Some((*every, turn_of(cal, *every, *start, from)))
+            }
+            _ => None,
+        };
+        let mut out = Vec::with_capacity(n as usize);
+        for d in from.iter_days().take(n as usize) {
+            out.push(self.duty_at(cal, d, turn.map(|(_, t)| t)));
+            if let Some((every, t)) = turn.as_mut() {
+                *t += match every {
+                    Every::Day => i64::from(business(cal, d)),
+                    // Crossing into a new week passes the turn if the week ending
+                    // today had work.
+                    Every::Week => i64::from(
+                        d.weekday() == chrono::Weekday::Sun
+                            && (0..7).any(|i| business(cal, d - chrono::Duration::days(i))),
+                    ),
+                };
+            }
+        }
+        out
     }
+}
+
+fn turn_of(cal: &Calendar, every: Every, start: NaiveDate, date: NaiveDate) -> i64 {
+    match every {
+        Every::Day => business_days_between(cal, start, date),
+        Every::Week => working_weeks_between(cal, start, date),
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Business-day look-ups made by this module, for the cost tests.
+    static LOOKUPS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+fn business(cal: &Calendar, d: NaiveDate) -> bool {
+    #[cfg(test)]
+    LOOKUPS.with(|c| c.set(c.get() + 1));
+    cal.is_business_day(d)
 }
 
 /// Business days in [start, date) — negative when `date` is before `start` — so a
@@ -136,7 +177,7 @@ fn business_days_between(cal: &Calendar, start: NaiveDate, date: NaiveDate) -> i
     let count = a
         .iter_days()
         .take_while(|d| *d < b)
-        .filter(|d| cal.is_business_day(*d))
+        .filter(|d| business(cal, *d))
         .count() as i64;
     sign * count
 }
@@ -152,7 +193,7 @@ fn working_weeks_between(cal: &Calendar, start: NaiveDate, date: NaiveDate) -> i
     let mut weeks = 0;
     let mut w = lo;
     while w < hi {
-        if w.iter_days().take(7).any(|d| cal.is_business_day(d)) {
+        if w.iter_days().take(7).any(|d| business(cal, d)) {
             weeks += 1;
         }
         w += chrono::Duration::days(7);
@@ -236,6 +277,42 @@ mod tests {
         cal.yearly
             .push(crate::calendar::YearlyRange::parse("11-30..12-04").unwrap());
         assert_eq!(who(&cal, "2026-12-07"), "c");
+    }
+
+    #[test]
+    fn a_year_of_days_far_from_the_start_counts_once() {
+        let cal = Calendar::default_japan();
+        for every in [Every::Day, Every::Week] {
+            let r = rotation(every);
+            for from in [
+                "2300-01-01",
+                "2026-11-10",
+                "2026-10-01",
+                "2100-01-01",
+                "1990-03-01",
+            ] {
+                let from = d(from);
+                LOOKUPS.with(|c| c.set(0));
+                let days = r.days(&cal, from, 365);
+                let cost = LOOKUPS.with(|c| c.get());
+                let span = (from - d("2026-11-16")).num_days().unsigned_abs();
+                assert!(
+                    cost <= span + 365 * 8,
+                    "{every:?} from {from}: {cost} look-ups"
+                );
+                // The same answers as asking day by day (which walks from the start
+                // each time, so only near it for every day).
+                if span > 100_000 {
+                    continue;
+                }
+                let step = if span < 1000 { 1 } else { 37 };
+                for (i, x) in days.iter().enumerate().step_by(step) {
+                    let day = from + chrono::Duration::days(i as i64);
+                    assert_eq!(x.on_duty, r.duty(&cal, day).on_duty, "{every:?} {day}");
+                }
+                assert_eq!(days[364].on_duty, r.duty(&cal, days[364].date).on_duty);
+            }
+        }
     }
 
     #[test]

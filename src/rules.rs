@@ -1,6 +1,8 @@
 //! rules.yaml: the serde mirror of the file, then validated `Rules` with no loose
 //! options. Every problem names the file, line and key; `check` shows them all.
 
+mod yamlscan;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -77,11 +79,36 @@ struct RawSmtp {
 }
 
 /// A member key or a list of them.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug)]
 enum OneOrMany {
     One(String),
     Many(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for OneOrMany {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = OneOrMany;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a member key or a list of member keys")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<OneOrMany, E> {
+                Ok(OneOrMany::One(v.to_string()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<OneOrMany, A::Error> {
+                let mut out = Vec::new();
+                while let Some(k) = seq.next_element::<String>()? {
+                    out.push(k);
+                }
+                Ok(OneOrMany::Many(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl OneOrMany {
@@ -471,14 +498,42 @@ pub struct Loaded {
 
 /// Reads and validates a rules file; on failure the error lists every problem found.
 pub fn load(path: &Path) -> Result<Loaded> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    use std::io::Read;
+    let cannot = |e: &dyn std::fmt::Display| {
         config(format!(
             "cannot read rules file {}: {e} (give one with --rules PATH or MAILDUTY_RULES)",
+            path.display()
+        ))
+    };
+    let file = std::fs::File::open(path).map_err(|e| cannot(&e))?;
+    // `--rules /dev/zero` or a log file given by mistake must not be read to the end.
+    let mut bytes = Vec::new();
+    file.take(MAX_RULES_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| cannot(&e))?;
+    if bytes.len() as u64 > MAX_RULES_BYTES {
+        return Err(config(format!(
+            "{}: larger than {} KiB; a rules file is a few KiB of YAML",
+            path.display(),
+            MAX_RULES_BYTES / 1024
+        )));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let upto = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = upto.iter().filter(|b| **b == b'\n').count() + 1;
+        config(format!(
+            "{}:{line}: not UTF-8 text; save the rules file as UTF-8",
             path.display()
         ))
     })?;
     parse(path, &text, file_is_private(path))
 }
+
+/// Largest rules file read.
+pub const MAX_RULES_BYTES: u64 = 1 << 20;
+
+/// Deepest nesting of flow collections (`[`, `{`) accepted; the rules need three.
+pub const MAX_DEPTH: usize = 64;
 
 #[cfg(unix)]
 fn file_is_private(path: &Path) -> bool {
@@ -493,6 +548,19 @@ fn file_is_private(_: &Path) -> bool {
 
 pub fn parse(path: &Path, text: &str, private: bool) -> Result<Loaded> {
     let file = path.display().to_string();
+    // Windows editors start UTF-8 files with a byte order mark.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if let Some(line) = too_deep(text) {
+        return Err(config(format!(
+            "{file}:{line}: nested more than {MAX_DEPTH} deep; the rules need a few levels"
+        )));
+    }
+    if let Some(d) = yamlscan::duplicate_key(text) {
+        return Err(config(format!(
+            "{file}:{}:{}: duplicate key {} (first at line {}); give each key once",
+            d.line, d.column, d.path, d.first_line
+        )));
+    }
     let raw: RawRules = serde_yaml::from_str(text).map_err(|e| {
         let msg = e.to_string();
         // serde_yaml says "... at line L column C"; lead with file:line:col instead.
@@ -523,6 +591,45 @@ pub fn parse(path: &Path, text: &str, private: bool) -> Result<Loaded> {
     })
 }
 
+/// The line where flow collections first nest deeper than MAX_DEPTH. Cheap and done
+/// before the YAML parser, which takes minutes over 100,000 `[`.
+fn too_deep(text: &str) -> Option<usize> {
+    let (mut depth, mut line) = (0usize, 1);
+    let mut quote: Option<char> = None;
+    let mut prev = '\n';
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\n' {
+            line += 1;
+        }
+        match quote {
+            Some('"') if c == '\\' => {
+                chars.next();
+            }
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                '#' if prev.is_whitespace() => {
+                    while chars.peek().is_some_and(|n| *n != '\n') {
+                        chars.next();
+                    }
+                }
+                '"' | '\'' if prev.is_whitespace() || "[{,:".contains(prev) => quote = Some(c),
+                '[' | '{' => {
+                    depth += 1;
+                    if depth > MAX_DEPTH {
+                        return Some(line);
+                    }
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            },
+        }
+        prev = c;
+    }
+    None
+}
+
 struct Validator<'a> {
     file: &'a str,
     text: &'a str,
@@ -546,6 +653,39 @@ impl Validator<'_> {
     fn warn(&mut self, keys: &[&str], msg: impl AsRef<str>) {
         let w = format!("{}: {}: {}", self.at(keys), keys.join("."), msg.as_ref());
         self.warnings.push(w);
+    }
+
+    /// Text that goes to a server inside a command or a header: a line break there
+    /// would end the command and start one the file did not mean.
+    fn one_line(&mut self, keys: &[&str], v: &str) -> bool {
+        if v.chars().any(char::is_control) {
+            self.problem(
+                keys,
+                "contains a control character (a line break, say), which would reach the server as part of a command",
+            );
+            return false;
+        }
+        true
+    }
+
+    /// A CA certificate file that TLS will be able to use, read now rather than after
+    /// connecting.
+    fn ca_file(&mut self, keys: &[&str], ca: &Path) -> bool {
+        let msg = match std::fs::read(ca) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                format!("{} does not exist", ca.display())
+            }
+            Err(e) => format!("cannot read {}: {e}", ca.display()),
+            Ok(pem) => match native_tls::Certificate::from_pem(&pem) {
+                Ok(_) if pem.windows(11).any(|w| w == b"-----BEGIN ") => return true,
+                _ => format!(
+                    "{} is not a PEM certificate (a file starting -----BEGIN CERTIFICATE-----)",
+                    ca.display()
+                ),
+            },
+        };
+        self.problem(keys, msg);
+        false
     }
 
     fn rules(&mut self, path: &Path, raw: RawRules, private: bool) -> Option<Rules> {
@@ -873,6 +1013,10 @@ impl Validator<'_> {
             if r == "duty" {
                 out.push(Recipient::Duty);
             } else if r.contains('@') {
+                if r.parse::<lettre::message::Mailbox>().is_err() {
+                    self.problem(&["digest", key], format!("{r:?} is not an email address"));
+                    continue;
+                }
                 out.push(Recipient::Address(r));
             } else if let Some(k) = self.known_members(&["digest", key], vec![r], keys).pop() {
                 out.push(Recipient::Member(k));
@@ -912,6 +1056,10 @@ impl Validator<'_> {
             (None, Some(path)) => Transport::Sendmail(path),
             (None, None) => Transport::Unset,
             (Some(s), None) => {
+                self.one_line(&["digest", "smtp", "host"], &s.host);
+                if let Some(u) = &s.user {
+                    self.one_line(&["digest", "smtp", "user"], u);
+                }
                 let tls = s.tls.unwrap_or(TlsMode::Starttls);
                 if tls == TlsMode::None && !is_loopback(&s.host) {
                     self.problem(
@@ -919,13 +1067,8 @@ impl Validator<'_> {
                         format!("tls: none is allowed only for a loopback host, not {:?} (use starttls or implicit)", s.host),
                     );
                 }
-                if let Some(ca) = &s.ca_file
-                    && !ca.exists()
-                {
-                    self.problem(
-                        &["digest", "smtp", "ca_file"],
-                        format!("{} does not exist", ca.display()),
-                    );
+                if let Some(ca) = &s.ca_file {
+                    self.ca_file(&["digest", "smtp", "ca_file"], ca);
                 }
                 let mut sources = Vec::new();
                 if let Some(c) = s.password_command {
@@ -992,6 +1135,14 @@ impl Validator<'_> {
                     format!("route {n} matches nothing: give from: or subject:"),
                 );
             }
+            for (key, p) in [("from", &r.matcher.from), ("subject", &r.matcher.subject)] {
+                if p.as_deref().is_some_and(|p| p.trim().is_empty()) {
+                    self.problem(
+                        &["routes", "match", key],
+                        format!("route {n}: {key} is empty, which would match all mail: give a pattern or leave {key} out"),
+                    );
+                }
+            }
             let owner = match r.owner {
                 Some(o) => self
                     .known_members(&["routes", "owner"], vec![o], keys)
@@ -1003,7 +1154,9 @@ impl Validator<'_> {
                 if d.is_none() {
                     self.problem(
                         &["routes", "sla"],
-                        format!("route {n}: {s:?} is not a duration (like 30m, 4h, 2d)"),
+                        format!(
+                            "route {n}: {s:?} is not a duration (like 30m, 4h, 2d; at most 36500d)"
+                        ),
                     );
                 }
                 d
@@ -1030,6 +1183,8 @@ impl Validator<'_> {
             self.problem(&["imap", "host"], "is empty");
             ok = false;
         }
+        ok &= self.one_line(&["imap", "host"], &raw.host);
+        ok &= self.one_line(&["imap", "user"], &raw.user);
         if tls == TlsMode::None && !is_loopback(&raw.host) {
             self.problem(
                 &["imap", "tls"],
@@ -1040,14 +1195,8 @@ impl Validator<'_> {
             );
             ok = false;
         }
-        if let Some(ca) = &raw.ca_file
-            && !ca.exists()
-        {
-            self.problem(
-                &["imap", "ca_file"],
-                format!("{} does not exist", ca.display()),
-            );
-            ok = false;
+        if let Some(ca) = &raw.ca_file {
+            ok &= self.ca_file(&["imap", "ca_file"], ca);
         }
         let mut sources = Vec::new();
         if let Some(c) = raw.password_command {
@@ -1122,13 +1271,30 @@ impl Validator<'_> {
             ("done", &f.done),
             ("history", &f.history),
         ];
+        for (k, name) in all {
+            if !plain_folder_name(name) {
+                self.problem(
+                    &["folders", k],
+                    format!("{name:?} is not a plain folder name: no * or %, no empty, . or .. parts between /, no control characters"),
+                );
+            }
+        }
+        // Servers differ in whether case matters (INBOX never does): a status folder
+        // that only differs in case, or lies inside another, would be read twice or
+        // emptied by the moves of the other.
+        let fold = |s: &str| s.to_lowercase();
         for (i, (ka, a)) in all.iter().enumerate() {
-            for (kb, b) in &all[i + 1..] {
-                if a == b {
+            for (kb, b) in all.iter().skip(i + 1) {
+                let (la, lb) = (fold(a), fold(b));
+                if la == lb {
                     self.problem(
                         &["folders", kb],
                         format!("is the same folder as folders.{ka} ({a})"),
                     );
+                } else if lb.starts_with(&format!("{la}/")) {
+                    self.problem(&["folders", kb], format!("is inside folders.{ka} ({a})"));
+                } else if la.starts_with(&format!("{lb}/")) {
+                    self.problem(&["folders", ka], format!("is inside folders.{kb} ({b})"));
                 }
             }
         }
@@ -1156,13 +1322,18 @@ impl Validator<'_> {
                 );
                 continue;
             }
+            for (field, v) in [("name", &m.name), ("login", &m.login), ("email", &m.email)] {
+                if let Some(v) = v {
+                    self.one_line(&["members", &key, field], v);
+                }
+            }
             let login = m.login.unwrap_or_else(|| key.clone());
             if let Some(other) = out.iter().find(|o| o.login == login) {
                 let msg = format!("login {login:?} is already used by member {}", other.key);
                 self.problem(&["members", &key], msg);
             }
             if let Some(email) = &m.email
-                && !email.contains('@')
+                && email.trim().parse::<lettre::Address>().is_err()
             {
                 self.problem(
                     &["members", &key, "email"],
@@ -1216,16 +1387,18 @@ impl Validator<'_> {
         });
         let mut duration = |key: &str, v: Option<String>| match v {
             None => None,
-            Some(s) => match parse_duration(&s) {
-                Some(d) if !d.is_zero() => Some(d),
-                _ => {
-                    self.problem(
+            Some(s) => {
+                match parse_duration(&s) {
+                    Some(d) if !d.is_zero() => Some(d),
+                    _ => {
+                        self.problem(
                         &["archive", key],
-                        format!("{s:?} is not a duration above zero (like 365d, 90d)"),
+                        format!("{s:?} is not a duration above zero (like 365d, 90d; at most 36500d)"),
                     );
-                    None
+                        None
+                    }
                 }
-            },
+            }
         };
         let after = duration("after", raw.after).unwrap_or(Duration::from_secs(365 * 86400));
         let history_after = duration("history_after", raw.history_after);
@@ -1233,6 +1406,7 @@ impl Validator<'_> {
             let p = v.unwrap_or_else(|| default.to_string());
             let bad = p.matches("{year}").count() != 1
                 || p.contains(['*', '%', '\\', '"'])
+                || p.chars().any(char::is_control)
                 || p.split('/')
                     .any(|seg| seg.is_empty() || seg == "." || seg == "..");
             // Archived mail must never land where the queue is read.
@@ -1251,7 +1425,7 @@ impl Validator<'_> {
             } else if bad {
                 self.problem(
                     &["archive", key],
-                    format!("{p:?}: a folder pattern needs {{year}} once (like \"完了/{{year}}\"), no empty segments, no * % \\ or quotes"),
+                    format!("{p:?}: a folder pattern needs {{year}} once (like \"完了/{{year}}\"), no empty segments, no * % \\, quotes or control characters"),
                 );
             }
             p
@@ -1284,7 +1458,9 @@ impl Validator<'_> {
                 None => {
                     self.problem(
                         &["sla", key],
-                        format!("{s:?} is not a duration (like 30m, 4h, 2d, 1h30m)"),
+                        format!(
+                            "{s:?} is not a duration (like 30m, 4h, 2d, 1h30m; at most 36500d)"
+                        ),
                     );
                     None
                 }
@@ -1302,6 +1478,16 @@ impl Validator<'_> {
     }
 }
 
+/// A folder name that means one folder on every server: no LIST wildcards, no
+/// empty or relative parts, nothing that cannot go on one command line.
+fn plain_folder_name(name: &str) -> bool {
+    !name.contains(['*', '%'])
+        && !name.chars().any(char::is_control)
+        && name
+            .split('/')
+            .all(|seg| !seg.trim().is_empty() && seg != "." && seg != "..")
+}
+
 pub fn is_loopback(host: &str) -> bool {
     let h = host.trim_start_matches('[').trim_end_matches(']');
     h.eq_ignore_ascii_case("localhost")
@@ -1309,7 +1495,10 @@ pub fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// `4h`, `30m`, `2d`, `1h30m`, `90s`.
+/// Longest duration accepted, 36500d: beyond it date arithmetic overflows.
+pub const MAX_DURATION_SECS: u64 = 36500 * 86400;
+
+/// `4h`, `30m`, `2d`, `1h30m`, `90s`, at most 36500d.
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
     if s.is_empty() {
@@ -1324,7 +1513,7 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
         }
         let n: u64 = num.parse().ok()?;
         num.clear();
-        total += n * match c {
+        let unit = match c {
             's' => 1,
             'm' => 60,
             'h' => 3600,
@@ -1332,8 +1521,9 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
             'w' => 7 * 86400,
             _ => return None,
         };
+        total = n.checked_mul(unit)?.checked_add(total)?;
     }
-    if !num.is_empty() {
+    if !num.is_empty() || total > MAX_DURATION_SECS {
         return None;
     }
     Some(Duration::from_secs(total))
@@ -1411,6 +1601,9 @@ pub fn locate(text: &str, keys: &[&str]) -> Option<(usize, usize)> {
 }
 
 fn find_key(line: &str, key: &str) -> Option<usize> {
+    if key.is_empty() {
+        return find_key(line, "\"\"").or_else(|| find_key(line, "''"));
+    }
     let mut start = 0;
     while let Some(pos) = line[start..].find(key) {
         let at = start + pos;
@@ -1563,11 +1756,207 @@ mod tests {
                 "the same as archive.folder",
             ),
             ("archive: { after: 0d }", "above zero"),
+            (
+                "archive: { folder: \"a\\r\\n{year}\" }",
+                "needs {year} once",
+            ),
             ("quota: { warn: 0 }", "not a percentage"),
         ] {
             let e = problems(&format!("{GOOD}{yaml}\n"));
             assert!(e.contains(want), "{yaml}: {e}");
         }
+    }
+
+    #[test]
+    fn status_folders_are_apart_and_plain() {
+        for (yaml, want) in [
+            (
+                "folders: { unclaimed: 対応中/alice }",
+                "folders.unclaimed: is inside folders.claimed (対応中)",
+            ),
+            (
+                "folders: { done: 対応中/bob }",
+                "folders.done: is inside folders.claimed (対応中)",
+            ),
+            (
+                "folders: { history: Inbox }",
+                "folders.history: is the same folder as folders.inbox (INBOX)",
+            ),
+            (
+                "folders: { unclaimed: inbox }",
+                "is the same folder as folders.inbox",
+            ),
+            (
+                "folders: { claimed: 未対応/x }",
+                "folders.claimed: is inside folders.unclaimed",
+            ),
+            (
+                "folders: { unclaimed: 完了/新着 }",
+                "is inside folders.done",
+            ),
+            (
+                "folders: { done: \"*\" }",
+                "folders.done: \"*\" is not a plain folder name",
+            ),
+            ("folders: { done: \"完了%\" }", "not a plain folder name"),
+            ("folders: { done: \"a//b\" }", "not a plain folder name"),
+            ("folders: { done: \"a/../b\" }", "not a plain folder name"),
+            ("folders: { done: \"/完了\" }", "not a plain folder name"),
+            ("folders: { done: \"完了/\" }", "not a plain folder name"),
+            ("folders: { done: \"a\\r\\nb\" }", "not a plain folder name"),
+        ] {
+            let e = problems(&format!("{GOOD}{yaml}\n"));
+            assert!(e.contains(want), "{yaml}: {e}");
+            assert!(e.contains("r.yaml:9:"), "{yaml}: {e}");
+        }
+        assert_eq!(
+            problems(&format!("{GOOD}folders: {{ done: 完了/2026 }}\n")),
+            ""
+        );
+    }
+
+    #[test]
+    fn empty_keys_are_named_not_spun_on() {
+        let e = problems(&GOOD.replace("members:\n", "members:\n  \"\": {}\n"));
+        assert!(e.contains("r.yaml:7:3: members.: a member key"), "{e}");
+        let e = problems(&format!("{GOOD}roster:\n  overrides: {{\"\": [tanaka]}}\n"));
+        assert!(e.contains("\"\" is not a valid date"), "{e}");
+        let e = problems(&format!("{GOOD}roster:\n  weekdays: {{\"\": tanaka}}\n"));
+        assert!(e.contains("\"\" is not a weekday"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_keys_are_reported_at_their_line() {
+        let e = problems(&format!("{GOOD}  tanaka: {{ name: 別人 }}\n"));
+        assert!(
+            e.starts_with("r.yaml:9:3: duplicate key members.tanaka (first at line 7)"),
+            "{e}"
+        );
+        let e = problems(&format!("{GOOD}imap:\n  host: x\n"));
+        assert!(
+            e.starts_with("r.yaml:9:1: duplicate key imap (first at line 1)"),
+            "{e}"
+        );
+        let e = problems(&GOOD.replace("login: tanaka }", "login: tanaka, login: t2 }"));
+        assert!(e.starts_with("r.yaml:7:"), "{e}");
+        assert!(e.contains("duplicate key members.tanaka.login"), "{e}");
+        // The same key in different mappings, and in a list of mappings, is no duplicate.
+        let ok = format!(
+            "{GOOD}routes:\n  - match: {{ subject: a }}\n    owner: tanaka\n  - match: {{ subject: b }}\n    owner: tanaka\n"
+        );
+        assert_eq!(problems(&ok), "");
+    }
+
+    #[test]
+    fn addresses_are_checked_as_addresses() {
+        let e = problems(&GOOD.replace("tanaka@example.jp", "bob@@x"));
+        assert!(
+            e.contains("members.tanaka.email: \"bob@@x\" is not an email address"),
+            "{e}"
+        );
+        let e = problems(&format!(
+            "{GOOD}digest:\n  to: [duty, \"carol@example@co.jp\"]\n"
+        ));
+        assert!(
+            e.contains("digest.to: \"carol@example@co.jp\" is not an email address"),
+            "{e}"
+        );
+        let e = problems(&format!("{GOOD}digest:\n  cc: [\"a b@x.jp\"]\n"));
+        assert!(
+            e.contains("digest.cc: \"a b@x.jp\" is not an email address"),
+            "{e}"
+        );
+        assert_eq!(
+            problems(&format!(
+                "{GOOD}digest:\n  to: [duty, 上司 <boss@example.jp>]\n"
+            )),
+            ""
+        );
+    }
+
+    #[test]
+    fn no_line_breaks_reach_the_wire() {
+        for (from, to) in [
+            ("user: support", "user: \"support\\r\\nA LOGOUT\""),
+            ("host: 127.0.0.1", "host: \"127.0.0.1\\n\""),
+            ("name: 田中 太郎", "name: \"田中\\u001b[31m\""),
+        ] {
+            let e = problems(&GOOD.replace(from, to));
+            assert!(e.contains("control character"), "{to}: {e}");
+        }
+        let e = problems(&format!(
+            "{GOOD}digest:\n  smtp: {{ host: \"mx\\r\", user: \"u\\n\", password_env: X }}\n"
+        ));
+        assert!(
+            e.contains("digest.smtp.host") && e.contains("digest.smtp.user"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let l = parse(Path::new("r.yaml"), &format!("\u{feff}{GOOD}"), true).unwrap();
+        assert_eq!(l.rules.imap.user, "support");
+    }
+
+    #[test]
+    fn huge_durations_are_refused_not_wrapped() {
+        let e = problems(&format!("{GOOD}sla: {{ unclaimed: 5124095576030432h }}\n"));
+        assert!(
+            e.contains("sla.unclaimed: \"5124095576030432h\" is not a duration"),
+            "{e}"
+        );
+        assert!(e.contains("at most 36500d"), "{e}");
+        assert_eq!(parse_duration("99999999999999999999d"), None);
+        assert_eq!(
+            parse_duration("36500d"),
+            Some(Duration::from_secs(36500 * 86400))
+        );
+        assert_eq!(parse_duration("36501d"), None);
+    }
+
+    #[test]
+    fn a_roster_value_of_the_wrong_kind_says_what_is_wanted() {
+        let e = problems(&format!("{GOOD}roster:\n  weekdays: {{ mon: 5 }}\n"));
+        assert!(!e.contains("untagged"), "{e}");
+        assert!(
+            e.contains("expected a member key or a list of member keys"),
+            "{e}"
+        );
+        assert!(e.starts_with("r.yaml:10:"), "{e}");
+    }
+
+    #[test]
+    fn empty_route_patterns_are_refused() {
+        for m in [
+            "{ subject: \"\" }",
+            "{ from: \"  \" }",
+            "{ from: \"\", subject: x }",
+        ] {
+            let e = problems(&format!(
+                "{GOOD}routes:\n  - match: {m}\n    owner: tanaka\n"
+            ));
+            assert!(
+                e.contains("is empty, which would match all mail"),
+                "{m}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_at_once() {
+        let deep = format!("{GOOD}x: {}\n", "[".repeat(100_000));
+        let e = problems(&deep);
+        assert!(e.contains("nested more than 64 deep"), "{e}");
+        let e = problems(&format!(
+            "{GOOD}x: {}{}\n",
+            "{a: ".repeat(70),
+            "}".repeat(70)
+        ));
+        assert!(e.contains("nested more than 64 deep"), "{e}");
+        // Brackets inside quotes and comments are text.
+        let text = format!("{GOOD}timezone: Asia/Tokyo # {}\n", "[".repeat(100));
+        assert_eq!(problems(&text), "");
     }
 
     #[test]

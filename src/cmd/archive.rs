@@ -15,8 +15,7 @@ pub fn run(ctx: &Ctx, args: &ArchiveArgs, out: &mut dyn Write) -> Result<()> {
     desk.close();
     match args.format {
         RotateFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, &summary)?;
-            writeln!(out)?;
+            crate::output::json(&mut *out, &summary)?;
             Ok(())
         }
         RotateFormat::Table => ctx.say(out, line(&summary)),

@@ -9,7 +9,7 @@ use crate::rules;
 pub fn run(path: &Path, quiet: bool) -> Result<()> {
     let loaded = rules::load(path)?;
     for w in &loaded.warnings {
-        eprintln!("mailduty: warning: {w}");
+        eprintln!("mailduty: warning: {}", crate::output::line(w));
     }
     if !quiet {
         let r = &loaded.rules;

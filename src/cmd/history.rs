@@ -47,8 +47,7 @@ pub fn run(ctx: &Ctx, args: &HistoryArgs, out: &mut dyn Write) -> Result<()> {
     }
     match args.format {
         RotateFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, &events)?;
-            writeln!(out)?;
+            crate::output::json(&mut *out, &events)?;
         }
         RotateFormat::Table => {
             if events.is_empty() {
@@ -82,5 +81,5 @@ pub fn line(e: &Stored, rules: &Rules) -> String {
     {
         s.push_str(&format!("  {subj}"));
     }
-    s.trim_end().to_string()
+    crate::output::line(s.trim_end()).into_owned()
 }

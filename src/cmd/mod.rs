@@ -54,7 +54,8 @@ impl Ctx {
 
     pub fn say(&self, out: &mut dyn Write, line: impl AsRef<str>) -> Result<()> {
         if !self.global.quiet {
-            writeln!(out, "{}", line.as_ref())?;
+            // Lines carry subjects and folder names from the server.
+            writeln!(out, "{}", crate::output::line(line.as_ref()))?;
         }
         Ok(())
     }
@@ -88,7 +89,7 @@ pub fn run(cli: Cli) -> Result<()> {
     }
     let loaded = rules::load(&path)?;
     for w in &loaded.warnings {
-        eprintln!("mailduty: warning: {w}");
+        eprintln!("mailduty: warning: {}", crate::output::line(w));
     }
     let ctx = Ctx {
         rules: loaded.rules,

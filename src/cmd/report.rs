@@ -58,10 +58,13 @@ pub fn run(ctx: &Ctx, args: &ReportArgs, out: &mut dyn Write) -> Result<()> {
         desk.close();
         match args.format {
             RotateFormat::Json => {
-                serde_json::to_writer_pretty(&mut *out, &report)?;
-                writeln!(out)?;
+                crate::output::json(&mut *out, &report)?;
             }
-            RotateFormat::Table => write!(out, "{}", digest::text(&report, rules))?,
+            RotateFormat::Table => write!(
+                out,
+                "{}",
+                crate::output::text(&digest::text(&report, rules))
+            )?,
         }
         return Ok(());
     };
@@ -113,7 +116,7 @@ pub fn run(ctx: &Ctx, args: &ReportArgs, out: &mut dyn Write) -> Result<()> {
             format!("the digest for {today} was already sent at {at} from this machine; writing its marker, nothing sent"),
         )?,
         _ => {
-            send(rules, &message)?;
+            send(rules, &plan, &message)?;
             if let Some(s) = &sent_here {
                 s.write(now);
             }

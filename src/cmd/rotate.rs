@@ -28,8 +28,7 @@ pub fn run(ctx: &Ctx, args: &RotateArgs, out: &mut dyn Write) -> Result<()> {
     let views: Vec<DutyView<'_>> = days.iter().map(|d| DutyView::new(&ctx.rules, d)).collect();
     match args.format {
         RotateFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, &views)?;
-            writeln!(out)?;
+            crate::output::json(&mut *out, &views)?;
         }
         RotateFormat::Table if args.days.is_none() => {
             let v = &views[0];
@@ -175,8 +174,7 @@ fn apply(ctx: &Ctx, format: RotateFormat, now: DateTime<Utc>, out: &mut dyn Writ
                 left: done.left,
                 recovered: done.recovered,
             };
-            serde_json::to_writer_pretty(&mut *out, &view)?;
-            writeln!(out)?;
+            crate::output::json(&mut *out, &view)?;
         }
         RotateFormat::Table => {
             for m in &done.moved {

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::Ctx;
 use crate::cli::{RotateFormat, ShowArgs};
 use crate::history::Stored;
-use crate::output::age;
+use crate::output::{age, line, text};
 
 #[derive(Serialize)]
 struct ShowView {
@@ -95,8 +95,7 @@ pub fn run(ctx: &Ctx, args: &ShowArgs, out: &mut dyn Write) -> Result<()> {
         history: events,
     };
     if args.format == RotateFormat::Json {
-        serde_json::to_writer_pretty(&mut *out, &view)?;
-        writeln!(out)?;
+        crate::output::json(&mut *out, &view)?;
         return Ok(());
     }
     let tz = ctx.rules.timezone;
@@ -130,12 +129,15 @@ pub fn run(ctx: &Ctx, args: &ShowArgs, out: &mut dyn Write) -> Result<()> {
     if let Some(m) = &view.message_id {
         head.push(("Message-ID", format!("<{m}>")));
     }
+    // Header values on one line each, whatever line breaks an encoded word hid; the
+    // body keeps its lines and tabs. Anything else a terminal would act on is shown
+    // as an escape (output::line, output::text).
     for (k, v) in head {
-        writeln!(out, "{:<11} {}", format!("{k}:"), v)?;
+        writeln!(out, "{:<11} {}", format!("{k}:"), line(&v))?;
     }
     writeln!(out)?;
-    for line in view.body.trim_end().lines() {
-        writeln!(out, "{}", line.trim_end())?;
+    for l in text(view.body.trim_end()).lines() {
+        writeln!(out, "{}", l.trim_end())?;
     }
     writeln!(out)?;
     if view.history.is_empty() {

@@ -55,7 +55,10 @@ pub fn run(
                 return Err(e);
             }
             for line in format!("{e:#}").lines() {
-                eprintln!("mailduty: {id}: {line}");
+                eprintln!(
+                    "mailduty: {}",
+                    crate::output::line(&format!("{id}: {line}"))
+                );
             }
             // The exit code is the worst one: a failure outranks a conflict or a miss.
             let worse = first_err.as_ref().is_none_or(|f| {

@@ -105,9 +105,10 @@ pub fn archive(desk: &mut Desk<'_>, today: NaiveDate, dry_run: bool) -> Result<S
     if let Err(e) = first
         && let Err(again) = desk.record(&ev, None)
     {
-        eprintln!(
-            "mailduty: warning: archived, but the summary event was not written: {again:#} (first try: {e:#})"
+        let msg = format!(
+            "archived, but the summary event was not written: {again:#} (first try: {e:#})"
         );
+        eprintln!("mailduty: warning: {}", crate::output::line(&msg));
     }
     if copying {
         // The copies came with the mark; in the archive it means nothing.

@@ -63,7 +63,7 @@ impl Key {
         match self {
             Key::MessageId(m) => message_id_criteria("Message-ID", m),
             Key::HeaderId(f, m) => message_id_criteria(f, m),
-            Key::Header(f, v) => format!("HEADER {f} {}", quote(v)),
+            Key::Header(f, v) => format!("HEADER {f} {}", quote(&search_text(v))),
             Key::Size(n) => format!("LARGER {} SMALLER {}", n.saturating_sub(1), n + 1),
             Key::Keyword(k) => format!("KEYWORD {k}"),
             Key::Since(d) => format!("SINCE {}", d.format("%d-%b-%Y")),
@@ -171,49 +171,120 @@ pub fn quote_arg(s: &str) -> String {
     quote(s)
 }
 
-/// The password from its source; `key` names the rules section in messages.
+/// The password from its source; `key` names the rules section in messages. An
+/// empty password is refused here: sent, it fails as a wrong password, or worse
+/// logs in to a server that allows empty passwords.
 pub fn resolve_secret(secret: &Secret, key: &str) -> Result<String> {
-    let pw = match secret {
-        Secret::Plain(p) => p.clone(),
-        Secret::Env(var) => std::env::var(var).map_err(|_| {
-            crate::error::config(format!(
-                "{key}.password_env: the environment variable {var} is not set"
-            ))
-        })?,
-        Secret::File(path) => std::fs::read_to_string(path)
-            .map_err(|e| {
+    let (source, pw) = match secret {
+        Secret::Plain(p) => ("password", p.clone()),
+        Secret::Env(var) => (
+            "password_env",
+            std::env::var(var).map_err(|_| {
                 crate::error::config(format!(
-                    "{key}.password_file: cannot read {}: {e}",
-                    path.display()
+                    "{key}.password_env: the environment variable {var} is not set"
                 ))
-            })?
-            .trim_end_matches(['\r', '\n'])
-            .to_string(),
-        Secret::Command(cmd) => {
-            let out = std::process::Command::new("sh")
-                .arg("-c")
-                .arg(cmd)
-                .stderr(std::process::Stdio::inherit())
-                .output()
-                .with_context(|| format!("{key}.password_command: cannot run sh"))?;
-            if !out.status.success() {
-                bail!(crate::error::config(format!(
-                    "{key}.password_command failed ({}); run it by hand to see why",
-                    out.status
-                )));
-            }
-            let text = String::from_utf8(out.stdout).map_err(|_| {
-                anyhow!("{key}.password_command printed something that is not UTF-8")
-            })?;
-            text.lines().next().unwrap_or("").to_string()
-        }
+            })?,
+        ),
+        Secret::File(path) => (
+            "password_file",
+            std::fs::read_to_string(path)
+                .map_err(|e| {
+                    crate::error::config(format!(
+                        "{key}.password_file: cannot read {}: {e}",
+                        path.display()
+                    ))
+                })?
+                .trim_end_matches(['\r', '\n'])
+                .to_string(),
+        ),
+        Secret::Command(cmd) => ("password_command", password_command(cmd, key)?),
     };
+    if pw.is_empty() {
+        bail!(crate::error::config(format!(
+            "{key}.{source} gave an empty password; nothing was sent to the server"
+        )));
+    }
     if pw.contains(['\r', '\n', '\0']) {
-        bail!(crate::error::config(
-            "the IMAP password contains a line break or NUL, which IMAP LOGIN cannot carry"
-        ));
+        bail!(crate::error::config(format!(
+            "{key}.{source}: the password contains a line break or NUL, which a login cannot carry"
+        )));
     }
     Ok(pw)
+}
+
+/// How long `password_command` may take: a password manager waiting for a person
+/// must not hang a cron job.
+pub const PASSWORD_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The first line `cmd` prints, run by sh with no standard input, within the timeout.
+fn password_command(cmd: &str, key: &str) -> Result<String> {
+    use std::io::Read;
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        // Its own process group, so that a timeout ends whatever it started too.
+        .process_group(0)
+        .spawn()
+        .with_context(|| format!("{key}.password_command: cannot run sh"))?;
+    let mut stdout = child.stdout.take().expect("piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // The first line is the password; what may follow is not waited for.
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while buf.len() < 1 << 16 && !buf.contains(&b'\n') {
+            match stdout.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        let _ = tx.send(buf);
+    });
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait()? {
+            break st;
+        }
+        if started.elapsed() > PASSWORD_COMMAND_TIMEOUT {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .stderr(Stdio::null())
+                .status();
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!(crate::error::config(format!(
+                "{key}.password_command did not finish within {} s; run it by hand to see why",
+                PASSWORD_COMMAND_TIMEOUT.as_secs()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    if !status.success() {
+        bail!(crate::error::config(format!(
+            "{key}.password_command failed ({status}); run it by hand to see why"
+        )));
+    }
+    // Something it left running may hold the pipe open: take what came by the deadline.
+    let left = PASSWORD_COMMAND_TIMEOUT.saturating_sub(started.elapsed());
+    let out = rx
+        .recv_timeout(left.max(Duration::from_secs(1)))
+        .unwrap_or_default();
+    let first = out
+        .split(|b| *b == b'\n')
+        .next()
+        .unwrap_or_default()
+        .to_vec();
+    let text = String::from_utf8(first).map_err(|_| {
+        crate::error::config(format!(
+            "{key}.password_command printed something that is not UTF-8 text"
+        ))
+    })?;
+    Ok(text.trim_end_matches('\r').to_string())
 }
 
 fn tls_connector(acct: &ImapAccount) -> Result<native_tls::TlsConnector> {
@@ -1305,13 +1376,36 @@ fn folder_info(r: &[u8]) -> Option<FolderInfo> {
     })
 }
 
-/// The SEARCH key for a Message-ID in `field`, angle brackets included.
+/// The SEARCH key for a Message-ID in `field`, angle brackets included. An ID too long
+/// for a command line is searched by its start: HEADER matches substrings, so that
+/// finds a few more messages, never fewer, and every caller proves what it found.
 fn message_id_criteria(field: &str, message_id: &str) -> String {
     let bare = message_id
         .trim()
         .trim_start_matches('<')
         .trim_end_matches('>');
-    format!("HEADER {field} {}", quote(&format!("<{bare}>")))
+    format!(
+        "HEADER {field} {}",
+        quote(&search_text(&format!("<{bare}>")))
+    )
+}
+
+/// Longest text sent as one SEARCH argument. Dovecot refuses a command line over
+/// 64 KiB ("Too long argument"), and a sender chooses how long a Message-ID is.
+pub const MAX_SEARCH_TEXT: usize = 1000;
+
+/// A header text as a SEARCH argument: its start, up to the first control character
+/// (a line break cannot go in a quoted string) and at most MAX_SEARCH_TEXT bytes. A
+/// start matches at least the messages the whole would.
+fn search_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len().min(MAX_SEARCH_TEXT));
+    for c in s.chars().take_while(|c| !c.is_control()) {
+        if out.len() + c.len_utf8() > MAX_SEARCH_TEXT {
+            break;
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// `* OK [HIGHESTMODSEQ 11] …` → 11.
@@ -1431,6 +1525,22 @@ fn parse_fetch(r: &[u8]) -> Option<Fetched> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn search_arguments_stay_one_short_line() {
+        let huge = format!("{}@x.jp", "x".repeat(70_000));
+        let k = Key::MessageId(huge.clone()).render();
+        assert!(k.len() < MAX_SEARCH_TEXT + 40, "{}", k.len());
+        assert!(k.starts_with("HEADER Message-ID \"<xxx"), "{k}");
+        assert_eq!(
+            Key::HeaderId("References", "a@b\r\nX LOGOUT".into()).render(),
+            "HEADER References \"<a@b\""
+        );
+        assert_eq!(
+            Key::MessageId("<日本@x>".into()).render(),
+            "HEADER Message-ID \"<日本@x>\""
+        );
+    }
 
     #[test]
     fn namespace_lines() {
