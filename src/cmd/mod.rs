@@ -70,11 +70,14 @@ pub fn notify_after(ctx: &Ctx, desk: &mut Desk<'_>) {
     match crate::notify::flush(desk, chrono::Utc::now(), ctx.global.verbose) {
         Ok(f) => {
             for w in f.warnings {
-                eprintln!("mailduty: warning: {w}");
+                eprintln!("mailduty: warning: {}", crate::output::line(&w));
             }
         }
         Err(e) => {
-            eprintln!("mailduty: warning: notifications not sent ({e:#}); the next run sends them")
+            eprintln!(
+                "mailduty: warning: notifications not sent ({}); the next run sends them",
+                crate::output::line(&format!("{e:#}"))
+            )
         }
     }
 }

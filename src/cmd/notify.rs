@@ -23,7 +23,11 @@ pub fn run(ctx: &Ctx, args: &NotifyArgs, out: &mut dyn Write) -> Result<()> {
                 Ok(()) => ctx.say(out, format!("{name}: ok"))?,
                 Err(e) => {
                     failed += 1;
-                    writeln!(out, "{name}: failed: {e:#}")?;
+                    writeln!(
+                        out,
+                        "{name}: failed: {}",
+                        crate::output::line(&format!("{e:#}"))
+                    )?;
                 }
             }
         }
@@ -37,7 +41,7 @@ pub fn run(ctx: &Ctx, args: &NotifyArgs, out: &mut dyn Write) -> Result<()> {
     desk.close();
     let done = done?;
     for w in &done.warnings {
-        eprintln!("mailduty: warning: {w}");
+        eprintln!("mailduty: warning: {}", crate::output::line(w));
     }
     let mut line = format!(
         "notify: {} sent, {} pending",
