@@ -289,6 +289,9 @@ pub struct ListArgs {
     /// Only unclaimed messages older than sla.unclaimed
     #[arg(long)]
     pub overdue: bool,
+    /// Only messages two or more people replied to (二重対応)
+    #[arg(long)]
+    pub double: bool,
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,

@@ -312,6 +312,52 @@ pub fn since(mb: &mut Mailbox, folder: &str, since: DateTime<Utc>) -> Result<Vec
     Ok(evs)
 }
 
+/// Events whose kind contains `kind` (HEADER matches substrings: `reply` finds
+/// `double_reply` too), recorded on or after `since`; the caller keeps the kinds it
+/// wants. Its cost follows the days asked for.
+pub fn kind_since(
+    mb: &mut Mailbox,
+    folder: &str,
+    kind: &str,
+    since: DateTime<Utc>,
+) -> Result<Vec<Stored>> {
+    let day = (since - chrono::Duration::days(1)).date_naive();
+    let uids = mb.search(
+        folder,
+        &[
+            Key::Since(day),
+            Key::Header("X-Mailduty-Event", kind.to_string()),
+        ],
+    )?;
+    let mut evs = fetch(mb, folder, &uids)?;
+    evs.retain(|e| e.time >= since);
+    Ok(evs)
+}
+
+/// The latest event of exactly `kind` among the last few recorded since `since`.
+pub fn latest(
+    mb: &mut Mailbox,
+    folder: &str,
+    kind: &str,
+    since: DateTime<Utc>,
+) -> Result<Option<Stored>> {
+    let day = (since - chrono::Duration::days(1)).date_naive();
+    let mut uids = mb.search(
+        folder,
+        &[
+            Key::Since(day),
+            Key::Header("X-Mailduty-Event", kind.to_string()),
+        ],
+    )?;
+    uids.sort_unstable();
+    let last = &uids[uids.len().saturating_sub(8)..];
+    let evs = fetch(mb, folder, last)?;
+    Ok(evs
+        .into_iter()
+        .filter(|e| e.event == kind)
+        .max_by_key(|e| e.time))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,6 +383,7 @@ mod tests {
             claim_keywords: vec![],
             modseq: None,
             released: false,
+            answered: false,
         };
         let ev = Event {
             kind: "claim",

@@ -133,6 +133,8 @@ struct AppliedView<'a> {
     left: usize,
     /// What this run finished for runs that stopped part-way.
     recovered: crate::desk::Recovered,
+    /// Replies found in Sent, 二重対応 and moves made in mail clients.
+    clients: &'a crate::desk::clients::Seen,
 }
 
 fn apply(ctx: &Ctx, format: RotateFormat, now: DateTime<Utc>, out: &mut dyn Write) -> Result<()> {
@@ -156,6 +158,7 @@ fn apply(ctx: &Ctx, format: RotateFormat, now: DateTime<Utc>, out: &mut dyn Writ
                 moved: &done.moved,
                 left: done.left,
                 recovered: done.recovered,
+                clients: &done.clients,
             };
             serde_json::to_writer_pretty(&mut *out, &view)?;
             writeln!(out)?;
@@ -183,6 +186,33 @@ fn apply(ctx: &Ctx, format: RotateFormat, now: DateTime<Utc>, out: &mut dyn Writ
             );
             if done.left > 0 {
                 summary.push_str(&format!(", {} left for the next run", done.left));
+            }
+            let c = &done.clients;
+            for r in &c.replies {
+                ctx.say(
+                    out,
+                    format!(
+                        "reply  {}  by {} ({}, {})",
+                        r.id, r.replier, r.matched_by, r.action
+                    ),
+                )?;
+            }
+            for d in &c.dragged {
+                ctx.say(
+                    out,
+                    format!(
+                        "client {}  {} in {}  {}",
+                        d.id, d.event, d.folder, d.subject
+                    ),
+                )?;
+            }
+            if !c.replies.is_empty() || !c.dragged.is_empty() {
+                summary.push_str(&format!(
+                    "; {} replies, {} double replies, {} moves made in mail clients",
+                    c.replies.len(),
+                    c.double_replies,
+                    c.dragged.len()
+                ));
             }
             let r = done.recovered;
             if r.events + r.unstuck + r.healed > 0 {
