@@ -36,6 +36,16 @@ pub struct Finished {
     pub subject: String,
 }
 
+#[derive(Debug, Serialize)]
+pub struct Double {
+    pub id: String,
+    pub message_id: Option<String>,
+    pub subject: String,
+    /// Both repliers and times, as recorded: "tanaka at …, suzuki at …".
+    pub replies: String,
+    pub at: DateTime<Utc>,
+}
+
 #[derive(Debug, Serialize, Default, PartialEq)]
 pub struct Times {
     pub count: usize,
@@ -59,6 +69,12 @@ pub struct Report {
     pub time_to_claim: Times,
     /// Business time from arrival to done, last 7 days.
     pub time_to_done: Times,
+    /// Business time from arrival to the first reply found in Sent, last 7 days.
+    pub time_to_first_reply: Times,
+    /// 二重対応 in the last 7 days: two or more people replied to one message.
+    pub double_replies: Vec<Double>,
+    /// Finished in the last 7 days with no reply recorded: how a missed reply looks.
+    pub done_without_reply: Vec<Finished>,
     /// Storage use, where the server reports a limit (null otherwise).
     pub quota: Option<crate::desk::Quota>,
     /// Bytes in each status folder, where the server reports sizes (else empty).
@@ -172,7 +188,52 @@ pub fn build(
             .filter_map(|e| Some(cal.business_time(e.arrived?, e.time).num_seconds()))
             .collect::<Vec<_>>()
     };
+    let mut first_reply: HashMap<&str, &Stored> = HashMap::new();
+    for e in events.iter().filter(|e| e.event == "reply") {
+        if let Some(m) = &e.message_id {
+            let f = first_reply.entry(bare(m)).or_insert(e);
+            if e.time < f.time {
+                *f = e;
+            }
+        }
+    }
+    let time_to_first_reply = times(
+        first_reply
+            .values()
+            .filter(|e| e.time >= week)
+            .filter_map(|e| Some(cal.business_time(e.arrived?, e.time).num_seconds().max(0)))
+            .collect(),
+    );
+    let mut double_replies: Vec<Double> = events
+        .iter()
+        .filter(|e| e.event == "double_reply" && e.time >= week)
+        .map(|e| Double {
+            id: e.id.clone(),
+            message_id: e.message_id.clone(),
+            subject: one_line(e.subject.as_deref().unwrap_or("")),
+            replies: one_line(e.note.as_deref().unwrap_or("")),
+            at: e.time,
+        })
+        .collect();
+    double_replies.sort_by_key(|d| std::cmp::Reverse(d.at));
+    let done_without_reply = events
+        .iter()
+        .filter(|e| e.event == "done" && e.time >= week)
+        .filter(|e| {
+            e.message_id
+                .as_deref()
+                .is_none_or(|m| !first_reply.contains_key(bare(m)))
+        })
+        .map(|e| Finished {
+            id: e.id.clone(),
+            actor: e.actor.clone(),
+            subject: one_line(e.subject.as_deref().unwrap_or("")),
+        })
+        .collect();
     Report {
+        time_to_first_reply,
+        double_replies,
+        done_without_reply,
         date: today,
         holiday: duty.holiday.clone(),
         business_day: duty.business_day,
@@ -276,6 +337,22 @@ pub fn text(r: &Report, rules: &Rules) -> String {
     if let Some(w) = quota_warning(r) {
         let _ = writeln!(s, "{w}");
     }
+    if !r.double_replies.is_empty() {
+        let _ = writeln!(
+            s,
+            "二重対応 (two people replied to one message, last 7 days): {}",
+            r.double_replies.len()
+        );
+        for d in &r.double_replies {
+            let _ = writeln!(
+                s,
+                "  {}  {}
+      {}",
+                d.id, d.subject, d.replies
+            );
+        }
+        let _ = writeln!(s);
+    }
     let _ = writeln!(s, "本日の当番 (on duty): {}", who(rules, &r.on_duty));
     let _ = writeln!(s);
     let _ = writeln!(
@@ -333,9 +410,22 @@ pub fn text(r: &Report, rules: &Rules) -> String {
     for f in &r.done_yesterday {
         let _ = writeln!(s, "  {}  {}  {}", f.id, f.actor, f.subject);
     }
+    if !r.done_without_reply.is_empty() {
+        let _ = writeln!(
+            s,
+            "返信なしで完了 (done with no reply in Sent, last 7 days): {}",
+            r.done_without_reply.len()
+        );
+        for f in &r.done_without_reply {
+            let _ = writeln!(s, "  {}  {}  {}", f.id, f.actor, f.subject);
+        }
+    }
     let _ = writeln!(
         s,
-        "応答時間 7日間 (response times, last 7 days, business hours): claim median {} / p90 {} ({} claims); done median {} / p90 {} ({} done)",
+        "応答時間 7日間 (response times, last 7 days, business hours): first reply median {} / p90 {} ({} replied); claim median {} / p90 {} ({} claims); done median {} / p90 {} ({} done)",
+        dur(r.time_to_first_reply.median_seconds),
+        dur(r.time_to_first_reply.p90_seconds),
+        r.time_to_first_reply.count,
         dur(r.time_to_claim.median_seconds),
         dur(r.time_to_claim.p90_seconds),
         r.time_to_claim.count,
