@@ -499,3 +499,107 @@ fn a_drag_into_a_member_folder_or_into_done_is_recorded_once_as_the_client() {
     assert_eq!(unreplied.len(), 1, "{r:#}");
     assert_eq!(unreplied[0]["subject"], "ドラッグで完了");
 }
+
+/// The browser the HTML digest is checked in; required like the mail server.
+fn chromium() -> std::path::PathBuf {
+    for p in ["/usr/bin/chromium", "/usr/bin/chromium-browser"] {
+        if std::path::Path::new(p).exists() {
+            return p.into();
+        }
+    }
+    panic!("chromium is not installed: apt-get install chromium (scripts/deps does it)");
+}
+
+#[test]
+fn the_html_digest_puts_double_replies_first_and_fits_a_phone_in_a_real_browser() {
+    use mailduty::history::Stored;
+    use mailduty::queue::{Item, Status};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rules.yaml");
+    let text = format!(
+        "imap:\n  host: 127.0.0.1\n  tls: none\n  user: x\n  password_env: X\n{MEMBERS}sla:\n  unclaimed: 1h\n{}",
+        harness::ALWAYS_OPEN
+    );
+    let rules = mailduty::rules::parse(&path, &text, true).unwrap().rules;
+    let now = chrono::Utc::now();
+    let item = |n: i64, h: i64, subject: &str| Item {
+        id: format!("id{n:06}"),
+        message_id: Some(format!("m{n}@c.jp")),
+        status: Status::Unclaimed,
+        folder: "未対応".into(),
+        uid: n as u32,
+        arrived: now - chrono::Duration::hours(h),
+        from: "very.long.customer.address.for.a.narrow.screen@example-customer.co.jp".into(),
+        subject: subject.into(),
+        ..Item::default()
+    };
+    let items = vec![
+        item(
+            1,
+            2,
+            "至急：請求書の再発行についてのお願いと、納品日の変更のご相談（長い件名）",
+        ),
+        item(2, 30, "<script>alert(1)</script> 見積もり"),
+    ];
+    let double = Stored {
+        time: now,
+        event: "double_reply".into(),
+        actor: "suzuki".into(),
+        id: "id000003".into(),
+        message_id: Some("m3@c.jp".into()),
+        subject: Some("納期について".into()),
+        from_folder: None,
+        to_folder: None,
+        note: Some("tanaka at 2026-12-01T01:00:00Z, suzuki at 2026-12-01T01:05:00Z".into()),
+        arrived: Some(now),
+        size: None,
+        own_id: None,
+    };
+    let duty = rules
+        .roster
+        .duty(&rules.calendar, rules.calendar.local_date(now));
+    let report =
+        mailduty::digest::build(&rules, &duty, &items, &[double], &Default::default(), now);
+    let html = mailduty::digest::html(&report, &rules);
+    for banned in ["<script", "<style", "<link", "src=\"http", "<img"] {
+        assert!(!html.contains(banned), "{banned} in the mail:\n{html}");
+    }
+    let pos = |s: &str| {
+        html.find(s)
+            .unwrap_or_else(|| panic!("{s} missing:\n{html}"))
+    };
+    assert!(
+        pos("二重対応 (two") < pos("期限超過の未対応") && pos("期限超過の未対応") < pos("滞留中")
+    );
+    assert!(html.contains("#8e0000"), "30h past a 1h SLA is dark red");
+    // The check's own probe goes into a copy: the mail itself has no script.
+    let probe = "<script>document.body.setAttribute('data-fits', String(document.documentElement.scrollWidth <= window.innerWidth)); document.body.setAttribute('data-text', document.body.innerText.includes('二重対応'))</script>";
+    let file = dir.path().join("digest.html");
+    std::fs::write(&file, html.replace("</body>", &format!("{probe}</body>"))).unwrap();
+    let out = std::process::Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--window-size=390,844",
+            "--dump-dom",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.path().join("profile").display()
+        ))
+        .arg(format!("file://{}", file.display()))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        dom.contains("data-text=\"true\""),
+        "not rendered: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        dom.contains("data-fits=\"true\""),
+        "wider than a phone at 390 px"
+    );
+    assert!(!dom.contains("<script>alert"), "subjects are escaped");
+}
