@@ -483,13 +483,11 @@ pub fn html(r: &Report, rules: &Rules) -> String {
         .iter()
         .map(|(k, n)| format!("{} {n}", rules.owner_label(k)))
         .collect();
-    let mut summary = vec![
-        format!("未対応 {}", r.unclaimed),
-        format!("対応中 {}", r.claimed),
-    ];
+    let mut claimed = format!("対応中 {}", r.claimed);
     if !owners.is_empty() {
-        summary[1].push_str(&format!(" ({})", owners.join(", ")));
+        claimed.push_str(&format!(" ({})", owners.join(", ")));
     }
+    let summary = [format!("未対応 {}", r.unclaimed), claimed];
     let _ = writeln!(
         s,
         "<tr><td style=\"padding:4px 16px 12px 16px;font-size:14px;color:#1a1a1a\"><b>二重対応 {}</b> · <b>期限超過 {}</b> · <b>滞留 {}</b> · {}</td></tr>",
