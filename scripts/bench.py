@@ -137,6 +137,29 @@ service auth {{
         subprocess.run(["chown", "-R", "nobody:nogroup", path], check=True)
         self.doveadm("force-resync", "-u", "support", folder)
 
+    def replies(self, folder, targets, tag):
+        """What mail clients file in Sent after replying: one reply to each target."""
+        path = self.doveadm("mailbox", "path", "-u", "support", folder).strip()
+        cur = os.path.join(path, "cur")
+        now = time.time()
+        date = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(now - 60))
+        for i, mid in enumerate(targets):
+            self.seq += 1
+            body = (
+                f"Message-ID: <reply-{tag}-{i}@support.example>\r\n"
+                "From: =?UTF-8?B?55Sw5Lit?= <support@example.co.jp>\r\n"
+                f"To: customer@client.example\r\nSubject: Re: x {i}\r\n"
+                f"In-Reply-To: <{mid}>\r\nReferences: <{mid}>\r\nDate: {date}\r\n"
+                "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+                + "ご連絡ありがとうございます。\r\n" * 20
+            ).encode()
+            name = os.path.join(cur, f"{int(now)}.M{self.seq}P{os.getpid()}.reply,S={len(body)}:2,S")
+            with open(name, "wb") as f:
+                f.write(body)
+            os.utime(name, (now - 60, now - 60))
+        subprocess.run(["chown", "-R", "nobody:nogroup", path], check=True)
+        self.doveadm("force-resync", "-u", "support", folder)
+
     def stop(self):
         subprocess.run(["doveadm", "-c", self.conf, "stop"], capture_output=True)
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -262,6 +285,48 @@ def archive_rows(bin_, runs):
     return rows
 
 
+def sent_rows(bin_, runs):
+    """rotate --apply finding 50 new replies in a Sent of 1,000 and of 100,000 old
+    messages: the cost must follow what is new, not the size of Sent."""
+    rows, base = [], None
+    for size in (1000, 100000):
+        srv = Server()
+        try:
+            rules = os.path.join(srv.dir, "rules.yaml")
+            write_rules(rules, srv.port)
+            with open(rules, "a") as f:
+                f.write("folders:\n  sent: Sent\n")
+            env = dict(os.environ, BENCH_PW=PASSWORD, MAILDUTY_RULES=rules, NO_COLOR="1")
+            srv.doveadm("mailbox", "create", "-u", "support", "Sent")
+            subprocess.run([bin_, "init"], env=env, check=True, capture_output=True)
+            srv.fill("Sent", size, age_days=30)
+            first = srv.seq + 1
+            srv.fill("未対応", 50 * runs)
+            targets = [f"bench-{n}@load.example" for n in range(first, first + 50 * runs)]
+            # The first look sets the marks; Sent's old mail is outside reply_window.
+            run_once([bin_, "rotate", "--apply"], env)
+            times = []
+            for r in range(runs):
+                srv.replies("Sent", targets[50 * r:50 * (r + 1)], f"{size}-{r}")
+                argv = [bin_, "rotate", "--apply", "--format", "json"]
+                if r == runs - 1:
+                    argv.insert(1, "-v")
+                t, rss, err = run_once(argv, env)
+                times.append(t)
+            sent, trips = trips_of(err)
+            recorded = srv.doveadm("-f", "tab", "search", "-u", "support", "mailbox", "対応履歴",
+                                   "HEADER", "X-Mailduty-Event", "reply").count("\n") - 1
+            t = statistics.median(times)
+            rows.append((f"rotate --apply, 50 new replies in Sent of {size:,} ({sent} commands, {trips} round trips;"
+                         f" {recorded} replies recorded in {runs} runs)", t, base, rss))
+            again, _ = median([bin_, "rotate", "--apply"], env, runs)
+            rows.append((f"rotate --apply again, nothing new in Sent of {size:,}", again, None, None))
+            base = base or t
+        finally:
+            srv.stop()
+    return rows
+
+
 def run_once(argv, env):
     """Wall time and peak RSS (KiB) of one child process."""
     # stderr goes to a file: `-v` logs every FETCH line, more than a pipe holds.
@@ -347,7 +412,7 @@ def main():
     try:
         subprocess.run(md + ["init"], env=env, check=True, capture_output=True)
         have = 0
-        if os.environ.get("BENCH_ONLY") == "archive":
+        if os.environ.get("BENCH_ONLY") in ("archive", "sent"):
             sizes = []
         for n in sizes:
             srv.fill("未対応", n - have)
@@ -374,8 +439,10 @@ def main():
                 rows.append(("list, 10,000 unclaimed, 完了 100,000 (vs 完了 0)", l100, l_t, None))
                 rows.append(("report, 10,000 unclaimed, 完了 100,000 (vs 完了 0)", rep100, rep0, None))
                 claim_rows(env, ", 完了 100,000", r)
-        if os.environ.get("BENCH_ARCHIVE", "1") != "0":
+        if os.environ.get("BENCH_ARCHIVE", "1") != "0" and os.environ.get("BENCH_ONLY") != "sent":
             rows.extend(archive_rows(bin_, runs))
+        if os.environ.get("BENCH_SENT", "1") != "0" and os.environ.get("BENCH_ONLY") != "archive":
+            rows.extend(sent_rows(bin_, runs))
         dovecot = subprocess.run(["dovecot", "--version"], capture_output=True, text=True).stdout.strip()
         print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; Dovecot {dovecot}")
         print(f"medians of {runs} runs ({max(3, runs // 2)} at 100,000), loopback, no TLS;")

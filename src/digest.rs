@@ -334,6 +334,15 @@ pub fn text(r: &Report, rules: &Rules) -> String {
         None => r.date.to_string(),
     };
     let _ = writeln!(s, "mailduty digest {day}");
+    let _ = writeln!(
+        s,
+        "二重対応 {} · 期限超過 {} · 滞留 {} · 未対応 {} · 対応中 {}",
+        r.double_replies.len(),
+        r.overdue.len(),
+        r.stale.len(),
+        r.unclaimed,
+        r.claimed
+    );
     if let Some(w) = quota_warning(r) {
         let _ = writeln!(s, "{w}");
     }

@@ -402,7 +402,7 @@ fn two_clients_replying_to_one_message_is_a_double_reply_in_list_and_digest() {
     let text = stdout(&o);
     let first_section = text
         .lines()
-        .position(|l| l.starts_with("二重対応"))
+        .position(|l| l.starts_with("二重対応 (two people"))
         .unwrap_or(usize::MAX);
     let overdue = text
         .lines()

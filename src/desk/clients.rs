@@ -459,10 +459,13 @@ fn reply(
         return Ok(None);
     }
     let who = replier(desk, it, s);
+    // A client's clock may be wrong: a reply is never before the message nor in the
+    // future, so that it sorts and is found by date where it belongs.
+    let at = s.at.max(it.arrived).min(Utc::now().max(it.arrived));
     let earlier: Vec<Stored> = desk
         .events_of(it)?
         .into_iter()
-        .filter(|e| e.event == REPLY && e.concerns(it) && e.time <= s.at)
+        .filter(|e| e.event == REPLY && e.concerns(it) && e.time <= at)
         .collect();
     let mid_note = s
         .message_id
@@ -471,7 +474,7 @@ fn reply(
         .unwrap_or_else(|| "(no Message-ID)".to_string());
     let ev = Event {
         message_id: Some(own.clone()),
-        at: s.at,
+        at,
         ..event(REPLY, &who, it, None, Some(&mid_note))
     };
     if let Some(prev) = earlier.last() {
@@ -485,7 +488,7 @@ fn reply(
                     .chain(&o.references)
                     .any(|r| Some(bare(r)) == mid)
                 && o.arrived > prev.time
-                && o.arrived < s.at
+                && o.arrived < at
         });
         if different && !customer_between {
             let note = format!(
@@ -493,11 +496,11 @@ fn reply(
                 prev.actor,
                 prev.time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 who,
-                s.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             );
             let double = Event {
                 message_id: Some(format!("double.{}.{}@mailduty", short(&s.key), it.hash)),
-                at: s.at,
+                at,
                 ..event(DOUBLE_REPLY, &who, it, None, Some(&note))
             };
             // Written before the reply, so a cut in between still finds it next time
@@ -518,7 +521,7 @@ fn reply(
         id: it.id.clone(),
         replier: who,
         reply_message_id: s.message_id.clone(),
-        at: s.at,
+        at,
         matched_by,
         action,
     }))
