@@ -272,9 +272,52 @@ pub fn parse(header: &[u8]) -> Option<Stored> {
     })
 }
 
-/// The events about one message (by its Message-ID, searched on the server).
-pub fn about(mb: &mut Mailbox, folder: &str, it: &Item) -> Result<Vec<Stored>> {
-    let key = match it.message_id.as_deref() {
+/// The events about each of several messages: one SEARCH for all of those with a
+/// Message-ID (a hundred at a time) and one FETCH, the events then sorted to their
+/// messages here. Pipelined SEARCHes would not do: a server may answer them out of
+/// order. Messages without a Message-ID are looked up one by one.
+pub fn about_each(mb: &mut Mailbox, folder: &str, items: &[&Item]) -> Result<Vec<Vec<Stored>>> {
+    let mut out = vec![Vec::new(); items.len()];
+    let with_id: Vec<(usize, &str)> = items
+        .iter()
+        .enumerate()
+        .filter_map(|(k, it)| Some((k, it.message_id.as_deref()?)))
+        .collect();
+    let mut by_target: std::collections::HashMap<String, Vec<usize>> =
+        std::collections::HashMap::new();
+    for (k, mid) in &with_id {
+        by_target
+            .entry(mid.trim_matches(['<', '>']).to_string())
+            .or_default()
+            .push(*k);
+    }
+    let mut uids = Vec::new();
+    for chunk in with_id.chunks(100) {
+        let keys = chunk
+            .iter()
+            .map(|(_, mid)| Key::HeaderId("X-Mailduty-Target", mid.to_string()))
+            .collect();
+        uids.extend(mb.search(folder, &[Key::Any(keys)])?);
+    }
+    uids.sort_unstable();
+    uids.dedup();
+    for ev in fetch(mb, folder, &uids)? {
+        if let Some(ks) = ev.message_id.as_ref().and_then(|m| by_target.get(m)) {
+            for &k in ks {
+                out[k].push(ev.clone());
+            }
+        }
+    }
+    for (k, it) in items.iter().enumerate() {
+        if it.message_id.is_none() {
+            out[k] = about(mb, folder, it)?;
+        }
+    }
+    Ok(out)
+}
+
+fn about_key(it: &Item) -> Key {
+    match it.message_id.as_deref() {
         Some(mid) => Key::HeaderId("X-Mailduty-Target", mid.to_string()),
         // The display ID can change (it gains `.N` when a look-alike arrives); the
         // hash does not. Events from before the hash was recorded have the ID only.
@@ -282,8 +325,12 @@ pub fn about(mb: &mut Mailbox, folder: &str, it: &Item) -> Result<Vec<Stored>> {
             Key::Header("X-Mailduty-Hash", it.hash.clone()),
             Key::Header("X-Mailduty-Id", it.id.clone()),
         ]),
-    };
-    let uids = mb.search(folder, &[key])?;
+    }
+}
+
+/// The events about one message (by its Message-ID, searched on the server).
+pub fn about(mb: &mut Mailbox, folder: &str, it: &Item) -> Result<Vec<Stored>> {
+    let uids = mb.search(folder, &[about_key(it)])?;
     fetch(mb, folder, &uids)
 }
 

@@ -3,9 +3,10 @@
 //! member folder or 完了 with no event to say so.
 //!
 //! What it costs follows what is new, not the size of Sent or 完了: a `scan` event
-//! in the history keeps, per folder, the UIDVALIDITY and the UID from which the next
-//! run reads on. Without one (the first run, or none within `reply_window`), Sent and
-//! 完了 are read back to `reply_window` by arrival. Sent mail is read headers only,
+//! in the history keeps, for each of the two, the UIDVALIDITY and the UID from which
+//! the next run reads on. Without one (the first run, or none within `reply_window`),
+//! they are read back to `reply_window` by arrival. The member folders are active and
+//! small, so every message in them is checked against its events, in two round trips. Sent mail is read headers only,
 //! with BODY.PEEK, and never changed; every event written here has a Message-ID made
 //! from what it is about, so a run repeated or cut part-way records nothing twice.
 
@@ -104,10 +105,15 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
     };
     let marks = last_marks(desk, now - window)?;
     let mut new_marks = Vec::new();
+    // The folders in which this run read something.
+    let mut read: Vec<String> = Vec::new();
 
     if let Some(sent) = seen.sent_folder.clone() {
         let (uids, mark) = new_uids(desk, &sent, &marks, now - window)?;
         new_marks.extend(mark);
+        if !uids.is_empty() {
+            read.push(sent.clone());
+        }
         let validity = new_marks.last().map_or(0, |m: &Mark| m.validity);
         let mut sents = Vec::new();
         desk.mb.fetch_fields(&sent, &uids, SENT_FIELDS, |f| {
@@ -136,67 +142,51 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
         }
     }
 
-    // Drag and drop: member folders (already in the queue) and 完了 (new UIDs only).
-    let members: Vec<String> = {
-        let mut f: Vec<String> = items
-            .iter()
-            .filter(|i| {
-                matches!(
+    // Drag and drop. Member folders are active and small: every message there is
+    // checked, in two round trips. 完了 may be large: only its new UIDs are.
+    let claimed: Vec<&Item> = items
+        .iter()
+        .filter(|i| {
+            i.claim_keywords.is_empty()
+                && matches!(
                     desk.paths.place(&i.folder, desk.rules),
                     Some(Place::Member(_))
                 )
-            })
-            .map(|i| i.folder.clone())
-            .collect();
-        f.sort();
-        f.dedup();
-        f
-    };
-    for folder in members {
-        let state = desk.mb.uid_state(&folder)?;
-        let from = match (state, marks.iter().find(|m| m.folder == folder)) {
-            (Some((v, _)), Some(m)) if m.validity == v => m.next,
-            _ => 0,
-        };
-        let candidates: Vec<Item> = items
-            .iter()
-            .filter(|i| i.folder == folder && i.uid >= from && i.claim_keywords.is_empty())
-            .cloned()
-            .collect();
-        let top = candidates.iter().map(|i| i.uid + 1).max().unwrap_or(from);
-        for it in &candidates {
-            if let Some(d) = dragged(desk, it, "claim")? {
-                seen.dragged.push(d);
-            }
-        }
-        if let Some((v, _)) = state {
-            new_marks.push(Mark {
-                folder,
-                validity: v,
-                next: top.max(from),
-            });
+        })
+        .collect();
+    let history_folder = desk.paths.history.clone();
+    let evs = history::about_each(&mut desk.mb, &history_folder, &claimed)?;
+    let claimed: Vec<Item> = claimed.into_iter().cloned().collect();
+    for (it, evs) in claimed.iter().zip(evs) {
+        if let Some(d) = dragged(desk, it, "claim", &evs)? {
+            seen.dragged.push(d);
         }
     }
     let done = desk.paths.done.clone();
     let (uids, mark) = new_uids(desk, &done, &marks, now - window)?;
     new_marks.extend(mark);
+    if !uids.is_empty() {
+        read.push(done.clone());
+    }
     let found = queue::load_uids(&mut desk.mb, desk.rules, &desk.paths, &done, &uids)?;
-    for it in found.iter().filter(|i| i.claim_keywords.is_empty()) {
-        if let Some(d) = dragged(desk, it, "done")? {
+    let found: Vec<&Item> = found
+        .iter()
+        .filter(|i| i.claim_keywords.is_empty())
+        .collect();
+    let evs = history::about_each(&mut desk.mb, &history_folder, &found)?;
+    for (it, evs) in found.into_iter().zip(evs) {
+        if let Some(d) = dragged(desk, it, "done", &evs)? {
             seen.dragged.push(d);
         }
     }
 
-    // Folders no longer read (a member folder emptied) keep their old mark.
-    for m in &marks {
-        if !new_marks.iter().any(|n| n.folder == m.folder) {
-            new_marks.push(m.clone());
-        }
-    }
+    // A first look that found nothing leaves no mark: the next run looks back as
+    // far again, which costs little, and a quiet mailbox gets no events.
+    new_marks.retain(|m| read.contains(&m.folder) || marks.iter().any(|o| o.folder == m.folder));
     new_marks.sort_by(|a, b| a.folder.cmp(&b.folder));
     let mut old = marks.clone();
     old.sort_by(|a, b| a.folder.cmp(&b.folder));
-    if new_marks != old {
+    if !new_marks.is_empty() && new_marks != old {
         write_marks(desk, &new_marks, now)?;
     }
     Ok(seen)
@@ -558,9 +548,13 @@ fn on_reply(desk: &mut Desk<'_>, it: &Item, who: &str) -> Result<&'static str> {
 
 /// A message found in a member folder or 完了: if no event puts it there, a
 /// mail client moved it; records that once.
-fn dragged(desk: &mut Desk<'_>, it: &Item, kind: &'static str) -> Result<Option<Dragged>> {
+fn dragged(
+    desk: &mut Desk<'_>,
+    it: &Item,
+    kind: &'static str,
+    evs: &[Stored],
+) -> Result<Option<Dragged>> {
     let own = history::move_id(kind, &it.folder, it.uid);
-    let evs = desk.events_of(it)?;
     if evs
         .iter()
         .any(|e| e.own_id.as_deref() == Some(own.as_str()))
