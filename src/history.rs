@@ -272,6 +272,26 @@ pub fn parse(header: &[u8]) -> Option<Stored> {
     })
 }
 
+/// Which of these event Message-IDs are in the history: one SEARCH per hundred and
+/// one FETCH.
+pub fn recorded(
+    mb: &mut Mailbox,
+    folder: &str,
+    ids: &[String],
+) -> Result<std::collections::HashSet<String>> {
+    let mut uids = Vec::new();
+    for chunk in ids.chunks(100) {
+        let keys = chunk.iter().map(|m| Key::MessageId(m.clone())).collect();
+        uids.extend(mb.search(folder, &[Key::Any(keys)])?);
+    }
+    let wanted: std::collections::HashSet<&String> = ids.iter().collect();
+    Ok(fetch(mb, folder, &uids)?
+        .into_iter()
+        .filter_map(|e| e.own_id)
+        .filter(|id| wanted.contains(id))
+        .collect())
+}
+
 /// The events about each of several messages: one SEARCH for all of those with a
 /// Message-ID (a hundred at a time) and one FETCH, the events then sorted to their
 /// messages here. Pipelined SEARCHes would not do: a server may answer them out of

@@ -126,17 +126,13 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
         })?;
         seen.sent_read = sents.len();
         sents.sort_by_key(|s| s.at);
-        let mut moved = false;
-        for s in &sents {
-            let Some(t) = target(items, s, window) else {
-                continue;
-            };
-            let it = items[t.0].clone();
-            if let Some(r) = reply(desk, items, &it, s, t.1, &mut seen.double_replies)? {
-                moved |= r.action != "mark";
-                seen.replies.push(r);
-            }
-        }
+        let found: Vec<(Sent, usize, &'static str)> = sents
+            .into_iter()
+            .filter_map(|s| target(items, &s, window).map(|(i, by)| (s, i, by)))
+            .collect();
+        let replies = replies(desk, items, &found, &mut seen.double_replies)?;
+        let moved = replies.iter().any(|r| r.action != "mark");
+        seen.replies = replies;
         if moved {
             *items = desk.queue(Scope::ACTIVE)?;
         }
@@ -434,87 +430,164 @@ fn short(data: &str) -> String {
         .collect()
 }
 
-/// Records one reply (once), a double reply where there is one, marks the message
-/// answered and applies `on_reply`.
-fn reply(
+fn reply_id(s: &Sent, it: &Item) -> String {
+    format!("reply.{}.{}@mailduty", short(&s.key), it.hash)
+}
+
+/// Records each reply once, a double reply where there is one, marks the messages
+/// answered and applies `on_reply`. The lookups are batched: which replies are
+/// already recorded and the earlier replies of every message take a few round trips
+/// together; then one APPEND per event and one STORE per folder.
+fn replies(
     desk: &mut Desk<'_>,
     items: &[Item],
-    it: &Item,
-    s: &Sent,
-    matched_by: &'static str,
+    found: &[(Sent, usize, &'static str)],
     doubles: &mut usize,
-) -> Result<Option<Replied>> {
-    let own = format!("reply.{}.{}@mailduty", short(&s.key), it.hash);
-    if desk.has_event(&own)? {
-        return Ok(None);
+) -> Result<Vec<Replied>> {
+    if found.is_empty() {
+        return Ok(Vec::new());
     }
-    let who = replier(desk, it, s);
-    // A client's clock may be wrong: a reply is never before the message nor in the
-    // future, so that it sorts and is found by date where it belongs.
-    let at = s.at.max(it.arrived).min(Utc::now().max(it.arrived));
-    let earlier: Vec<Stored> = desk
-        .events_of(it)?
-        .into_iter()
-        .filter(|e| e.event == REPLY && e.concerns(it) && e.time <= at)
+    let history_folder = desk.paths.history.clone();
+    let ids: Vec<String> = found
+        .iter()
+        .map(|(s, i, _)| reply_id(s, &items[*i]))
         .collect();
-    let mid_note = s
-        .message_id
-        .as_ref()
-        .map(|m| format!("<{m}>"))
-        .unwrap_or_else(|| "(no Message-ID)".to_string());
-    let ev = Event {
-        message_id: Some(own.clone()),
-        at,
-        ..event(REPLY, &who, it, None, Some(&mid_note))
-    };
-    if let Some(prev) = earlier.last() {
-        let different = prev.actor != who || who == UNKNOWN;
-        let customer_between = items.iter().any(|o| {
-            let mid = it.message_id.as_deref().map(bare);
-            mid.is_some()
-                && o.message_id.as_deref().map(bare) != mid
-                && o.in_reply_to
-                    .iter()
-                    .chain(&o.references)
-                    .any(|r| Some(bare(r)) == mid)
-                && o.arrived > prev.time
-                && o.arrived < at
-        });
-        if different && !customer_between {
-            let note = format!(
-                "{} at {}, {} at {}",
-                prev.actor,
-                prev.time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                who,
-                at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            );
-            let double = Event {
-                message_id: Some(format!("double.{}.{}@mailduty", short(&s.key), it.hash)),
-                at,
-                ..event(DOUBLE_REPLY, &who, it, None, Some(&note))
-            };
-            // Written before the reply, so a cut in between still finds it next time
-            // (the reply's own ID is what says the reply was counted).
-            if !desk.has_event(double.message_id.as_deref().unwrap_or(""))? {
-                desk.record(&double, None)?;
-            }
-            *doubles += 1;
+    let recorded = history::recorded(&mut desk.mb, &history_folder, &ids)?;
+    let mut targets: Vec<usize> = found
+        .iter()
+        .zip(&ids)
+        .filter(|(_, id)| !recorded.contains(*id))
+        .map(|((_, i, _), _)| *i)
+        .collect();
+    targets.sort_unstable();
+    targets.dedup();
+    let of: Vec<&Item> = targets.iter().map(|&i| &items[i]).collect();
+    let mut earlier: HashMap<usize, Vec<Stored>> = targets
+        .iter()
+        .copied()
+        .zip(history::about_each(&mut desk.mb, &history_folder, &of)?)
+        .map(|(i, evs)| {
+            let it = &items[i];
+            let evs = evs
+                .into_iter()
+                .filter(|e| e.event == REPLY && e.concerns(it))
+                .collect();
+            (i, evs)
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut answered: HashMap<String, Vec<u32>> = HashMap::new();
+    for ((s, t, matched_by), own) in found.iter().zip(ids) {
+        if recorded.contains(&own) || out.iter().any(|r: &(Replied, usize)| r.0.id == own) {
+            continue;
         }
+        let it = &items[*t];
+        let who = replier(desk, it, s);
+        // A client's clock may be wrong: a reply is never before the message nor in
+        // the future, so that it sorts and is found by date where it belongs.
+        let at = s.at.max(it.arrived).min(Utc::now().max(it.arrived));
+        let before = earlier.entry(*t).or_default();
+        if let Some(prev) = before
+            .iter()
+            .filter(|e| e.time <= at)
+            .max_by_key(|e| e.time)
+        {
+            let different = prev.actor != who || who == UNKNOWN;
+            if different && !customer_between(items, it, prev.time, at) {
+                let note = format!(
+                    "{} at {}, {} at {}",
+                    prev.actor,
+                    prev.time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    who,
+                    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                );
+                let double = Event {
+                    message_id: Some(format!("double.{}.{}@mailduty", short(&s.key), it.hash)),
+                    at,
+                    ..event(DOUBLE_REPLY, &who, it, None, Some(&note))
+                };
+                // Written before the reply: the reply's own ID is what says both were
+                // counted, so a cut in between writes the double again at worst, and
+                // its fixed ID lets readers count it once.
+                desk.record(&double, None)?;
+                *doubles += 1;
+            }
+        }
+        let mid_note = s
+            .message_id
+            .as_ref()
+            .map(|m| format!("<{m}>"))
+            .unwrap_or_else(|| "(no Message-ID)".to_string());
+        let ev = Event {
+            message_id: Some(own.clone()),
+            at,
+            ..event(REPLY, &who, it, None, Some(&mid_note))
+        };
+        desk.record(&ev, None)?;
+        before.push(Stored {
+            time: at,
+            event: REPLY.to_string(),
+            actor: who.clone(),
+            id: it.id.clone(),
+            message_id: it.message_id.clone(),
+            subject: None,
+            from_folder: None,
+            to_folder: None,
+            note: None,
+            arrived: Some(it.arrived),
+            size: Some(it.size),
+            own_id: Some(own.clone()),
+        });
+        if !it.answered {
+            answered.entry(it.folder.clone()).or_default().push(it.uid);
+        }
+        out.push((
+            Replied {
+                id: own,
+                replier: who,
+                reply_message_id: s.message_id.clone(),
+                at,
+                matched_by,
+                action: "mark",
+            },
+            *t,
+        ));
     }
-    desk.record(&ev, None)?;
-    if !it.answered {
+    for (folder, uids) in &answered {
         desk.mb
-            .store(&it.folder, &[it.uid], Flags::Add(&[ANSWERED.to_string()]))?;
+            .store(folder, uids, Flags::Add(&[ANSWERED.to_string()]))?;
     }
-    let action = on_reply(desk, it, &who)?;
-    Ok(Some(Replied {
-        id: it.id.clone(),
-        replier: who,
-        reply_message_id: s.message_id.clone(),
-        at,
-        matched_by,
-        action,
-    }))
+    // One move per message, for its first reply this run.
+    let mut moved: Vec<usize> = Vec::new();
+    for (r, t) in &mut out {
+        if !moved.contains(t) {
+            let mut it = items[*t].clone();
+            it.answered = true;
+            r.action = on_reply(desk, &it, &r.replier)?;
+            if r.action != "mark" {
+                moved.push(*t);
+            }
+        }
+        r.id = items[*t].id.clone();
+    }
+    Ok(out.into_iter().map(|(r, _)| r).collect())
+}
+
+/// Whether the customer wrote again (a message in the thread of `it`) between two
+/// replies: then the second answers that, and is no double reply.
+fn customer_between(items: &[Item], it: &Item, from: DateTime<Utc>, to: DateTime<Utc>) -> bool {
+    let Some(mid) = it.message_id.as_deref().map(bare) else {
+        return false;
+    };
+    items.iter().any(|o| {
+        o.message_id.as_deref().map(bare) != Some(mid)
+            && o.in_reply_to
+                .iter()
+                .chain(&o.references)
+                .any(|r| bare(r) == mid)
+            && o.arrived > from
+            && o.arrived < to
+    })
 }
 
 /// `on_reply: claim | done`, through `take` like the commands.
