@@ -176,9 +176,11 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
         }
     }
 
-    // A first look that found nothing leaves no mark: the next run looks back as
-    // far again, which costs little, and a quiet mailbox gets no events.
-    new_marks.retain(|m| read.contains(&m.folder) || marks.iter().any(|o| o.folder == m.folder));
+    // An empty folder gets no mark (a new mailbox gets no events); the next run looks
+    // back as far again, which costs nothing there.
+    new_marks.retain(|m| {
+        m.next > 1 || read.contains(&m.folder) || marks.iter().any(|o| o.folder == m.folder)
+    });
     new_marks.sort_by(|a, b| a.folder.cmp(&b.folder));
     let mut old = marks.clone();
     old.sort_by(|a, b| a.folder.cmp(&b.folder));
@@ -203,6 +205,9 @@ fn new_uids(
         .find(|m| m.folder == folder && m.validity == validity)
         .map(|m| m.next);
     let uids: Vec<u32> = match from {
+        // Nothing arrived since: not even opened (opening a large Maildir folder costs
+        // the server a directory scan).
+        Some(f) if next <= f => Vec::new(),
         Some(f) => desk
             .mb
             .search(folder, &[Key::UidFrom(f)])?
