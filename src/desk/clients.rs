@@ -727,6 +727,114 @@ mod tests {
     }
 
     #[test]
+    fn rules_for_replies_are_checked_with_lines() {
+        let base = "imap:\n  host: 127.0.0.1\n  tls: none\n  user: u\n  password_env: P\nmembers:\n  tanaka: { name: 田中 太郎, sent_as: [\"田中\", \"t*@example.jp\"] }\n";
+        let path = std::path::Path::new("rules.yaml");
+        let ok = crate::rules::parse(path, base, true).unwrap().rules;
+        assert_eq!(ok.on_reply, OnReply::Mark);
+        assert_eq!(ok.reply_window, std::time::Duration::from_secs(7 * 86400));
+        let m = &ok.members[0];
+        assert!(m.sent_it("support@example.jp", Some("サポート 田中")));
+        assert!(m.sent_it("taro@example.jp", None));
+        assert!(!m.sent_it("support@example.jp", Some("鈴木")));
+        assert!(!m.sent_it("support@example.jp", None));
+        let bad = format!("{base}on_reply: maybe\nreply_window: 0d\nfolders:\n  sent: 完了\n");
+        let err = crate::rules::parse(path, &bad, true)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("rules.yaml:8:1: on_reply: \"maybe\" is not mark, claim or done"),
+            "{err}"
+        );
+        assert!(
+            err.contains("reply_window: \"0d\" is not a duration above zero"),
+            "{err}"
+        );
+        assert!(
+            err.contains("folders.sent: is the same folder as folders.done"),
+            "{err}"
+        );
+        let claim = format!("{base}on_reply: claim\nreply_window: 3d\n");
+        let r = crate::rules::parse(path, &claim, true).unwrap().rules;
+        assert_eq!(r.on_reply, OnReply::Claim);
+        assert_eq!(r.reply_window, std::time::Duration::from_secs(3 * 86400));
+    }
+
+    #[test]
+    fn a_sent_message_answers_one_queued_message() {
+        let t0 = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let it = |mid: &str, from: &str, subject: &str, h: i64| Item {
+            message_id: Some(mid.into()),
+            from: from.into(),
+            subject: subject.into(),
+            arrived: t0 + chrono::Duration::hours(h),
+            ..Item::default()
+        };
+        let items = vec![
+            it("a@c", "yamada@c.jp", "見積もり", 0),
+            it("b@c", "yamada@c.jp", "Re: 見積もり", 5),
+            it("c@c", "ito@d.jp", "納期", 0),
+        ];
+        let sent = |irt: &[&str], refs: &[&str], to: &str, subject: &str, h: i64| Sent {
+            message_id: Some("s@us".into()),
+            key: "s@us".into(),
+            from: "support@us.jp".into(),
+            from_name: None,
+            to: vec![to.into()],
+            subject: subject.into(),
+            at: t0 + chrono::Duration::hours(h),
+            in_reply_to: irt.iter().map(|s| s.to_string()).collect(),
+            references: refs.iter().map(|s| s.to_string()).collect(),
+        };
+        let w = chrono::Duration::days(7);
+        assert_eq!(
+            target(&items, &sent(&["a@c"], &[], "x@y", "z", 1), w),
+            Some((0, "header"))
+        );
+        // The last References entry that is queued: the latest message of the thread.
+        assert_eq!(
+            target(
+                &items,
+                &sent(&["gone@x"], &["a@c", "b@c", "gone@x"], "x@y", "z", 6),
+                w
+            ),
+            Some((1, "header"))
+        );
+        // By subject: to the sender, after arrival, within the window, the latest one.
+        assert_eq!(
+            target(&items, &sent(&[], &[], "ito@d.jp", "RE: 納期", 2), w),
+            Some((2, "subject"))
+        );
+        assert_eq!(
+            target(&items, &sent(&[], &[], "yamada@c.jp", "Re: 見積もり", 6), w),
+            Some((1, "subject"))
+        );
+        assert_eq!(
+            target(&items, &sent(&[], &[], "yamada@c.jp", "Re: 見積もり", 2), w),
+            Some((0, "subject"))
+        );
+        assert_eq!(
+            target(&items, &sent(&[], &[], "other@d.jp", "RE: 納期", 2), w),
+            None
+        );
+        assert_eq!(
+            target(&items, &sent(&[], &[], "ito@d.jp", "納期", 2), w),
+            None,
+            "not a reply"
+        );
+        assert_eq!(
+            target(&items, &sent(&[], &[], "ito@d.jp", "Re: 納期", 24 * 8), w),
+            None,
+            "too late"
+        );
+        assert_eq!(
+            target(&items, &sent(&[], &[], "ito@d.jp", "Re: 納期", -1), w),
+            None,
+            "before it came"
+        );
+    }
+
+    #[test]
     fn marks_round_trip() {
         let m = parse_marks("12 40 Sent\n3 9 対応中/tanaka\nbad line");
         assert_eq!(m.len(), 2);
