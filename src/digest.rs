@@ -334,6 +334,9 @@ pub fn text(r: &Report, rules: &Rules) -> String {
         None => r.date.to_string(),
     };
     let _ = writeln!(s, "mailduty digest {day}");
+    if let Some(w) = quota_warning(r) {
+        let _ = writeln!(s, "{w}");
+    }
     let _ = writeln!(
         s,
         "二重対応 {} · 期限超過 {} · 滞留 {} · 未対応 {} · 対応中 {}",
@@ -343,9 +346,6 @@ pub fn text(r: &Report, rules: &Rules) -> String {
         r.unclaimed,
         r.claimed
     );
-    if let Some(w) = quota_warning(r) {
-        let _ = writeln!(s, "{w}");
-    }
     if !r.double_replies.is_empty() {
         let _ = writeln!(
             s,
@@ -353,12 +353,7 @@ pub fn text(r: &Report, rules: &Rules) -> String {
             r.double_replies.len()
         );
         for d in &r.double_replies {
-            let _ = writeln!(
-                s,
-                "  {}  {}
-      {}",
-                d.id, d.subject, d.replies
-            );
+            let _ = writeln!(s, "  {}  {}\n      {}", d.id, d.subject, d.replies);
         }
         let _ = writeln!(s);
     }
