@@ -529,7 +529,7 @@ _mailduty() {
             return 0
             ;;
         mailduty__subcmd__list)
-            opts="-v -q -h -V --status --mine --owner --overdue --format --rules --as --verbose --quiet --help --version"
+            opts="-v -q -h -V --status --mine --owner --overdue --double --format --rules --as --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

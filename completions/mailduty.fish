@@ -71,6 +71,7 @@ complete -c mailduty -n "__fish_mailduty_using_subcommand list" -l rules -d 'The
 complete -c mailduty -n "__fish_mailduty_using_subcommand list" -l as -d 'Act as this member [default: $MAILDUTY_MEMBER, else the member whose login is $USER]' -r
 complete -c mailduty -n "__fish_mailduty_using_subcommand list" -l mine -d 'Only messages claimed by me'
 complete -c mailduty -n "__fish_mailduty_using_subcommand list" -l overdue -d 'Only unclaimed messages older than sla.unclaimed'
+complete -c mailduty -n "__fish_mailduty_using_subcommand list" -l double -d 'Only messages two or more people replied to (二重対応)'
 complete -c mailduty -n "__fish_mailduty_using_subcommand list" -s v -l verbose -d 'Print the IMAP commands sent and received, and each notification\'s host and HTTP status, on stderr (passwords, webhook URLs and tokens hidden)'
 complete -c mailduty -n "__fish_mailduty_using_subcommand list" -s q -l quiet -d 'Print nothing on success'
 complete -c mailduty -n "__fish_mailduty_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -137,6 +137,26 @@ service auth {{
         subprocess.run(["chown", "-R", "nobody:nogroup", path], check=True)
         self.doveadm("force-resync", "-u", "support", folder)
 
+    def replies(self, folder, targets, tag):
+        """What mail clients file in Sent after replying: one reply to each target,
+        APPENDed over IMAP as a client does (Maildir files dropped in by hand would
+        make the server rescan the whole directory on the next open)."""
+        m = imaplib.IMAP4("127.0.0.1", self.port)
+        m.login("support", PASSWORD)
+        date = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(time.time() - 60))
+        for i, mid in enumerate(targets):
+            body = (
+                f"Message-ID: <reply-{tag}-{i}@support.example>\r\n"
+                "From: =?UTF-8?B?55Sw5Lit?= <support@example.co.jp>\r\n"
+                f"To: customer@client.example\r\nSubject: Re: x {i}\r\n"
+                f"In-Reply-To: <{mid}>\r\nReferences: <{mid}>\r\nDate: {date}\r\n"
+                "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+                + "ご連絡ありがとうございます。\r\n" * 20
+            ).encode()
+            typ, _ = m.append(folder, "(\\Seen)", imaplib.Time2Internaldate(time.time() - 60), body)
+            assert typ == "OK", typ
+        m.logout()
+
     def stop(self):
         subprocess.run(["doveadm", "-c", self.conf, "stop"], capture_output=True)
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -222,6 +242,20 @@ def floor_archive(port):
     print(time.perf_counter() - t)
 
 
+def floor_sent(port, from_uid):
+    """The reference reader of Sent: LOGIN, EXAMINE Sent, one UID FETCH of the new
+    messages' headers. Any client opening a Maildir folder that changed pays the
+    server's re-read of the folder's UID list."""
+    t = time.perf_counter()
+    m = imaplib.IMAP4("127.0.0.1", port)
+    m.login("support", PASSWORD)
+    m.select("Sent", readonly=True)
+    typ, _ = m.uid("FETCH", f"{from_uid}:*", f"(UID FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS ({FIELDS} CC)])")
+    assert typ == "OK", typ
+    m.logout()
+    print(time.perf_counter() - t)
+
+
 def trips_of(err):
     """Commands and round trips in a -v log (LOGOUT is not waited for)."""
     lines = [line for line in err.splitlines() if not line.endswith(" LOGOUT")]
@@ -257,6 +291,63 @@ def archive_rows(bin_, runs):
             _, _, err = run_once([bin_, "-v", "archive"], env)
             sent, trips = trips_of(err)
             rows.append((f"archive again, nothing to move ({sent} commands, {trips} round trips)", again, None, None))
+        finally:
+            srv.stop()
+    return rows
+
+
+def sent_rows(bin_, runs):
+    """rotate --apply finding 50 new replies in a Sent of 1,000 and of 100,000 old
+    messages: the cost must follow what is new, not the size of Sent."""
+    rows = []
+    for size in (1000, 100000):
+        srv = Server()
+        try:
+            rules = os.path.join(srv.dir, "rules.yaml")
+            write_rules(rules, srv.port)
+            with open(rules, "a") as f:
+                f.write("folders:\n  sent: Sent\n")
+            env = dict(os.environ, BENCH_PW=PASSWORD, MAILDUTY_RULES=rules, NO_COLOR="1")
+            srv.doveadm("mailbox", "create", "-u", "support", "Sent")
+            subprocess.run([bin_, "init"], env=env, check=True, capture_output=True)
+            srv.fill("Sent", size, age_days=30)
+            first = srv.seq + 1
+            srv.fill("未対応", 50 * runs)
+            targets = [f"bench-{n}@load.example" for n in range(first, first + 50 * runs)]
+            # The first look sets the marks; Sent's old mail is outside reply_window.
+            run_once([bin_, "rotate", "--apply"], env)
+            floors = []
+            for r in range(runs):
+                nxt = int(srv.doveadm("-f", "tab", "mailbox", "status", "-u", "support", "uidnext", "Sent")
+                          .splitlines()[-1].split("\t")[-1])
+                srv.replies("Sent", [f"none-{r}-{k}@x" for k in range(50)], f"floor-{size}-{r}")
+                out = subprocess.run([sys.executable, __file__, "floor-sent", str(srv.port), str(nxt)],
+                                     check=True, capture_output=True, text=True).stdout
+                floors.append(float(out.strip()))
+            floor_t = statistics.median(floors)
+            times = []
+            for r in range(runs):
+                srv.replies("Sent", targets[50 * r:50 * (r + 1)], f"{size}-{r}")
+                argv = [bin_, "rotate", "--apply", "--format", "json"]
+                if r == runs - 1:
+                    argv.insert(1, "-v")
+                t, rss, err = run_once(argv, env)
+                times.append(t)
+            sent, trips = trips_of(err)
+            if os.environ.get("BENCH_LOG"):
+                sys.stderr.write(err)
+            recorded = srv.doveadm("-f", "tab", "search", "-u", "support", "mailbox", "対応履歴",
+                                   "HEADER", "X-Mailduty-Event", "reply").count("\n") - 1
+            t = statistics.median(times)
+            rows.append((f"rotate --apply, 50 new replies in Sent of {size:,} ({sent} commands, {trips} round trips;"
+                         f" {recorded} replies recorded in {runs} runs)", t, floor_t, rss))
+            again, _ = median([bin_, "rotate", "--apply"], env, runs)
+            _, _, err = run_once([bin_, "-v", "rotate", "--apply"], env)
+            sent, trips = trips_of(err)
+            if os.environ.get("BENCH_LOG"):
+                sys.stderr.write(err)
+            rows.append((f"rotate --apply again, nothing new in Sent of {size:,} ({sent} commands, {trips} round trips)",
+                         again, None, None))
         finally:
             srv.stop()
     return rows
@@ -347,7 +438,7 @@ def main():
     try:
         subprocess.run(md + ["init"], env=env, check=True, capture_output=True)
         have = 0
-        if os.environ.get("BENCH_ONLY") == "archive":
+        if os.environ.get("BENCH_ONLY") in ("archive", "sent"):
             sizes = []
         for n in sizes:
             srv.fill("未対応", n - have)
@@ -374,8 +465,10 @@ def main():
                 rows.append(("list, 10,000 unclaimed, 完了 100,000 (vs 完了 0)", l100, l_t, None))
                 rows.append(("report, 10,000 unclaimed, 完了 100,000 (vs 完了 0)", rep100, rep0, None))
                 claim_rows(env, ", 完了 100,000", r)
-        if os.environ.get("BENCH_ARCHIVE", "1") != "0":
+        if os.environ.get("BENCH_ARCHIVE", "1") != "0" and os.environ.get("BENCH_ONLY") != "sent":
             rows.extend(archive_rows(bin_, runs))
+        if os.environ.get("BENCH_SENT", "1") != "0" and os.environ.get("BENCH_ONLY") != "archive":
+            rows.extend(sent_rows(bin_, runs))
         dovecot = subprocess.run(["dovecot", "--version"], capture_output=True, text=True).stdout.strip()
         print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; Dovecot {dovecot}")
         print(f"medians of {runs} runs ({max(3, runs // 2)} at 100,000), loopback, no TLS;")
@@ -397,6 +490,8 @@ def main():
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "floor":
         floor(int(sys.argv[2]))
+    elif len(sys.argv) > 3 and sys.argv[1] == "floor-sent":
+        floor_sent(int(sys.argv[2]), int(sys.argv[3]))
     elif len(sys.argv) > 2 and sys.argv[1] == "floor-archive":
         floor_archive(int(sys.argv[2]))
     else:

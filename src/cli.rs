@@ -123,6 +123,11 @@ pub enum Command {
     /// the fewest open claims. Every move is recorded in the history folder. Safe to run
     /// every few minutes: a second run moves nothing new. On a holiday it files but does
     /// not assign.
+    ///
+    /// It also records what mail clients did: replies filed in Sent since the last run
+    /// (a `reply` event; 二重対応 as `double_reply`; `on_reply` says whether the message
+    /// also moves) and messages dragged into a member folder or 完了 (a claim or done by
+    /// `client`). Sent is only read, never changed.
     #[command(
         after_help = "Examples:\n  mailduty rotate\n  mailduty rotate --days 14\n  mailduty rotate --date 2026-12-24 --format json\n  */5 * * * *  mailduty rotate --apply --quiet   # crontab"
     )]
@@ -163,7 +168,8 @@ pub enum Command {
     Show(ShowArgs),
     /// The history of one message, or of everything since a date
     ///
-    /// Reads the events (claim, release, done, file, assign, note, digest, archive, overdue) from the
+    /// Reads the events (claim, release, done, file, assign, note, digest, archive, overdue,
+    /// reply, double_reply, scan) from the
     /// history folder; with --all also from the archived history folders.
     #[command(
         after_help = "Examples:\n  mailduty history 4k2q9x7m\n  mailduty history --since 2026-11-01 --actor tanaka\n  mailduty history --since 2026-11-01 --format json"
@@ -317,6 +323,9 @@ pub struct ListArgs {
     /// Only unclaimed messages older than sla.unclaimed
     #[arg(long)]
     pub overdue: bool,
+    /// Only messages two or more people replied to (二重対応)
+    #[arg(long)]
+    pub double: bool,
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,

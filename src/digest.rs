@@ -36,6 +36,16 @@ pub struct Finished {
     pub subject: String,
 }
 
+#[derive(Debug, Serialize)]
+pub struct Double {
+    pub id: String,
+    pub message_id: Option<String>,
+    pub subject: String,
+    /// Both repliers and times, as recorded: "tanaka at …, suzuki at …".
+    pub replies: String,
+    pub at: DateTime<Utc>,
+}
+
 #[derive(Debug, Serialize, Default, PartialEq)]
 pub struct Times {
     pub count: usize,
@@ -59,6 +69,12 @@ pub struct Report {
     pub time_to_claim: Times,
     /// Business time from arrival to done, last 7 days.
     pub time_to_done: Times,
+    /// Business time from arrival to the first reply found in Sent, last 7 days.
+    pub time_to_first_reply: Times,
+    /// 二重対応 in the last 7 days: two or more people replied to one message.
+    pub double_replies: Vec<Double>,
+    /// Finished in the last 7 days with no reply recorded: how a missed reply looks.
+    pub done_without_reply: Vec<Finished>,
     /// Storage use, where the server reports a limit (null otherwise).
     pub quota: Option<crate::desk::Quota>,
     /// Bytes in each status folder, where the server reports sizes (else empty).
@@ -172,7 +188,52 @@ pub fn build(
             .filter_map(|e| Some(cal.business_time(e.arrived?, e.time).num_seconds()))
             .collect::<Vec<_>>()
     };
+    let mut first_reply: HashMap<&str, &Stored> = HashMap::new();
+    for e in events.iter().filter(|e| e.event == "reply") {
+        if let Some(m) = &e.message_id {
+            let f = first_reply.entry(bare(m)).or_insert(e);
+            if e.time < f.time {
+                *f = e;
+            }
+        }
+    }
+    let time_to_first_reply = times(
+        first_reply
+            .values()
+            .filter(|e| e.time >= week)
+            .filter_map(|e| Some(cal.business_time(e.arrived?, e.time).num_seconds().max(0)))
+            .collect(),
+    );
+    let mut double_replies: Vec<Double> = events
+        .iter()
+        .filter(|e| e.event == "double_reply" && e.time >= week)
+        .map(|e| Double {
+            id: e.id.clone(),
+            message_id: e.message_id.clone(),
+            subject: crate::output::line(e.subject.as_deref().unwrap_or("")).into_owned(),
+            replies: crate::output::line(e.note.as_deref().unwrap_or("")).into_owned(),
+            at: e.time,
+        })
+        .collect();
+    double_replies.sort_by_key(|d| std::cmp::Reverse(d.at));
+    let done_without_reply = events
+        .iter()
+        .filter(|e| e.event == "done" && e.time >= week)
+        .filter(|e| {
+            e.message_id
+                .as_deref()
+                .is_none_or(|m| !first_reply.contains_key(bare(m)))
+        })
+        .map(|e| Finished {
+            id: e.id.clone(),
+            actor: e.actor.clone(),
+            subject: crate::output::line(e.subject.as_deref().unwrap_or("")).into_owned(),
+        })
+        .collect();
     Report {
+        time_to_first_reply,
+        double_replies,
+        done_without_reply,
         date: today,
         holiday: duty.holiday.clone(),
         business_day: duty.business_day,
@@ -270,6 +331,26 @@ pub fn text(r: &Report, rules: &Rules) -> String {
     if let Some(w) = quota_warning(r) {
         let _ = writeln!(s, "{w}");
     }
+    let _ = writeln!(
+        s,
+        "二重対応 {} · 期限超過 {} · 滞留 {} · 未対応 {} · 対応中 {}",
+        r.double_replies.len(),
+        r.overdue.len(),
+        r.stale.len(),
+        r.unclaimed,
+        r.claimed
+    );
+    if !r.double_replies.is_empty() {
+        let _ = writeln!(
+            s,
+            "二重対応 (two people replied to one message, last 7 days): {}",
+            r.double_replies.len()
+        );
+        for d in &r.double_replies {
+            let _ = writeln!(s, "  {}  {}\n      {}", d.id, d.subject, d.replies);
+        }
+        let _ = writeln!(s);
+    }
     let _ = writeln!(s, "本日の当番 (on duty): {}", who(rules, &r.on_duty));
     let _ = writeln!(s);
     let _ = writeln!(
@@ -328,9 +409,22 @@ pub fn text(r: &Report, rules: &Rules) -> String {
         let line = format!("  {}  {}  {}", f.id, f.actor, f.subject);
         let _ = writeln!(s, "{}", crate::output::line(&line));
     }
+    if !r.done_without_reply.is_empty() {
+        let _ = writeln!(
+            s,
+            "返信なしで完了 (done with no reply in Sent, last 7 days): {}",
+            r.done_without_reply.len()
+        );
+        for f in &r.done_without_reply {
+            let _ = writeln!(s, "  {}  {}  {}", f.id, f.actor, f.subject);
+        }
+    }
     let _ = writeln!(
         s,
-        "応答時間 7日間 (response times, last 7 days, business hours): claim median {} / p90 {} ({} claims); done median {} / p90 {} ({} done)",
+        "応答時間 7日間 (response times, last 7 days, business hours): first reply median {} / p90 {} ({} replied); claim median {} / p90 {} ({} claims); done median {} / p90 {} ({} done)",
+        dur(r.time_to_first_reply.median_seconds),
+        dur(r.time_to_first_reply.p90_seconds),
+        r.time_to_first_reply.count,
         dur(r.time_to_claim.median_seconds),
         dur(r.time_to_claim.p90_seconds),
         r.time_to_claim.count,
@@ -348,79 +442,166 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// How far past its SLA a message is, as a colour: just past in amber, past by half
+/// again in red, three times the SLA or more in dark red.
+pub fn past_colour(waited: i64, sla: i64) -> &'static str {
+    let sla = sla.max(1);
+    if waited >= 3 * sla {
+        "#8e0000"
+    } else if waited * 2 >= 3 * sla {
+        "#c62828"
+    } else {
+        "#b26a00"
+    }
+}
+
+/// The digest as HTML mail for Outlook, Thunderbird and phones: tables for layout
+/// (Outlook's renderer has no flexbox), inline styles only, no scripts, no remote
+/// images, one column that narrows with the screen. What needs a person comes
+/// first: 二重対応, then overdue, then stale claims, each with its count.
 pub fn html(r: &Report, rules: &Rules) -> String {
-    let mut s = String::from(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head><body style=\"font-family:sans-serif\">\n",
+    const FONT: &str = "font-family:-apple-system,'Segoe UI','Hiragino Sans','Meiryo',sans-serif";
+    let mut s = format!(
+        "<!DOCTYPE html>\n<html lang=\"ja\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{}</title></head>\n<body style=\"margin:0;padding:0;background:#f4f5f7;{FONT}\">\n<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"background:#f4f5f7\"><tr><td align=\"center\" style=\"padding:12px 8px\">\n<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"max-width:640px;background:#ffffff;border-radius:6px\">\n",
+        esc(&subject(r))
     );
-    let _ = writeln!(s, "<h2>{}</h2>", esc(&subject(r)));
+    let day = match &r.holiday {
+        Some(h) => format!("{} ({h})", r.date),
+        None => r.date.to_string(),
+    };
+    let _ = writeln!(
+        s,
+        "<tr><td style=\"padding:16px 16px 4px 16px\"><div style=\"font-size:20px;font-weight:bold;color:#1a1a1a\">{}</div><div style=\"font-size:13px;color:#555555;padding-top:2px\">{} · 本日の当番 {}</div></td></tr>",
+        esc(&subject(r)),
+        esc(&day),
+        esc(&who(rules, &r.on_duty))
+    );
+    // The summary: counts per status and owner in one line.
+    let owners: Vec<String> = r
+        .per_owner
+        .iter()
+        .map(|(k, n)| format!("{} {n}", rules.owner_label(k)))
+        .collect();
+    let mut claimed = format!("対応中 {}", r.claimed);
+    if !owners.is_empty() {
+        claimed.push_str(&format!(" ({})", owners.join(", ")));
+    }
+    let summary = [format!("未対応 {}", r.unclaimed), claimed];
+    let _ = writeln!(
+        s,
+        "<tr><td style=\"padding:4px 16px 12px 16px;font-size:14px;color:#1a1a1a\"><b>二重対応 {}</b> · <b>期限超過 {}</b> · <b>滞留 {}</b> · {}</td></tr>",
+        r.double_replies.len(),
+        r.overdue.len(),
+        r.stale.len(),
+        esc(&summary.join(" · "))
+    );
     if let Some(w) = quota_warning(r) {
         let _ = writeln!(
             s,
-            "<p style=\"color:#b00020;font-weight:bold\">{}</p>",
+            "<tr><td style=\"padding:0 16px 12px 16px\"><div style=\"background:#fdecea;color:#8e0000;padding:8px;border-radius:4px;font-size:14px;font-weight:bold\">{}</div></td></tr>",
             esc(&w)
         );
     }
-    let _ = writeln!(
-        s,
-        "<p>本日の当番 (on duty): {}</p>",
-        esc(&who(rules, &r.on_duty))
-    );
-    let table = |s: &mut String, title: &str, rows: &[Line], owner: bool| {
-        let _ = writeln!(s, "<h3>{} ({})</h3>", esc(title), rows.len());
-        if rows.is_empty() {
-            return;
-        }
+    let heading = |s: &mut String, title: &str, n: usize, colour: &str| {
         let _ = writeln!(
             s,
-            "<table border=\"1\" cellpadding=\"4\" cellspacing=\"0\"><tr><th>ID</th>{}<th>age</th><th>SLA</th><th>from</th><th>subject</th><th>command</th></tr>",
-            if owner { "<th>owner</th>" } else { "" }
+            "<tr><td style=\"padding:12px 16px 4px 16px;border-top:1px solid #e5e7eb\"><div style=\"font-size:16px;font-weight:bold;color:{colour}\">{} <span style=\"display:inline-block;min-width:20px;text-align:center;background:{colour};color:#ffffff;border-radius:10px;font-size:13px;padding:1px 6px\">{n}</span></div></td></tr>",
+            esc(title)
         );
-        for l in rows {
-            let o = if owner {
-                format!(
-                    "<td>{}</td>",
-                    esc(&l
-                        .owner
-                        .as_deref()
-                        .map(|k| rules.owner_label(k))
-                        .unwrap_or_default())
-                )
-            } else {
-                String::new()
-            };
-            let _ = writeln!(
-                s,
-                "<tr><td><code>{}</code></td>{o}<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
-                esc(&l.id),
-                esc(&age(l.business_seconds)),
-                esc(&age(l.sla_seconds)),
-                esc(&l.from),
-                esc(&l.subject),
-                esc(&l.command)
-            );
-        }
-        let _ = writeln!(s, "</table>");
     };
-    table(
+    let entry = |s: &mut String,
+                 subject: &str,
+                 detail: &str,
+                 badge: &str,
+                 colour: &str,
+                 id: &str| {
+        let _ = writeln!(
+            s,
+            "<tr><td style=\"padding:6px 16px\"><div style=\"font-size:15px;color:#1a1a1a;font-weight:bold;word-break:break-word\">{}</div><div style=\"font-size:13px;color:#555555;word-break:break-word\"><span style=\"color:{colour};font-weight:bold\">{}</span> {} · <code style=\"font-size:12px;color:#777777\">{}</code></div></td></tr>",
+            esc(if subject.is_empty() {
+                "(件名なし)"
+            } else {
+                subject
+            }),
+            esc(badge),
+            esc(detail),
+            esc(id)
+        );
+    };
+    if !r.double_replies.is_empty() {
+        heading(
+            &mut s,
+            "二重対応 (two people replied)",
+            r.double_replies.len(),
+            "#8e0000",
+        );
+        for d in &r.double_replies {
+            entry(&mut s, &d.subject, &d.replies, "↩↩", "#8e0000", &d.id);
+        }
+    }
+    heading(
         &mut s,
-        "期限超過の未対応 (overdue unclaimed)",
-        &r.overdue,
-        false,
+        "期限超過の未対応 (overdue)",
+        r.overdue.len(),
+        "#c62828",
     );
-    table(&mut s, "滞留中の対応 (stale claims)", &r.stale, true);
+    for l in &r.overdue {
+        let badge = format!("{} / SLA {}", age(l.business_seconds), age(l.sla_seconds));
+        entry(
+            &mut s,
+            &l.subject,
+            &l.from,
+            &badge,
+            past_colour(l.business_seconds, l.sla_seconds),
+            &l.id,
+        );
+    }
+    heading(
+        &mut s,
+        "滞留中の対応 (stale claims)",
+        r.stale.len(),
+        "#b26a00",
+    );
+    for l in &r.stale {
+        let owner = l
+            .owner
+            .as_deref()
+            .map(|k| rules.owner_label(k))
+            .unwrap_or_else(|| NO_MEMBER.to_string());
+        let badge = format!("{} / SLA {}", age(l.business_seconds), age(l.sla_seconds));
+        entry(
+            &mut s,
+            &l.subject,
+            &format!("{owner} · {}", l.from),
+            &badge,
+            past_colour(l.business_seconds, l.sla_seconds),
+            &l.id,
+        );
+    }
+    if !r.done_without_reply.is_empty() {
+        heading(
+            &mut s,
+            "返信なしで完了 (done with no reply)",
+            r.done_without_reply.len(),
+            "#555555",
+        );
+        for f in &r.done_without_reply {
+            entry(&mut s, &f.subject, &f.actor, "", "#555555", &f.id);
+        }
+    }
     let _ = writeln!(
         s,
-        "<p>件数: 未対応 {}, 対応中 {}. 昨日の完了 {}. 応答時間 (7日): claim median {}, p90 {}; done median {}, p90 {}.</p>",
-        r.unclaimed,
-        r.claimed,
+        "<tr><td style=\"padding:12px 16px;border-top:1px solid #e5e7eb;font-size:13px;color:#555555\">昨日の完了 {}. 応答時間 (7日, 営業時間): 初回返信 median {} / p90 {}; claim median {} / p90 {}; done median {} / p90 {}.<br>{}<br>To take one: <code>mailduty claim ID</code> · details: <code>mailduty show ID</code></td></tr>",
         r.done_yesterday.len(),
+        esc(&dur(r.time_to_first_reply.median_seconds)),
+        esc(&dur(r.time_to_first_reply.p90_seconds)),
         esc(&dur(r.time_to_claim.median_seconds)),
         esc(&dur(r.time_to_claim.p90_seconds)),
         esc(&dur(r.time_to_done.median_seconds)),
-        esc(&dur(r.time_to_done.p90_seconds))
+        esc(&dur(r.time_to_done.p90_seconds)),
+        esc(&quota_line(r))
     );
-    let _ = writeln!(s, "<p>{}</p>", esc(&quota_line(r)));
-    s.push_str("</body></html>\n");
+    s.push_str("</table>\n</td></tr></table>\n</body></html>\n");
     s
 }
 
@@ -436,6 +617,14 @@ mod tests {
         assert_eq!(percentile(&v, 50.0), Some(5));
         assert_eq!(percentile(&v, 90.0), Some(9));
         assert_eq!(times(vec![30, 10, 20]).median_seconds, Some(20));
+    }
+
+    #[test]
+    fn ages_are_coloured_by_how_far_past_the_sla() {
+        assert_eq!(past_colour(5, 4), "#b26a00");
+        assert_eq!(past_colour(6, 4), "#c62828");
+        assert_eq!(past_colour(12, 4), "#8e0000");
+        assert_eq!(past_colour(1, 0), "#b26a00");
     }
 
     #[test]

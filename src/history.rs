@@ -307,9 +307,72 @@ pub fn parse(header: &[u8]) -> Option<Stored> {
     })
 }
 
-/// The events about one message (by its Message-ID, searched on the server).
-pub fn about(mb: &mut Mailbox, folder: &str, it: &Item) -> Result<Vec<Stored>> {
-    let key = match it.message_id.as_deref() {
+/// Which of these event Message-IDs are in the history: one SEARCH per hundred and
+/// one FETCH.
+pub fn recorded(
+    mb: &mut Mailbox,
+    folder: &str,
+    ids: &[String],
+) -> Result<std::collections::HashSet<String>> {
+    let mut uids = Vec::new();
+    for chunk in ids.chunks(100) {
+        let keys = chunk.iter().map(|m| Key::MessageId(m.clone())).collect();
+        uids.extend(mb.search(folder, &[Key::Any(keys)])?);
+    }
+    let wanted: std::collections::HashSet<&String> = ids.iter().collect();
+    Ok(fetch(mb, folder, &uids)?
+        .into_iter()
+        .filter_map(|e| e.own_id)
+        .filter(|id| wanted.contains(id))
+        .collect())
+}
+
+/// The events about each of several messages: one SEARCH for all of those with a
+/// Message-ID (a hundred at a time) and one FETCH, the events then sorted to their
+/// messages here. Pipelined SEARCHes would not do: a server may answer them out of
+/// order. Messages without a Message-ID are looked up one by one.
+pub fn about_each(mb: &mut Mailbox, folder: &str, items: &[&Item]) -> Result<Vec<Vec<Stored>>> {
+    let mut out = vec![Vec::new(); items.len()];
+    let with_id: Vec<(usize, &str)> = items
+        .iter()
+        .enumerate()
+        .filter_map(|(k, it)| Some((k, it.message_id.as_deref()?)))
+        .collect();
+    let mut by_target: std::collections::HashMap<String, Vec<usize>> =
+        std::collections::HashMap::new();
+    for (k, mid) in &with_id {
+        by_target
+            .entry(mid.trim_matches(['<', '>']).to_string())
+            .or_default()
+            .push(*k);
+    }
+    let mut uids = Vec::new();
+    for chunk in with_id.chunks(100) {
+        let keys = chunk
+            .iter()
+            .map(|(_, mid)| Key::HeaderId("X-Mailduty-Target", mid.to_string()))
+            .collect();
+        uids.extend(mb.search(folder, &[Key::Any(keys)])?);
+    }
+    uids.sort_unstable();
+    uids.dedup();
+    for ev in fetch(mb, folder, &uids)? {
+        if let Some(ks) = ev.message_id.as_ref().and_then(|m| by_target.get(m)) {
+            for &k in ks {
+                out[k].push(ev.clone());
+            }
+        }
+    }
+    for (k, it) in items.iter().enumerate() {
+        if it.message_id.is_none() {
+            out[k] = about(mb, folder, it)?;
+        }
+    }
+    Ok(out)
+}
+
+fn about_key(it: &Item) -> Key {
+    match it.message_id.as_deref() {
         Some(mid) => Key::HeaderId("X-Mailduty-Target", mid.to_string()),
         // The display ID can change (it gains `.N` when a look-alike arrives); the
         // hash does not. Events from before the hash was recorded have the ID only.
@@ -317,8 +380,12 @@ pub fn about(mb: &mut Mailbox, folder: &str, it: &Item) -> Result<Vec<Stored>> {
             Key::Header("X-Mailduty-Hash", it.hash.clone()),
             Key::Header("X-Mailduty-Id", it.id.clone()),
         ]),
-    };
-    let uids = mb.search(folder, &[key])?;
+    }
+}
+
+/// The events about one message (by its Message-ID, searched on the server).
+pub fn about(mb: &mut Mailbox, folder: &str, it: &Item) -> Result<Vec<Stored>> {
+    let uids = mb.search(folder, &[about_key(it)])?;
     let mut evs = fetch(mb, folder, &uids)?;
     // A long Message-ID is searched by its start, which other IDs may share.
     if let Some(mid) = it.message_id.as_deref()
@@ -538,6 +605,52 @@ pub fn locks(mb: &mut Mailbox, folder: &str, since: DateTime<Utc>) -> Result<Vec
     Ok(out)
 }
 
+/// Events whose kind contains `kind` (HEADER matches substrings: `reply` finds
+/// `double_reply` too), recorded on or after `since`; the caller keeps the kinds it
+/// wants. Its cost follows the days asked for.
+pub fn kind_since(
+    mb: &mut Mailbox,
+    folder: &str,
+    kind: &str,
+    since: DateTime<Utc>,
+) -> Result<Vec<Stored>> {
+    let day = (since - chrono::Duration::days(1)).date_naive();
+    let uids = mb.search(
+        folder,
+        &[
+            Key::Since(day),
+            Key::Header("X-Mailduty-Event", kind.to_string()),
+        ],
+    )?;
+    let mut evs = fetch(mb, folder, &uids)?;
+    evs.retain(|e| e.time >= since);
+    Ok(evs)
+}
+
+/// The latest event of exactly `kind` among the last few recorded since `since`.
+pub fn latest(
+    mb: &mut Mailbox,
+    folder: &str,
+    kind: &str,
+    since: DateTime<Utc>,
+) -> Result<Option<Stored>> {
+    let day = (since - chrono::Duration::days(1)).date_naive();
+    let mut uids = mb.search(
+        folder,
+        &[
+            Key::Since(day),
+            Key::Header("X-Mailduty-Event", kind.to_string()),
+        ],
+    )?;
+    uids.sort_unstable();
+    let last = &uids[uids.len().saturating_sub(8)..];
+    let evs = fetch(mb, folder, last)?;
+    Ok(evs
+        .into_iter()
+        .filter(|e| e.event == kind)
+        .max_by_key(|e| e.time))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -563,6 +676,7 @@ mod tests {
             claim_keywords: vec![],
             modseq: None,
             released: false,
+            answered: false,
         };
         let ev = Event {
             kind: "claim",

@@ -26,6 +26,20 @@ pub struct ListRow<'a> {
     pub from_name: Option<&'a str>,
     pub subject: &'a str,
     pub seen: bool,
+    /// A reply was sent (found in Sent, or marked \Answered by a mail client).
+    pub replied: bool,
+    /// The replies recorded, oldest first.
+    pub replies: Vec<ReplyView>,
+    /// Two or more people replied with no customer message between (二重対応).
+    pub double_reply: bool,
+}
+
+/// One reply in `list`'s JSON.
+#[derive(Debug, Serialize)]
+pub struct ReplyView {
+    pub at: String,
+    pub replier: String,
+    pub message_id: Option<String>,
 }
 
 impl<'a> ListRow<'a> {
@@ -45,6 +59,9 @@ impl<'a> ListRow<'a> {
             from_name: it.from_name.as_deref(),
             subject: &it.subject,
             seen: it.seen,
+            replied: it.answered,
+            replies: Vec::new(),
+            double_reply: false,
         }
     }
 }
@@ -242,8 +259,14 @@ pub fn print_list(rows: &[ListRow<'_>], format: Format, out: &mut dyn Write) -> 
                     .from_name
                     .map(|n| format!("{n} <{}>", r.from))
                     .unwrap_or_else(|| r.from.to_string());
-                let a = age(r.age_seconds) + if r.overdue { " !" } else { "" };
-                let age_cell = if r.overdue {
+                let mark = match (r.overdue, r.double_reply, r.replied) {
+                    (true, _, _) => " !",
+                    (_, true, _) => " ↩↩",
+                    (_, _, true) => " ↩",
+                    _ => "",
+                };
+                let a = age(r.age_seconds) + mark;
+                let age_cell = if r.overdue || r.double_reply {
                     Cell::new(a).fg(Color::Red)
                 } else {
                     Cell::new(a)

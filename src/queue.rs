@@ -62,10 +62,19 @@ pub struct Item {
     pub modseq: Option<u64>,
     #[serde(skip)]
     pub released: bool,
+    /// `\Answered`: a reply was sent (set by the mail client that replied, or by
+    /// `rotate --apply` when it finds the reply in Sent).
+    #[serde(skip)]
+    pub answered: bool,
 }
 
 /// Unclaimed mail waiting longer than its SLA, counted in business time.
+/// A message with a reply has had its first response and is not overdue; the
+/// customer's next message is a message of its own, with its own wait.
 pub fn overdue(rules: &Rules, it: &Item, now: DateTime<Utc>) -> bool {
+    if it.answered {
+        return false;
+    }
     let sla = rules.unclaimed_sla(&it.from, &it.subject);
     let waited = rules.calendar.business_time(it.arrived, now);
     waited.to_std().is_ok_and(|w| w > sla)
@@ -212,6 +221,7 @@ fn item(m: Fetched, folder: &str, status: Status, owner: Option<String>) -> Item
             .collect(),
         modseq: m.modseq,
         released: m.flags.iter().any(|f| f.eq_ignore_ascii_case(RELEASED)),
+        answered: m.flags.iter().any(|f| f.eq_ignore_ascii_case("\\Answered")),
     }
 }
 
@@ -400,6 +410,7 @@ mod tests {
             claim_keywords: vec![],
             modseq: None,
             released: false,
+            answered: false,
         }
     }
 

@@ -35,6 +35,8 @@ struct RawRules {
     quota: Option<RawQuota>,
     #[serde(default)]
     notify: Vec<crate::notify::config::RawTarget>,
+    on_reply: Option<String>,
+    reply_window: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -195,6 +197,7 @@ struct RawFolders {
     claimed: Option<String>,
     done: Option<String>,
     history: Option<String>,
+    sent: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -203,6 +206,7 @@ struct RawMember {
     name: Option<String>,
     email: Option<String>,
     login: Option<String>,
+    sent_as: Option<OneOrMany>,
     slack: Option<String>,
     chatwork: Option<IdNumber>,
 }
@@ -255,6 +259,9 @@ pub struct Folders {
     pub claimed: String,
     pub done: String,
     pub history: String,
+    /// Where the account's mail clients file what they send; None: the folder the
+    /// server marks SPECIAL-USE \Sent.
+    pub sent: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -267,6 +274,38 @@ pub struct Member {
     pub slack: Option<String>,
     /// Chatwork account ID, mentioned as `[To:1234567]`.
     pub chatwork: Option<String>,
+    /// Display names or addresses (`*` and `?` patterns) in the From of what this
+    /// member sends from the shared account.
+    pub sent_as: Vec<String>,
+}
+
+impl Member {
+    /// Whether a sent message's From (address and display name) is this member's.
+    pub fn sent_it(&self, addr: &str, name: Option<&str>) -> bool {
+        let (addr, name) = (addr.to_lowercase(), name.unwrap_or("").to_lowercase());
+        self.sent_as.iter().any(|p| {
+            let p = p.to_lowercase();
+            if p.contains('@') {
+                glob(&p, &addr)
+            } else if p.contains(['*', '?']) {
+                glob(&p, &name)
+            } else {
+                !name.is_empty() && name.contains(&p)
+            }
+        })
+    }
+}
+
+/// What `rotate --apply` does with unclaimed mail it finds a reply to in Sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnReply {
+    /// Record the reply; the message shows as replied and is no longer overdue.
+    Mark,
+    /// Also move it to the replier's folder (when the replier is known).
+    Claim,
+    /// Also move it to 完了.
+    Done,
 }
 
 #[derive(Debug, Clone)]
@@ -289,6 +328,11 @@ pub struct Rules {
     pub quota_warn: u8,
     /// Chat targets that hear of events (`notify:`).
     pub notify: Vec<crate::notify::Target>,
+    pub on_reply: OnReply,
+    /// How long after a message a "Re:" with no In-Reply-To/References to its sender
+    /// still counts as a reply to it; also how far back Sent is read when there is no
+    /// earlier look to go on.
+    pub reply_window: Duration,
 }
 
 /// `mailduty archive`: 完了 mail older than `after` goes to `folder` with `{year}`
@@ -760,7 +804,34 @@ impl Validator<'_> {
                 80
             }
         };
+        let on_reply = match raw.on_reply.as_deref() {
+            None | Some("mark") => OnReply::Mark,
+            Some("claim") => OnReply::Claim,
+            Some("done") => OnReply::Done,
+            Some(other) => {
+                self.problem(
+                    &["on_reply"],
+                    format!("{other:?} is not mark, claim or done"),
+                );
+                OnReply::Mark
+            }
+        };
+        let reply_window = match raw.reply_window {
+            None => Duration::from_secs(7 * 86400),
+            Some(s) => match parse_duration(&s) {
+                Some(d) if !d.is_zero() => d,
+                _ => {
+                    self.problem(
+                        &["reply_window"],
+                        format!("{s:?} is not a duration above zero (like 7d, 72h)"),
+                    );
+                    Duration::from_secs(7 * 86400)
+                }
+            },
+        };
         Some(Rules {
+            on_reply,
+            reply_window,
             path: path.to_path_buf(),
             timezone: timezone?,
             imap: imap?,
@@ -1263,6 +1334,16 @@ impl Validator<'_> {
             claimed: pick("claimed", raw.claimed, "対応中"),
             done: pick("done", raw.done, "完了"),
             history: pick("history", raw.history, "対応履歴"),
+            sent: raw.sent.filter(|s| {
+                let empty = s.trim().is_empty();
+                if empty {
+                    self.problem(
+                        &["folders", "sent"],
+                        "is empty (leave it out to use the server's \\Sent folder)",
+                    );
+                }
+                !empty
+            }),
         };
         let all = [
             ("inbox", &f.inbox),
@@ -1283,6 +1364,22 @@ impl Validator<'_> {
         // that only differs in case, or lies inside another, would be read twice or
         // emptied by the moves of the other.
         let fold = |s: &str| s.to_lowercase();
+        if let Some(sent) = &f.sent
+            && !plain_folder_name(sent)
+        {
+            self.problem(
+                &["folders", "sent"],
+                format!("{sent:?} is not a plain folder name: no * or %, no empty, . or .. parts between /, no control characters"),
+            );
+        }
+        if let Some(sent) = &f.sent
+            && let Some((k, _)) = all.iter().find(|(_, v)| fold(v) == fold(sent))
+        {
+            self.problem(
+                &["folders", "sent"],
+                format!("is the same folder as folders.{k} ({sent}): Sent mail is never queued"),
+            );
+        }
         for (i, (ka, a)) in all.iter().enumerate() {
             for (kb, b) in all.iter().skip(i + 1) {
                 let (la, lb) = (fold(a), fold(b));
@@ -1340,6 +1437,13 @@ impl Validator<'_> {
                     format!("{email:?} is not an email address"),
                 );
             }
+            let sent_as = m.sent_as.map(OneOrMany::into_vec).unwrap_or_default();
+            if sent_as.iter().any(|p| p.trim().is_empty()) {
+                self.problem(
+                    &["members", &key, "sent_as"],
+                    "an empty pattern would match every sender",
+                );
+            }
             let slack = m.slack.filter(|id| {
                 let ok = id.len() <= 20
                     && id.len() >= 2
@@ -1369,6 +1473,7 @@ impl Validator<'_> {
             out.push(Member {
                 slack,
                 chatwork,
+                sent_as,
                 name: m.name.unwrap_or_else(|| key.clone()),
                 email: m.email,
                 login,

@@ -25,6 +25,12 @@ pub fn run(path: &Path, quiet: bool) -> Result<()> {
             r.folders.done,
             r.folders.history
         );
+        match &r.folders.sent {
+            Some(f) => println!("sent mail: read from {f} (folders.sent)"),
+            None => println!(
+                "sent mail: no folders.sent; the folder the server marks \\Sent is used (`mailduty init` shows it); servers without SPECIAL-USE, such as Courier, need folders.sent (e.g. INBOX.Sent)"
+            ),
+        }
     }
     Ok(())
 }

@@ -15,6 +15,7 @@ pub fn run(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
     if created.is_empty() {
         ctx.say(out, "all status folders exist; nothing to do")?;
     }
+    let sent = desk.sent_folder();
     let caps = desk.capabilities();
     let quota = desk.quota()?;
     desk.close();
@@ -37,6 +38,22 @@ pub fn run(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
         )?,
         Some(q) => ctx.say(out, format!("quota: {q}"))?,
         None => ctx.say(out, "quota: not reported by the server")?,
+    }
+    match sent {
+        Ok(Some(f)) if ctx.rules.folders.sent.is_some() => ctx.say(
+            out,
+            format!("sent mail: {f} (folders.sent); replies there are recorded by rotate --apply"),
+        )?,
+        Ok(Some(f)) => ctx.say(
+            out,
+            format!(
+                "sent mail: {f} (SPECIAL-USE \\Sent); replies there are recorded by rotate --apply"
+            ),
+        )?,
+        Ok(None) => eprintln!(
+            "mailduty: warning: no Sent folder: the server marks none \\Sent, so replies sent from mail clients are not seen; set folders.sent to the folder your clients file sent mail in (e.g. INBOX.Sent on Courier)"
+        ),
+        Err(e) => eprintln!("mailduty: warning: {e:#}"),
     }
     if !caps.condstore {
         ctx.say(

@@ -7,7 +7,8 @@ use chrono::Utc;
 
 use super::Ctx;
 use crate::cli::{ListArgs, StatusFilter};
-use crate::output::{ListRow, print_list};
+use crate::desk::clients::{DOUBLE_REPLY, REPLY};
+use crate::output::{ListRow, ReplyView, print_list};
 use crate::queue::{self, Scope, Status};
 
 pub fn run(ctx: &Ctx, args: &ListArgs, out: &mut dyn Write) -> Result<()> {
@@ -22,6 +23,8 @@ pub fn run(ctx: &Ctx, args: &ListArgs, out: &mut dyn Write) -> Result<()> {
     };
     let mut desk = ctx.open()?;
     let mut items = desk.queue(scope)?;
+    // Only answered messages have replies to show: nothing more is read without one.
+    let replies = desk.replies_of(&items)?;
     desk.close();
     items.sort_by_key(|it| (it.status != Status::Unclaimed, it.arrived));
     let now = Utc::now();
@@ -31,9 +34,29 @@ pub fn run(ctx: &Ctx, args: &ListArgs, out: &mut dyn Write) -> Result<()> {
         .filter(|it| owner.is_none() || it.owner == owner)
         .map(|it| {
             let overdue = it.status == Status::Unclaimed && queue::overdue(&ctx.rules, it, now);
-            ListRow::new(it, now, overdue)
+            let mut row = ListRow::new(it, now, overdue);
+            if let Some(evs) = it
+                .message_id
+                .as_deref()
+                .and_then(|m| replies.get(m.trim_matches(['<', '>'])))
+            {
+                let evs: Vec<_> = evs.iter().filter(|e| e.concerns(it)).collect();
+                row.double_reply = evs.iter().any(|e| e.event == DOUBLE_REPLY);
+                row.replies = evs
+                    .iter()
+                    .filter(|e| e.event == REPLY)
+                    .map(|e| ReplyView {
+                        at: e.time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        replier: e.actor.clone(),
+                        message_id: e.note.clone().filter(|n| n.starts_with('<')),
+                    })
+                    .collect();
+                row.replied |= !row.replies.is_empty();
+            }
+            row
         })
         .filter(|r| !args.overdue || r.overdue)
+        .filter(|r| !args.double || r.double_reply)
         .collect();
     print_list(&rows, args.format, out)
 }

@@ -98,7 +98,11 @@ pub fn run(ctx: &Ctx, args: &ReportArgs, out: &mut dyn Write) -> Result<()> {
                 ),
             );
         }
-        if report.overdue.is_empty() && report.stale.is_empty() && !rules.digest.send_when_empty {
+        if report.overdue.is_empty()
+            && report.stale.is_empty()
+            && report.double_replies.is_empty()
+            && !rules.digest.send_when_empty
+        {
             desk.close();
             return ctx.say(
                 out,

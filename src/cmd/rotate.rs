@@ -132,6 +132,8 @@ struct AppliedView<'a> {
     left: usize,
     /// What this run finished for runs that stopped part-way.
     recovered: crate::desk::Recovered,
+    /// Replies found in Sent, 二重対応 and moves made in mail clients.
+    clients: &'a crate::desk::clients::Seen,
 }
 
 /// Records the overdue alerts that chat targets want; a failure is a warning, since
@@ -173,6 +175,7 @@ fn apply(ctx: &Ctx, format: RotateFormat, now: DateTime<Utc>, out: &mut dyn Writ
                 moved: &done.moved,
                 left: done.left,
                 recovered: done.recovered,
+                clients: &done.clients,
             };
             crate::output::json(&mut *out, &view)?;
         }
@@ -199,6 +202,33 @@ fn apply(ctx: &Ctx, format: RotateFormat, now: DateTime<Utc>, out: &mut dyn Writ
             );
             if done.left > 0 {
                 summary.push_str(&format!(", {} left for the next run", done.left));
+            }
+            let c = &done.clients;
+            for r in &c.replies {
+                ctx.say(
+                    out,
+                    format!(
+                        "reply  {}  by {} ({}, {})",
+                        r.id, r.replier, r.matched_by, r.action
+                    ),
+                )?;
+            }
+            for d in &c.dragged {
+                ctx.say(
+                    out,
+                    format!(
+                        "client {}  {} in {}  {}",
+                        d.id, d.event, d.folder, d.subject
+                    ),
+                )?;
+            }
+            if !c.replies.is_empty() || !c.dragged.is_empty() {
+                summary.push_str(&format!(
+                    "; {} replies, {} double replies, {} moves made in mail clients",
+                    c.replies.len(),
+                    c.double_replies,
+                    c.dragged.len()
+                ));
             }
             let r = done.recovered;
             if r.events + r.unstuck + r.healed > 0 {

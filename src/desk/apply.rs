@@ -34,6 +34,8 @@ pub struct Applied {
     /// Messages that could not be moved, one line each: one odd message (a folder
     /// missing for a new member, a refusal by the server) never holds up the rest.
     pub failed: Vec<String>,
+    /// Replies found in Sent and moves made in mail clients (`clients.rs`).
+    pub clients: super::clients::Seen,
 }
 
 /// After this many failures in a row the connection is taken to be gone.
@@ -44,6 +46,12 @@ pub fn apply(desk: &mut Desk<'_>, hand_out: &[String]) -> Result<Applied> {
     let mut out = Applied::default();
     let mut items = desk.queue(Scope::ACTIVE)?;
     out.recovered = desk.recover(&mut items)?;
+    // Mail-client work is read before intake, so that `on_reply` can take a replied
+    // message straight from the inbox; a failure there never holds up intake.
+    match super::clients::run(desk, &mut items) {
+        Ok(seen) => out.clients = seen,
+        Err(e) => out.failed.push(format!("mail client work: {e:#}")),
+    }
     let plan = desk.plan_intake(&items);
     out.left += items
         .iter()

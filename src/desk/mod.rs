@@ -16,6 +16,7 @@
 mod act;
 mod apply;
 pub mod archive;
+pub mod clients;
 mod plan;
 mod recover;
 pub mod rules;
@@ -403,6 +404,29 @@ impl<'r> Desk<'r> {
 
     pub fn plan_hand_out(&self, items: &[Item], on_duty: &[String]) -> Vec<Assignment> {
         plan::hand_out(items, &self.paths.unclaimed, on_duty, busy)
+    }
+
+    /// The Sent folder: `folders.sent`, else the one the server marks `\Sent`.
+    pub fn sent_folder(&mut self) -> Result<Option<String>> {
+        let Some(configured) = self.rules.folders.sent.clone() else {
+            return self.mb.sent_folder();
+        };
+        let path = self.mb.path(&configured);
+        if self.mb.exists(&path)? {
+            return Ok(Some(path));
+        }
+        Err(crate::error::config(format!(
+            "folders.sent: the folder {path} does not exist on {}; give the folder your mail clients file sent mail in",
+            self.mb.host()
+        )))
+    }
+
+    /// Reply events about answered messages, by Message-ID (see `clients`).
+    pub fn replies_of(
+        &mut self,
+        items: &[Item],
+    ) -> Result<std::collections::HashMap<String, Vec<Stored>>> {
+        clients::replies_of(self, items)
     }
 
     /// What the server offers, for `init`.

@@ -56,6 +56,9 @@ pub enum Key {
     Undeleted,
     /// Any one of these.
     Any(Vec<Key>),
+    /// UIDs from this one up (`UID n:*`, which also names the last message when
+    /// there is none at or above n: callers filter).
+    UidFrom(u32),
 }
 
 impl Key {
@@ -69,6 +72,7 @@ impl Key {
             Key::Since(d) => format!("SINCE {}", d.format("%d-%b-%Y")),
             Key::Before(d) => format!("BEFORE {}", d.format("%d-%b-%Y")),
             Key::Undeleted => "UNDELETED".to_string(),
+            Key::UidFrom(n) => format!("UID {}:*", (*n).max(1)),
             Key::Any(keys) => match keys.as_slice() {
                 [] => "UID 0".to_string(),
                 [one] => one.render(),
@@ -1227,6 +1231,81 @@ impl Mailbox {
             .filter(|(_, d)| d.status == Status::Ok)
             .filter_map(|((f, n), _)| Some((f.clone(), n?)))
             .collect())
+    }
+
+    /// The folder the server marks `\Sent` (RFC 6154), if any. Servers without
+    /// SPECIAL-USE (Courier) have none; the rules' `folders.sent` names it there.
+    pub fn sent_folder(&mut self) -> Result<Option<String>> {
+        if !self.has("SPECIAL-USE") && !self.has("LIST-EXTENDED") {
+            return Ok(None);
+        }
+        let cmd = if self.has("LIST-EXTENDED") {
+            "LIST (SPECIAL-USE) \"\" \"*\"".to_string()
+        } else {
+            list_cmd("*")
+        };
+        let mut found = Vec::new();
+        let done = self.conn.run_each(&cmd, |r| {
+            if let Ok((
+                _,
+                Response::MailboxData(MailboxDatum::List {
+                    name_attributes,
+                    name,
+                    ..
+                }),
+            )) = imap_proto::parser::parse_response(r)
+                && name_attributes
+                    .iter()
+                    .any(|a| matches!(a, NameAttribute::Sent))
+                && !name_attributes
+                    .iter()
+                    .any(|a| matches!(a, NameAttribute::NoSelect))
+            {
+                found.push(mutf7::decode_lossy(&name));
+            }
+        })?;
+        if done.status != Status::Ok {
+            return Ok(None);
+        }
+        // Gmail-style accounts may mark more than one; the shortest name is the
+        // account's own (not a shared or nested copy).
+        found.sort_by_key(|n| (n.chars().count(), n.clone()));
+        Ok(found.into_iter().next())
+    }
+
+    /// A folder's UIDVALIDITY and UIDNEXT (STATUS), None when the server gives
+    /// neither or the folder does not exist.
+    pub fn uid_state(&mut self, folder: &str) -> Result<Option<(u32, u32)>> {
+        let cmd = format!(
+            "STATUS {} (UIDVALIDITY UIDNEXT)",
+            quote(&mutf7::encode(folder))
+        );
+        let (mut validity, mut next) = (None, None);
+        let done = self.conn.run_each(&cmd, |r| {
+            let text = String::from_utf8_lossy(r);
+            if !text.starts_with("* STATUS ") {
+                return;
+            }
+            let Some(open) = text.rfind('(') else { return };
+            let words: Vec<&str> = text[open + 1..]
+                .trim_end()
+                .trim_end_matches(')')
+                .split_whitespace()
+                .collect();
+            for w in words.chunks(2) {
+                if let [k, v] = w {
+                    if k.eq_ignore_ascii_case("UIDVALIDITY") {
+                        validity = v.parse().ok();
+                    } else if k.eq_ignore_ascii_case("UIDNEXT") {
+                        next = v.parse().ok();
+                    }
+                }
+            }
+        })?;
+        if done.status != Status::Ok {
+            return Ok(None);
+        }
+        Ok(validity.zip(next))
     }
 
     /// Whether a folder exists (LIST).

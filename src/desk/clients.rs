@@ -1,0 +1,846 @@
+//! Work done in mail clients, seen by `rotate --apply`: replies filed in Sent (and
+//! 二重対応, two people answering one customer), and messages a client dragged into a
+//! member folder or 完了 with no event to say so.
+//!
+//! What it costs follows what is new, not the size of Sent or 完了: a `scan` event
+//! in the history keeps, for each of the two, the UIDVALIDITY and the UID from which
+//! the next run reads on. Without one (the first run, or none within `reply_window`),
+//! they are read back to `reply_window` by arrival. The member folders are active and
+//! small, so every message in them is checked against its events, in two round trips. Sent mail is read headers only,
+//! with BODY.PEEK, and never changed; every event written here has a Message-ID made
+//! from what it is about, so a run repeated or cut part-way records nothing twice.
+
+use std::collections::HashMap;
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::rules::{Actor, ROTATE};
+use super::{Desk, Dest, Place, Taken, event};
+use crate::history::{self, Event, Stored};
+use crate::imap::{Flags, Key};
+use crate::queue::{self, Item, Scope, Status};
+use crate::rules::OnReply;
+
+/// Event kinds; notifications read them by these names.
+pub const REPLY: &str = "reply";
+pub const DOUBLE_REPLY: &str = "double_reply";
+/// The actor of an event for a move made in a mail client.
+pub const CLIENT: &str = "client";
+/// The replier when neither the owner nor any member's `sent_as` says who.
+pub const UNKNOWN: &str = "unknown";
+const SCAN: &str = "scan";
+const ANSWERED: &str = "\\Answered";
+
+/// The header fields read from Sent mail.
+const SENT_FIELDS: &str = "MESSAGE-ID FROM TO CC SUBJECT DATE IN-REPLY-TO REFERENCES";
+
+/// What one run saw.
+#[derive(Debug, Default, Serialize)]
+pub struct Seen {
+    /// The Sent folder read, None when the account has none.
+    pub sent_folder: Option<String>,
+    /// Sent messages read this run.
+    pub sent_read: usize,
+    pub replies: Vec<Replied>,
+    pub double_replies: usize,
+    /// Messages a mail client moved, recorded now.
+    pub dragged: Vec<Dragged>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Replied {
+    pub id: String,
+    pub replier: String,
+    pub reply_message_id: Option<String>,
+    pub at: DateTime<Utc>,
+    /// `header` (In-Reply-To/References) or `subject` (the fallback).
+    pub matched_by: &'static str,
+    /// What `on_reply` did: `mark`, `claim` or `done` (a move that lost or was not
+    /// possible stays `mark`).
+    pub action: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Dragged {
+    pub id: String,
+    pub event: &'static str,
+    pub folder: String,
+    pub subject: String,
+}
+
+/// A message read from Sent.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub message_id: Option<String>,
+    /// What tells this sent message apart in event IDs: its Message-ID, or the
+    /// folder's UIDVALIDITY and its UID.
+    pub key: String,
+    pub from: String,
+    pub from_name: Option<String>,
+    /// Every recipient address (To and Cc), lowercase.
+    pub to: Vec<String>,
+    pub subject: String,
+    pub at: DateTime<Utc>,
+    pub in_reply_to: Vec<String>,
+    pub references: Vec<String>,
+}
+
+/// Where a folder was read up to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Mark {
+    folder: String,
+    validity: u32,
+    next: u32,
+}
+
+pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
+    let now = Utc::now();
+    let window =
+        chrono::Duration::from_std(desk.rules.reply_window).unwrap_or(chrono::Duration::days(7));
+    let mut seen = Seen {
+        sent_folder: desk.sent_folder()?,
+        ..Seen::default()
+    };
+    let marks = last_marks(desk, now - window)?;
+    let mut new_marks = Vec::new();
+    // The folders in which this run read something.
+    let mut read: Vec<String> = Vec::new();
+
+    if let Some(sent) = seen.sent_folder.clone() {
+        let (uids, mark) = new_uids(desk, &sent, &marks, now - window)?;
+        new_marks.extend(mark);
+        if !uids.is_empty() {
+            read.push(sent.clone());
+        }
+        let validity = new_marks.last().map_or(0, |m: &Mark| m.validity);
+        let mut sents = Vec::new();
+        desk.mb.fetch_fields(&sent, &uids, SENT_FIELDS, |f| {
+            sents.push(parse_sent(
+                &f.header,
+                f.uid,
+                validity,
+                f.internal_date.as_deref(),
+            ));
+        })?;
+        seen.sent_read = sents.len();
+        sents.sort_by_key(|s| s.at);
+        let found: Vec<(Sent, usize, &'static str)> = sents
+            .into_iter()
+            .filter_map(|s| target(items, &s, window).map(|(i, by)| (s, i, by)))
+            .collect();
+        let replies = replies(desk, items, &found, &mut seen.double_replies)?;
+        let moved = replies.iter().any(|r| r.action != "mark");
+        seen.replies = replies;
+        if moved {
+            *items = desk.queue(Scope::ACTIVE)?;
+        }
+    }
+
+    // Drag and drop. Member folders are active and small: every message there is
+    // checked, in two round trips. 完了 may be large: only its new UIDs are.
+    let claimed: Vec<&Item> = items
+        .iter()
+        .filter(|i| {
+            i.claim_keywords.is_empty()
+                && matches!(
+                    desk.paths.place(&i.folder, desk.rules),
+                    Some(Place::Member(_))
+                )
+        })
+        .collect();
+    let history_folder = desk.paths.history.clone();
+    let evs = history::about_each(&mut desk.mb, &history_folder, &claimed)?;
+    let claimed: Vec<Item> = claimed.into_iter().cloned().collect();
+    for (it, evs) in claimed.iter().zip(evs) {
+        if let Some(d) = dragged(desk, it, "claim", &evs)? {
+            seen.dragged.push(d);
+        }
+    }
+    let done = desk.paths.done.clone();
+    let (uids, mark) = new_uids(desk, &done, &marks, now - window)?;
+    new_marks.extend(mark);
+    if !uids.is_empty() {
+        read.push(done.clone());
+    }
+    let found = queue::load_uids(&mut desk.mb, desk.rules, &desk.paths, &done, &uids)?;
+    let found: Vec<&Item> = found
+        .iter()
+        .filter(|i| i.claim_keywords.is_empty())
+        .collect();
+    let evs = history::about_each(&mut desk.mb, &history_folder, &found)?;
+    for (it, evs) in found.into_iter().zip(evs) {
+        if let Some(d) = dragged(desk, it, "done", &evs)? {
+            seen.dragged.push(d);
+        }
+    }
+
+    // An empty folder gets no mark (a new mailbox gets no events); the next run looks
+    // back as far again, which costs nothing there.
+    new_marks.retain(|m| {
+        m.next > 1 || read.contains(&m.folder) || marks.iter().any(|o| o.folder == m.folder)
+    });
+    new_marks.sort_by(|a, b| a.folder.cmp(&b.folder));
+    let mut old = marks.clone();
+    old.sort_by(|a, b| a.folder.cmp(&b.folder));
+    if !new_marks.is_empty() && new_marks != old {
+        write_marks(desk, &new_marks, now)?;
+    }
+    Ok(seen)
+}
+
+/// UIDs of `folder` not read before, and the mark to keep after reading them.
+fn new_uids(
+    desk: &mut Desk<'_>,
+    folder: &str,
+    marks: &[Mark],
+    since: DateTime<Utc>,
+) -> Result<(Vec<u32>, Option<Mark>)> {
+    let Some((validity, next)) = desk.mb.uid_state(folder)? else {
+        return Ok((Vec::new(), None));
+    };
+    let from = marks
+        .iter()
+        .find(|m| m.folder == folder && m.validity == validity)
+        .map(|m| m.next);
+    let uids: Vec<u32> = match from {
+        // Nothing arrived since: not even opened (opening a large Maildir folder costs
+        // the server a directory scan).
+        Some(f) if next <= f => Vec::new(),
+        Some(f) => desk
+            .mb
+            .search(folder, &[Key::UidFrom(f)])?
+            .into_iter()
+            .filter(|u| *u >= f)
+            .collect(),
+        None => {
+            let day = (since - chrono::Duration::days(1)).date_naive();
+            desk.mb.search(folder, &[Key::Since(day)])?
+        }
+    };
+    // The highest UID read, not UIDNEXT: a message that arrives between the SEARCH
+    // and now is read next time.
+    let top = uids.iter().map(|u| u + 1).max();
+    let next = match (from, top) {
+        (_, Some(t)) => t,
+        (Some(f), None) => f,
+        (None, None) => next,
+    };
+    Ok((
+        uids,
+        Some(Mark {
+            folder: folder.to_string(),
+            validity,
+            next,
+        }),
+    ))
+}
+
+/// The marks of the last `scan` event within the window.
+fn last_marks(desk: &mut Desk<'_>, since: DateTime<Utc>) -> Result<Vec<Mark>> {
+    let history = desk.paths.history.clone();
+    let Some(ev) = history::latest(&mut desk.mb, &history, SCAN, since)? else {
+        return Ok(Vec::new());
+    };
+    Ok(parse_marks(ev.note.as_deref().unwrap_or("")))
+}
+
+fn parse_marks(note: &str) -> Vec<Mark> {
+    note.lines()
+        .filter_map(|l| {
+            let mut p = l.splitn(3, ' ');
+            let validity = p.next()?.parse().ok()?;
+            let next = p.next()?.parse().ok()?;
+            let folder = p.next()?.to_string();
+            Some(Mark {
+                folder,
+                validity,
+                next,
+            })
+        })
+        .collect()
+}
+
+fn write_marks(desk: &mut Desk<'_>, marks: &[Mark], now: DateTime<Utc>) -> Result<()> {
+    let note: Vec<String> = marks
+        .iter()
+        .map(|m| format!("{} {} {}", m.validity, m.next, m.folder))
+        .collect();
+    let note = note.join("\n");
+    let marker = Item {
+        id: SCAN.to_string(),
+        subject: "mail client work read up to here".to_string(),
+        folder: desk.paths.history.clone(),
+        arrived: now,
+        ..Item::default()
+    };
+    let ev = Event {
+        kind: SCAN,
+        actor: ROTATE,
+        item: &marker,
+        from_folder: "",
+        to_folder: None,
+        note: Some(&note),
+        at: now,
+        message_id: None,
+    };
+    desk.record(&ev, None)
+}
+
+fn bare(s: &str) -> &str {
+    s.trim().trim_start_matches('<').trim_end_matches('>')
+}
+
+pub fn parse_sent(header: &[u8], uid: u32, validity: u32, internal: Option<&str>) -> Sent {
+    let parsed = mail_parser::MessageParser::default().parse_headers(header);
+    let internal = internal
+        .and_then(|d| DateTime::parse_from_str(d, "%d-%b-%Y %H:%M:%S %z").ok())
+        .map(|d| d.with_timezone(&Utc));
+    let mut s = Sent {
+        message_id: None,
+        key: format!("uid.{validity}.{uid}"),
+        from: String::new(),
+        from_name: None,
+        to: Vec::new(),
+        subject: String::new(),
+        at: internal.unwrap_or_else(Utc::now),
+        in_reply_to: Vec::new(),
+        references: Vec::new(),
+    };
+    let Some(p) = parsed else { return s };
+    s.message_id = p
+        .message_id()
+        .map(|m| bare(m).to_string())
+        .filter(|m| !m.is_empty());
+    if let Some(m) = &s.message_id {
+        s.key = m.clone();
+    }
+    if let Some(a) = p.from().and_then(|a| a.first()) {
+        s.from = a.address().unwrap_or("").to_lowercase();
+        s.from_name = a.name().map(str::to_string).filter(|n| !n.is_empty());
+    }
+    for list in [p.to(), p.cc()].into_iter().flatten() {
+        s.to.extend(
+            list.iter()
+                .filter_map(|a| a.address())
+                .map(str::to_lowercase),
+        );
+    }
+    s.subject = p.subject().unwrap_or("").to_string();
+    // The Date a client wrote, when sane; else when the server filed it.
+    if let Some(d) = p
+        .date()
+        .filter(|d| d.is_valid())
+        .and_then(|d| DateTime::from_timestamp(d.to_timestamp(), 0))
+    {
+        s.at = d;
+    }
+    s.in_reply_to = ids(p.in_reply_to());
+    s.references = ids(p.references());
+    s
+}
+
+fn ids(v: &mail_parser::HeaderValue<'_>) -> Vec<String> {
+    match v {
+        mail_parser::HeaderValue::Text(t) => vec![bare(t).to_string()],
+        mail_parser::HeaderValue::TextList(l) => l.iter().map(|t| bare(t).to_string()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The subject without the reply prefixes clients add ("Re:", "RE:", "Re[2]:",
+/// "返信:", full-width "Ｒｅ：", "AW:", "Fwd:" is not one), repeated ones too,
+/// and with runs of white space made one.
+pub fn base_subject(s: &str) -> String {
+    let mut t: String = s
+        .chars()
+        .map(|c| match c {
+            // Full-width ASCII (Ｒｅ：) as ASCII.
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            '\u{3000}' => ' ',
+            _ => c,
+        })
+        .collect();
+    loop {
+        let trimmed = t.trim_start();
+        let lower = trimmed.to_lowercase();
+        let cut = ["re", "aw", "sv", "返信", "回答"].iter().find_map(|p| {
+            let rest = lower.strip_prefix(p)?;
+            // "Re[2]:" / "Re(2):" / "Re:"
+            let rest_t = rest.trim_start_matches(|c: char| {
+                c == '[' || c == ']' || c == '(' || c == ')' || c.is_ascii_digit()
+            });
+            let after = rest_t.strip_prefix(':')?;
+            Some(trimmed.len() - after.len())
+        });
+        match cut {
+            Some(n) => t = trimmed[n..].to_string(),
+            None => break,
+        }
+    }
+    t.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The queued message a sent one answers, and how it was matched: In-Reply-To, else
+/// the last References entry that is queued; else a reply-prefixed subject sent to
+/// the message's sender within the window after it arrived (the latest such).
+fn target(items: &[Item], s: &Sent, window: chrono::Duration) -> Option<(usize, &'static str)> {
+    let by_id = |mid: &str| {
+        items
+            .iter()
+            .position(|i| i.message_id.as_deref().map(bare) == Some(mid))
+    };
+    for mid in s.in_reply_to.iter().chain(s.references.iter().rev()) {
+        if let Some(i) = by_id(bare(mid)) {
+            return Some((i, "header"));
+        }
+    }
+    let base = base_subject(&s.subject);
+    if base.is_empty() || base == s.subject.split_whitespace().collect::<Vec<_>>().join(" ") {
+        // Not a reply-prefixed subject: a new message to a customer, not an answer.
+        return None;
+    }
+    items
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| i.status != Status::Done)
+        .filter(|(_, i)| !i.from.is_empty() && s.to.contains(&i.from.to_lowercase()))
+        .filter(|(_, i)| s.at >= i.arrived && s.at - i.arrived <= window)
+        .filter(|(_, i)| base_subject(&i.subject) == base)
+        .max_by_key(|(_, i)| i.arrived)
+        .map(|(n, _)| (n, "subject"))
+}
+
+/// Who sent a reply: the member whose `sent_as` matches its From, else the owner of
+/// the message, else unknown. A match wins over the owner: on a shared account
+/// another member's name in the From is the only sign of a second replier.
+fn replier(desk: &Desk<'_>, it: &Item, s: &Sent) -> String {
+    if let Some(m) = desk
+        .rules
+        .members
+        .iter()
+        .find(|m| m.sent_it(&s.from, s.from_name.as_deref()))
+    {
+        return m.key.clone();
+    }
+    it.owner.clone().unwrap_or_else(|| UNKNOWN.to_string())
+}
+
+fn short(data: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(data.as_bytes())[..10]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn reply_id(s: &Sent, it: &Item) -> String {
+    format!("reply.{}.{}@mailduty", short(&s.key), it.hash)
+}
+
+/// Records each reply once, a double reply where there is one, marks the messages
+/// answered and applies `on_reply`. The lookups are batched: which replies are
+/// already recorded and the earlier replies of every message take a few round trips
+/// together; then one APPEND per event and one STORE per folder.
+fn replies(
+    desk: &mut Desk<'_>,
+    items: &[Item],
+    found: &[(Sent, usize, &'static str)],
+    doubles: &mut usize,
+) -> Result<Vec<Replied>> {
+    if found.is_empty() {
+        return Ok(Vec::new());
+    }
+    let history_folder = desk.paths.history.clone();
+    let ids: Vec<String> = found
+        .iter()
+        .map(|(s, i, _)| reply_id(s, &items[*i]))
+        .collect();
+    let recorded = history::recorded(&mut desk.mb, &history_folder, &ids)?;
+    let mut targets: Vec<usize> = found
+        .iter()
+        .zip(&ids)
+        .filter(|(_, id)| !recorded.contains(*id))
+        .map(|((_, i, _), _)| *i)
+        .collect();
+    targets.sort_unstable();
+    targets.dedup();
+    let of: Vec<&Item> = targets.iter().map(|&i| &items[i]).collect();
+    let mut earlier: HashMap<usize, Vec<Stored>> = targets
+        .iter()
+        .copied()
+        .zip(history::about_each(&mut desk.mb, &history_folder, &of)?)
+        .map(|(i, evs)| {
+            let it = &items[i];
+            let evs = evs
+                .into_iter()
+                .filter(|e| e.event == REPLY && e.concerns(it))
+                .collect();
+            (i, evs)
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut answered: HashMap<String, Vec<u32>> = HashMap::new();
+    for ((s, t, matched_by), own) in found.iter().zip(ids) {
+        if recorded.contains(&own) || out.iter().any(|r: &(Replied, usize)| r.0.id == own) {
+            continue;
+        }
+        let it = &items[*t];
+        let who = replier(desk, it, s);
+        // A client's clock may be wrong: a reply is never before the message nor in
+        // the future, so that it sorts and is found by date where it belongs.
+        let at = s.at.max(it.arrived).min(Utc::now().max(it.arrived));
+        let before = earlier.entry(*t).or_default();
+        if let Some(prev) = before
+            .iter()
+            .filter(|e| e.time <= at)
+            .max_by_key(|e| e.time)
+        {
+            let different = prev.actor != who || who == UNKNOWN;
+            if different && !customer_between(items, it, prev.time, at) {
+                let note = format!(
+                    "{} at {}, {} at {}",
+                    prev.actor,
+                    prev.time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    who,
+                    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                );
+                let double = Event {
+                    message_id: Some(format!("double.{}.{}@mailduty", short(&s.key), it.hash)),
+                    at,
+                    ..event(DOUBLE_REPLY, &who, it, None, Some(&note))
+                };
+                // Written before the reply: the reply's own ID is what says both were
+                // counted, so a cut in between writes the double again at worst, and
+                // its fixed ID lets readers count it once.
+                desk.record(&double, None)?;
+                *doubles += 1;
+            }
+        }
+        let mid_note = s
+            .message_id
+            .as_ref()
+            .map(|m| format!("<{m}>"))
+            .unwrap_or_else(|| "(no Message-ID)".to_string());
+        let ev = Event {
+            message_id: Some(own.clone()),
+            at,
+            ..event(REPLY, &who, it, None, Some(&mid_note))
+        };
+        desk.record(&ev, None)?;
+        before.push(Stored {
+            time: at,
+            event: REPLY.to_string(),
+            actor: who.clone(),
+            id: it.id.clone(),
+            message_id: it.message_id.clone(),
+            subject: None,
+            from_folder: None,
+            to_folder: None,
+            note: None,
+            arrived: Some(it.arrived),
+            size: Some(it.size),
+            own_id: Some(own.clone()),
+            sender: None,
+            notify: Vec::new(),
+        });
+        if !it.answered {
+            answered.entry(it.folder.clone()).or_default().push(it.uid);
+        }
+        out.push((
+            Replied {
+                id: own,
+                replier: who,
+                reply_message_id: s.message_id.clone(),
+                at,
+                matched_by,
+                action: "mark",
+            },
+            *t,
+        ));
+    }
+    for (folder, uids) in &answered {
+        desk.mb
+            .store(folder, uids, Flags::Add(&[ANSWERED.to_string()]))?;
+    }
+    // One move per message, for its first reply this run.
+    let mut moved: Vec<usize> = Vec::new();
+    for (r, t) in &mut out {
+        if !moved.contains(t) {
+            let mut it = items[*t].clone();
+            it.answered = true;
+            r.action = on_reply(desk, &it, &r.replier)?;
+            if r.action != "mark" {
+                moved.push(*t);
+            }
+        }
+        r.id = items[*t].id.clone();
+    }
+    Ok(out.into_iter().map(|(r, _)| r).collect())
+}
+
+/// Whether the customer wrote again (a message in the thread of `it`) between two
+/// replies: then the second answers that, and is no double reply.
+fn customer_between(items: &[Item], it: &Item, from: DateTime<Utc>, to: DateTime<Utc>) -> bool {
+    let Some(mid) = it.message_id.as_deref().map(bare) else {
+        return false;
+    };
+    items.iter().any(|o| {
+        o.message_id.as_deref().map(bare) != Some(mid)
+            && o.in_reply_to
+                .iter()
+                .chain(&o.references)
+                .any(|r| bare(r) == mid)
+            && o.arrived > from
+            && o.arrived < to
+    })
+}
+
+/// `on_reply: claim | done`, through `take` like the commands.
+fn on_reply(desk: &mut Desk<'_>, it: &Item, who: &str) -> Result<&'static str> {
+    let member = desk.rules.member(who).map(|m| m.key.clone());
+    let (dest, kind) = match (desk.rules.on_reply, &member) {
+        (OnReply::Claim, Some(m)) if it.contested() => (Dest::Member(m.clone()), "claim"),
+        (OnReply::Done, _) if it.status != Status::Done => (Dest::Done, "done"),
+        _ => return Ok("mark"),
+    };
+    let actor = match &member {
+        Some(m) => Actor::Member(m),
+        None => Actor::Rotate,
+    };
+    let name = actor.key().to_string();
+    match desk.take(it, &dest, actor)? {
+        Taken::Won(landed) => {
+            let ev = event(
+                kind,
+                &name,
+                it,
+                Some(&landed.folder),
+                Some("on_reply: a reply was found in Sent"),
+            );
+            desk.record(&ev, Some(&landed))?;
+            Ok(kind)
+        }
+        Taken::Lost { .. } | Taken::Already => Ok("mark"),
+    }
+}
+
+/// A message found in a member folder or 完了: if no event puts it there, a
+/// mail client moved it; records that once.
+fn dragged(
+    desk: &mut Desk<'_>,
+    it: &Item,
+    kind: &'static str,
+    evs: &[Stored],
+) -> Result<Option<Dragged>> {
+    let own = history::move_id(kind, &it.folder, it.uid);
+    if evs
+        .iter()
+        .any(|e| e.own_id.as_deref() == Some(own.as_str()))
+    {
+        return Ok(None);
+    }
+    let last = evs
+        .iter()
+        .filter(|e| e.concerns(it))
+        .rfind(|e| e.to_folder.is_some());
+    if last.and_then(|e| e.to_folder.as_deref()) == Some(it.folder.as_str()) {
+        return Ok(None);
+    }
+    let from = last
+        .and_then(|e| e.to_folder.clone())
+        .unwrap_or_else(|| desk.paths.unclaimed.clone());
+    let ev = Event {
+        from_folder: &from,
+        message_id: Some(own),
+        ..event(
+            kind,
+            CLIENT,
+            it,
+            Some(&it.folder),
+            Some("moved in a mail client"),
+        )
+    };
+    desk.record(&ev, None)?;
+    Ok(Some(Dragged {
+        id: it.id.clone(),
+        event: kind,
+        folder: it.folder.clone(),
+        subject: it.subject.clone(),
+    }))
+}
+
+/// Reply events about the given messages: `replies` per Message-ID, and which of
+/// them had a double reply. Read only when some message is marked answered, from the
+/// arrival of the oldest such message on.
+pub fn replies_of(desk: &mut Desk<'_>, items: &[Item]) -> Result<HashMap<String, Vec<Stored>>> {
+    let Some(oldest) = items.iter().filter(|i| i.answered).map(|i| i.arrived).min() else {
+        return Ok(HashMap::new());
+    };
+    let history = desk.paths.history.clone();
+    let evs = history::kind_since(&mut desk.mb, &history, REPLY, oldest)?;
+    let mut out: HashMap<String, Vec<Stored>> = HashMap::new();
+    for e in evs {
+        if (e.event == REPLY || e.event == DOUBLE_REPLY)
+            && let Some(m) = &e.message_id
+        {
+            out.entry(bare(m).to_string()).or_default().push(e);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reply_prefixes_come_off() {
+        for s in [
+            "Re: 見積もりのお願い",
+            "RE: 見積もりのお願い",
+            "Re[2]: 見積もりのお願い",
+            "返信: 見積もりのお願い",
+            "Ｒｅ：見積もりのお願い",
+            "Re: Re:  見積もりのお願い",
+            "re:見積もりのお願い",
+        ] {
+            assert_eq!(base_subject(s), "見積もりのお願い", "{s}");
+        }
+        assert_eq!(base_subject("Report: done"), "Report: done");
+        assert_eq!(base_subject("Fwd: x"), "Fwd: x");
+    }
+
+    #[test]
+    fn sent_headers_parse_with_many_references() {
+        let refs: Vec<String> = (0..2000).map(|i| format!("<r{i}@x>")).collect();
+        let h = format!(
+            "Message-ID: <s1@us>\r\nFrom: =?UTF-8?B?55Sw5Lit?= <support@example.jp>\r\nTo: a@b.jp\r\nCc: C@D.jp\r\nSubject: Re: x\r\nIn-Reply-To: broken <\r\nReferences: {}\r\n\r\n",
+            refs.join("\r\n ")
+        );
+        let s = parse_sent(h.as_bytes(), 7, 1, None);
+        assert_eq!(s.message_id.as_deref(), Some("s1@us"));
+        assert_eq!(s.from_name.as_deref(), Some("田中"));
+        assert_eq!(s.to, vec!["a@b.jp".to_string(), "c@d.jp".to_string()]);
+        assert_eq!(s.references.len(), 2000);
+        let none = parse_sent(b"Subject: hi\r\n\r\n", 9, 3, None);
+        assert_eq!(none.key, "uid.3.9");
+    }
+
+    #[test]
+    fn rules_for_replies_are_checked_with_lines() {
+        let base = "imap:\n  host: 127.0.0.1\n  tls: none\n  user: u\n  password_env: P\nmembers:\n  tanaka: { name: 田中 太郎, sent_as: [\"田中\", \"t*@example.jp\"] }\n";
+        let path = std::path::Path::new("rules.yaml");
+        let ok = crate::rules::parse(path, base, true).unwrap().rules;
+        assert_eq!(ok.on_reply, OnReply::Mark);
+        assert_eq!(ok.reply_window, std::time::Duration::from_secs(7 * 86400));
+        let m = &ok.members[0];
+        assert!(m.sent_it("support@example.jp", Some("サポート 田中")));
+        assert!(m.sent_it("taro@example.jp", None));
+        assert!(!m.sent_it("support@example.jp", Some("鈴木")));
+        assert!(!m.sent_it("support@example.jp", None));
+        let bad = format!("{base}on_reply: maybe\nreply_window: 0d\nfolders:\n  sent: 完了\n");
+        let err = crate::rules::parse(path, &bad, true)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("rules.yaml:8:1: on_reply: \"maybe\" is not mark, claim or done"),
+            "{err}"
+        );
+        assert!(
+            err.contains("reply_window: \"0d\" is not a duration above zero"),
+            "{err}"
+        );
+        assert!(
+            err.contains("folders.sent: is the same folder as folders.done"),
+            "{err}"
+        );
+        let claim = format!("{base}on_reply: claim\nreply_window: 3d\n");
+        let r = crate::rules::parse(path, &claim, true).unwrap().rules;
+        assert_eq!(r.on_reply, OnReply::Claim);
+        assert_eq!(r.reply_window, std::time::Duration::from_secs(3 * 86400));
+    }
+
+    #[test]
+    fn a_sent_message_answers_one_queued_message() {
+        let t0 = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let it = |mid: &str, from: &str, subject: &str, h: i64| Item {
+            message_id: Some(mid.into()),
+            from: from.into(),
+            subject: subject.into(),
+            arrived: t0 + chrono::Duration::hours(h),
+            ..Item::default()
+        };
+        let items = vec![
+            it("a@c", "yamada@c.jp", "見積もり", 0),
+            it("b@c", "yamada@c.jp", "Re: 見積もり", 5),
+            it("c@c", "ito@d.jp", "納期", 0),
+        ];
+        let sent = |irt: &[&str], refs: &[&str], to: &str, subject: &str, h: i64| Sent {
+            message_id: Some("s@us".into()),
+            key: "s@us".into(),
+            from: "support@us.jp".into(),
+            from_name: None,
+            to: vec![to.into()],
+            subject: subject.into(),
+            at: t0 + chrono::Duration::hours(h),
+            in_reply_to: irt.iter().map(|s| s.to_string()).collect(),
+            references: refs.iter().map(|s| s.to_string()).collect(),
+        };
+        let w = chrono::Duration::days(7);
+        assert_eq!(
+            target(&items, &sent(&["a@c"], &[], "x@y", "z", 1), w),
+            Some((0, "header"))
+        );
+        // The last References entry that is queued: the latest message of the thread.
+        assert_eq!(
+            target(
+                &items,
+                &sent(&["gone@x"], &["a@c", "b@c", "gone@x"], "x@y", "z", 6),
+                w
+            ),
+            Some((1, "header"))
+        );
+        // By subject: to the sender, after arrival, within the window, the latest one.
+        assert_eq!(
+            target(&items, &sent(&[], &[], "ito@d.jp", "RE: 納期", 2), w),
+            Some((2, "subject"))
+        );
+        assert_eq!(
+            target(&items, &sent(&[], &[], "yamada@c.jp", "Re: 見積もり", 6), w),
+            Some((1, "subject"))
+        );
+        assert_eq!(
+            target(&items, &sent(&[], &[], "yamada@c.jp", "Re: 見積もり", 2), w),
+            Some((0, "subject"))
+        );
+        assert_eq!(
+            target(&items, &sent(&[], &[], "other@d.jp", "RE: 納期", 2), w),
+            None
+        );
+        assert_eq!(
+            target(&items, &sent(&[], &[], "ito@d.jp", "納期", 2), w),
+            None,
+            "not a reply"
+        );
+        assert_eq!(
+            target(&items, &sent(&[], &[], "ito@d.jp", "Re: 納期", 24 * 8), w),
+            None,
+            "too late"
+        );
+        assert_eq!(
+            target(&items, &sent(&[], &[], "ito@d.jp", "Re: 納期", -1), w),
+            None,
+            "before it came"
+        );
+    }
+
+    #[test]
+    fn marks_round_trip() {
+        let m = parse_marks("12 40 Sent\n3 9 対応中/tanaka\nbad line");
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[1].folder, "対応中/tanaka");
+        assert_eq!(m[0].next, 40);
+    }
+}
