@@ -347,7 +347,9 @@ pub fn text(r: &Report, rules: &Rules) -> String {
             r.double_replies.len()
         );
         for d in &r.double_replies {
-            let _ = writeln!(s, "  {}  {}\n      {}", d.id, d.subject, d.replies);
+            let line = format!("  {}  {}", d.id, d.subject);
+            let _ = writeln!(s, "{}", crate::output::line(&line));
+            let _ = writeln!(s, "      {}", crate::output::line(&d.replies));
         }
         let _ = writeln!(s);
     }
@@ -416,7 +418,8 @@ pub fn text(r: &Report, rules: &Rules) -> String {
             r.done_without_reply.len()
         );
         for f in &r.done_without_reply {
-            let _ = writeln!(s, "  {}  {}  {}", f.id, f.actor, f.subject);
+            let line = format!("  {}  {}  {}", f.id, f.actor, f.subject);
+            let _ = writeln!(s, "{}", crate::output::line(&line));
         }
     }
     let _ = writeln!(

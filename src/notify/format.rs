@@ -62,7 +62,13 @@ fn name(rules: &Rules, key: &str) -> String {
 pub fn note(rules: &Rules, ev: &Stored) -> Note {
     let subject = clean(ev.subject.as_deref().unwrap_or("(件名なし)"));
     let owner = owner_of(rules, ev.to_folder.as_deref());
-    let who = |k: &str| format!("{}さん", clean(&name(rules, k)));
+    // Moves made in a mail client and replies from nobody in `sent_as` have no
+    // member to name.
+    let who = |k: &str| match k {
+        "client" => "メールソフトから誰か".to_string(),
+        "unknown" => "誰か（送信者不明）".to_string(),
+        _ => format!("{}さん", clean(&name(rules, k))),
+    };
     let id = clean(&ev.id);
     let (headline, command) = match ev.event.as_str() {
         "assign" => (
