@@ -224,6 +224,49 @@ impl Conn {
         Ok((out, done))
     }
 
+    /// One MULTIAPPEND (RFC 3502) of several messages with non-synchronising literals
+    /// (LITERAL+): one command, one answer, all stored or none.
+    pub fn multiappend(
+        &mut self,
+        mailbox_quoted: &str,
+        flags: &str,
+        msgs: &[Vec<u8>],
+    ) -> Result<Done> {
+        let mut cmd = format!("APPEND {mailbox_quoted}").into_bytes();
+        for m in msgs {
+            cmd.extend_from_slice(format!(" ({flags}) {{{}+}}\r\n", m.len()).as_bytes());
+            cmd.extend_from_slice(m);
+        }
+        let shown = format!("APPEND {mailbox_quoted} <{} messages>", msgs.len());
+        let mut dones = self.pipeline_shown(&[(&cmd, &shown)], |_, _| {})?;
+        Ok(dones.remove(0))
+    }
+
+    /// Several APPENDs with non-synchronising literals (LITERAL+), sent together.
+    pub fn append_pipelined(
+        &mut self,
+        mailbox_quoted: &str,
+        flags: &str,
+        msgs: &[Vec<u8>],
+    ) -> Result<Vec<Done>> {
+        let cmds: Vec<(Vec<u8>, String)> = msgs
+            .iter()
+            .map(|m| {
+                let head = format!("APPEND {mailbox_quoted} ({flags}) {{{}+}}", m.len());
+                let mut cmd = Vec::with_capacity(head.len() + 2 + m.len());
+                cmd.extend_from_slice(head.as_bytes());
+                cmd.extend_from_slice(b"\r\n");
+                cmd.extend_from_slice(m);
+                (cmd, head)
+            })
+            .collect();
+        let pairs: Vec<(&[u8], &str)> = cmds
+            .iter()
+            .map(|(c, h)| (c.as_slice(), h.as_str()))
+            .collect();
+        self.pipeline_shown(&pairs, |_, _| {})
+    }
+
     /// APPEND with a synchronising literal, or with LITERAL+ a non-synchronising one
     /// that saves the round trip of waiting for the server's go-ahead.
     pub fn append(

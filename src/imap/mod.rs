@@ -143,6 +143,19 @@ pub struct Stored {
     pub highest_before: Option<u64>,
 }
 
+/// What a conditional STORE of a set did.
+#[derive(Debug, Default)]
+pub struct SetStored {
+    /// (UID, MODSEQ) the server gave each change of this STORE.
+    pub echo: Vec<(u32, u64)>,
+    /// Another session's change to one of the messages arrived during the STORE.
+    pub foreign: bool,
+    /// The messages the server refused because they changed since the MODSEQ given.
+    pub modified: Vec<u32>,
+    /// The folder's HIGHESTMODSEQ right before the STORE.
+    pub highest_before: Option<u64>,
+}
+
 /// A message as the FETCH of the queue returns it.
 pub struct Fetched {
     pub uid: u32,
@@ -1038,6 +1051,181 @@ impl Mailbox {
         }
     }
 
+    /// A conditional STORE of many messages, after opening the folder afresh for
+    /// writing in the same round trip (so that HIGHESTMODSEQ is current). `uids` must
+    /// fit one command line (`batches`). The messages changed since `modseq` are
+    /// refused by the server and listed in `modified`.
+    pub fn select_store_if_unchanged(
+        &mut self,
+        folder: &str,
+        uids: &[u32],
+        modseq: u64,
+        change: Flags<'_>,
+    ) -> Result<SetStored> {
+        let (sign, flags) = match change {
+            Flags::Add(f) => ('+', f),
+            Flags::Remove(f) => ('-', f),
+        };
+        let mut out = SetStored::default();
+        if uids.is_empty() {
+            return Ok(out);
+        }
+        let cmd = format!(
+            "UID STORE {} (UNCHANGEDSINCE {modseq}) {sign}FLAGS.SILENT ({})",
+            uid_set(uids),
+            flags.join(" ")
+        );
+        let cmds = [self.open_cmd(folder, true), cmd.clone()];
+        let asked: std::collections::HashSet<u32> = uids.iter().copied().collect();
+        let mut highest = None;
+        let dones = self.conn.pipeline(&cmds, |i, r| {
+            if i == 0 {
+                highest = highest.or(highest_modseq_code(r));
+                return;
+            }
+            let Ok((_, Response::Fetch(_, attrs))) = imap_proto::parser::parse_response(r) else {
+                return;
+            };
+            let uid = attrs.iter().find_map(|a| match a {
+                AttributeValue::Uid(u) => Some(*u),
+                _ => None,
+            });
+            // A silent STORE's own echo has no FLAGS (RFC 7162 §3.1.3); another
+            // session's change comes with them.
+            if attrs.iter().any(|a| matches!(a, AttributeValue::Flags(_))) {
+                out.foreign = true;
+            } else if let Some(u) = uid.filter(|u| asked.contains(u)) {
+                for a in &attrs {
+                    if let AttributeValue::ModSeq(m) = a {
+                        out.echo.push((u, *m));
+                    }
+                }
+            }
+        })?;
+        let (Some(opened), Some(done)) = (dones.first(), dones.get(1)) else {
+            bail!("the IMAP server answered fewer commands than were sent");
+        };
+        if opened.status != Status::Ok {
+            self.selected = None;
+            return Err(self.open_failed(folder, opened));
+        }
+        self.selected = Some((folder.to_string(), true));
+        self.highest_modseq = highest;
+        out.highest_before = highest;
+        if done.status != Status::Ok {
+            bail!("{}", conn::describe_failure(&cmd, done));
+        }
+        if done.code_is("MODIFIED") {
+            let set = done.code.as_deref().unwrap_or("").split_whitespace().nth(1);
+            // A MODIFIED code the client cannot read refuses the whole set.
+            out.modified = match set.and_then(|s| set_members(s, uids)) {
+                Some(m) => m,
+                None => uids.to_vec(),
+            };
+        }
+        Ok(out)
+    }
+
+    /// Moves a set of messages of one folder with one UID MOVE (MOVE and UIDPLUS
+    /// needed; `uids` must fit one command line). Returns (source UID, new UID) for
+    /// each message the server names in COPYUID as moved; a message gone meanwhile is
+    /// not among them. None: the server moved but named no UIDs.
+    pub fn move_set(
+        &mut self,
+        from: &str,
+        uids: &[u32],
+        to: &str,
+    ) -> Result<Option<Vec<(u32, u32)>>> {
+        if !self.has("MOVE") || !self.has("UIDPLUS") {
+            bail!(
+                "moving a set of messages needs MOVE and UIDPLUS on {}",
+                self.host
+            );
+        }
+        if uids.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        self.ensure_open(from, true)?;
+        let cmd = format!("UID MOVE {} {}", uid_set(uids), quote(&mutf7::encode(to)));
+        let mut codes = Vec::new();
+        let done = self.conn.run_each(&cmd, |r| {
+            let text = String::from_utf8_lossy(r);
+            if let Some(rest) = text.strip_prefix("* OK ")
+                && let (Some(code), _) = conn::split_code(rest.trim_end())
+            {
+                codes.push(code);
+            }
+        })?;
+        if done.status != Status::Ok {
+            if done.code_is("EXPUNGEISSUED") {
+                // Some of the set were gone; what moved is in the COPYUID codes, if any.
+                let pairs: Vec<(u32, u32)> = codes
+                    .iter()
+                    .filter_map(|c| copyuid_pairs(c, uids))
+                    .flatten()
+                    .collect();
+                return Ok(Some(pairs));
+            }
+            bail!("{}", conn::describe_failure(&cmd, &done));
+        }
+        codes.extend(done.code.clone());
+        let found: Vec<Vec<(u32, u32)>> = codes
+            .iter()
+            .filter_map(|c| copyuid_pairs(c, uids))
+            .collect();
+        if found.is_empty()
+            && codes
+                .iter()
+                .any(|c| c.to_ascii_uppercase().starts_with("COPYUID"))
+        {
+            // A COPYUID this process cannot read: moved, new UIDs unknown.
+            return Ok(None);
+        }
+        Ok(Some(found.into_iter().flatten().collect()))
+    }
+
+    /// Appends messages marked \Seen: one MULTIAPPEND command where the server offers
+    /// it (with LITERAL+), else pipelined APPENDs (with LITERAL+), else one at a time.
+    /// The count is bounded per command so that neither side's buffers fill.
+    pub fn append_many_seen(&mut self, folder: &str, msgs: &[Vec<u8>]) -> Result<()> {
+        let q = quote(&mutf7::encode(folder));
+        if !self.has("LITERAL+") {
+            for m in msgs {
+                self.append_seen(folder, m)?;
+            }
+            return Ok(());
+        }
+        let multi = self.has("MULTIAPPEND");
+        // At most ~4 MB or 1,000 messages in one command or one pipelined write.
+        let mut chunks: Vec<&[Vec<u8>]> = Vec::new();
+        let (mut start, mut bytes) = (0, 0);
+        for (i, m) in msgs.iter().enumerate() {
+            if i > start && (i - start >= 1000 || bytes + m.len() > 4 << 20) {
+                chunks.push(&msgs[start..i]);
+                (start, bytes) = (i, 0);
+            }
+            bytes += m.len();
+        }
+        if start < msgs.len() {
+            chunks.push(&msgs[start..]);
+        }
+        for chunk in chunks {
+            let dones = if multi {
+                vec![self.conn.multiappend(&q, "\\Seen", chunk)?]
+            } else {
+                // Responses to 1,000 APPENDs are a few tens of KB: they fit the
+                // socket buffers while the whole batch is being written.
+                self.conn.append_pipelined(&q, "\\Seen", chunk)?
+            };
+            for done in dones {
+                if done.status != Status::Ok {
+                    bail!("cannot append to {folder}: {}", done.text);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Appends a message marked \Seen (history events never show as new mail).
     pub fn append_seen(&mut self, folder: &str, data: &[u8]) -> Result<()> {
         let q = quote(&mutf7::encode(folder));
@@ -1196,7 +1384,7 @@ fn uid_set(uids: &[u32]) -> String {
 /// one transaction on the server) and a UID set under 8,000 characters (servers
 /// limit a command line's length). Every MOVE costs the server an index update of the
 /// whole folder, so fewer, larger sets are much cheaper than many small ones.
-fn batches(uids: &[u32]) -> Vec<Vec<u32>> {
+pub fn batches(uids: &[u32]) -> Vec<Vec<u32>> {
     let mut sorted = uids.to_vec();
     sorted.sort_unstable();
     sorted.dedup();
@@ -1393,6 +1581,72 @@ fn copyuid_sources(code: &str, asked: &[u32]) -> Option<Vec<u32>> {
             .filter(|u| ranges.iter().any(|(a, b)| (a..=b).contains(&u)))
             .collect(),
     )
+}
+
+/// The members of a UID set (`4:6,9`) that are among `asked`: a server cannot make
+/// this process act on a UID it did not name. None when the set does not parse.
+fn set_members(set: &str, asked: &[u32]) -> Option<Vec<u32>> {
+    let ranges = parse_ranges(set)?;
+    Some(
+        asked
+            .iter()
+            .copied()
+            .filter(|u| ranges.iter().any(|(a, b)| (a..=b).contains(&u)))
+            .collect(),
+    )
+}
+
+fn parse_ranges(set: &str) -> Option<Vec<(u32, u32)>> {
+    let mut ranges = Vec::new();
+    for piece in set.split(',') {
+        let (a, b): (u32, u32) = match piece.split_once(':') {
+            Some((a, b)) => (a.parse().ok()?, b.parse().ok()?),
+            None => {
+                let a = piece.parse().ok()?;
+                (a, a)
+            }
+        };
+        ranges.push((a.min(b), a.max(b)));
+    }
+    Some(ranges)
+}
+
+/// The (source, new) UID pairs of a COPYUID code (`COPYUID v 4:6,9 20:23`), in the
+/// order RFC 4315 gives them. None when it is no COPYUID, does not parse, names more
+/// UIDs than were asked, or a source that was not asked: such an answer proves
+/// nothing about which copy is which.
+fn copyuid_pairs(code: &str, asked: &[u32]) -> Option<Vec<(u32, u32)>> {
+    let mut parts = code.split_whitespace();
+    if !parts.next()?.eq_ignore_ascii_case("COPYUID") {
+        return None;
+    }
+    let _validity = parts.next()?;
+    let expand = |set: &str| -> Option<Vec<u32>> {
+        let mut out = Vec::new();
+        for piece in set.split(',') {
+            let (a, b): (u32, u32) = match piece.split_once(':') {
+                Some((a, b)) => (a.parse().ok()?, b.parse().ok()?),
+                None => {
+                    let a = piece.parse().ok()?;
+                    (a, a)
+                }
+            };
+            let (lo, hi) = (a.min(b), a.max(b));
+            if out.len() + (hi - lo) as usize >= asked.len() {
+                return None;
+            }
+            // Ranges in a COPYUID run upwards; a:b with a > b lists the same UIDs.
+            out.extend(lo..=hi);
+        }
+        Some(out)
+    };
+    let src = expand(parts.next()?)?;
+    let dst = expand(parts.next()?)?;
+    let asked: std::collections::HashSet<u32> = asked.iter().copied().collect();
+    if src.len() != dst.len() || src.iter().any(|u| !asked.contains(u)) {
+        return None;
+    }
+    Some(src.into_iter().zip(dst).collect())
 }
 
 fn copyuid_untagged(r: &[u8]) -> Option<u32> {
