@@ -193,3 +193,119 @@ fn hand_out_takes_the_same_round_trips_for_any_batch_size() {
     // Intake, the queue again, then four round trips per member on duty.
     assert!(large <= 18, "{large} round trips");
 }
+
+/// Writes messages straight into a folder's Maildir and has Dovecot index them:
+/// seconds for tens of thousands, where APPEND takes minutes. Each file's mtime is
+/// its INTERNALDATE. Dovecot numbers them in its own order, not the files' names.
+fn maildir_fill(dc: &Dovecot, folder: &str, msgs: &[(std::time::SystemTime, Vec<u8>)]) {
+    let path = dc
+        .doveadm(&["mailbox", "path", "-u", USER, folder])
+        .trim()
+        .to_string();
+    let cur = std::path::Path::new(&path).join("cur");
+    std::fs::create_dir_all(&cur).unwrap();
+    for (i, (at, m)) in msgs.iter().enumerate() {
+        let name = cur.join(format!(
+            "1700000000.M{i}P{}.scale,S={}:2,S",
+            std::process::id(),
+            m.len()
+        ));
+        std::fs::write(&name, m).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&name)
+            .unwrap()
+            .set_modified(*at)
+            .unwrap();
+    }
+    let owner = std::process::Command::new("chown")
+        .args(["-R", "nobody:nogroup", &path])
+        .status()
+        .unwrap();
+    assert!(owner.success());
+    dc.doveadm(&["force-resync", "-u", USER, folder]);
+}
+
+/// An event as mailduty writes it, `hours` ago, about message `n`.
+fn event_mail(n: usize, hours: i64) -> (std::time::SystemTime, Vec<u8>) {
+    let at = chrono::Utc::now() - chrono::Duration::hours(hours);
+    let item = mailduty::queue::Item {
+        id: format!("id{n:05}"),
+        hash: format!("hash{n}"),
+        message_id: Some(format!("m{n}@x")),
+        folder: "未対応".into(),
+        uid: n as u32 + 1,
+        arrived: at,
+        subject: format!("question {n}"),
+        size: 100,
+        ..Default::default()
+    };
+    let ev = mailduty::history::Event {
+        kind: "file",
+        actor: "rotate",
+        item: &item,
+        from_folder: "INBOX",
+        to_folder: Some("未対応"),
+        note: None,
+        at,
+        message_id: Some(format!("ev{n}@scale")),
+    };
+    let when = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(at.timestamp() as u64);
+    (when, mailduty::history::render(&ev))
+}
+
+/// The longest command line in a `-v` log.
+fn longest_command(err: &str) -> usize {
+    err.lines()
+        .filter(|l| l.starts_with("C: "))
+        .map(str::len)
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn twenty_thousand_events_in_the_window_are_read_in_short_commands() {
+    let dc = Dovecot::start();
+    let team = Team::plain(dc.imap_port, MEMBERS);
+    let o = team.run(&["init"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // Events in the window between events outside it: the window's UIDs are scattered,
+    // a list of them far longer than a command line may be.
+    let msgs: Vec<_> = (0..40_000)
+        .map(|n| event_mail(n, if n % 2 == 0 { 2 } else { 24 * 40 }))
+        .collect();
+    maildir_fill(&dc, "対応履歴", &msgs);
+    let since = (chrono::Utc::now() - chrono::Duration::days(3))
+        .format("%Y-%m-%d")
+        .to_string();
+    let o = team.run(&["-v", "history", "--since", &since, "--format", "json"]);
+    let err = stderr(&o);
+    assert_eq!(
+        code(&o),
+        0,
+        "{}",
+        err.lines().rev().take(3).collect::<Vec<_>>().join("\n")
+    );
+    let evs: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(evs.as_array().unwrap().len(), 20_000);
+    assert!(longest_command(&err) < 8_200, "{}", longest_command(&err));
+    let fetches = err
+        .lines()
+        .filter(|l| l.starts_with("C: ") && l.contains(" UID FETCH ") && !l.contains(" 1:* "))
+        .count();
+    assert!(
+        fetches > 1,
+        "the window's UIDs did not need splitting: {fetches} FETCH"
+    );
+    let o = team.run(&["-v", "report", "--format", "json"]);
+    let err = stderr(&o);
+    assert_eq!(
+        code(&o),
+        0,
+        "{}",
+        err.lines().rev().take(3).collect::<Vec<_>>().join("\n")
+    );
+    assert!(longest_command(&err) < 8_200, "{}", longest_command(&err));
+    let (_, trips) = trips(&err);
+    assert!(trips <= 8, "report: {trips} round trips");
+}

@@ -65,6 +65,9 @@ pub fn apply(desk: &mut Desk<'_>, hand_out: &[String]) -> Result<Applied> {
 /// for the next run, and the summary says how many.
 pub const CAP: usize = 5_000;
 
+/// A source folder, an owner (None: 未対応), and the plan's entries for them.
+type Group<'a> = (&'a str, Option<&'a str>, Vec<(usize, &'a Assignment)>);
+
 /// Carries out a plan; returns how many messages moved. Messages from one folder to
 /// one place move as one set where the server allows (`take_set`: a few round trips
 /// whatever their number), else one by one.
@@ -76,7 +79,7 @@ fn run(
 ) -> Result<usize> {
     let (now, later) = plan.split_at(plan.len().min(CAP));
     out.left += later.len();
-    let mut groups: Vec<(&str, Option<&str>, Vec<(usize, &Assignment)>)> = Vec::new();
+    let mut groups: Vec<Group<'_>> = Vec::new();
     for (k, a) in now.iter().enumerate() {
         let folder = items[a.item].folder.as_str();
         let owner = a.owner.as_deref();

@@ -633,17 +633,32 @@ impl Mailbox {
         }
         self.ensure_open(folder, false)?;
         let modseq = if self.has("CONDSTORE") { " MODSEQ" } else { "" };
-        let cmd = format!(
-            "UID FETCH {} (UID FLAGS INTERNALDATE RFC822.SIZE{modseq} BODY.PEEK[HEADER.FIELDS ({fields})])",
-            uid_set(uids)
+        let items = format!(
+            "(UID FLAGS INTERNALDATE RFC822.SIZE{modseq} BODY.PEEK[HEADER.FIELDS ({fields})])"
         );
-        let done = self.conn.run_each(&cmd, |r| {
+        self.fetch_sets(uids, &items, |r| {
             if let Some(f) = parse_fetch(r) {
                 each(f);
             }
-        })?;
-        if done.status != Status::Ok {
-            bail!("{}", conn::describe_failure(&cmd, &done));
+        })
+    }
+
+    /// `UID FETCH set items` of the selected folder for any number of UIDs: the sets
+    /// compressed to ranges and split under the line limit (`batches`), pipelined a
+    /// few at a time (at most ~64 KB of commands in flight, so that neither side's
+    /// socket buffers fill while the other is still writing).
+    fn fetch_sets(&mut self, uids: &[u32], items: &str, mut each: impl FnMut(&[u8])) -> Result<()> {
+        let cmds: Vec<String> = batches(uids)
+            .iter()
+            .map(|set| format!("UID FETCH {} {items}", uid_set(set)))
+            .collect();
+        for group in cmds.chunks(8) {
+            let dones = self.conn.pipeline(group, |_, r| each(r))?;
+            for (cmd, done) in group.iter().zip(dones) {
+                if done.status != Status::Ok {
+                    bail!("{}", conn::describe_failure(cmd, &done));
+                }
+            }
         }
         Ok(())
     }
@@ -719,32 +734,22 @@ impl Mailbox {
         if uids.is_empty() {
             return Ok(Vec::new());
         }
-        let sets = batches(uids);
-        if sets.len() > 1 {
-            let mut all = Vec::new();
-            for set in &sets {
-                all.extend(self.identities_of(folder, set, deleted_too)?);
-            }
-            return Ok(all);
-        }
         self.ensure_open(folder, false)?;
-        let cmd = format!(
-            "UID FETCH {} (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])",
-            uid_set(uids)
-        );
+        let asked: std::collections::HashSet<u32> = uids.iter().copied().collect();
         let mut out = Vec::new();
-        let done = self.conn.run_each(&cmd, |r| {
-            if let Some(f) = parse_fetch(r)
-                && uids.contains(&f.uid)
-                && (deleted_too || !f.flags.iter().any(|x| x.eq_ignore_ascii_case("\\Deleted")))
-                && let Some(id) = identity_of(&f)
-            {
-                out.push((f.uid, id));
-            }
-        })?;
-        if done.status != Status::Ok {
-            bail!("{}", conn::describe_failure(&cmd, &done));
-        }
+        self.fetch_sets(
+            uids,
+            "(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])",
+            |r| {
+                if let Some(f) = parse_fetch(r)
+                    && asked.contains(&f.uid)
+                    && (deleted_too || !f.flags.iter().any(|x| x.eq_ignore_ascii_case("\\Deleted")))
+                    && let Some(id) = identity_of(&f)
+                {
+                    out.push((f.uid, id));
+                }
+            },
+        )?;
         Ok(out)
     }
 
@@ -756,18 +761,15 @@ impl Mailbox {
         }
         self.ensure_open(folder, false)?;
         let modseq = if self.has("CONDSTORE") { " MODSEQ" } else { "" };
-        let cmd = format!("UID FETCH {} (UID FLAGS{modseq})", uid_set(uids));
+        let asked: std::collections::HashSet<u32> = uids.iter().copied().collect();
         let mut out = Vec::new();
-        let done = self.conn.run_each(&cmd, |r| {
+        self.fetch_sets(uids, &format!("(UID FLAGS{modseq})"), |r| {
             if let Some(f) = parse_fetch(r)
-                && uids.contains(&f.uid)
+                && asked.contains(&f.uid)
             {
                 out.push((f.uid, f.modseq.unwrap_or(0), f.flags));
             }
         })?;
-        if done.status != Status::Ok {
-            bail!("{}", conn::describe_failure(&cmd, &done));
-        }
         Ok(out)
     }
 
@@ -1070,6 +1072,7 @@ impl Mailbox {
         if uids.is_empty() {
             return Ok(out);
         }
+        debug_assert_eq!(batches(uids).len(), 1, "one command line");
         let cmd = format!(
             "UID STORE {} (UNCHANGEDSINCE {modseq}) {sign}FLAGS.SILENT ({})",
             uid_set(uids),
@@ -1144,6 +1147,18 @@ impl Mailbox {
         }
         if uids.is_empty() {
             return Ok(Some(Vec::new()));
+        }
+        let sets = batches(uids);
+        if sets.len() > 1 {
+            // A part of a set can be a longer line than the set.
+            let mut all = Some(Vec::new());
+            for set in &sets {
+                match (self.move_set(from, set, to)?, &mut all) {
+                    (Some(p), Some(a)) => a.extend(p),
+                    _ => all = None,
+                }
+            }
+            return Ok(all);
         }
         self.ensure_open(from, true)?;
         let cmd = format!("UID MOVE {} {}", uid_set(uids), quote(&mutf7::encode(to)));
@@ -1305,10 +1320,13 @@ impl Mailbox {
                 .flatten()
                 .collect();
             if !moving && !copied.is_empty() {
-                let set = uid_set(&copied);
-                self.conn
-                    .run_ok(&format!("UID STORE {set} +FLAGS.SILENT (\\Deleted)"))?;
-                self.conn.run_ok(&format!("UID EXPUNGE {set}"))?;
+                // A part of a set can be a longer line than the set.
+                for part in batches(&copied) {
+                    let set = uid_set(&part);
+                    self.conn
+                        .run_ok(&format!("UID STORE {set} +FLAGS.SILENT (\\Deleted)"))?;
+                    self.conn.run_ok(&format!("UID EXPUNGE {set}"))?;
+                }
             }
             moved += if moving && copied.is_empty() {
                 // A MOVE without COPYUID still moved what it could.
@@ -1715,6 +1733,25 @@ mod tests {
             copyuid_sources("COPYUID 1 0:4294967295 1:2", &[7]),
             Some(vec![7])
         );
+    }
+
+    #[test]
+    fn copyuid_pairs_name_only_what_was_asked() {
+        assert_eq!(
+            copyuid_pairs("COPYUID 9 4:6,9 20:23", &[3, 4, 5, 6, 9]),
+            Some(vec![(4, 20), (5, 21), (6, 22), (9, 23)])
+        );
+        // A source this process did not ask to move, a length mismatch, a range
+        // far larger than the set asked: nothing is proven.
+        assert_eq!(copyuid_pairs("COPYUID 9 4,7 20:21", &[4, 5]), None);
+        assert_eq!(copyuid_pairs("COPYUID 9 4:5 20", &[4, 5]), None);
+        assert_eq!(
+            copyuid_pairs("COPYUID 9 1:4294967295 1:4294967295", &[1]),
+            None
+        );
+        assert_eq!(copyuid_pairs("APPENDUID 9 4", &[4]), None);
+        assert_eq!(set_members("2:4,9", &[1, 3, 9, 10]), Some(vec![3, 9]));
+        assert_eq!(set_members("x", &[1]), None);
     }
 
     #[test]
