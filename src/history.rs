@@ -312,6 +312,31 @@ pub fn since(mb: &mut Mailbox, folder: &str, since: DateTime<Utc>) -> Result<Vec
     Ok(evs)
 }
 
+/// The claim and assign events recorded between two days (by arrival in the history
+/// folder, in the server's zone): one SEARCH over that stretch however many claims
+/// are asked about, and a FETCH of what it found.
+pub fn claims_between(
+    mb: &mut Mailbox,
+    folder: &str,
+    from: chrono::NaiveDate,
+    before: chrono::NaiveDate,
+) -> Result<Vec<Stored>> {
+    let uids = mb.search(
+        folder,
+        &[
+            Key::Since(from),
+            Key::Before(before),
+            Key::Any(vec![
+                Key::Header("X-Mailduty-Event", "claim".to_string()),
+                Key::Header("X-Mailduty-Event", "assign".to_string()),
+            ]),
+        ],
+    )?;
+    let mut evs = fetch(mb, folder, &uids)?;
+    evs.retain(|e| e.event == "claim" || e.event == "assign");
+    Ok(evs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -228,6 +228,10 @@ fn maildir_fill(dc: &Dovecot, folder: &str, msgs: &[(std::time::SystemTime, Vec<
 
 /// An event as mailduty writes it, `hours` ago, about message `n`.
 fn event_mail(n: usize, hours: i64) -> (std::time::SystemTime, Vec<u8>) {
+    event_of("file", n, hours)
+}
+
+fn event_of(kind: &str, n: usize, hours: i64) -> (std::time::SystemTime, Vec<u8>) {
     let at = chrono::Utc::now() - chrono::Duration::hours(hours);
     let item = mailduty::queue::Item {
         id: format!("id{n:05}"),
@@ -241,7 +245,7 @@ fn event_mail(n: usize, hours: i64) -> (std::time::SystemTime, Vec<u8>) {
         ..Default::default()
     };
     let ev = mailduty::history::Event {
-        kind: "file",
+        kind,
         actor: "rotate",
         item: &item,
         from_folder: "INBOX",
@@ -308,4 +312,66 @@ fn twenty_thousand_events_in_the_window_are_read_in_short_commands() {
     assert!(longest_command(&err) < 8_200, "{}", longest_command(&err));
     let (_, trips) = trips(&err);
     assert!(trips <= 8, "report: {trips} round trips");
+}
+
+fn ago(hours: i64) -> std::time::SystemTime {
+    std::time::SystemTime::now() - Duration::from_secs(hours as u64 * 3600)
+}
+
+/// `report -v` over `n` claims made 10 to 29 days ago (outside the report's window)
+/// of messages that arrived 40 days ago: its round trips, after checking that every
+/// claim's age comes from its claim event.
+fn report_trips(n: usize) -> usize {
+    let dc = Dovecot::start();
+    let team = Team::plain(dc.imap_port, MEMBERS);
+    let o = team.run(&["init"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let held: Vec<_> = (0..n)
+        .map(|i| (ago(40 * 24), msg(&format!("m{i}@x"), i)))
+        .collect();
+    maildir_fill(&dc, "対応中/tanaka", &held);
+    // Each claim's event, among many other events of the same days.
+    let mut evs = Vec::new();
+    for i in 0..n {
+        let hours = 24 * (10 + (i % 20) as i64);
+        evs.push(event_of("claim", i, hours));
+        for k in 0..5 {
+            evs.push(event_of("file", 100_000 + i * 5 + k, hours));
+        }
+    }
+    maildir_fill(&dc, "対応履歴", &evs);
+    let o = team.run(&["-v", "report", "--format", "json"]);
+    let err = stderr(&o);
+    assert_eq!(
+        code(&o),
+        0,
+        "{}",
+        err.lines().rev().take(3).collect::<Vec<_>>().join("\n")
+    );
+    let json: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let stale = json["stale"].as_array().unwrap();
+    assert_eq!(stale.len(), n, "every old claim is stale");
+    let day = 86_400;
+    for l in stale {
+        let s = l["business_seconds"].as_i64().unwrap();
+        let i: usize = l["message_id"].as_str().unwrap()[1..]
+            .split('@')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let want = day * (10 + (i % 20) as i64);
+        assert!(
+            (want - 60..want + 3600).contains(&s),
+            "{l}: held {s} s, claimed {want} s ago"
+        );
+    }
+    trips(&err).1
+}
+
+#[test]
+fn report_reads_old_claims_in_one_search_whatever_their_number() {
+    let few = report_trips(3);
+    let many = report_trips(300);
+    assert_eq!(few, many, "round trips grew with the claims");
 }

@@ -290,6 +290,25 @@ impl<'r> Desk<'r> {
         history::since(&mut self.mb, &self.paths.history, since)
     }
 
+    /// The claim and assign events from before `before` that can concern `claimed`:
+    /// from the day before the oldest of them arrived (a message is claimed after it
+    /// arrives) to the day after `before`. One SEARCH, not one per claim.
+    pub fn claims_before(
+        &mut self,
+        claimed: &[&Item],
+        before: chrono::DateTime<Utc>,
+    ) -> Result<Vec<Stored>> {
+        let Some(oldest) = claimed.iter().map(|i| i.arrived).min() else {
+            return Ok(Vec::new());
+        };
+        let day = chrono::Duration::days(1);
+        let from = (oldest.min(before) - day).date_naive();
+        let to = (before + day).date_naive();
+        let mut evs = history::claims_between(&mut self.mb, &self.paths.history, from, to)?;
+        evs.retain(|e| e.time < before);
+        Ok(evs)
+    }
+
     /// The first event of `kind` about the pseudo-ID `id` (the digest's marker).
     pub fn marker(&mut self, kind: &str, id: &str) -> Result<Option<Stored>> {
         history::marker(&mut self.mb, &self.paths.history, kind, id)
