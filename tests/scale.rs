@@ -375,3 +375,71 @@ fn report_reads_old_claims_in_one_search_whatever_their_number() {
     let many = report_trips(300);
     assert_eq!(few, many, "round trips grew with the claims");
 }
+
+/// `claim -v` of one of `n` unclaimed messages by `query` (`{mid}` is replaced with
+/// the Message-ID): the log, after checking the claim went through.
+fn claim_log(dc: &Dovecot, team: &Team, query: &str) -> String {
+    let o = team.run(&["--as", "tanaka", "-v", "claim", query]);
+    let err = stderr(&o);
+    assert_eq!(
+        code(&o),
+        0,
+        "{}",
+        err.lines().rev().take(3).collect::<Vec<_>>().join("\n")
+    );
+    assert!(stdout(&o).starts_with("claimed"), "{}", stdout(&o));
+    let _ = dc;
+    err
+}
+
+fn fetched_messages(err: &str) -> usize {
+    err.lines()
+        .filter(|l| l.starts_with("S: * ") && l.contains(" FETCH ("))
+        .count()
+}
+
+#[test]
+fn claim_reads_what_resolving_the_id_needs_not_the_whole_queue() {
+    let dc = Dovecot::start();
+    let team = Team::plain(dc.imap_port, MEMBERS);
+    let o = team.run(&["init"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let queue: Vec<_> = (0..2000)
+        .map(|i| (ago(3), msg(&format!("q{i}@x"), i)))
+        .collect();
+    maildir_fill(&dc, "未対応", &queue);
+    // By Message-ID: the server finds it; only that message is fetched.
+    let err = claim_log(&dc, &team, "<q7@x>");
+    // The message itself, its state before the STORE, the STORE's echo: not 2,000.
+    assert!(
+        fetched_messages(&err) <= 5,
+        "{} messages fetched",
+        fetched_messages(&err)
+    );
+    assert_eq!(dc.locate("q7@x")[0].0, "対応中/tanaka");
+    assert_eq!(events(&dc, "claim"), 1);
+    // By short ID: the queue's Message-IDs only, then the one message.
+    let o = team.run(&["list", "--status", "unclaimed", "--format", "ids"]);
+    let ids: Vec<String> = stdout(&o).split_whitespace().map(str::to_string).collect();
+    assert_eq!(ids.len(), 1999);
+    let err = claim_log(&dc, &team, &ids[100]);
+    let whole_queue: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("C: ") && l.contains("UID FETCH 1:*"))
+        .collect();
+    assert!(!whole_queue.is_empty());
+    assert!(
+        whole_queue
+            .iter()
+            .all(|l| l.contains("HEADER.FIELDS (MESSAGE-ID)")),
+        "{whole_queue:?}"
+    );
+    assert_eq!(dc.count("対応中/tanaka"), 2);
+    // The ID the claim names is the one `list` showed.
+    let o = team.run(&["list", "--status", "claimed", "--format", "ids"]);
+    assert!(
+        stdout(&o).split_whitespace().any(|i| i == ids[100]),
+        "{}",
+        stdout(&o)
+    );
+}

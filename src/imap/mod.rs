@@ -595,11 +595,21 @@ impl Mailbox {
     pub fn fetch_queues(
         &mut self,
         folders: &[String],
+        each: impl FnMut(usize, Queued),
+    ) -> Result<()> {
+        self.fetch_queues_with(folders, QUEUE_FIELDS, each)
+    }
+
+    /// Like `fetch_queues`, with only the header `fields` given.
+    pub fn fetch_queues_with(
+        &mut self,
+        folders: &[String],
+        fields: &str,
         mut each: impl FnMut(usize, Queued),
     ) -> Result<()> {
         let modseq = if self.has("CONDSTORE") { " MODSEQ" } else { "" };
         let fetch = format!(
-            "UID FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE{modseq} BODY.PEEK[HEADER.FIELDS ({QUEUE_FIELDS})])"
+            "UID FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE{modseq} BODY.PEEK[HEADER.FIELDS ({fields})])"
         );
         let mut sized = vec![false; folders.len()];
         let answers = self.per_folder(folders, &fetch, |k, n, r| {
