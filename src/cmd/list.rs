@@ -25,7 +25,7 @@ pub fn run(ctx: &Ctx, args: &ListArgs, out: &mut dyn Write) -> Result<()> {
     desk.close();
     items.sort_by_key(|it| (it.status != Status::Unclaimed, it.arrived));
     let now = Utc::now();
-    let rows: Vec<ListRow<'_>> = items
+    let rows = items
         .iter()
         .filter(|it| args.status.admits(it.status))
         .filter(|it| owner.is_none() || it.owner == owner)
@@ -33,7 +33,6 @@ pub fn run(ctx: &Ctx, args: &ListArgs, out: &mut dyn Write) -> Result<()> {
             let overdue = it.status == Status::Unclaimed && queue::overdue(&ctx.rules, it, now);
             ListRow::new(it, now, overdue)
         })
-        .filter(|r| !args.overdue || r.overdue)
-        .collect();
-    print_list(&rows, args.format, out)
+        .filter(|r| !args.overdue || r.overdue);
+    print_list(rows, args.format, out)
 }
