@@ -443,3 +443,56 @@ fn claim_reads_what_resolving_the_id_needs_not_the_whole_queue() {
         stdout(&o)
     );
 }
+
+#[test]
+fn claims_racing_a_set_intake_lose_and_double_nothing() {
+    let dc = Dovecot::start();
+    let team = Team::plain(dc.imap_port, MEMBERS);
+    let o = team.run(&["init"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let n = 120;
+    inbox(&dc, "r", n);
+    // Claims of messages spread over the set, started with the intake: some land
+    // before its STORE (the server refuses those to the intake), some between its
+    // STORE and MOVE, some after (they follow the message into 未対応).
+    let claim = |k: usize| {
+        team.command(&["--as", "tanaka", "claim", &format!("<r{}@x>", k * 10)])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut claims: Vec<_> = (0..6).map(claim).collect();
+    let rotate = team
+        .command(&["rotate", "--apply"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    claims.extend((6..12).map(claim));
+    let o = rotate.wait_with_output().unwrap();
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    eprintln!("racing intake: {}", stdout(&o).lines().last().unwrap_or(""));
+    let mut claimed = 0;
+    for c in claims {
+        let o = c.wait_with_output().unwrap();
+        assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+        claimed += usize::from(code(&o) == 0);
+    }
+    // The next run finishes whatever the race left.
+    let o = team.run(&["rotate", "--apply"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    for i in 0..n {
+        let places = dc.locate(&format!("r{i}@x"));
+        assert_eq!(places.len(), 1, "r{i}@x is in {places:?}");
+    }
+    assert_eq!(dc.count("INBOX"), 0);
+    assert_eq!(
+        dc.count("対応中/tanaka"),
+        claimed,
+        "every successful claim holds its message"
+    );
+    assert_eq!(dc.count("未対応") + claimed, n);
+    assert_eq!(keywords_left(&dc), 0);
+    assert_eq!(events(&dc, "claim"), claimed);
+}

@@ -224,22 +224,34 @@ impl Conn {
         Ok((out, done))
     }
 
-    /// One MULTIAPPEND (RFC 3502) of several messages with non-synchronising literals
-    /// (LITERAL+): one command, one answer, all stored or none.
+    /// MULTIAPPEND (RFC 3502) commands, one per group of messages, with
+    /// non-synchronising literals (LITERAL+), sent together: each group is stored whole
+    /// or not at all.
     pub fn multiappend(
         &mut self,
         mailbox_quoted: &str,
         flags: &str,
-        msgs: &[Vec<u8>],
-    ) -> Result<Done> {
-        let mut cmd = format!("APPEND {mailbox_quoted}").into_bytes();
-        for m in msgs {
-            cmd.extend_from_slice(format!(" ({flags}) {{{}+}}\r\n", m.len()).as_bytes());
-            cmd.extend_from_slice(m);
-        }
-        let shown = format!("APPEND {mailbox_quoted} <{} messages>", msgs.len());
-        let mut dones = self.pipeline_shown(&[(&cmd, &shown)], |_, _| {})?;
-        Ok(dones.remove(0))
+        groups: &[&[Vec<u8>]],
+    ) -> Result<Vec<Done>> {
+        let cmds: Vec<(Vec<u8>, String)> = groups
+            .iter()
+            .map(|msgs| {
+                let mut cmd = format!("APPEND {mailbox_quoted}").into_bytes();
+                for m in msgs.iter() {
+                    cmd.extend_from_slice(format!(" ({flags}) {{{}+}}\r\n", m.len()).as_bytes());
+                    cmd.extend_from_slice(m);
+                }
+                (
+                    cmd,
+                    format!("APPEND {mailbox_quoted} <{} messages>", msgs.len()),
+                )
+            })
+            .collect();
+        let pairs: Vec<(&[u8], &str)> = cmds
+            .iter()
+            .map(|(c, h)| (c.as_slice(), h.as_str()))
+            .collect();
+        self.pipeline_shown(&pairs, |_, _| {})
     }
 
     /// Several APPENDs with non-synchronising literals (LITERAL+), sent together.

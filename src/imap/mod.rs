@@ -1234,18 +1234,21 @@ impl Mailbox {
         if start < msgs.len() {
             chunks.push(&msgs[start..]);
         }
-        for chunk in chunks {
-            let dones = if multi {
-                vec![self.conn.multiappend(&q, "\\Seen", chunk)?]
-            } else {
-                // Responses to 1,000 APPENDs are a few tens of KB: they fit the
-                // socket buffers while the whole batch is being written.
-                self.conn.append_pipelined(&q, "\\Seen", chunk)?
-            };
-            for done in dones {
-                if done.status != Status::Ok {
-                    bail!("cannot append to {folder}: {}", done.text);
-                }
+        // Every chunk goes in one write: the answers are one short line a command (a
+        // few tens of KB for 1,000 APPENDs), which the socket buffers hold while the
+        // rest is being written.
+        let dones = if multi {
+            self.conn.multiappend(&q, "\\Seen", &chunks)?
+        } else {
+            let mut all = Vec::new();
+            for chunk in chunks {
+                all.extend(self.conn.append_pipelined(&q, "\\Seen", chunk)?);
+            }
+            all
+        };
+        for done in dones {
+            if done.status != Status::Ok {
+                bail!("cannot append to {folder}: {}", done.text);
             }
         }
         Ok(())
