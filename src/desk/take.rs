@@ -96,7 +96,8 @@ fn contested(desk: &mut Desk<'_>, it: &Item, to: &str, dest: &Dest, kw: String) 
 }
 
 /// The move of a contested message once the arbitration let this process through:
-/// MOVE, then (unless it was alone) the copies resolved.
+/// MOVE, then (unless it was alone) the copies resolved after concurrent moves had
+/// time to land.
 fn settle_move(
     desk: &mut Desk<'_>,
     it: &Item,
@@ -105,6 +106,34 @@ fn settle_move(
     kw: String,
     alone: bool,
 ) -> Result<Taken> {
+    match move_phase(desk, it, to, dest, kw, alone)? {
+        Phase::Done(t) => Ok(t),
+        Phase::Lost => lost(desk, it),
+        Phase::Check(landed, mine) => {
+            (desk.pause)(SETTLE);
+            check_phase(desk, it, to, landed, mine)
+        }
+    }
+}
+
+/// Where a contested move stands after its MOVE.
+enum Phase {
+    Done(Taken),
+    /// Someone else took it.
+    Lost,
+    /// Moved (to this new UID); copies elsewhere are to be looked for once concurrent
+    /// moves had `SETTLE` to land.
+    Check(Landed, u32),
+}
+
+fn move_phase(
+    desk: &mut Desk<'_>,
+    it: &Item,
+    to: &str,
+    dest: &Dest,
+    kw: String,
+    alone: bool,
+) -> Result<Phase> {
     let keys = copy_keys(it);
     let attempt = if *dest == Dest::Done {
         // Searching 完了 would cost as much as 完了 is large, and a second copy there
@@ -129,7 +158,7 @@ fn settle_move(
         }
     };
     let Moved::To(mine) = moved else {
-        return lost(desk, it);
+        return Ok(Phase::Lost);
     };
     let mut keywords = vec![kw];
     keywords.extend(it.claim_keywords.iter().cloned());
@@ -141,7 +170,7 @@ fn settle_move(
     let Some(mine) = mine else {
         // Without the new UID this process cannot tell its copy from another: it
         // keeps every copy (a duplicate is shown as ID.1/ID.2, nothing is lost).
-        return Ok(Taken::Won(landed));
+        return Ok(Phase::Done(Taken::Won(landed)));
     };
     // Movers into one folder: the first copy to arrive stays, whenever each looks.
     let earlier: Vec<u32> = in_dest
@@ -150,15 +179,25 @@ fn settle_move(
         .collect();
     if !earlier.is_empty() && proven(desk, to, mine, &[(to.to_string(), earlier)])? {
         desk.mb.remove(to, &[mine])?;
-        return lost(desk, it);
+        return Ok(Phase::Lost);
     }
     if alone || *dest == Dest::Done {
-        return Ok(Taken::Won(landed));
+        return Ok(Phase::Done(Taken::Won(landed)));
     }
-    (desk.pause)(SETTLE);
-    // Only copies that `rules::keeper` would keep over this one matter: a copy in a
-    // member folder beats 未対応 (a claim beats intake), and among member folders the
-    // alphabetically first stays.
+    Ok(Phase::Check(landed, mine))
+}
+
+/// After `SETTLE`: only copies that `rules::keeper` would keep over this one matter:
+/// a copy in a member folder beats 未対応 (a claim beats intake), and among member
+/// folders the alphabetically first stays.
+fn check_phase(
+    desk: &mut Desk<'_>,
+    it: &Item,
+    to: &str,
+    landed: Landed,
+    mine: u32,
+) -> Result<Taken> {
+    let keys = copy_keys(it);
     let Some(here) = desk.paths.place(to, desk.rules) else {
         return Ok(Taken::Won(landed));
     };
@@ -428,13 +467,30 @@ pub fn take_set(
             .into_iter()
             .map(|(u, _, _)| u)
             .collect();
+        // One by one, but with one wait for all: every message's copies are looked
+        // for at least `SETTLE` after its own move.
+        let mut checks = Vec::new();
         for u in contended {
             let it = its[by_uid[&u]];
             out[by_uid[&u]] = Some(if here.contains(&u) {
-                settle_move(desk, it, &to, dest, kw.clone(), false)?
+                match move_phase(desk, it, &to, dest, kw.clone(), false)? {
+                    Phase::Done(t) => t,
+                    Phase::Lost => Taken::Lost { owner: None },
+                    Phase::Check(landed, mine) => {
+                        checks.push((u, landed, mine));
+                        continue;
+                    }
+                }
             } else {
                 Taken::Lost { owner: None }
             });
+        }
+        if !checks.is_empty() {
+            (desk.pause)(SETTLE);
+        }
+        for (u, landed, mine) in checks {
+            let it = its[by_uid[&u]];
+            out[by_uid[&u]] = Some(check_phase(desk, it, &to, landed, mine)?);
         }
     }
     Ok(out
