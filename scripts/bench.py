@@ -353,6 +353,208 @@ def sent_rows(bin_, runs):
     return rows
 
 
+
+def floor_intake(port):
+    """The reference intake: one `UID MOVE 1:*` of the inbox into 未対応."""
+    t = time.perf_counter()
+    m = imaplib.IMAP4("127.0.0.1", port)
+    m.login("support", PASSWORD)
+    m.select("INBOX")
+    typ, _ = m.uid("MOVE", "1:*", '"&Zypb,l,c-"')
+    assert typ == "OK", typ
+    m.logout()
+    print(time.perf_counter() - t)
+
+
+def write_scale_rules(path, port, assign):
+    """Both members on duty every day, business hours around the clock."""
+    days = ", ".join(f"{d}: [tanaka, suzuki]" for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"))
+    with open(path, "w") as f:
+        f.write(f"""imap:
+  host: 127.0.0.1
+  port: {port}
+  tls: none
+  user: support
+  password_env: BENCH_PW
+members:
+  tanaka: {{ name: 田中, login: tanaka }}
+  suzuki: {{ name: 鈴木, login: suzuki }}
+assign: {assign}
+business_hours: {{ start: "00:00", end: "24:00", days: [mon, tue, wed, thu, fri, sat, sun] }}
+roster:
+  holidays: {{ japan: false }}
+  weekdays: {{ {days} }}
+""")
+
+
+def event_mail(kind, seq, target, at):
+    """A history event as mailduty writes it (the fields `report` reads)."""
+    stamp = datetime.datetime.fromtimestamp(at, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (
+        "From: mailduty <mailduty@localhost>\r\n"
+        f"Message-ID: <bench-ev{seq}@mailduty>\r\n"
+        f"Subject: [mailduty] {kind} id{seq} by tanaka\r\n"
+        f"X-Mailduty-Event: {kind}\r\nX-Mailduty-Actor: tanaka\r\nX-Mailduty-Id: id{seq}\r\n"
+        f"X-Mailduty-Time: {stamp}\r\nX-Mailduty-Target: <{target}>\r\n"
+        "X-Mailduty-From-Folder: =?UTF-8?B?5pyq5a++5b+c?=\r\n"
+        f"\r\ntanaka {kind}\r\n"
+    ).encode()
+
+
+def fill_raw(srv, folder, mails):
+    """(bytes, mtime) pairs into a folder's Maildir; the mtime is the INTERNALDATE."""
+    path = srv.doveadm("mailbox", "path", "-u", "support", folder).strip()
+    cur = os.path.join(path, "cur")
+    for i, (body, t) in enumerate(mails):
+        srv.seq += 1
+        name = os.path.join(cur, f"{int(t)}.M{srv.seq}P{os.getpid()}.raw,S={len(body)}:2,S")
+        with open(name, "wb") as f:
+            f.write(body)
+        os.utime(name, (t, t))
+    subprocess.run(["chown", "-R", "nobody:nogroup", path], check=True)
+    srv.doveadm("force-resync", "-u", "support", folder)
+
+
+def wipe(srv):
+    srv.doveadm("expunge", "-u", "support", "mailbox", "*", "ALL")
+
+
+def rotate_rows(bin_, runs, rtt):
+    """`rotate --apply` of n new inbox messages, both assign modes, beside one
+    `UID MOVE 1:*` of the same inbox; again through the latency relay."""
+    rows = []
+    sizes = [int(x) for x in os.environ.get("BENCH_INTAKE", "1000,10000").split(",")]
+    srv = Server()
+    lat = Latency(srv.port, rtt) if rtt > 0 else None
+    try:
+        rules = os.path.join(srv.dir, "rules-init.yaml")
+        write_scale_rules(rules, srv.port, "none")
+        subprocess.run([bin_, "init"], env=dict(os.environ, BENCH_PW=PASSWORD, MAILDUTY_RULES=rules),
+                       check=True, capture_output=True)
+        for port, label in [(srv.port, "")] + ([(lat.port, f", {rtt * 1000:.0f} ms RTT")] if lat else []):
+            for n in sizes:
+                floor_t = []
+                for _ in range(runs):
+                    wipe(srv)
+                    srv.fill("INBOX", n)
+                    out = subprocess.run([sys.executable, __file__, "floor-intake", str(port)],
+                                         check=True, capture_output=True, text=True).stdout
+                    floor_t.append(float(out))
+                floor_m = statistics.median(floor_t)
+                for assign in ("none", "duty"):
+                    rules = os.path.join(srv.dir, f"rules-{assign}-{port}.yaml")
+                    write_scale_rules(rules, port, assign)
+                    env = dict(os.environ, BENCH_PW=PASSWORD, MAILDUTY_RULES=rules, NO_COLOR="1")
+                    subprocess.run([bin_, "init"], env=env, check=True, capture_output=True)
+                    times = []
+                    for _ in range(runs):
+                        wipe(srv)
+                        srv.fill("INBOX", n)
+                        t, _, _ = run_once([bin_, "rotate", "--apply"], env)
+                        times.append(t)
+                    wipe(srv)
+                    srv.fill("INBOX", n)
+                    _, rss, err = run_once([bin_, "-v", "rotate", "--apply"], env)
+                    sent, trips = trips_of(err)
+                    rows.append((f"rotate --apply, {n:,} new, assign: {assign}{label} ({sent} commands, {trips} round trips)",
+                                 statistics.median(times), floor_m, rss))
+    finally:
+        if lat:
+            lat.stop()
+        srv.stop()
+    return rows
+
+
+def report_rows(bin_, runs):
+    """`report` with 1,000 claims 10-30 days old (outside its 8-day window) against
+    the same with claims 1-5 days old; `report` and `history --since` with 20,000
+    events in the window (scattered among 20,000 older ones)."""
+    rows = []
+    srv = Server()
+    try:
+        rules = os.path.join(srv.dir, "rules.yaml")
+        write_rules(rules, srv.port)
+        env = dict(os.environ, BENCH_PW=PASSWORD, MAILDUTY_RULES=rules, NO_COLOR="1")
+        subprocess.run([bin_, "init"], env=env, check=True, capture_output=True)
+        now = time.time()
+        first = srv.seq + 1
+        srv.fill("対応中/tanaka", 1000, age_days=40)
+        mids = [f"bench-{first + i}@load.example" for i in range(1000)]
+        res = {}
+        for label, days in (("recent", lambda i: 1 + i % 5), ("old", lambda i: 10 + i % 20)):
+            wipe_history(srv)
+            evs = []
+            for i, mid in enumerate(mids):
+                at = now - 86400 * days(i)
+                evs.append((event_mail("claim", i, mid, at), at))
+                for k in range(5):
+                    evs.append((event_mail("file", 10000 + i * 5 + k, f"other{i}-{k}@x", at), at))
+            fill_raw(srv, "対応履歴", evs)
+            t, rss = median([bin_, "report", "--format", "json"], env, runs)
+            _, _, err = run_once([bin_, "-v", "report", "--format", "json"], env)
+            sent, trips = trips_of(err)
+            res[label] = (t, rss, sent, trips)
+        t, rss, sent, trips = res["old"]
+        rows.append((f"report, 1,000 claims 10-30 days old ({sent} commands, {trips} round trips; reference: claims 1-5 days old)",
+                     t, res["recent"][0], rss))
+        wipe_history(srv)
+        evs = []
+        for i in range(40000):
+            at = now - (3600 * 2 if i % 2 == 0 else 86400 * 40)
+            evs.append((event_mail("file", 100000 + i, f"w{i}@x", at), at))
+        fill_raw(srv, "対応履歴", evs)
+        t, rss = median([bin_, "report", "--format", "json"], env, runs)
+        _, _, err = run_once([bin_, "-v", "report", "--format", "json"], env)
+        sent, trips = trips_of(err)
+        rows.append((f"report, 20,000 events in the window among 40,000 ({sent} commands, {trips} round trips)", t, None, rss))
+        since = (datetime.date.today() - datetime.timedelta(days=3)).isoformat()
+        t, rss = median([bin_, "history", "--since", since, "--format", "json"], env, runs)
+        rows.append(("history --since, 20,000 events in the window among 40,000", t, None, rss))
+    finally:
+        srv.stop()
+    return rows
+
+
+def wipe_history(srv):
+    srv.doveadm("expunge", "-u", "support", "mailbox", "対応履歴", "ALL")
+
+
+def claim_history_rows(bin_, runs):
+    """`claim` with 100,000 events in 対応履歴 against an empty history, by short ID
+    and by Message-ID."""
+    rows = []
+    srv = Server()
+    try:
+        rules = os.path.join(srv.dir, "rules.yaml")
+        write_rules(rules, srv.port)
+        env = dict(os.environ, BENCH_PW=PASSWORD, MAILDUTY_RULES=rules, NO_COLOR="1")
+        subprocess.run([bin_, "init"], env=env, check=True, capture_output=True)
+        first = srv.seq + 1
+        srv.fill("未対応", 10000)
+        ids = subprocess.run([bin_, "list", "--status", "unclaimed", "--format", "ids"], env=env,
+                             check=True, capture_output=True, text=True).stdout.split()
+        mids = [f"<bench-{first + i}@load.example>" for i in range(10000)]
+        res = {}
+        for label in ("empty", "full"):
+            if label == "full":
+                now = time.time()
+                fill_raw(srv, "対応履歴", [(event_mail("file", 200000 + i, f"h{i}@x", now - 60 * i), now - 60 * i)
+                                          for i in range(100000)])
+            for how, pool in (("ID", ids), ("Message-ID", mids)):
+                times = []
+                for _ in range(runs):
+                    t, _, _ = run_once([bin_, "--as", "tanaka", "claim", pool.pop()], env)
+                    times.append(t)
+                _, _, err = run_once([bin_, "--as", "tanaka", "-v", "claim", pool.pop()], env)
+                res[(label, how)] = (statistics.median(times),) + trips_of(err)
+        for how in ("ID", "Message-ID"):
+            t, sent, trips = res[("full", how)]
+            rows.append((f"claim by {how}, 対応履歴 100,000 ({sent} commands, {trips} round trips; reference: 対応履歴 empty)",
+                         t, res[("empty", how)][0], None))
+    finally:
+        srv.stop()
+    return rows
+
 def run_once(argv, env):
     """Wall time and peak RSS (KiB) of one child process."""
     # stderr goes to a file: `-v` logs every FETCH line, more than a pipe holds.
@@ -438,7 +640,7 @@ def main():
     try:
         subprocess.run(md + ["init"], env=env, check=True, capture_output=True)
         have = 0
-        if os.environ.get("BENCH_ONLY") in ("archive", "sent"):
+        if os.environ.get("BENCH_ONLY") in ("archive", "sent", "scale"):
             sizes = []
         for n in sizes:
             srv.fill("未対応", n - have)
@@ -465,9 +667,15 @@ def main():
                 rows.append(("list, 10,000 unclaimed, 完了 100,000 (vs 完了 0)", l100, l_t, None))
                 rows.append(("report, 10,000 unclaimed, 完了 100,000 (vs 完了 0)", rep100, rep0, None))
                 claim_rows(env, ", 完了 100,000", r)
-        if os.environ.get("BENCH_ARCHIVE", "1") != "0" and os.environ.get("BENCH_ONLY") != "sent":
+        if os.environ.get("BENCH_ONLY") == "scale":
+            sizes = []
+        if os.environ.get("BENCH_ONLY") in (None, "", "scale"):
+            rows.extend(rotate_rows(bin_, runs, rtt))
+            rows.extend(report_rows(bin_, runs))
+            rows.extend(claim_history_rows(bin_, runs))
+        if os.environ.get("BENCH_ARCHIVE", "1") != "0" and os.environ.get("BENCH_ONLY") not in ("scale", "list", "sent"):
             rows.extend(archive_rows(bin_, runs))
-        if os.environ.get("BENCH_SENT", "1") != "0" and os.environ.get("BENCH_ONLY") != "archive":
+        if os.environ.get("BENCH_SENT", "1") != "0" and os.environ.get("BENCH_ONLY") not in ("archive", "scale", "list"):
             rows.extend(sent_rows(bin_, runs))
         dovecot = subprocess.run(["dovecot", "--version"], capture_output=True, text=True).stdout.strip()
         print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; Dovecot {dovecot}")
@@ -494,5 +702,7 @@ if __name__ == "__main__":
         floor_sent(int(sys.argv[2]), int(sys.argv[3]))
     elif len(sys.argv) > 2 and sys.argv[1] == "floor-archive":
         floor_archive(int(sys.argv[2]))
+    elif len(sys.argv) > 2 and sys.argv[1] == "floor-intake":
+        floor_intake(int(sys.argv[2]))
     else:
         main()

@@ -651,6 +651,31 @@ pub fn latest(
         .max_by_key(|e| e.time))
 }
 
+/// The claim and assign events recorded between two days (by arrival in the history
+/// folder, in the server's zone): one SEARCH over that stretch however many claims
+/// are asked about, and a FETCH of what it found.
+pub fn claims_between(
+    mb: &mut Mailbox,
+    folder: &str,
+    from: chrono::NaiveDate,
+    before: chrono::NaiveDate,
+) -> Result<Vec<Stored>> {
+    let uids = mb.search(
+        folder,
+        &[
+            Key::Since(from),
+            Key::Before(before),
+            Key::Any(vec![
+                Key::Header("X-Mailduty-Event", "claim".to_string()),
+                Key::Header("X-Mailduty-Event", "assign".to_string()),
+            ]),
+        ],
+    )?;
+    let mut evs = fetch(mb, folder, &uids)?;
+    evs.retain(|e| e.event == "claim" || e.event == "assign");
+    Ok(evs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -206,13 +206,30 @@ pub fn colour() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
-pub fn print_list(rows: &[ListRow<'_>], format: Format, out: &mut dyn Write) -> Result<()> {
+/// Rows made one at a time as they are written: at 100,000 messages a list of them
+/// would cost as much memory again as a fifth of the queue.
+struct Streamed<I>(std::cell::RefCell<Option<I>>);
+
+impl<'a, I: Iterator<Item = ListRow<'a>>> serde::Serialize for Streamed<I> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self.0.borrow_mut().take() {
+            Some(rows) => s.collect_seq(rows),
+            None => s.collect_seq(std::iter::empty::<ListRow<'a>>()),
+        }
+    }
+}
+
+pub fn print_list<'a>(
+    rows: impl Iterator<Item = ListRow<'a>>,
+    format: Format,
+    out: &mut dyn Write,
+) -> Result<()> {
     // Stdout is line-buffered: 100,000 rows of pretty JSON would be a write per line.
     let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
     let out = &mut out;
     match format {
         Format::Json => {
-            json(&mut *out, rows)?;
+            json(&mut *out, &Streamed(std::cell::RefCell::new(Some(rows))))?;
         }
         Format::Ids => {
             for r in rows {
@@ -239,6 +256,7 @@ pub fn print_list(rows: &[ListRow<'_>], format: Format, out: &mut dyn Write) -> 
             }
         }
         Format::Table => {
+            let rows: Vec<ListRow<'_>> = rows.collect();
             if rows.is_empty() {
                 writeln!(out, "no messages")?;
                 return Ok(());
@@ -254,7 +272,7 @@ pub fn print_list(rows: &[ListRow<'_>], format: Format, out: &mut dyn Write) -> 
                 t.set_content_arrangement(ContentArrangement::Disabled);
             }
             t.set_header(vec!["ID", "STATUS", "OWNER", "AGE", "FROM", "SUBJECT"]);
-            for r in rows {
+            for r in &rows {
                 let from = r
                     .from_name
                     .map(|n| format!("{n} <{}>", r.from))

@@ -104,15 +104,7 @@ impl Scope {
 pub fn load(mb: &mut Mailbox, rules: &Rules, paths: &Paths, scope: Scope) -> Result<Vec<Item>> {
     let mut folders: Vec<(String, Status, Option<String>)> = Vec::new();
     if scope.active {
-        folders.push((paths.inbox.clone(), Status::Unclaimed, None));
-        folders.push((paths.unclaimed.clone(), Status::Unclaimed, None));
-        for f in mb.below(&paths.claimed)? {
-            let owner = match paths.place(&f, rules) {
-                Some(Place::Member(m)) => Some(m),
-                _ => None,
-            };
-            folders.push((f, Status::Claimed, owner));
-        }
+        folders = active_folders(mb, rules, paths)?;
     }
     if scope.done {
         folders.push((paths.done.clone(), Status::Done, None));
@@ -129,6 +121,58 @@ pub fn load(mb: &mut Mailbox, rules: &Rules, paths: &Paths, scope: Scope) -> Res
     })?;
     assign_ids(&mut items);
     Ok(items)
+}
+
+/// The active folders' messages with only what resolving an ID needs: the
+/// Message-ID (and, for mail without one, the fields its hash is made of), arrival
+/// and size. IDs are those `load` gives; subjects and senders are left empty.
+pub fn load_ids(mb: &mut Mailbox, rules: &Rules, paths: &Paths) -> Result<Vec<Item>> {
+    let folders = active_folders(mb, rules, paths)?;
+    let mut items = Vec::new();
+    let names: Vec<String> = folders.iter().map(|f| f.0.clone()).collect();
+    mb.fetch_queues_with(&names, "MESSAGE-ID", |k, q| match q {
+        Queued::Size(n) => items.reserve(n as usize),
+        Queued::Message(m) => {
+            let (folder, status, owner) = &folders[k];
+            items.push(item(m, folder, *status, owner.clone()))
+        }
+    })?;
+    let mut bare: std::collections::BTreeMap<String, Vec<u32>> = std::collections::BTreeMap::new();
+    for it in items.iter().filter(|i| i.message_id.is_none()) {
+        bare.entry(it.folder.clone()).or_default().push(it.uid);
+    }
+    for (folder, uids) in bare {
+        let mut hashes = std::collections::HashMap::new();
+        mb.fetch_fields(&folder, &uids, "FROM TO SUBJECT DATE", |m| {
+            hashes.insert(m.uid, short_hash(&immutable_headers(&m.header)));
+        })?;
+        for it in items.iter_mut().filter(|i| i.folder == folder) {
+            if let Some(h) = hashes.remove(&it.uid) {
+                it.hash = h;
+            }
+        }
+    }
+    assign_ids(&mut items);
+    Ok(items)
+}
+
+pub fn active_folders(
+    mb: &mut Mailbox,
+    rules: &Rules,
+    paths: &Paths,
+) -> Result<Vec<(String, Status, Option<String>)>> {
+    let mut folders = vec![
+        (paths.inbox.clone(), Status::Unclaimed, None),
+        (paths.unclaimed.clone(), Status::Unclaimed, None),
+    ];
+    for f in mb.below(&paths.claimed)? {
+        let owner = match paths.place(&f, rules) {
+            Some(Place::Member(m)) => Some(m),
+            _ => None,
+        };
+        folders.push((f, Status::Claimed, owner));
+    }
+    Ok(folders)
 }
 
 /// Every message of the archive folders, as done mail (one pipelined FETCH).

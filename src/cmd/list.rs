@@ -28,7 +28,7 @@ pub fn run(ctx: &Ctx, args: &ListArgs, out: &mut dyn Write) -> Result<()> {
     desk.close();
     items.sort_by_key(|it| (it.status != Status::Unclaimed, it.arrived));
     let now = Utc::now();
-    let rows: Vec<ListRow<'_>> = items
+    let rows = items
         .iter()
         .filter(|it| args.status.admits(it.status))
         .filter(|it| owner.is_none() || it.owner == owner)
@@ -56,7 +56,6 @@ pub fn run(ctx: &Ctx, args: &ListArgs, out: &mut dyn Write) -> Result<()> {
             row
         })
         .filter(|r| !args.overdue || r.overdue)
-        .filter(|r| !args.double || r.double_reply)
-        .collect();
-    print_list(&rows, args.format, out)
+        .filter(|r| !args.double || r.double_reply);
+    print_list(rows, args.format, out)
 }

@@ -35,20 +35,23 @@ pub fn run(ctx: &Ctx, args: &ReportArgs, out: &mut dyn Write) -> Result<()> {
     let items = desk.queue(Scope::ACTIVE)?;
     let mut events = desk.events_since(now - chrono::Duration::days(8))?;
     let mut claimed_at = digest::claim_times(&events);
-    // Claims older than the window: their own events, one search each.
-    for it in items.iter().filter(|i| i.status == Status::Claimed) {
-        let Some(mid) = it.message_id.as_deref() else {
-            continue;
-        };
-        if !claimed_at.contains_key(mid.trim_matches(['<', '>'])) {
-            let older = desk.events_of(it)?;
-            claimed_at.extend(digest::claim_times(&older));
-            events.extend(
-                older
-                    .into_iter()
-                    .filter(|e| e.time < now - chrono::Duration::days(8)),
-            );
+    // Claims older than the window: one search over the stretch they can lie in.
+    let window = now - chrono::Duration::days(8);
+    let older: Vec<&Item> = items
+        .iter()
+        .filter(|i| i.status == Status::Claimed)
+        .filter(|i| {
+            i.message_id
+                .as_deref()
+                .is_some_and(|m| !claimed_at.contains_key(m.trim_matches(['<', '>'])))
+        })
+        .collect();
+    if !older.is_empty() {
+        let evs = desk.claims_before(&older, window)?;
+        for (mid, t) in digest::claim_times(&evs) {
+            claimed_at.entry(mid).or_insert(t);
         }
+        events.extend(evs);
     }
     let mut report = digest::build(rules, &duty, &items, &events, &claimed_at, now);
     report.quota = desk.quota()?;

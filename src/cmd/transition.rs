@@ -23,10 +23,24 @@ pub fn run(
     }
     let me = ctx.me()?.clone();
     let mut desk = ctx.open()?;
-    let mut items = desk.queue(Scope::ACTIVE)?;
+    // One ID: the desk reads only what resolving it needs. Several: the queue once.
+    let mut items = if ids.len() == 1 {
+        Vec::new()
+    } else {
+        desk.queue(Scope::ACTIVE)?
+    };
     let mut first_err: Option<anyhow::Error> = None;
     let mut handled = HashSet::new();
     for id in &ids {
+        if ids.len() == 1 {
+            let found = match action {
+                Action::Done => desk.find(id),
+                _ => desk.find_active(id),
+            };
+            let res = found.and_then(|it| one(ctx, &mut desk, &it, action, &me, force, out));
+            desk.close();
+            return res;
+        }
         let mut found = queue::resolve(&items, id).cloned();
         if action == Action::Done
             && found
@@ -41,13 +55,7 @@ pub fn run(
             if !handled.insert((it.folder.clone(), it.uid)) {
                 return Ok(());
             }
-            let line = match act(&mut desk, &it, action, &me, force)? {
-                Outcome::Moved { to } => {
-                    format!("{} {} → {}  {}", past(action), it.id, to, it.subject)
-                }
-                Outcome::Already(what) => format!("{} {what}", it.id),
-            };
-            ctx.say(out, line)
+            one(ctx, &mut desk, &it, action, &me, force, out)
         });
         if let Err(e) = res {
             if ids.len() == 1 || crate::error::is_stdout_closed(&e) {
@@ -75,6 +83,23 @@ pub fn run(
         None => Ok(()),
         Some(e) => Err(Error::Silent(exit_code(&e)).into()),
     }
+}
+
+/// One message's transition, and its line.
+fn one(
+    ctx: &Ctx,
+    desk: &mut crate::desk::Desk<'_>,
+    it: &crate::queue::Item,
+    action: Action,
+    me: &crate::rules::Member,
+    force: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let line = match act(desk, it, action, me, force)? {
+        Outcome::Moved { to } => format!("{} {} → {}  {}", past(action), it.id, to, it.subject),
+        Outcome::Already(what) => format!("{} {what}", it.id),
+    };
+    ctx.say(out, line)
 }
 
 fn past(action: Action) -> &'static str {

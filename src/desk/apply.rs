@@ -69,43 +69,161 @@ pub fn apply(desk: &mut Desk<'_>, hand_out: &[String]) -> Result<Applied> {
     Ok(out)
 }
 
-/// Carries out a plan; returns how many messages moved.
+/// The most messages one step (intake, hand-out) of a run moves; the rest are left
+/// for the next run, and the summary says how many.
+pub const CAP: usize = 5_000;
+
+/// A source folder, an owner (None: 未対応), and the plan's entries for them.
+type Group<'a> = (&'a str, Option<&'a str>, Vec<(usize, &'a Assignment)>);
+
+/// Carries out a plan; returns how many messages moved. Messages from one folder to
+/// one place move as one set where the server allows (`take_set`: a few round trips
+/// whatever their number), else one by one.
 fn run(
     desk: &mut Desk<'_>,
     items: &[Item],
     plan: &[Assignment],
     out: &mut Applied,
 ) -> Result<usize> {
-    let mut n = 0;
+    let (now, later) = plan.split_at(plan.len().min(CAP));
+    out.left += later.len();
+    let mut groups: Vec<Group<'_>> = Vec::new();
+    for (k, a) in now.iter().enumerate() {
+        let folder = items[a.item].folder.as_str();
+        let owner = a.owner.as_deref();
+        match groups.iter_mut().find(|g| g.0 == folder && g.1 == owner) {
+            Some(g) => g.2.push((k, a)),
+            None => groups.push((folder, owner, vec![(k, a)])),
+        }
+    }
+    let mut moved: Vec<(usize, Move)> = Vec::new();
     let mut in_a_row = 0;
-    for a in plan {
-        let it = &items[a.item];
-        match one(desk, it, a, out) {
-            Ok(moved) => {
-                in_a_row = 0;
-                n += usize::from(moved);
+    let sets = desk.takes_sets();
+    for (_, _, group) in groups {
+        let (together, alone): (Vec<_>, Vec<_>) = group.into_iter().partition(|(_, a)| {
+            let it = &items[a.item];
+            sets && it.contested() && it.modseq.is_some() && it.claim_keywords.is_empty()
+        });
+        if !together.is_empty() {
+            match set(desk, items, &together, out) {
+                Ok(m) => {
+                    in_a_row = 0;
+                    moved.extend(m);
+                }
+                Err(e) => {
+                    let why = format!("{e:#}");
+                    out.failed.extend(
+                        together
+                            .iter()
+                            .map(|(_, a)| format!("{}: {why}", items[a.item].id)),
+                    );
+                    in_a_row += 1;
+                    if in_a_row >= GIVE_UP {
+                        return Err(stopped(e, moved.len()));
+                    }
+                }
             }
-            Err(e) => {
-                out.failed.push(format!("{}: {e:#}", it.id));
-                in_a_row += 1;
-                if in_a_row >= GIVE_UP {
-                    return Err(e.context(format!(
-                        "rotate --apply stopped after {} moves; the next run goes on",
-                        out.moved.len()
-                    )));
+        }
+        for (k, a) in alone {
+            let it = &items[a.item];
+            match one(desk, it, a, out) {
+                Ok(m) => {
+                    in_a_row = 0;
+                    moved.extend(m.map(|m| (k, m)));
+                }
+                Err(e) => {
+                    out.failed.push(format!("{}: {e:#}", it.id));
+                    in_a_row += 1;
+                    if in_a_row >= GIVE_UP {
+                        return Err(stopped(e, moved.len()));
+                    }
                 }
             }
         }
     }
+    moved.sort_by_key(|(k, _)| *k);
+    let n = moved.len();
+    out.moved.extend(moved.into_iter().map(|(_, m)| m));
     Ok(n)
 }
 
-/// One message of a plan; whether it moved.
-fn one(desk: &mut Desk<'_>, it: &Item, a: &Assignment, out: &mut Applied) -> Result<bool> {
-    let (dest, kind) = match &a.owner {
+fn stopped(e: anyhow::Error, moved: usize) -> anyhow::Error {
+    e.context(format!(
+        "rotate --apply stopped after {moved} moves; the next run goes on"
+    ))
+}
+
+fn dest_of(a: &Assignment) -> (Dest, &'static str) {
+    match &a.owner {
         Some(o) => (Dest::Member(o.clone()), "assign"),
         None => (Dest::Unclaimed, "file"),
-    };
+    }
+}
+
+fn move_of(it: &Item, a: &Assignment, kind: &'static str, to: String) -> Move {
+    Move {
+        id: it.id.clone(),
+        message_id: it.message_id.clone(),
+        from_folder: it.folder.clone(),
+        to_folder: to,
+        event: kind,
+        owner: a.owner.clone(),
+        reason: a.reason.clone(),
+        subject: it.subject.clone(),
+    }
+}
+
+/// Messages of one folder bound for one place, moved as a set and recorded together.
+fn set(
+    desk: &mut Desk<'_>,
+    items: &[Item],
+    group: &[(usize, &Assignment)],
+    out: &mut Applied,
+) -> Result<Vec<(usize, Move)>> {
+    let its: Vec<&Item> = group.iter().map(|(_, a)| &items[a.item]).collect();
+    let (dest, kind) = dest_of(group[0].1);
+    let to = desk.paths.of(&dest);
+    let taken = desk.take_set(&its, &dest, Actor::Rotate).map_err(|e| {
+        e.context(format!(
+            "moving {} messages to {to} failed part-way (the next run finishes it)",
+            its.len()
+        ))
+    })?;
+    let mut won = Vec::new();
+    for (&(k, a), t) in group.iter().zip(taken) {
+        match t {
+            Taken::Won(landed) => won.push((k, a, landed)),
+            Taken::Lost { .. } | Taken::Already => out.left += 1,
+        }
+    }
+    let evs: Vec<_> = won
+        .iter()
+        .map(|(_, a, l)| {
+            let ev = event(
+                kind,
+                ROTATE,
+                &items[a.item],
+                Some(&l.folder),
+                Some(&a.reason),
+            );
+            (ev, l)
+        })
+        .collect();
+    desk.record_all(&evs).map_err(|e| {
+        e.context(format!(
+            "{} messages were moved to {to}, but their history events were not written (the next run writes them)",
+            won.len()
+        ))
+    })?;
+    Ok(won
+        .into_iter()
+        .map(|(k, a, l)| (k, move_of(&items[a.item], a, kind, l.folder)))
+        .collect())
+}
+
+/// One message of a plan; the move, if it moved.
+fn one(desk: &mut Desk<'_>, it: &Item, a: &Assignment, out: &mut Applied) -> Result<Option<Move>> {
+    let (dest, kind) = dest_of(a);
     let taken = desk.take(it, &dest, Actor::Rotate).map_err(|e| {
         e.context(format!(
             "moving {} to {} failed part-way (the next run finishes it)",
@@ -113,32 +231,20 @@ fn one(desk: &mut Desk<'_>, it: &Item, a: &Assignment, out: &mut Applied) -> Res
             desk.paths.of(&dest)
         ))
     })?;
-    {
-        match taken {
-            Taken::Won(landed) => {
-                let ev = event(kind, ROTATE, it, Some(&landed.folder), Some(&a.reason));
-                desk.record(&ev, Some(&landed)).map_err(|e| {
-                    e.context(format!(
-                        "{} was moved to {}, but its history event was not written (the next run writes it)",
-                        it.id, landed.folder
-                    ))
-                })?;
-                out.moved.push(Move {
-                    id: it.id.clone(),
-                    message_id: it.message_id.clone(),
-                    from_folder: it.folder.clone(),
-                    to_folder: landed.folder,
-                    event: kind,
-                    owner: a.owner.clone(),
-                    reason: a.reason.clone(),
-                    subject: it.subject.clone(),
-                });
-                Ok(true)
-            }
-            Taken::Lost { .. } | Taken::Already => {
-                out.left += 1;
-                Ok(false)
-            }
+    match taken {
+        Taken::Won(landed) => {
+            let ev = event(kind, ROTATE, it, Some(&landed.folder), Some(&a.reason));
+            desk.record(&ev, Some(&landed)).map_err(|e| {
+                e.context(format!(
+                    "{} was moved to {}, but its history event was not written (the next run writes it)",
+                    it.id, landed.folder
+                ))
+            })?;
+            Ok(Some(move_of(it, a, kind, landed.folder)))
+        }
+        Taken::Lost { .. } | Taken::Already => {
+            out.left += 1;
+            Ok(None)
         }
     }
 }

@@ -165,17 +165,97 @@ impl<'r> Desk<'r> {
 
     /// The message a query names: the active folders first, then 完了 (which may be
     /// large, so it is read only when the message is not among the active ones).
+    ///
+    /// Only what resolving needs is read: for a Message-ID, the server searches the
+    /// active folders and only the messages it finds are fetched; for a short ID, the
+    /// Message-ID field of the active mail (the ID is a hash of it), then the one
+    /// message it names.
     pub fn find(&mut self, query: &str) -> Result<Item> {
+        self.find_scoped(query, true)
+    }
+
+    /// Like `find`, among the active folders only (claim, release: 完了 is never read).
+    pub fn find_active(&mut self, query: &str) -> Result<Item> {
+        self.find_scoped(query, false)
+    }
+
+    fn find_scoped(&mut self, query: &str, done_too: bool) -> Result<Item> {
+        let q = query.trim();
+        if q.contains('@') || q.starts_with('<') {
+            let found = self.by_message_id(q)?;
+            match queue::resolve(&found, q) {
+                Ok(it) => return Ok(it.clone()),
+                Err(e) if !matches!(e.downcast_ref::<Error>(), Some(Error::NotFound(_))) => {
+                    return Err(e);
+                }
+                Err(_) => {}
+            }
+        } else if !q.is_empty() {
+            let light = queue::load_ids(&mut self.mb, self.rules, &self.paths)?;
+            self.known
+                .extend(light.iter().map(|i| (i.folder.clone(), i.uid)));
+            match queue::resolve(&light, q) {
+                Ok(it) => {
+                    let (folder, uid, id) = (it.folder.clone(), it.uid, it.id.clone());
+                    let full =
+                        queue::load_uids(&mut self.mb, self.rules, &self.paths, &folder, &[uid])?;
+                    if let Some(mut it) = full.into_iter().find(|i| i.uid == uid) {
+                        it.id = id;
+                        return Ok(it);
+                    }
+                }
+                Err(e) if matches!(e.downcast_ref::<Error>(), Some(Error::NotFound(_))) => {
+                    if !done_too {
+                        return Err(e);
+                    }
+                    let all = self.queue(Scope::ALL)?;
+                    return queue::resolve(&all, query).cloned();
+                }
+                // Ambiguous: the answer lists subjects, which the full queue has.
+                Err(_) => {}
+            }
+        }
         let active = self.queue(Scope::ACTIVE)?;
         match queue::resolve(&active, query) {
             Ok(it) => return Ok(it.clone()),
-            Err(e) if !matches!(e.downcast_ref::<Error>(), Some(Error::NotFound(_))) => {
+            Err(e)
+                if !done_too || !matches!(e.downcast_ref::<Error>(), Some(Error::NotFound(_))) =>
+            {
                 return Err(e);
             }
             Err(_) => {}
         }
         let all = self.queue(Scope::ALL)?;
         queue::resolve(&all, query).cloned()
+    }
+
+    /// The active mail with this Message-ID, found by the server: one SEARCH per
+    /// active folder in one round trip, then a FETCH of what it found. Every copy
+    /// found is known to the desk, so `take` does not read one as a newcomer.
+    fn by_message_id(&mut self, mid: &str) -> Result<Vec<Item>> {
+        let folders: Vec<String> = queue::active_folders(&mut self.mb, self.rules, &self.paths)?
+            .into_iter()
+            .map(|f| f.0)
+            .collect();
+        let hits = self
+            .mb
+            .search_each(&folders, &[Key::MessageId(mid.to_string())])?;
+        let mut items = Vec::new();
+        for (f, uids) in folders.iter().zip(hits) {
+            if !uids.is_empty() {
+                items.extend(queue::load_uids(
+                    &mut self.mb,
+                    self.rules,
+                    &self.paths,
+                    f,
+                    &uids,
+                )?);
+            }
+        }
+        queue::assign_ids(&mut items);
+        self.known
+            .extend(items.iter().map(|i| (i.folder.clone(), i.uid)));
+        Ok(items)
     }
 
     /// Like `find`, then in the archive folders too when `all` is set; without it, a
@@ -291,6 +371,25 @@ impl<'r> Desk<'r> {
         history::since(&mut self.mb, &self.paths.history, since)
     }
 
+    /// The claim and assign events from before `before` that can concern `claimed`:
+    /// from the day before the oldest of them arrived (a message is claimed after it
+    /// arrives) to the day after `before`. One SEARCH, not one per claim.
+    pub fn claims_before(
+        &mut self,
+        claimed: &[&Item],
+        before: chrono::DateTime<Utc>,
+    ) -> Result<Vec<Stored>> {
+        let Some(oldest) = claimed.iter().map(|i| i.arrived).min() else {
+            return Ok(Vec::new());
+        };
+        let day = chrono::Duration::days(1);
+        let from = (oldest.min(before) - day).date_naive();
+        let to = (before + day).date_naive();
+        let mut evs = history::claims_between(&mut self.mb, &self.paths.history, from, to)?;
+        evs.retain(|e| e.time < before);
+        Ok(evs)
+    }
+
     /// The first event of `kind` about the pseudo-ID `id` (the digest's marker).
     pub fn marker(&mut self, kind: &str, id: &str) -> Result<Option<Stored>> {
         history::marker(&mut self.mb, &self.paths.history, kind, id)
@@ -371,6 +470,49 @@ impl<'r> Desk<'r> {
         day: chrono::NaiveDate,
     ) -> Result<Vec<Stored>> {
         history::of_kind_since(&mut self.mb, &self.paths.history, kind, day)
+    }
+
+    /// Appends the events of several moves together, then clears the moves'
+    /// keywords: like `record` for each, in a constant number of round trips.
+    pub fn record_all(&mut self, evs: &[(Event<'_>, &Landed)]) -> Result<()> {
+        let rendered: Vec<Vec<u8>> = evs
+            .iter()
+            .map(|(ev, l)| match l.uid {
+                Some(uid) if ev.message_id.is_none() => history::render_noting(
+                    &Event {
+                        message_id: Some(history::move_id(ev.kind, &l.folder, uid)),
+                        ..*ev
+                    },
+                    &crate::notify::wanting(self.rules, ev.kind),
+                ),
+                _ => history::render_noting(ev, &crate::notify::wanting(self.rules, ev.kind)),
+            })
+            .collect();
+        self.mb.append_many_seen(&self.paths.history, &rendered)?;
+        let mut clear: std::collections::BTreeMap<(&str, &[String]), Vec<u32>> =
+            std::collections::BTreeMap::new();
+        for (_, l) in evs {
+            if let Some(uid) = l.uid {
+                clear
+                    .entry((l.folder.as_str(), l.keywords.as_slice()))
+                    .or_default()
+                    .push(uid);
+            }
+        }
+        for ((folder, kws), uids) in clear {
+            self.mb.store(folder, &uids, Flags::Remove(kws))?;
+        }
+        Ok(())
+    }
+
+    /// Whether sets of contested messages move together here (`take_set`).
+    pub fn takes_sets(&self) -> bool {
+        take::sets(self)
+    }
+
+    /// Moves contested messages of one folder to `dest` as sets; see `take.rs`.
+    pub fn take_set(&mut self, its: &[&Item], dest: &Dest, actor: Actor<'_>) -> Result<Vec<Taken>> {
+        take::take_set(self, its, dest, actor)
     }
 
     /// Whether an event with this Message-ID is in the history (a retried note).

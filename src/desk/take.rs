@@ -23,7 +23,7 @@ use anyhow::Result;
 
 use super::rules::{RELEASED, SETTLE, STALE, is_move_keyword, is_stale, keyword, precedes};
 use super::{Actor, Desk, Dest, Landed, Place, Taken};
-use crate::imap::{Cap, Flags, Key, Moved, Stored};
+use crate::imap::{Cap, Flags, Key, Moved, Stored, batches};
 use crate::queue::Item;
 
 pub fn take(desk: &mut Desk<'_>, it: &Item, dest: &Dest, actor: Actor<'_>) -> Result<Taken> {
@@ -92,6 +92,48 @@ fn contested(desk: &mut Desk<'_>, it: &Item, to: &str, dest: &Dest, kw: String) 
             false
         }
     };
+    settle_move(desk, it, to, dest, kw, alone)
+}
+
+/// The move of a contested message once the arbitration let this process through:
+/// MOVE, then (unless it was alone) the copies resolved after concurrent moves had
+/// time to land.
+fn settle_move(
+    desk: &mut Desk<'_>,
+    it: &Item,
+    to: &str,
+    dest: &Dest,
+    kw: String,
+    alone: bool,
+) -> Result<Taken> {
+    match move_phase(desk, it, to, dest, kw, alone)? {
+        Phase::Done(t) => Ok(t),
+        Phase::Lost => lost(desk, it),
+        Phase::Check(landed, mine) => {
+            (desk.pause)(SETTLE);
+            check_phase(desk, it, to, landed, mine)
+        }
+    }
+}
+
+/// Where a contested move stands after its MOVE.
+enum Phase {
+    Done(Taken),
+    /// Someone else took it.
+    Lost,
+    /// Moved (to this new UID); copies elsewhere are to be looked for once concurrent
+    /// moves had `SETTLE` to land.
+    Check(Landed, u32),
+}
+
+fn move_phase(
+    desk: &mut Desk<'_>,
+    it: &Item,
+    to: &str,
+    dest: &Dest,
+    kw: String,
+    alone: bool,
+) -> Result<Phase> {
     let keys = copy_keys(it);
     let attempt = if *dest == Dest::Done {
         // Searching 完了 would cost as much as 完了 is large, and a second copy there
@@ -116,7 +158,7 @@ fn contested(desk: &mut Desk<'_>, it: &Item, to: &str, dest: &Dest, kw: String) 
         }
     };
     let Moved::To(mine) = moved else {
-        return lost(desk, it);
+        return Ok(Phase::Lost);
     };
     let mut keywords = vec![kw];
     keywords.extend(it.claim_keywords.iter().cloned());
@@ -128,7 +170,7 @@ fn contested(desk: &mut Desk<'_>, it: &Item, to: &str, dest: &Dest, kw: String) 
     let Some(mine) = mine else {
         // Without the new UID this process cannot tell its copy from another: it
         // keeps every copy (a duplicate is shown as ID.1/ID.2, nothing is lost).
-        return Ok(Taken::Won(landed));
+        return Ok(Phase::Done(Taken::Won(landed)));
     };
     // Movers into one folder: the first copy to arrive stays, whenever each looks.
     let earlier: Vec<u32> = in_dest
@@ -137,15 +179,25 @@ fn contested(desk: &mut Desk<'_>, it: &Item, to: &str, dest: &Dest, kw: String) 
         .collect();
     if !earlier.is_empty() && proven(desk, to, mine, &[(to.to_string(), earlier)])? {
         desk.mb.remove(to, &[mine])?;
-        return lost(desk, it);
+        return Ok(Phase::Lost);
     }
     if alone || *dest == Dest::Done {
-        return Ok(Taken::Won(landed));
+        return Ok(Phase::Done(Taken::Won(landed)));
     }
-    (desk.pause)(SETTLE);
-    // Only copies that `rules::keeper` would keep over this one matter: a copy in a
-    // member folder beats 未対応 (a claim beats intake), and among member folders the
-    // alphabetically first stays.
+    Ok(Phase::Check(landed, mine))
+}
+
+/// After `SETTLE`: only copies that `rules::keeper` would keep over this one matter:
+/// a copy in a member folder beats 未対応 (a claim beats intake), and among member
+/// folders the alphabetically first stays.
+fn check_phase(
+    desk: &mut Desk<'_>,
+    it: &Item,
+    to: &str,
+    landed: Landed,
+    mine: u32,
+) -> Result<Taken> {
+    let keys = copy_keys(it);
     let Some(here) = desk.paths.place(to, desk.rules) else {
         return Ok(Taken::Won(landed));
     };
@@ -289,4 +341,181 @@ fn arbitrate(desk: &mut Desk<'_>, it: &Item, kw: &str) -> Result<Arbiter> {
         }) if e == h + 1 => Arbiter::Alone,
         Some(_) => Arbiter::Contended,
     })
+}
+
+/// Whether `take_set` moves sets on this server: it needs CONDSTORE to arbitrate a
+/// set in one STORE, and MOVE with UIDPLUS to move it in one command and learn
+/// which messages moved.
+pub fn sets(desk: &Desk<'_>) -> bool {
+    [Cap::Condstore, Cap::Move, Cap::UidPlus]
+        .iter()
+        .all(|c| desk.mb.can(*c))
+}
+
+/// Moves contested messages of one folder (the inbox, 未対応) to one destination,
+/// with the guarantees of `take` and a constant number of round trips per UID set:
+///
+/// 1. one conditional STORE of the move's keyword for the whole set, UNCHANGEDSINCE
+///    the highest MODSEQ the queue read: a message someone changed since (a claimer's
+///    keyword) is refused by the server and left to that mover;
+/// 2. the set was alone when the server gave its changes the MODSEQs right after the
+///    folder's highest and no other change came in: then one UID MOVE moves it, and
+///    COPYUID says which messages moved (one gone meanwhile is left);
+/// 3. otherwise every message of the set takes the contended path of `take`, one by
+///    one, after one common wait.
+///
+/// Returns what became of each message, in the order given. `its` must all sit in
+/// one folder, carry no move keyword and have a MODSEQ (`sets` is true).
+pub fn take_set(
+    desk: &mut Desk<'_>,
+    its: &[&Item],
+    dest: &Dest,
+    actor: Actor<'_>,
+) -> Result<Vec<Taken>> {
+    let Some(first) = its.first() else {
+        return Ok(Vec::new());
+    };
+    let from = first.folder.clone();
+    let to = desk.paths.of(dest);
+    if its.iter().any(|i| {
+        i.folder != from || !i.contested() || i.modseq.is_none() || !i.claim_keywords.is_empty()
+    }) || from == to
+    {
+        anyhow::bail!("take_set: the messages are not one contested set");
+    }
+    let kw = keyword(dest, actor);
+    let by_uid: std::collections::HashMap<u32, usize> =
+        its.iter().enumerate().map(|(k, i)| (i.uid, k)).collect();
+    let mut out: Vec<Option<Taken>> = its.iter().map(|_| None).collect();
+    let uids: Vec<u32> = its.iter().map(|i| i.uid).collect();
+    let since = its.iter().filter_map(|i| i.modseq).max().unwrap_or(0);
+    let mut contended = Vec::new();
+    for set in batches(&uids) {
+        let st = desk.mb.select_store_if_unchanged(
+            &from,
+            &set,
+            since,
+            Flags::Add(std::slice::from_ref(&kw)),
+        )?;
+        for u in &st.modified {
+            out[by_uid[u]] = Some(Taken::Lost { owner: None });
+        }
+        let passed: Vec<u32> = set
+            .iter()
+            .copied()
+            .filter(|u| !st.modified.contains(u))
+            .collect();
+        if passed.is_empty() {
+            continue;
+        }
+        if !alone_set(&st, &passed) {
+            contended.extend(passed);
+            continue;
+        }
+        let moved = match desk.mb.move_set(&from, &passed, &to) {
+            Ok(m) => m,
+            Err(e) => {
+                // Refused (a folder missing): the messages stay, free for the next
+                // run at once. If the connection is gone, the keyword goes stale.
+                let _ = desk
+                    .mb
+                    .store(&from, &passed, Flags::Remove(std::slice::from_ref(&kw)));
+                return Err(e);
+            }
+        };
+        let landed = |uid| {
+            Taken::Won(Landed {
+                folder: to.clone(),
+                uid,
+                keywords: vec![kw.clone()],
+            })
+        };
+        match moved {
+            // Moved, new UIDs unknown: every copy stays (shown as ID.1/ID.2).
+            None => {
+                for u in &passed {
+                    out[by_uid[u]] = Some(landed(None));
+                }
+            }
+            Some(pairs) => {
+                for (src, new) in pairs {
+                    out[by_uid[&src]] = Some(landed(Some(new)));
+                }
+                // Not named by COPYUID: gone meanwhile (moved or deleted by someone),
+                // or kept back by a server that refused the whole MOVE for one gone
+                // message. Such a message must not keep this run's keyword.
+                let mut left = Vec::new();
+                for u in &passed {
+                    let slot = &mut out[by_uid[u]];
+                    if slot.is_none() {
+                        *slot = Some(Taken::Lost { owner: None });
+                        left.push(*u);
+                    }
+                }
+                desk.mb
+                    .store(&from, &left, Flags::Remove(std::slice::from_ref(&kw)))?;
+            }
+        }
+    }
+    if !contended.is_empty() {
+        // A mover that was alone moves within one round trip of its STORE; whatever
+        // is gone after the wait was taken by it.
+        (desk.pause)(SETTLE);
+        let here: std::collections::HashSet<u32> = desk
+            .mb
+            .states(&from, &contended)?
+            .into_iter()
+            .map(|(u, _, _)| u)
+            .collect();
+        // One by one, but with one wait for all: every message's copies are looked
+        // for at least `SETTLE` after its own move.
+        let mut checks = Vec::new();
+        for u in contended {
+            let it = its[by_uid[&u]];
+            out[by_uid[&u]] = Some(if here.contains(&u) {
+                match move_phase(desk, it, &to, dest, kw.clone(), false)? {
+                    Phase::Done(t) => t,
+                    Phase::Lost => Taken::Lost { owner: None },
+                    Phase::Check(landed, mine) => {
+                        checks.push((u, landed, mine));
+                        continue;
+                    }
+                }
+            } else {
+                Taken::Lost { owner: None }
+            });
+        }
+        if !checks.is_empty() {
+            (desk.pause)(SETTLE);
+        }
+        for (u, landed, mine) in checks {
+            let it = its[by_uid[&u]];
+            out[by_uid[&u]] = Some(check_phase(desk, it, &to, landed, mine)?);
+        }
+    }
+    Ok(out
+        .into_iter()
+        .map(|t| t.unwrap_or(Taken::Lost { owner: None }))
+        .collect())
+}
+
+/// Whether a set's conditional STORE ran alone: every message that passed was
+/// changed by it, with MODSEQs that follow the folder's highest without a gap (a
+/// server gives one transaction one MODSEQ or one per message), and no other
+/// session's change came in.
+fn alone_set(st: &crate::imap::SetStored, passed: &[u32]) -> bool {
+    let Some(h) = st.highest_before else {
+        return false;
+    };
+    if st.foreign {
+        return false;
+    }
+    let echoed: std::collections::HashSet<u32> = st.echo.iter().map(|(u, _)| *u).collect();
+    if echoed.len() != passed.len() || passed.iter().any(|u| !echoed.contains(u)) {
+        return false;
+    }
+    let mut seqs: Vec<u64> = st.echo.iter().map(|(_, m)| *m).collect();
+    seqs.sort_unstable();
+    seqs.dedup();
+    seqs.iter().enumerate().all(|(k, m)| *m == h + 1 + k as u64)
 }

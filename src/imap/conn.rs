@@ -224,6 +224,61 @@ impl Conn {
         Ok((out, done))
     }
 
+    /// MULTIAPPEND (RFC 3502) commands, one per group of messages, with
+    /// non-synchronising literals (LITERAL+), sent together: each group is stored whole
+    /// or not at all.
+    pub fn multiappend(
+        &mut self,
+        mailbox_quoted: &str,
+        flags: &str,
+        groups: &[&[Vec<u8>]],
+    ) -> Result<Vec<Done>> {
+        let cmds: Vec<(Vec<u8>, String)> = groups
+            .iter()
+            .map(|msgs| {
+                let mut cmd = format!("APPEND {mailbox_quoted}").into_bytes();
+                for m in msgs.iter() {
+                    cmd.extend_from_slice(format!(" ({flags}) {{{}+}}\r\n", m.len()).as_bytes());
+                    cmd.extend_from_slice(m);
+                }
+                (
+                    cmd,
+                    format!("APPEND {mailbox_quoted} <{} messages>", msgs.len()),
+                )
+            })
+            .collect();
+        let pairs: Vec<(&[u8], &str)> = cmds
+            .iter()
+            .map(|(c, h)| (c.as_slice(), h.as_str()))
+            .collect();
+        self.pipeline_shown(&pairs, |_, _| {})
+    }
+
+    /// Several APPENDs with non-synchronising literals (LITERAL+), sent together.
+    pub fn append_pipelined(
+        &mut self,
+        mailbox_quoted: &str,
+        flags: &str,
+        msgs: &[Vec<u8>],
+    ) -> Result<Vec<Done>> {
+        let cmds: Vec<(Vec<u8>, String)> = msgs
+            .iter()
+            .map(|m| {
+                let head = format!("APPEND {mailbox_quoted} ({flags}) {{{}+}}", m.len());
+                let mut cmd = Vec::with_capacity(head.len() + 2 + m.len());
+                cmd.extend_from_slice(head.as_bytes());
+                cmd.extend_from_slice(b"\r\n");
+                cmd.extend_from_slice(m);
+                (cmd, head)
+            })
+            .collect();
+        let pairs: Vec<(&[u8], &str)> = cmds
+            .iter()
+            .map(|(c, h)| (c.as_slice(), h.as_str()))
+            .collect();
+        self.pipeline_shown(&pairs, |_, _| {})
+    }
+
     /// APPEND with a synchronising literal, or with LITERAL+ a non-synchronising one
     /// that saves the round trip of waiting for the server's go-ahead.
     pub fn append(

@@ -147,6 +147,19 @@ pub struct Stored {
     pub highest_before: Option<u64>,
 }
 
+/// What a conditional STORE of a set did.
+#[derive(Debug, Default)]
+pub struct SetStored {
+    /// (UID, MODSEQ) the server gave each change of this STORE.
+    pub echo: Vec<(u32, u64)>,
+    /// Another session's change to one of the messages arrived during the STORE.
+    pub foreign: bool,
+    /// The messages the server refused because they changed since the MODSEQ given.
+    pub modified: Vec<u32>,
+    /// The folder's HIGHESTMODSEQ right before the STORE.
+    pub highest_before: Option<u64>,
+}
+
 /// A message as the FETCH of the queue returns it.
 pub struct Fetched {
     pub uid: u32,
@@ -657,11 +670,21 @@ impl Mailbox {
     pub fn fetch_queues(
         &mut self,
         folders: &[String],
+        each: impl FnMut(usize, Queued),
+    ) -> Result<()> {
+        self.fetch_queues_with(folders, QUEUE_FIELDS, each)
+    }
+
+    /// Like `fetch_queues`, with only the header `fields` given.
+    pub fn fetch_queues_with(
+        &mut self,
+        folders: &[String],
+        fields: &str,
         mut each: impl FnMut(usize, Queued),
     ) -> Result<()> {
         let modseq = if self.has("CONDSTORE") { " MODSEQ" } else { "" };
         let fetch = format!(
-            "UID FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE{modseq} BODY.PEEK[HEADER.FIELDS ({QUEUE_FIELDS})])"
+            "UID FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE{modseq} BODY.PEEK[HEADER.FIELDS ({fields})])"
         );
         let mut sized = vec![false; folders.len()];
         let answers = self.per_folder(folders, &fetch, |k, n, r| {
@@ -695,17 +718,32 @@ impl Mailbox {
         }
         self.ensure_open(folder, false)?;
         let modseq = if self.has("CONDSTORE") { " MODSEQ" } else { "" };
-        let cmd = format!(
-            "UID FETCH {} (UID FLAGS INTERNALDATE RFC822.SIZE{modseq} BODY.PEEK[HEADER.FIELDS ({fields})])",
-            uid_set(uids)
+        let items = format!(
+            "(UID FLAGS INTERNALDATE RFC822.SIZE{modseq} BODY.PEEK[HEADER.FIELDS ({fields})])"
         );
-        let done = self.conn.run_each(&cmd, |r| {
+        self.fetch_sets(uids, &items, |r| {
             if let Some(f) = parse_fetch(r) {
                 each(f);
             }
-        })?;
-        if done.status != Status::Ok {
-            bail!("{}", conn::describe_failure(&cmd, &done));
+        })
+    }
+
+    /// `UID FETCH set items` of the selected folder for any number of UIDs: the sets
+    /// compressed to ranges and split under the line limit (`batches`), pipelined a
+    /// few at a time (at most ~64 KB of commands in flight, so that neither side's
+    /// socket buffers fill while the other is still writing).
+    fn fetch_sets(&mut self, uids: &[u32], items: &str, mut each: impl FnMut(&[u8])) -> Result<()> {
+        let cmds: Vec<String> = batches(uids)
+            .iter()
+            .map(|set| format!("UID FETCH {} {items}", uid_set(set)))
+            .collect();
+        for group in cmds.chunks(8) {
+            let dones = self.conn.pipeline(group, |_, r| each(r))?;
+            for (cmd, done) in group.iter().zip(dones) {
+                if done.status != Status::Ok {
+                    bail!("{}", conn::describe_failure(cmd, &done));
+                }
+            }
         }
         Ok(())
     }
@@ -781,32 +819,22 @@ impl Mailbox {
         if uids.is_empty() {
             return Ok(Vec::new());
         }
-        let sets = batches(uids);
-        if sets.len() > 1 {
-            let mut all = Vec::new();
-            for set in &sets {
-                all.extend(self.identities_of(folder, set, deleted_too)?);
-            }
-            return Ok(all);
-        }
         self.ensure_open(folder, false)?;
-        let cmd = format!(
-            "UID FETCH {} (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])",
-            uid_set(uids)
-        );
+        let asked: std::collections::HashSet<u32> = uids.iter().copied().collect();
         let mut out = Vec::new();
-        let done = self.conn.run_each(&cmd, |r| {
-            if let Some(f) = parse_fetch(r)
-                && uids.contains(&f.uid)
-                && (deleted_too || !f.flags.iter().any(|x| x.eq_ignore_ascii_case("\\Deleted")))
-                && let Some(id) = identity_of(&f)
-            {
-                out.push((f.uid, id));
-            }
-        })?;
-        if done.status != Status::Ok {
-            bail!("{}", conn::describe_failure(&cmd, &done));
-        }
+        self.fetch_sets(
+            uids,
+            "(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])",
+            |r| {
+                if let Some(f) = parse_fetch(r)
+                    && asked.contains(&f.uid)
+                    && (deleted_too || !f.flags.iter().any(|x| x.eq_ignore_ascii_case("\\Deleted")))
+                    && let Some(id) = identity_of(&f)
+                {
+                    out.push((f.uid, id));
+                }
+            },
+        )?;
         Ok(out)
     }
 
@@ -818,18 +846,15 @@ impl Mailbox {
         }
         self.ensure_open(folder, false)?;
         let modseq = if self.has("CONDSTORE") { " MODSEQ" } else { "" };
-        let cmd = format!("UID FETCH {} (UID FLAGS{modseq})", uid_set(uids));
+        let asked: std::collections::HashSet<u32> = uids.iter().copied().collect();
         let mut out = Vec::new();
-        let done = self.conn.run_each(&cmd, |r| {
+        self.fetch_sets(uids, &format!("(UID FLAGS{modseq})"), |r| {
             if let Some(f) = parse_fetch(r)
-                && uids.contains(&f.uid)
+                && asked.contains(&f.uid)
             {
                 out.push((f.uid, f.modseq.unwrap_or(0), f.flags));
             }
         })?;
-        if done.status != Status::Ok {
-            bail!("{}", conn::describe_failure(&cmd, &done));
-        }
         Ok(out)
     }
 
@@ -1113,6 +1138,197 @@ impl Mailbox {
         }
     }
 
+    /// A conditional STORE of many messages, after opening the folder afresh for
+    /// writing in the same round trip (so that HIGHESTMODSEQ is current). `uids` must
+    /// fit one command line (`batches`). The messages changed since `modseq` are
+    /// refused by the server and listed in `modified`.
+    pub fn select_store_if_unchanged(
+        &mut self,
+        folder: &str,
+        uids: &[u32],
+        modseq: u64,
+        change: Flags<'_>,
+    ) -> Result<SetStored> {
+        let (sign, flags) = match change {
+            Flags::Add(f) => ('+', f),
+            Flags::Remove(f) => ('-', f),
+        };
+        let mut out = SetStored::default();
+        if uids.is_empty() {
+            return Ok(out);
+        }
+        debug_assert_eq!(batches(uids).len(), 1, "one command line");
+        let cmd = format!(
+            "UID STORE {} (UNCHANGEDSINCE {modseq}) {sign}FLAGS.SILENT ({})",
+            uid_set(uids),
+            flags.join(" ")
+        );
+        let cmds = [self.open_cmd(folder, true), cmd.clone()];
+        let asked: std::collections::HashSet<u32> = uids.iter().copied().collect();
+        let mut highest = None;
+        let dones = self.conn.pipeline(&cmds, |i, r| {
+            if i == 0 {
+                highest = highest.or(highest_modseq_code(r));
+                return;
+            }
+            let Ok((_, Response::Fetch(_, attrs))) = imap_proto::parser::parse_response(r) else {
+                return;
+            };
+            let uid = attrs.iter().find_map(|a| match a {
+                AttributeValue::Uid(u) => Some(*u),
+                _ => None,
+            });
+            // A silent STORE's own echo has no FLAGS (RFC 7162 §3.1.3); another
+            // session's change comes with them.
+            if attrs.iter().any(|a| matches!(a, AttributeValue::Flags(_))) {
+                out.foreign = true;
+            } else if let Some(u) = uid.filter(|u| asked.contains(u)) {
+                for a in &attrs {
+                    if let AttributeValue::ModSeq(m) = a {
+                        out.echo.push((u, *m));
+                    }
+                }
+            }
+        })?;
+        let (Some(opened), Some(done)) = (dones.first(), dones.get(1)) else {
+            bail!("the IMAP server answered fewer commands than were sent");
+        };
+        if opened.status != Status::Ok {
+            self.selected = None;
+            return Err(self.open_failed(folder, opened));
+        }
+        self.selected = Some((folder.to_string(), true));
+        self.highest_modseq = highest;
+        out.highest_before = highest;
+        if done.status != Status::Ok {
+            bail!("{}", conn::describe_failure(&cmd, done));
+        }
+        if done.code_is("MODIFIED") {
+            let set = done.code.as_deref().unwrap_or("").split_whitespace().nth(1);
+            // A MODIFIED code the client cannot read refuses the whole set.
+            out.modified = match set.and_then(|s| set_members(s, uids)) {
+                Some(m) => m,
+                None => uids.to_vec(),
+            };
+        }
+        Ok(out)
+    }
+
+    /// Moves a set of messages of one folder with one UID MOVE (MOVE and UIDPLUS
+    /// needed; `uids` must fit one command line). Returns (source UID, new UID) for
+    /// each message the server names in COPYUID as moved; a message gone meanwhile is
+    /// not among them. None: the server moved but named no UIDs.
+    pub fn move_set(
+        &mut self,
+        from: &str,
+        uids: &[u32],
+        to: &str,
+    ) -> Result<Option<Vec<(u32, u32)>>> {
+        if !self.has("MOVE") || !self.has("UIDPLUS") {
+            bail!(
+                "moving a set of messages needs MOVE and UIDPLUS on {}",
+                self.host
+            );
+        }
+        if uids.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        let sets = batches(uids);
+        if sets.len() > 1 {
+            // A part of a set can be a longer line than the set.
+            let mut all = Some(Vec::new());
+            for set in &sets {
+                match (self.move_set(from, set, to)?, &mut all) {
+                    (Some(p), Some(a)) => a.extend(p),
+                    _ => all = None,
+                }
+            }
+            return Ok(all);
+        }
+        self.ensure_open(from, true)?;
+        let cmd = format!("UID MOVE {} {}", uid_set(uids), quote(&mutf7::encode(to)));
+        let mut codes = Vec::new();
+        let done = self.conn.run_each(&cmd, |r| {
+            let text = String::from_utf8_lossy(r);
+            if let Some(rest) = text.strip_prefix("* OK ")
+                && let (Some(code), _) = conn::split_code(rest.trim_end())
+            {
+                codes.push(code);
+            }
+        })?;
+        if done.status != Status::Ok {
+            if done.code_is("EXPUNGEISSUED") {
+                // Some of the set were gone; what moved is in the COPYUID codes, if any.
+                let pairs: Vec<(u32, u32)> = codes
+                    .iter()
+                    .filter_map(|c| copyuid_pairs(c, uids))
+                    .flatten()
+                    .collect();
+                return Ok(Some(pairs));
+            }
+            bail!("{}", conn::describe_failure(&cmd, &done));
+        }
+        codes.extend(done.code.clone());
+        let found: Vec<Vec<(u32, u32)>> = codes
+            .iter()
+            .filter_map(|c| copyuid_pairs(c, uids))
+            .collect();
+        if found.is_empty()
+            && codes
+                .iter()
+                .any(|c| c.to_ascii_uppercase().starts_with("COPYUID"))
+        {
+            // A COPYUID this process cannot read: moved, new UIDs unknown.
+            return Ok(None);
+        }
+        Ok(Some(found.into_iter().flatten().collect()))
+    }
+
+    /// Appends messages marked \Seen: one MULTIAPPEND command where the server offers
+    /// it (with LITERAL+), else pipelined APPENDs (with LITERAL+), else one at a time.
+    /// The count is bounded per command so that neither side's buffers fill.
+    pub fn append_many_seen(&mut self, folder: &str, msgs: &[Vec<u8>]) -> Result<()> {
+        let q = quote(&mutf7::encode(folder));
+        if !self.has("LITERAL+") {
+            for m in msgs {
+                self.append_seen(folder, m)?;
+            }
+            return Ok(());
+        }
+        let multi = self.has("MULTIAPPEND");
+        // At most ~4 MB or 1,000 messages in one command or one pipelined write.
+        let mut chunks: Vec<&[Vec<u8>]> = Vec::new();
+        let (mut start, mut bytes) = (0, 0);
+        for (i, m) in msgs.iter().enumerate() {
+            if i > start && (i - start >= 1000 || bytes + m.len() > 4 << 20) {
+                chunks.push(&msgs[start..i]);
+                (start, bytes) = (i, 0);
+            }
+            bytes += m.len();
+        }
+        if start < msgs.len() {
+            chunks.push(&msgs[start..]);
+        }
+        // Every chunk goes in one write: the answers are one short line a command (a
+        // few tens of KB for 1,000 APPENDs), which the socket buffers hold while the
+        // rest is being written.
+        let dones = if multi {
+            self.conn.multiappend(&q, "\\Seen", &chunks)?
+        } else {
+            let mut all = Vec::new();
+            for chunk in chunks {
+                all.extend(self.conn.append_pipelined(&q, "\\Seen", chunk)?);
+            }
+            all
+        };
+        for done in dones {
+            if done.status != Status::Ok {
+                bail!("cannot append to {folder}: {}", done.text);
+            }
+        }
+        Ok(())
+    }
+
     /// Appends a message marked \Seen (history events never show as new mail).
     pub fn append_seen(&mut self, folder: &str, data: &[u8]) -> Result<()> {
         let q = quote(&mutf7::encode(folder));
@@ -1192,10 +1408,13 @@ impl Mailbox {
                 .flatten()
                 .collect();
             if !moving && !copied.is_empty() {
-                let set = uid_set(&copied);
-                self.conn
-                    .run_ok(&format!("UID STORE {set} +FLAGS.SILENT (\\Deleted)"))?;
-                self.conn.run_ok(&format!("UID EXPUNGE {set}"))?;
+                // A part of a set can be a longer line than the set.
+                for part in batches(&copied) {
+                    let set = uid_set(&part);
+                    self.conn
+                        .run_ok(&format!("UID STORE {set} +FLAGS.SILENT (\\Deleted)"))?;
+                    self.conn.run_ok(&format!("UID EXPUNGE {set}"))?;
+                }
             }
             moved += if moving && copied.is_empty() {
                 // A MOVE without COPYUID still moved what it could.
@@ -1346,7 +1565,7 @@ fn uid_set(uids: &[u32]) -> String {
 /// one transaction on the server) and a UID set under 8,000 characters (servers
 /// limit a command line's length). Every MOVE costs the server an index update of the
 /// whole folder, so fewer, larger sets are much cheaper than many small ones.
-fn batches(uids: &[u32]) -> Vec<Vec<u32>> {
+pub fn batches(uids: &[u32]) -> Vec<Vec<u32>> {
     let mut sorted = uids.to_vec();
     sorted.sort_unstable();
     sorted.dedup();
@@ -1568,6 +1787,72 @@ fn copyuid_sources(code: &str, asked: &[u32]) -> Option<Vec<u32>> {
     )
 }
 
+/// The members of a UID set (`4:6,9`) that are among `asked`: a server cannot make
+/// this process act on a UID it did not name. None when the set does not parse.
+fn set_members(set: &str, asked: &[u32]) -> Option<Vec<u32>> {
+    let ranges = parse_ranges(set)?;
+    Some(
+        asked
+            .iter()
+            .copied()
+            .filter(|u| ranges.iter().any(|(a, b)| (a..=b).contains(&u)))
+            .collect(),
+    )
+}
+
+fn parse_ranges(set: &str) -> Option<Vec<(u32, u32)>> {
+    let mut ranges = Vec::new();
+    for piece in set.split(',') {
+        let (a, b): (u32, u32) = match piece.split_once(':') {
+            Some((a, b)) => (a.parse().ok()?, b.parse().ok()?),
+            None => {
+                let a = piece.parse().ok()?;
+                (a, a)
+            }
+        };
+        ranges.push((a.min(b), a.max(b)));
+    }
+    Some(ranges)
+}
+
+/// The (source, new) UID pairs of a COPYUID code (`COPYUID v 4:6,9 20:23`), in the
+/// order RFC 4315 gives them. None when it is no COPYUID, does not parse, names more
+/// UIDs than were asked, or a source that was not asked: such an answer proves
+/// nothing about which copy is which.
+fn copyuid_pairs(code: &str, asked: &[u32]) -> Option<Vec<(u32, u32)>> {
+    let mut parts = code.split_whitespace();
+    if !parts.next()?.eq_ignore_ascii_case("COPYUID") {
+        return None;
+    }
+    let _validity = parts.next()?;
+    let expand = |set: &str| -> Option<Vec<u32>> {
+        let mut out = Vec::new();
+        for piece in set.split(',') {
+            let (a, b): (u32, u32) = match piece.split_once(':') {
+                Some((a, b)) => (a.parse().ok()?, b.parse().ok()?),
+                None => {
+                    let a = piece.parse().ok()?;
+                    (a, a)
+                }
+            };
+            let (lo, hi) = (a.min(b), a.max(b));
+            if out.len() + (hi - lo) as usize >= asked.len() {
+                return None;
+            }
+            // Ranges in a COPYUID run upwards; a:b with a > b lists the same UIDs.
+            out.extend(lo..=hi);
+        }
+        Some(out)
+    };
+    let src = expand(parts.next()?)?;
+    let dst = expand(parts.next()?)?;
+    let asked: std::collections::HashSet<u32> = asked.iter().copied().collect();
+    if src.len() != dst.len() || src.iter().any(|u| !asked.contains(u)) {
+        return None;
+    }
+    Some(src.into_iter().zip(dst).collect())
+}
+
 fn copyuid_untagged(r: &[u8]) -> Option<u32> {
     let text = String::from_utf8_lossy(r);
     let rest = text.strip_prefix("* OK ")?;
@@ -1650,6 +1935,25 @@ mod tests {
             copyuid_sources("COPYUID 1 0:4294967295 1:2", &[7]),
             Some(vec![7])
         );
+    }
+
+    #[test]
+    fn copyuid_pairs_name_only_what_was_asked() {
+        assert_eq!(
+            copyuid_pairs("COPYUID 9 4:6,9 20:23", &[3, 4, 5, 6, 9]),
+            Some(vec![(4, 20), (5, 21), (6, 22), (9, 23)])
+        );
+        // A source this process did not ask to move, a length mismatch, a range
+        // far larger than the set asked: nothing is proven.
+        assert_eq!(copyuid_pairs("COPYUID 9 4,7 20:21", &[4, 5]), None);
+        assert_eq!(copyuid_pairs("COPYUID 9 4:5 20", &[4, 5]), None);
+        assert_eq!(
+            copyuid_pairs("COPYUID 9 1:4294967295 1:4294967295", &[1]),
+            None
+        );
+        assert_eq!(copyuid_pairs("APPENDUID 9 4", &[4]), None);
+        assert_eq!(set_members("2:4,9", &[1, 3, 9, 10]), Some(vec![3, 9]));
+        assert_eq!(set_members("x", &[1]), None);
     }
 
     #[test]

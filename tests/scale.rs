@@ -1,0 +1,498 @@
+//! Cost that does not grow with the mail, against a real Dovecot: `rotate --apply`
+//! moves sets in a constant number of round trips whatever the batch size, UID lists
+//! of any length stay under the line limit, and nothing is lost or doubled on the way.
+//! Round trips are counted from `-v` (a run of commands sent together is one), never
+//! timed.
+
+mod harness;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use harness::{Dovecot, MEMBERS, PASSWORD, Team, USER, code, stderr, stdout};
+
+const DUTY_BOTH: &str = "business_hours: { start: \"00:00\", end: \"24:00\", days: [mon, tue, wed, thu, fri, sat, sun] }\nroster:\n  holidays: { japan: false }\n  weekdays: { mon: [tanaka, suzuki], tue: [tanaka, suzuki], wed: [tanaka, suzuki], thu: [tanaka, suzuki], fri: [tanaka, suzuki], sat: [tanaka, suzuki], sun: [tanaka, suzuki] }\n";
+
+fn msg(mid: &str, n: usize) -> Vec<u8> {
+    format!(
+        "Message-ID: <{mid}>\r\nFrom: customer{n}@client.example\r\nTo: support@example.jp\r\nSubject: question {n}\r\nDate: Fri, 20 Nov 2026 09:00:00 +0900\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nbody {n}\r\n"
+    )
+    .into_bytes()
+}
+
+/// Appends many messages over one connection, pipelined with LITERAL+ (Dovecot has
+/// it), each with its INTERNALDATE: much faster than one connection per message.
+fn bulk_append(dc: &Dovecot, folder: &str, msgs: &[(String, Vec<u8>)]) {
+    let s = TcpStream::connect(("127.0.0.1", dc.imap_port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut w = s;
+    let mut line = String::new();
+    let mut wait = |r: &mut BufReader<TcpStream>, tag: &str| loop {
+        line.clear();
+        r.read_line(&mut line).unwrap();
+        assert!(!line.is_empty(), "the server closed the connection");
+        if line.starts_with(&format!("{tag} ")) {
+            assert!(line.starts_with(&format!("{tag} OK")), "{line}");
+            return;
+        }
+    };
+    let mut greeting = String::new();
+    r.read_line(&mut greeting).unwrap();
+    w.write_all(format!("l LOGIN {USER} {PASSWORD}\r\n").as_bytes())
+        .unwrap();
+    wait(&mut r, "l");
+    let name = mailduty::imap::mutf7::encode(folder);
+    for (c, chunk) in msgs.chunks(500).enumerate() {
+        let mut buf = Vec::new();
+        for (k, (date, m)) in chunk.iter().enumerate() {
+            buf.extend_from_slice(
+                format!(
+                    "a{c}x{k} APPEND \"{name}\" () \"{date}\" {{{}+}}\r\n",
+                    m.len()
+                )
+                .as_bytes(),
+            );
+            buf.extend_from_slice(m);
+            buf.extend_from_slice(b"\r\n");
+        }
+        w.write_all(&buf).unwrap();
+        for k in 0..chunk.len() {
+            wait(&mut r, &format!("a{c}x{k}"));
+        }
+    }
+    w.write_all(b"z LOGOUT\r\n").unwrap();
+}
+
+fn imap_date(hours_ago: i64) -> String {
+    (chrono::Utc::now() - chrono::Duration::hours(hours_ago))
+        .format("%d-%b-%Y %H:%M:%S +0000")
+        .to_string()
+}
+
+/// Commands and round trips in a `-v` log: a run of `C:` lines is one round trip;
+/// LOGOUT is not waited for.
+fn trips(err: &str) -> (usize, usize) {
+    let lines: Vec<&str> = err.lines().filter(|l| !l.ends_with(" LOGOUT")).collect();
+    let sent = lines.iter().filter(|l| l.starts_with("C: ")).count();
+    let mut trips = 0;
+    let mut prev = "";
+    for l in &lines {
+        if l.starts_with("C: ") && !prev.starts_with("C: ") {
+            trips += 1;
+        }
+        prev = l;
+    }
+    (sent, trips)
+}
+
+fn inbox(dc: &Dovecot, tag: &str, n: usize) {
+    let msgs: Vec<(String, Vec<u8>)> = (0..n)
+        .map(|i| (imap_date(3), msg(&format!("{tag}{i}@x"), i)))
+        .collect();
+    bulk_append(dc, "INBOX", &msgs);
+}
+
+fn keywords_left(dc: &Dovecot) -> usize {
+    dc.all_flags()
+        .iter()
+        .map(|(_, f)| f.matches("$MailDuty").count())
+        .sum()
+}
+
+fn events(dc: &Dovecot, kind: &str) -> usize {
+    dc.doveadm(&[
+        "-f",
+        "tab",
+        "search",
+        "-u",
+        USER,
+        "mailbox",
+        "対応履歴",
+        "HEADER",
+        "X-Mailduty-Event",
+        kind,
+    ])
+    .lines()
+    .count()
+    .saturating_sub(1)
+}
+
+/// One `rotate --apply -v` over `n` new inbox messages: its round trips, after
+/// checking that every message went where the plan says, once, with its events.
+fn rotate_trips(n: usize, tag: &str, duty: bool) -> usize {
+    let dc = Dovecot::start();
+    let team = Team::plain(dc.imap_port, MEMBERS);
+    std::fs::write(
+        &team.rules,
+        std::fs::read_to_string(&team.rules)
+            .unwrap()
+            .replace(
+                "business_hours",
+                if duty {
+                    "assign: duty\nbusiness_hours"
+                } else {
+                    "assign: none\nbusiness_hours"
+                },
+            )
+            .replace(
+                "business_hours: { start: \"00:00\", end: \"24:00\", days: [mon, tue, wed, thu, fri, sat, sun] }\nroster:\n  holidays: { japan: false }\n",
+                DUTY_BOTH,
+            ),
+    )
+    .unwrap();
+    let o = team.run(&["init"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    inbox(&dc, tag, n);
+    let o = team.run(&["-v", "rotate", "--apply"]);
+    let err = stderr(&o);
+    assert_eq!(
+        code(&o),
+        0,
+        "{}",
+        err.lines().rev().take(5).collect::<Vec<_>>().join("\n")
+    );
+    let assigned = if duty { n } else { 0 };
+    assert!(
+        stdout(&o).contains(&format!("rotate: {n} filed, {assigned} assigned")),
+        "{}",
+        stdout(&o).lines().last().unwrap_or("")
+    );
+    assert_eq!(dc.count("INBOX"), 0);
+    let (t, s) = (dc.count("対応中/tanaka"), dc.count("対応中/suzuki"));
+    if duty {
+        assert_eq!(dc.count("未対応"), 0);
+        assert_eq!(t + s, n, "every message once");
+        assert!(t.abs_diff(s) <= 1, "balanced hand-out: {t} / {s}");
+    } else {
+        assert_eq!((dc.count("未対応"), t + s), (n, 0), "every message once");
+    }
+    assert_eq!(events(&dc, "file"), n);
+    assert_eq!(events(&dc, "assign"), assigned);
+    assert_eq!(keywords_left(&dc), 0, "every move keyword cleared");
+    let (sent, trips) = trips(&err);
+    eprintln!("rotate --apply of {n}: {sent} commands, {trips} round trips");
+    trips
+}
+
+#[test]
+fn intake_takes_the_same_few_round_trips_for_any_batch_size() {
+    let small = rotate_trips(3, "s", false);
+    let large = rotate_trips(1000, "l", false);
+    assert_eq!(small, large, "round trips grew with the batch");
+    // LOGIN, the queue, 完了's keywords, STORE, MOVE, the events, the keywords off.
+    assert!(large <= 8, "{large} round trips");
+}
+
+#[test]
+fn hand_out_takes_the_same_round_trips_for_any_batch_size() {
+    let small = rotate_trips(3, "s", true);
+    let large = rotate_trips(600, "l", true);
+    assert_eq!(small, large, "round trips grew with the batch");
+    // Intake, the queue again, then four round trips per member on duty.
+    assert!(large <= 18, "{large} round trips");
+}
+
+/// Writes messages straight into a folder's Maildir and has Dovecot index them:
+/// seconds for tens of thousands, where APPEND takes minutes. Each file's mtime is
+/// its INTERNALDATE. Dovecot numbers them in its own order, not the files' names.
+fn maildir_fill(dc: &Dovecot, folder: &str, msgs: &[(std::time::SystemTime, Vec<u8>)]) {
+    let path = dc
+        .doveadm(&["mailbox", "path", "-u", USER, folder])
+        .trim()
+        .to_string();
+    let cur = std::path::Path::new(&path).join("cur");
+    std::fs::create_dir_all(&cur).unwrap();
+    for (i, (at, m)) in msgs.iter().enumerate() {
+        let name = cur.join(format!(
+            "1700000000.M{i}P{}.scale,S={}:2,S",
+            std::process::id(),
+            m.len()
+        ));
+        std::fs::write(&name, m).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&name)
+            .unwrap()
+            .set_modified(*at)
+            .unwrap();
+    }
+    let owner = std::process::Command::new("chown")
+        .args(["-R", "nobody:nogroup", &path])
+        .status()
+        .unwrap();
+    assert!(owner.success());
+    dc.doveadm(&["force-resync", "-u", USER, folder]);
+}
+
+/// An event as mailduty writes it, `hours` ago, about message `n`.
+fn event_mail(n: usize, hours: i64) -> (std::time::SystemTime, Vec<u8>) {
+    event_of("file", n, hours)
+}
+
+fn event_of(kind: &str, n: usize, hours: i64) -> (std::time::SystemTime, Vec<u8>) {
+    let at = chrono::Utc::now() - chrono::Duration::hours(hours);
+    let item = mailduty::queue::Item {
+        id: format!("id{n:05}"),
+        hash: format!("hash{n}"),
+        message_id: Some(format!("m{n}@x")),
+        folder: "未対応".into(),
+        uid: n as u32 + 1,
+        arrived: at,
+        subject: format!("question {n}"),
+        size: 100,
+        ..Default::default()
+    };
+    let ev = mailduty::history::Event {
+        kind,
+        actor: "rotate",
+        item: &item,
+        from_folder: "INBOX",
+        to_folder: Some("未対応"),
+        note: None,
+        at,
+        message_id: Some(format!("ev{n}@scale")),
+    };
+    let when = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(at.timestamp() as u64);
+    (when, mailduty::history::render(&ev))
+}
+
+/// The longest command line in a `-v` log.
+fn longest_command(err: &str) -> usize {
+    err.lines()
+        .filter(|l| l.starts_with("C: "))
+        .map(str::len)
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn twenty_thousand_events_in_the_window_are_read_in_short_commands() {
+    let dc = Dovecot::start();
+    let team = Team::plain(dc.imap_port, MEMBERS);
+    let o = team.run(&["init"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // Events in the window between events outside it: the window's UIDs are scattered,
+    // a list of them far longer than a command line may be.
+    let msgs: Vec<_> = (0..40_000)
+        .map(|n| event_mail(n, if n % 2 == 0 { 2 } else { 24 * 40 }))
+        .collect();
+    maildir_fill(&dc, "対応履歴", &msgs);
+    let since = (chrono::Utc::now() - chrono::Duration::days(3))
+        .format("%Y-%m-%d")
+        .to_string();
+    let o = team.run(&["-v", "history", "--since", &since, "--format", "json"]);
+    let err = stderr(&o);
+    assert_eq!(
+        code(&o),
+        0,
+        "{}",
+        err.lines().rev().take(3).collect::<Vec<_>>().join("\n")
+    );
+    let evs: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(evs.as_array().unwrap().len(), 20_000);
+    assert!(longest_command(&err) < 8_200, "{}", longest_command(&err));
+    let fetches = err
+        .lines()
+        .filter(|l| l.starts_with("C: ") && l.contains(" UID FETCH ") && !l.contains(" 1:* "))
+        .count();
+    assert!(
+        fetches > 1,
+        "the window's UIDs did not need splitting: {fetches} FETCH"
+    );
+    let o = team.run(&["-v", "report", "--format", "json"]);
+    let err = stderr(&o);
+    assert_eq!(
+        code(&o),
+        0,
+        "{}",
+        err.lines().rev().take(3).collect::<Vec<_>>().join("\n")
+    );
+    assert!(longest_command(&err) < 8_200, "{}", longest_command(&err));
+    let (_, trips) = trips(&err);
+    assert!(trips <= 8, "report: {trips} round trips");
+}
+
+fn ago(hours: i64) -> std::time::SystemTime {
+    std::time::SystemTime::now() - Duration::from_secs(hours as u64 * 3600)
+}
+
+/// `report -v` over `n` claims made 10 to 29 days ago (outside the report's window)
+/// of messages that arrived 40 days ago: its round trips, after checking that every
+/// claim's age comes from its claim event.
+fn report_trips(n: usize) -> usize {
+    let dc = Dovecot::start();
+    let team = Team::plain(dc.imap_port, MEMBERS);
+    let o = team.run(&["init"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let held: Vec<_> = (0..n)
+        .map(|i| (ago(40 * 24), msg(&format!("m{i}@x"), i)))
+        .collect();
+    maildir_fill(&dc, "対応中/tanaka", &held);
+    // Each claim's event, among many other events of the same days.
+    let mut evs = Vec::new();
+    for i in 0..n {
+        let hours = 24 * (10 + (i % 20) as i64);
+        evs.push(event_of("claim", i, hours));
+        for k in 0..5 {
+            evs.push(event_of("file", 100_000 + i * 5 + k, hours));
+        }
+    }
+    maildir_fill(&dc, "対応履歴", &evs);
+    let o = team.run(&["-v", "report", "--format", "json"]);
+    let err = stderr(&o);
+    assert_eq!(
+        code(&o),
+        0,
+        "{}",
+        err.lines().rev().take(3).collect::<Vec<_>>().join("\n")
+    );
+    let json: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let stale = json["stale"].as_array().unwrap();
+    assert_eq!(stale.len(), n, "every old claim is stale");
+    let day = 86_400;
+    for l in stale {
+        let s = l["business_seconds"].as_i64().unwrap();
+        let i: usize = l["message_id"].as_str().unwrap()[1..]
+            .split('@')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let want = day * (10 + (i % 20) as i64);
+        assert!(
+            (want - 60..want + 3600).contains(&s),
+            "{l}: held {s} s, claimed {want} s ago"
+        );
+    }
+    trips(&err).1
+}
+
+#[test]
+fn report_reads_old_claims_in_one_search_whatever_their_number() {
+    let few = report_trips(3);
+    let many = report_trips(300);
+    assert_eq!(few, many, "round trips grew with the claims");
+}
+
+/// `claim -v` of one of `n` unclaimed messages by `query` (`{mid}` is replaced with
+/// the Message-ID): the log, after checking the claim went through.
+fn claim_log(dc: &Dovecot, team: &Team, query: &str) -> String {
+    let o = team.run(&["--as", "tanaka", "-v", "claim", query]);
+    let err = stderr(&o);
+    assert_eq!(
+        code(&o),
+        0,
+        "{}",
+        err.lines().rev().take(3).collect::<Vec<_>>().join("\n")
+    );
+    assert!(stdout(&o).starts_with("claimed"), "{}", stdout(&o));
+    let _ = dc;
+    err
+}
+
+fn fetched_messages(err: &str) -> usize {
+    err.lines()
+        .filter(|l| l.starts_with("S: * ") && l.contains(" FETCH ("))
+        .count()
+}
+
+#[test]
+fn claim_reads_what_resolving_the_id_needs_not_the_whole_queue() {
+    let dc = Dovecot::start();
+    let team = Team::plain(dc.imap_port, MEMBERS);
+    let o = team.run(&["init"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let queue: Vec<_> = (0..2000)
+        .map(|i| (ago(3), msg(&format!("q{i}@x"), i)))
+        .collect();
+    maildir_fill(&dc, "未対応", &queue);
+    // By Message-ID: the server finds it; only that message is fetched.
+    let err = claim_log(&dc, &team, "<q7@x>");
+    // The message itself, its state before the STORE, the STORE's echo: not 2,000.
+    assert!(
+        fetched_messages(&err) <= 5,
+        "{} messages fetched",
+        fetched_messages(&err)
+    );
+    assert_eq!(dc.locate("q7@x")[0].0, "対応中/tanaka");
+    assert_eq!(events(&dc, "claim"), 1);
+    // By short ID: the queue's Message-IDs only, then the one message.
+    let o = team.run(&["list", "--status", "unclaimed", "--format", "ids"]);
+    let ids: Vec<String> = stdout(&o).split_whitespace().map(str::to_string).collect();
+    assert_eq!(ids.len(), 1999);
+    let err = claim_log(&dc, &team, &ids[100]);
+    let whole_queue: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("C: ") && l.contains("UID FETCH 1:*"))
+        .collect();
+    assert!(!whole_queue.is_empty());
+    assert!(
+        whole_queue
+            .iter()
+            .all(|l| l.contains("HEADER.FIELDS (MESSAGE-ID)")),
+        "{whole_queue:?}"
+    );
+    assert_eq!(dc.count("対応中/tanaka"), 2);
+    // The ID the claim names is the one `list` showed.
+    let o = team.run(&["list", "--status", "claimed", "--format", "ids"]);
+    assert!(
+        stdout(&o).split_whitespace().any(|i| i == ids[100]),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn claims_racing_a_set_intake_lose_and_double_nothing() {
+    let dc = Dovecot::start();
+    let team = Team::plain(dc.imap_port, MEMBERS);
+    let o = team.run(&["init"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let n = 120;
+    inbox(&dc, "r", n);
+    // Claims of messages spread over the set, started with the intake: some land
+    // before its STORE (the server refuses those to the intake), some between its
+    // STORE and MOVE, some after (they follow the message into 未対応).
+    let claim = |k: usize| {
+        team.command(&["--as", "tanaka", "claim", &format!("<r{}@x>", k * 10)])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut claims: Vec<_> = (0..6).map(claim).collect();
+    let rotate = team
+        .command(&["rotate", "--apply"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    claims.extend((6..12).map(claim));
+    let o = rotate.wait_with_output().unwrap();
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    eprintln!("racing intake: {}", stdout(&o).lines().last().unwrap_or(""));
+    let mut claimed = 0;
+    for c in claims {
+        let o = c.wait_with_output().unwrap();
+        assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+        claimed += usize::from(code(&o) == 0);
+    }
+    // The next run finishes whatever the race left.
+    let o = team.run(&["rotate", "--apply"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    for i in 0..n {
+        let places = dc.locate(&format!("r{i}@x"));
+        assert_eq!(places.len(), 1, "r{i}@x is in {places:?}");
+    }
+    assert_eq!(dc.count("INBOX"), 0);
+    assert_eq!(
+        dc.count("対応中/tanaka"),
+        claimed,
+        "every successful claim holds its message"
+    );
+    assert_eq!(dc.count("未対応") + claimed, n);
+    assert_eq!(keywords_left(&dc), 0);
+    assert_eq!(events(&dc, "claim"), claimed);
+}
