@@ -312,28 +312,13 @@ impl Mailbox {
         let cmd = format!("LOGIN {} {}", quote(&acct.user), quote(&password));
         let shown = format!("LOGIN {} <password hidden>", quote(&acct.user));
         let mut caps = BTreeSet::new();
-        // NAMESPACE and the LIST of the member folders go with LOGIN to save round
-        // trips. A server without NAMESPACE says BAD, and the separator then comes from
-        // LIST; the pattern does not depend on the prefix or separator it will report.
-        let listing = list_cmd(&format!("*{}*", claimed.replace('/', "*")));
-        let cmds: [(&[u8], &str); 3] = [
-            (cmd.as_bytes(), &shown),
-            (b"NAMESPACE", "NAMESPACE"),
-            (listing.as_bytes(), &listing),
-        ];
-        let (mut ns_lines, mut listed) = (Vec::new(), Vec::new());
-        let mut dones = conn
-            .pipeline_shown(&cmds, |i, r| match i {
-                0 => collect_caps(r, &mut caps),
-                1 => ns_lines.push(r.to_vec()),
-                _ => listed.extend(folder_info(r)),
-            })?
-            .into_iter();
-        let (Some(done), Some(ns_done), Some(list_done)) =
-            (dones.next(), dones.next(), dones.next())
-        else {
-            bail!("the IMAP server answered fewer commands than were sent");
-        };
+        // LOGIN goes alone: Courier hands the connection to a new process after
+        // LOGIN and drops whatever came in the same write, so pipelining starts only
+        // after LOGIN's OK.
+        let mut dones = conn.pipeline_shown(&[(cmd.as_bytes(), &shown)], |_, r| {
+            collect_caps(r, &mut caps)
+        })?;
+        let done = dones.remove(0);
         if done.status != Status::Ok {
             bail!(
                 "IMAP login as {} on {} failed: {}\nCheck the password that imap.password_* gives.",
@@ -350,13 +335,36 @@ impl Mailbox {
                 .map(|s| s.to_ascii_uppercase())
                 .collect();
         }
-        // Capabilities before login are a short list on Dovecot and Exchange: ask again.
-        if !caps.contains("IMAP4REV1") {
+        // NAMESPACE and the LIST of the member folders go together (with CAPABILITY
+        // when the list before login was short, as on Dovecot and Exchange) to save
+        // round trips. A server without NAMESPACE says BAD, and the separator then
+        // comes from LIST; the pattern does not depend on the prefix or separator it
+        // will report.
+        let listing = list_cmd(&format!("*{}*", claimed.replace('/', "*")));
+        let ask_caps = !caps.contains("IMAP4REV1");
+        if ask_caps {
             caps.clear();
-            let done = conn.run_each("CAPABILITY", |r| collect_caps(r, &mut caps))?;
-            if done.status != Status::Ok {
-                bail!("{}", conn::describe_failure("CAPABILITY", &done));
-            }
+        }
+        let mut cmds: Vec<(&[u8], &str)> =
+            vec![(b"NAMESPACE", "NAMESPACE"), (listing.as_bytes(), &listing)];
+        if ask_caps {
+            cmds.push((b"CAPABILITY", "CAPABILITY"));
+        }
+        let (mut ns_lines, mut listed) = (Vec::new(), Vec::new());
+        let mut dones = conn
+            .pipeline_shown(&cmds, |i, r| match i {
+                0 => ns_lines.push(r.to_vec()),
+                1 => listed.extend(folder_info(r)),
+                _ => collect_caps(r, &mut caps),
+            })?
+            .into_iter();
+        let (Some(ns_done), Some(list_done)) = (dones.next(), dones.next()) else {
+            bail!("the IMAP server answered fewer commands than were sent");
+        };
+        if let Some(cap_done) = dones.next()
+            && cap_done.status != Status::Ok
+        {
+            bail!("{}", conn::describe_failure("CAPABILITY", &cap_done));
         }
         let namespace = (ns_done.status == Status::Ok).then_some(ns_lines);
         let mut mb = Mailbox {

@@ -3,9 +3,14 @@
 
 #![allow(dead_code)]
 
+pub mod courier;
+pub mod imapc;
 pub mod relay;
 pub mod seed;
 pub mod smtp;
+
+#[allow(unused_imports)]
+pub use courier::Courier;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -334,6 +339,88 @@ impl Drop for Dovecot {
     }
 }
 
+/// What the tests look at on any server: Dovecot through doveadm, others through
+/// a plain IMAP session. Folder names are given as the rules write them.
+pub trait Server {
+    fn name(&self) -> &'static str;
+    fn imap_port(&self) -> u16;
+    fn imaps_port(&self) -> u16;
+    fn ca(&self) -> PathBuf;
+    fn folders(&self) -> Vec<String>;
+    fn locate(&self, mid: &str) -> Vec<(String, String, String)>;
+    fn all_flags(&self) -> Vec<(String, String)>;
+    fn count(&self, folder: &str) -> usize;
+    fn append(&self, folder: &str, flags: &str, date: &str, msg: &[u8]);
+    /// The server's name of a folder as the rules name it (what mailduty prints).
+    fn path(&self, folder: &str) -> String {
+        folder.to_string()
+    }
+}
+
+/// So that `&server` works where a test holds `&dyn Server` already.
+impl<T: Server + ?Sized> Server for &T {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+    fn imap_port(&self) -> u16 {
+        (**self).imap_port()
+    }
+    fn imaps_port(&self) -> u16 {
+        (**self).imaps_port()
+    }
+    fn ca(&self) -> PathBuf {
+        (**self).ca()
+    }
+    fn folders(&self) -> Vec<String> {
+        (**self).folders()
+    }
+    fn locate(&self, mid: &str) -> Vec<(String, String, String)> {
+        (**self).locate(mid)
+    }
+    fn all_flags(&self) -> Vec<(String, String)> {
+        (**self).all_flags()
+    }
+    fn count(&self, folder: &str) -> usize {
+        (**self).count(folder)
+    }
+    fn append(&self, folder: &str, flags: &str, date: &str, msg: &[u8]) {
+        (**self).append(folder, flags, date, msg)
+    }
+    fn path(&self, folder: &str) -> String {
+        (**self).path(folder)
+    }
+}
+
+impl Server for Dovecot {
+    fn name(&self) -> &'static str {
+        "dovecot"
+    }
+    fn imap_port(&self) -> u16 {
+        self.imap_port
+    }
+    fn imaps_port(&self) -> u16 {
+        self.imaps_port
+    }
+    fn ca(&self) -> PathBuf {
+        Dovecot::ca(self)
+    }
+    fn folders(&self) -> Vec<String> {
+        Dovecot::folders(self)
+    }
+    fn locate(&self, mid: &str) -> Vec<(String, String, String)> {
+        Dovecot::locate(self, mid)
+    }
+    fn all_flags(&self) -> Vec<(String, String)> {
+        Dovecot::all_flags(self)
+    }
+    fn count(&self, folder: &str) -> usize {
+        Dovecot::count(self, folder)
+    }
+    fn append(&self, folder: &str, flags: &str, date: &str, msg: &[u8]) {
+        Dovecot::append(self, folder, flags, date, msg)
+    }
+}
+
 /// The unprivileged user mail processes run as (Dovecot refuses root).
 fn mail_owner() -> (u32, u32) {
     let out = Command::new("id").args(["-u", "nobody"]).output().unwrap();
@@ -437,11 +524,11 @@ pub const ALWAYS_OPEN: &str = "business_hours: { start: \"00:00\", end: \"24:00\
 
 impl Team {
     /// Rules for `dc` over implicit TLS with its CA, plus `members`.
-    pub fn tls(dc: &Dovecot, members: &str) -> Team {
+    pub fn tls(dc: &dyn Server, members: &str) -> Team {
         Team::with_imap(
             &format!(
                 "  host: 127.0.0.1\n  port: {}\n  tls: implicit\n  ca_file: {}\n",
-                dc.imaps_port,
+                dc.imaps_port(),
                 dc.ca().display()
             ),
             members,
