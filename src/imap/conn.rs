@@ -91,7 +91,7 @@ impl Conn {
         if !line.starts_with(b"* OK") && !line.starts_with(b"* PREAUTH") {
             bail!(
                 "the server did not greet as an IMAP server: {}",
-                printable(&String::from_utf8_lossy(&line[..line.len().min(200)]).trim_end())
+                printable(String::from_utf8_lossy(&line[..line.len().min(200)]).trim_end())
             );
         }
         Ok(line)
