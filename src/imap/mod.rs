@@ -45,7 +45,10 @@ pub enum Key {
     HeaderId(&'static str, String),
     /// A header containing a text.
     Header(&'static str, String),
-    /// RFC822.SIZE exactly this.
+    /// RFC822.SIZE this, as far as SEARCH can tell: Courier compares LARGER and
+    /// SMALLER with the size on disk (LF line ends), up to one byte per line less
+    /// than RFC822.SIZE, so the range reaches down to half. A narrowing only: the
+    /// caller compares RFC822.SIZE itself.
     Size(u32),
     Keyword(String),
     /// Arrival (INTERNALDATE) on or after this day, in the server's zone.
@@ -64,7 +67,11 @@ impl Key {
             Key::MessageId(m) => message_id_criteria("Message-ID", m),
             Key::HeaderId(f, m) => message_id_criteria(f, m),
             Key::Header(f, v) => format!("HEADER {f} {}", quote(v)),
-            Key::Size(n) => format!("LARGER {} SMALLER {}", n.saturating_sub(1), n + 1),
+            Key::Size(n) => format!(
+                "LARGER {} SMALLER {}",
+                (n / 2).saturating_sub(1),
+                n.saturating_add(1)
+            ),
             Key::Keyword(k) => format!("KEYWORD {k}"),
             Key::Since(d) => format!("SINCE {}", d.format("%d-%b-%Y")),
             Key::Before(d) => format!("BEFORE {}", d.format("%d-%b-%Y")),
@@ -1468,6 +1475,18 @@ mod tests {
         assert_eq!(
             copyuid_sources("COPYUID 1 0:4294967295 1:2", &[7]),
             Some(vec![7])
+        );
+    }
+
+    #[test]
+    fn a_size_search_also_finds_the_size_on_disk() {
+        // 38 bytes with CRLF are 34 on a Courier Maildir with LF: both must match.
+        let r = Key::Size(38).render();
+        assert_eq!(r, "LARGER 18 SMALLER 39");
+        assert_eq!(Key::Size(0).render(), "LARGER 0 SMALLER 1");
+        assert_eq!(
+            Key::Size(u32::MAX).render(),
+            format!("LARGER {} SMALLER {}", u32::MAX / 2 - 1, u32::MAX)
         );
     }
 
