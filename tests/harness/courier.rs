@@ -182,6 +182,8 @@ impl Courier {
         let imaps_port = free_port();
         let caps = "IMAP4rev1 UIDPLUS CHILDREN NAMESPACE THREAD=ORDEREDSUBJECT THREAD=REFERENCES SORT QUOTA IDLE";
         let dh = dhparams().display().to_string();
+        // Each instance its own gam_server, so that stopping it stops no other test's.
+        let gam = gam_id(d);
         std::fs::write(
             d.join("imapd.env"),
             format!(
@@ -216,6 +218,7 @@ MAILDIRPATH=Maildir
 HEADERFROM=X-IMAP-Sender
 SENDMAIL=/bin/false
 GAMIN_DEBUG_SERVER={r}/usr/libexec/gam_server
+GAM_CLIENT_ID={gam}
 "#
             ),
         )
@@ -289,6 +292,32 @@ IMAP_TLS=1 IMAP_STARTTLS=NO $LOG -pid="{p}/pids/imapd-ssl.pid" -start -name=mdc-
     }
 }
 
+/// The FAM client id of an instance: libgamin names its gam_server by it.
+fn gam_id(dir: &Path) -> String {
+    let leaf = dir.file_name().unwrap().to_string_lossy().to_string();
+    format!("mailduty-{leaf}")
+}
+
+/// gam_server processes started for this instance (it detaches from the daemons).
+fn gam_servers(dir: &Path) -> Vec<i32> {
+    let id = gam_id(dir);
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+            let cmd = String::from_utf8_lossy(&cmd);
+            cmd.contains("gam_server")
+                && (cmd.contains(&id)
+                    || String::from_utf8_lossy(&env).contains(&format!("GAM_CLIENT_ID={id}")))
+        })
+        .collect()
+}
+
 impl Drop for Courier {
     fn drop(&mut self) {
         // courierlogger stops the daemon it wraps, which stops its children.
@@ -301,6 +330,9 @@ impl Drop for Courier {
             while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(50));
             }
+        }
+        for pid in gam_servers(self.dir.path()) {
+            let _ = Command::new("kill").arg(pid.to_string()).output();
         }
     }
 }
