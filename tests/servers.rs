@@ -286,3 +286,50 @@ fn the_process_cannot_dump_core() {
     let control = std::fs::read_to_string(&owner).unwrap();
     assert_ne!(control.trim(), "0", "the probe cannot tell: {control}");
 }
+
+#[test]
+fn tls_failures_name_their_cause() {
+    use harness::{BadCert, Dovecot, bad_cert};
+    for (kind, expect) in [
+        (BadCert::Expired, "has expired"),
+        (BadCert::WrongHost, "is not for 127.0.0.1"),
+    ] {
+        let (_certs, ca, crt, key) = bad_cert(kind);
+        let dc = Dovecot::start_with(&format!(
+            "ssl_cert = <{}\nssl_key = <{}\n",
+            crt.display(),
+            key.display()
+        ));
+        let team = Team::with_imap(
+            &format!(
+                "  host: 127.0.0.1\n  port: {}\n  tls: implicit\n  ca_file: {}\n",
+                dc.imaps_port,
+                ca.display()
+            ),
+            MEMBERS,
+        );
+        let o = team.run(&["list"]);
+        assert_eq!(code(&o), 1, "{kind:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains("TLS") && err.contains(expect),
+            "{kind:?}: {err}"
+        );
+        assert!(
+            !err.contains("set imap.ca_file"),
+            "{kind:?}: a CA file does not fix this: {err}"
+        );
+    }
+    // An unknown issuer keeps the CA hint.
+    let dc = Dovecot::start();
+    let team = Team::with_imap(
+        &format!(
+            "  host: 127.0.0.1\n  port: {}\n  tls: implicit\n",
+            dc.imaps_port
+        ),
+        MEMBERS,
+    );
+    let o = team.run(&["list"]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("set imap.ca_file"), "{}", stderr(&o));
+}

@@ -244,14 +244,41 @@ fn handshake(acct: &ImapAccount, tcp: TcpStream) -> Result<Stream> {
     match connector.connect(&acct.host, tcp) {
         Ok(s) => Ok(Stream::Tls(Box::new(s))),
         Err(native_tls::HandshakeError::Failure(e)) => Err(anyhow!(
-            "TLS with {}:{} failed: {e}\nIf the server uses a private CA, set imap.ca_file to its certificate; certificates are always verified.",
+            "TLS with {}:{} failed: {e}\n{}",
             acct.host,
-            acct.port
+            acct.port,
+            tls_hint(&e.to_string(), &acct.host)
         )),
         Err(native_tls::HandshakeError::WouldBlock(_)) => {
             bail!("TLS handshake with {} timed out", acct.host)
         }
     }
+}
+
+/// What to do about a failed TLS handshake, from the verifier's reason (OpenSSL's
+/// names for X509_V_ERR_*): only an unknown issuer is fixed by imap.ca_file.
+fn tls_hint(error: &str, host: &str) -> String {
+    let e = error.to_ascii_lowercase();
+    if e.contains("certificate has expired") {
+        return "The server's certificate has expired: the server needs a new one (imap.ca_file does not help).".into();
+    }
+    if e.contains("certificate is not yet valid") {
+        return "The server's certificate is not valid yet: check the clocks of this machine and the server.".into();
+    }
+    if e.contains("hostname mismatch") || e.contains("ip address mismatch") {
+        return format!(
+            "The server's certificate is not for {host}: set imap.host to a name the certificate lists (imap.ca_file does not help)."
+        );
+    }
+    if e.contains("unable to get local issuer")
+        || e.contains("self-signed")
+        || e.contains("self signed")
+        || e.contains("unable to verify the first certificate")
+        || e.contains("unable to get issuer")
+    {
+        return "The certificate's issuer is not trusted here: if the server uses a private CA, set imap.ca_file to its certificate; certificates are always verified.".into();
+    }
+    "Certificates are always verified; check the server's TLS set-up.".into()
 }
 
 impl Mailbox {

@@ -510,6 +510,91 @@ fn make_certs(d: &Path) {
     ]);
 }
 
+/// What is wrong with a certificate that `bad_cert` makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadCert {
+    /// Its validity ended before it was made.
+    Expired,
+    /// For mail.example.org only, not for 127.0.0.1 or localhost.
+    WrongHost,
+}
+
+/// A CA and a server certificate signed by it with one defect; the issuer is
+/// trusted once the CA is given as ca_file, so only the defect remains.
+/// Returns (dir, ca.crt, server.crt, server.key).
+pub fn bad_cert(kind: BadCert) -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .current_dir(d)
+            .args(args)
+            .output()
+            .expect("openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=mailduty test CA",
+    ]);
+    let (cn, san, days) = match kind {
+        BadCert::Expired => ("localhost", "DNS:localhost,IP:127.0.0.1", "-1"),
+        BadCert::WrongHost => ("mail.example.org", "DNS:mail.example.org", "2"),
+    };
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        &format!("/CN={cn}"),
+    ]);
+    std::fs::write(
+        d.join("san.ext"),
+        format!("subjectAltName={san}\nbasicConstraints=CA:FALSE\n"),
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        days,
+        "-extfile",
+        "san.ext",
+    ]);
+    // Dovecot reads the key as root before dropping privileges; the dir stays private.
+    let (ca, crt, key) = (d.join("ca.crt"), d.join("server.crt"), d.join("server.key"));
+    (dir, ca, crt, key)
+}
+
 /// A rules file in a temp dir, and the binary run against it.
 pub struct Team {
     pub dir: tempfile::TempDir,
