@@ -333,3 +333,96 @@ fn tls_failures_name_their_cause() {
     assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("set imap.ca_file"), "{}", stderr(&o));
 }
+
+/// Rules for a team behind `port`: suzuki on duty every day, mail handed out.
+fn duty_team(port: u16) -> Team {
+    Team::with_tail(
+        &format!("  host: 127.0.0.1\n  port: {port}\n  tls: none\n"),
+        MEMBERS,
+        "business_hours: { start: \"00:00\", end: \"24:00\", days: [mon, tue, wed, thu, fri, sat, sun] }\nroster:\n  weekdays: { mon: suzuki, tue: suzuki, wed: suzuki, thu: suzuki, fri: suzuki, sat: suzuki, sun: suzuki }\n  holidays: { japan: false }\nassign: duty\n",
+    )
+}
+
+fn plain_msg(mid: &str, subject: &str) -> Vec<u8> {
+    format!(
+        "Message-ID: <{mid}>\r\nFrom: a@x.jp\r\nTo: support@example.jp\r\nSubject: {subject}\r\nDate: Fri, 20 Nov 2026 09:00:00 +0900\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nbody\r\n"
+    )
+    .into_bytes()
+}
+
+fn every_feature_without_keywords(mode: harness::relay::KeywordStore) {
+    use harness::relay::NoKeywords;
+    use harness::seed::hours_ago;
+    use harness::{Dovecot, stdout};
+    // Exchange has no CONDSTORE either.
+    let dc = Dovecot::start_with(
+        "protocol imap {\n  imap_capability = IMAP4rev1 LITERAL+ SASL-IR NAMESPACE UIDPLUS MOVE ID ENABLE IDLE QUOTA\n}\n",
+    );
+    let relay = NoKeywords::start(dc.imap_port, mode);
+    let team = duty_team(relay.port);
+    let o = team.run(&["init"]);
+    assert_eq!(code(&o), 0, "{mode:?} init: {}", stderr(&o));
+    let place = |mid: &str| {
+        let p = dc.locate(mid);
+        assert_eq!(p.len(), 1, "{mode:?} {mid}: {p:?}");
+        p[0].0.clone()
+    };
+    dc.append("INBOX", "", &hours_ago(2), &plain_msg("in1@x.jp", "一"));
+    dc.append("INBOX", "", &hours_ago(2), &plain_msg("in2@x.jp", "二"));
+    dc.append("未対応", "", &hours_ago(2), &plain_msg("un3@x.jp", "三"));
+
+    let o = team.run(&["rotate", "--apply"]);
+    assert_eq!(code(&o), 0, "{mode:?} rotate: {}", stderr(&o));
+    assert_eq!(place("in1@x.jp"), "対応中/suzuki");
+    assert_eq!(place("in2@x.jp"), "対応中/suzuki");
+    assert_eq!(place("un3@x.jp"), "対応中/suzuki", "{}", stdout(&o));
+
+    let o = team.run(&["--as", "suzuki", "release", "<un3@x.jp>"]);
+    assert_eq!(code(&o), 0, "{mode:?} release: {}", stderr(&o));
+    assert_eq!(place("un3@x.jp"), "未対応");
+    // Given back by a person: the next rotation leaves it for a person.
+    let o = team.run(&["rotate", "--apply"]);
+    assert_eq!(code(&o), 0, "{mode:?} rotate: {}", stderr(&o));
+    assert_eq!(
+        place("un3@x.jp"),
+        "未対応",
+        "{mode:?} released mail bounced back"
+    );
+
+    let o = team.run(&["--as", "tanaka", "claim", "<un3@x.jp>"]);
+    assert_eq!(code(&o), 0, "{mode:?} claim: {}", stderr(&o));
+    assert_eq!(place("un3@x.jp"), "対応中/tanaka");
+    let o = team.run(&["--as", "suzuki", "claim", "<un3@x.jp>"]);
+    assert_eq!(code(&o), 4, "{mode:?} second claim: {}", stderr(&o));
+    let o = team.run(&["--as", "suzuki", "done", "<in1@x.jp>"]);
+    assert_eq!(code(&o), 0, "{mode:?} done: {}", stderr(&o));
+    assert_eq!(place("in1@x.jp"), "完了");
+
+    let o = team.run(&["report"]);
+    assert_eq!(code(&o), 0, "{mode:?} report: {}", stderr(&o));
+    let o = team.run(&["history", "<un3@x.jp>"]);
+    assert_eq!(code(&o), 0, "{mode:?} history: {}", stderr(&o));
+    let h = stdout(&o);
+    assert!(
+        h.contains("assign") && h.contains("release") && h.contains("claim"),
+        "{mode:?}: {h}"
+    );
+    // 2 filed, 3 assigned, release, claim, done.
+    assert_eq!(dc.count("対応履歴"), 8, "{mode:?}");
+    // The relay let no keyword reach the server: nothing above relied on one.
+    let flags = dc.all_flags();
+    assert!(
+        flags.iter().all(|(_, f)| !f.contains('$')),
+        "{mode:?}: {flags:?}"
+    );
+}
+
+#[test]
+fn a_server_that_ignores_keywords_loses_no_feature() {
+    every_feature_without_keywords(harness::relay::KeywordStore::Ignored);
+}
+
+#[test]
+fn a_server_that_refuses_keywords_loses_no_feature() {
+    every_feature_without_keywords(harness::relay::KeywordStore::Refused);
+}

@@ -129,6 +129,9 @@ pub struct Mailbox {
     /// Folders listed with LOGIN, until `children` uses them.
     prelisted: Option<Vec<FolderInfo>>,
     host: String,
+    /// Per folder, whether its PERMANENTFLAGS (from SELECT) had `\*`: a server
+    /// without it (Exchange) forgets or refuses custom keywords.
+    keeps: std::collections::HashMap<String, bool>,
 }
 
 /// What `fetch_queues` hands over: a folder's message count first (room can be
@@ -410,6 +413,7 @@ impl Mailbox {
             highest_modseq: None,
             prelisted: (list_done.status == Status::Ok).then_some(listed),
             host: acct.host.clone(),
+            keeps: Default::default(),
         };
         mb.read_namespace(namespace)?;
         Ok(mb)
@@ -537,7 +541,9 @@ impl Mailbox {
         let cmd = self.open_cmd(folder, write);
         let mut exists = 0;
         let mut highest = None;
+        let mut keeps = None;
         let done = self.conn.run_each(&cmd, |r| {
+            keeps = keeps.or(permanent_keywords(r));
             if let Some(h) = highest_modseq_code(r) {
                 highest = Some(h);
             } else if let Ok((_, Response::MailboxData(MailboxDatum::Exists(n)))) =
@@ -552,7 +558,20 @@ impl Mailbox {
             return Err(self.open_failed(folder, &done));
         }
         self.selected = Some((folder.to_string(), write));
+        if write && let Some(k) = keeps {
+            self.keeps.insert(folder.to_string(), k);
+        }
         Ok(exists)
+    }
+
+    /// Whether custom keywords stored in `folder` stay there (PERMANENTFLAGS has
+    /// `\*`); SELECTs it when no SELECT has told yet. A server that says nothing
+    /// about PERMANENTFLAGS is taken to keep them.
+    pub fn keeps_keywords(&mut self, folder: &str) -> Result<bool> {
+        if !self.keeps.contains_key(folder) {
+            self.open(folder, true)?;
+        }
+        Ok(self.keeps.get(folder).copied().unwrap_or(true))
     }
 
     fn open_failed(&self, folder: &str, done: &Done) -> anyhow::Error {
@@ -904,17 +923,50 @@ impl Mailbox {
             }
             return Ok(());
         }
+        // Keywords where the folder keeps none: what the server would forget (or
+        // refuse) is not sent; the system flags still are.
+        let system: Vec<String> = flags
+            .iter()
+            .filter(|f| f.starts_with('\\'))
+            .cloned()
+            .collect();
+        let flags: &[String] = if self.keeps.get(folder) == Some(&false) {
+            &system
+        } else {
+            flags
+        };
+        if flags.is_empty() {
+            return Ok(());
+        }
         let cmd = format!(
             "UID STORE {} {sign}FLAGS.SILENT ({})",
             uid_set(uids),
             flags.join(" ")
         );
-        if matches!(&self.selected, Some((f, true)) if f == folder) {
-            return self.conn.run_ok(&cmd).map(|_| ());
+        let stored = if matches!(&self.selected, Some((f, true)) if f == folder) {
+            self.conn.run_ok(&cmd).map(|_| ())
+        } else {
+            // Opening the folder and storing go in one round trip: a STORE cannot
+            // run before the SELECT ahead of it, and fails with it.
+            self.select_then(folder, &cmd, |_| {})
+        };
+        match stored {
+            // Refused for its keywords by a folder that keeps none, as the SELECT
+            // just told: the system flags alone.
+            Err(_)
+                if self.keeps.get(folder) == Some(&false)
+                    && system.len() < flags.len()
+                    && matches!(&self.selected, Some((f, true)) if f == folder) =>
+            {
+                let system = system.clone();
+                let change = match change {
+                    Flags::Add(_) => Flags::Add(&system),
+                    Flags::Remove(_) => Flags::Remove(&system),
+                };
+                self.store(folder, uids, change)
+            }
+            r => r,
         }
-        // Opening the folder and storing go in one round trip: a STORE cannot run
-        // before the SELECT ahead of it, and fails with it.
-        self.select_then(folder, &cmd, |_| {})
     }
 
     /// SELECT of `folder` and `cmd` in one round trip (SELECT is a barrier: the
@@ -922,8 +974,10 @@ impl Mailbox {
     fn select_then(&mut self, folder: &str, cmd: &str, mut each: impl FnMut(&[u8])) -> Result<()> {
         let cmds = [self.open_cmd(folder, true), cmd.to_string()];
         let mut highest = None;
+        let mut keeps = None;
         let dones = self.conn.pipeline(&cmds, |i, r| {
             if i == 0 {
+                keeps = keeps.or(permanent_keywords(r));
                 highest = highest.or(highest_modseq_code(r));
             } else {
                 each(r);
@@ -938,6 +992,9 @@ impl Mailbox {
         }
         self.selected = Some((folder.to_string(), true));
         self.highest_modseq = highest;
+        if let Some(k) = keeps {
+            self.keeps.insert(folder.to_string(), k);
+        }
         if done.status != Status::Ok {
             bail!("{}", conn::describe_failure(cmd, done));
         }
@@ -1361,6 +1418,15 @@ fn highest_modseq_code(r: &[u8]) -> Option<u64> {
     let rest = r.strip_prefix(b"* OK [HIGHESTMODSEQ ")?;
     let end = rest.iter().position(|&b| b == b']')?;
     std::str::from_utf8(&rest[..end]).ok()?.parse().ok()
+}
+
+/// `* OK [PERMANENTFLAGS (\Seen \*)]` → whether custom keywords are kept.
+fn permanent_keywords(r: &[u8]) -> Option<bool> {
+    let text = String::from_utf8_lossy(r);
+    let rest = text.strip_prefix("* OK [")?;
+    let (code, _) = rest.split_once(']')?;
+    let list = code.strip_prefix("PERMANENTFLAGS")?;
+    Some(list.split([' ', '(', ')']).any(|f| f == "\\*"))
 }
 
 fn collect_caps(r: &[u8], caps: &mut BTreeSet<String>) {
