@@ -1572,6 +1572,45 @@ mod tests {
     }
 
     #[test]
+    fn permanentflags_tell_whether_keywords_stay() {
+        assert_eq!(
+            permanent_keywords(b"* OK [PERMANENTFLAGS (\\Answered \\Seen \\*)] Ok\r\n"),
+            Some(true)
+        );
+        assert_eq!(
+            permanent_keywords(b"* OK [PERMANENTFLAGS (\\Answered \\Seen)] Limited\r\n"),
+            Some(false)
+        );
+        assert_eq!(
+            permanent_keywords(b"* OK [PERMANENTFLAGS ()] x\r\n"),
+            Some(false)
+        );
+        assert_eq!(permanent_keywords(b"* OK [UIDVALIDITY 3] x\r\n"), None);
+        assert_eq!(permanent_keywords(b"* OK [PERMANENTFLAGS (\r\n"), None);
+    }
+
+    #[test]
+    fn tls_hints_name_the_cause() {
+        let h = tls_hint("certificate verify failed: (certificate has expired)", "h");
+        assert!(
+            h.contains("expired") && !h.contains("set imap.ca_file"),
+            "{h}"
+        );
+        let h = tls_hint("certificate verify failed: (Hostname mismatch)", "mail.x");
+        assert!(
+            h.contains("not for mail.x") && !h.contains("set imap.ca_file"),
+            "{h}"
+        );
+        let h = tls_hint("(IP address mismatch)", "127.0.0.1");
+        assert!(h.contains("not for 127.0.0.1"), "{h}");
+        let h = tls_hint("(unable to get local issuer certificate)", "h");
+        assert!(h.contains("set imap.ca_file"), "{h}");
+        let h = tls_hint("(self-signed certificate in certificate chain)", "h");
+        assert!(h.contains("set imap.ca_file"), "{h}");
+        assert!(!tls_hint("handshake failure", "h").contains("ca_file"));
+    }
+
+    #[test]
     fn a_size_search_also_finds_the_size_on_disk() {
         // 38 bytes with CRLF are 34 on a Courier Maildir with LF: both must match.
         let r = Key::Size(38).render();
