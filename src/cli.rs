@@ -24,7 +24,7 @@ Examples:
 
 Exit codes:
   0  success
-  1  failure: server unreachable, login refused, TLS certificate not trusted, IMAP error
+  1  failure: server unreachable, login refused, TLS certificate refused (expired, for another host, unknown issuer), IMAP error
   2  usage or configuration error (bad flags, bad rules file, unknown member); nothing was sent to the server
   3  not found: no message has that ID, or an ID prefix is ambiguous
   4  conflict: the message is claimed by someone else, or another claimer won
@@ -40,7 +40,11 @@ Environment:
 
 Files:
   $XDG_CONFIG_HOME/mailduty/rules.yaml, then /etc/mailduty/rules.yaml
-  On the IMAP server: 未対応, 対応中/<member>, 完了 and 対応履歴 (names set in rules.yaml)";
+  On the IMAP server: 未対応, 対応中/<member>, 完了 and 対応履歴 (names set in rules.yaml)
+
+Servers:
+  Dovecot; Courier-IMAP (folders INBOX.未対応 …, no MOVE, no CONDSTORE); servers without
+  custom keywords (Exchange): nothing depends on a keyword surviving.";
 
 #[derive(Debug, Parser)]
 #[command(name = "mailduty", version = crate::version_line(), propagate_version = true)]

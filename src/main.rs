@@ -6,6 +6,10 @@ use clap::Parser;
 use mailduty::{cli, cmd, error};
 
 fn main() -> ExitCode {
+    // The password lives in this process's memory: a crash must never write it to a
+    // core file, and other processes of the same user must not attach to read it.
+    #[cfg(target_os = "linux")]
+    let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
     // With COMPLETE=<shell> set, the shell is asking for completions: answer and exit.
     clap_complete::CompleteEnv::with_factory(<cli::Cli as clap::CommandFactory>::command)
         .complete();

@@ -1,9 +1,10 @@
-//! The status workflow against a real Dovecot, through the real binary.
+//! The status workflow against a real Dovecot and a real Courier, through the real
+//! binary.
 
 mod harness;
 
 use harness::seed::{self, seed};
-use harness::{Dovecot, MEMBERS, Team, code, stderr, stdout};
+use harness::{Courier, Dovecot, MEMBERS, Server, Team, code, stderr, stdout};
 use serde_json::Value;
 
 fn init(team: &Team) {
@@ -30,13 +31,26 @@ fn id_of(rows: &[Value], subject: &str) -> String {
 
 #[test]
 fn init_creates_japanese_folders_once() {
-    let dc = Dovecot::start();
+    init_creates_japanese_folders_once_on(&Dovecot::start());
+}
+
+#[test]
+fn init_creates_japanese_folders_once_on_courier() {
+    init_creates_japanese_folders_once_on(&Courier::start());
+}
+
+fn init_creates_japanese_folders_once_on(dc: &dyn Server) {
     let team = Team::tls(&dc, MEMBERS);
     let o = team.run(&["init"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let out = stdout(&o);
+    let caps = if dc.name() == "courier" {
+        "MOVE no, UIDPLUS yes, CONDSTORE no"
+    } else {
+        "MOVE yes, UIDPLUS yes, CONDSTORE yes"
+    };
     assert!(
-        out.contains("created 未対応") && out.contains("CONDSTORE yes"),
+        out.contains(&format!("created {}", dc.path("未対応"))) && out.contains(caps),
         "{out}"
     );
     let folders = dc.folders();
@@ -51,7 +65,7 @@ fn init_creates_japanese_folders_once() {
     ] {
         assert!(
             folders.iter().any(|x| x == f),
-            "{f} missing from doveadm's list: {folders:?}"
+            "{f} missing from the server's list: {folders:?}"
         );
     }
     let o = team.run(&["init"]);
@@ -62,7 +76,15 @@ fn init_creates_japanese_folders_once() {
 
 #[test]
 fn list_shows_the_seeded_mail_and_marks_nothing_read() {
-    let dc = Dovecot::start();
+    list_shows_the_seeded_mail_and_marks_nothing_read_on(&Dovecot::start());
+}
+
+#[test]
+fn list_shows_the_seeded_mail_and_marks_nothing_read_on_courier() {
+    list_shows_the_seeded_mail_and_marks_nothing_read_on(&Courier::start());
+}
+
+fn list_shows_the_seeded_mail_and_marks_nothing_read_on(dc: &dyn Server) {
     let team = Team::tls(&dc, MEMBERS);
     init(&team);
     let seeded = seed(&dc);
@@ -75,7 +97,7 @@ fn list_shows_the_seeded_mail_and_marks_nothing_read() {
             .find(|r| r["subject"] == s.subject && r["message_id"].as_str() == s.message_id);
         let row = row.unwrap_or_else(|| panic!("{} not listed correctly: {rows:#?}", s.subject));
         assert_eq!(row["status"], "unclaimed");
-        assert_eq!(row["folder"], s.folder);
+        assert_eq!(row["folder"], dc.path(s.folder));
     }
     let jis = rows
         .iter()
@@ -134,7 +156,15 @@ fn list_shows_the_seeded_mail_and_marks_nothing_read() {
 
 #[test]
 fn claim_release_done_and_conflicts() {
-    let dc = Dovecot::start();
+    claim_release_done_and_conflicts_on(&Dovecot::start());
+}
+
+#[test]
+fn claim_release_done_and_conflicts_on_courier() {
+    claim_release_done_and_conflicts_on(&Courier::start());
+}
+
+fn claim_release_done_and_conflicts_on(dc: &dyn Server) {
     let team = Team::tls(&dc, MEMBERS);
     init(&team);
     seed(&dc);
@@ -203,7 +233,15 @@ fn claim_release_done_and_conflicts() {
 
 #[test]
 fn copies_with_one_message_id_are_never_guessed() {
-    let dc = Dovecot::start();
+    copies_with_one_message_id_are_never_guessed_on(&Dovecot::start());
+}
+
+#[test]
+fn copies_with_one_message_id_are_never_guessed_on_courier() {
+    copies_with_one_message_id_are_never_guessed_on(&Courier::start());
+}
+
+fn copies_with_one_message_id_are_never_guessed_on(dc: &dyn Server) {
     let team = Team::tls(&dc, MEMBERS);
     init(&team);
     seed(&dc);

@@ -1,4 +1,4 @@
-//! `rotate`: the roster shown, and `--apply` against a real Dovecot: intake, thread
+//! `rotate`: the roster shown, and `--apply` against a real Dovecot and Courier: intake, thread
 //! stickiness, routes, hand-out to the duty, idempotence, holidays, and a claim racing
 //! the intake.
 
@@ -8,7 +8,7 @@ use std::process::Stdio;
 
 use harness::relay::Relay;
 use harness::seed::hours_ago;
-use harness::{Dovecot, Team, code, stderr, stdout};
+use harness::{Courier, Dovecot, Server, Team, code, stderr, stdout};
 use serde_json::Value;
 
 const MEMBERS3: &str = "members:\n  tanaka: { name: 田中 太郎, email: tanaka@example.jp }\n  suzuki: { name: 鈴木 花子, email: suzuki@example.jp }\n  sato: { name: 佐藤 一郎, email: sato@example.jp }\n";
@@ -38,7 +38,7 @@ fn init(team: &Team) {
     assert_eq!(code(&o), 0, "init: {}", stderr(&o));
 }
 
-fn only_place(dc: &Dovecot, mid: &str) -> (String, String) {
+fn only_place(dc: &dyn Server, mid: &str) -> (String, String) {
     let places = dc.locate(mid);
     assert_eq!(places.len(), 1, "{mid} is in {places:?}");
     (places[0].0.clone(), places[0].2.clone())
@@ -139,8 +139,19 @@ fn check_names_roster_mistakes() {
 
 #[test]
 fn apply_files_routes_follows_threads_and_hands_out() {
-    let dc = Dovecot::start();
-    let imap = format!("  host: 127.0.0.1\n  port: {}\n  tls: none\n", dc.imap_port);
+    apply_files_routes_follows_threads_and_hands_out_on(&Dovecot::start());
+}
+
+#[test]
+fn apply_files_routes_follows_threads_and_hands_out_on_courier() {
+    apply_files_routes_follows_threads_and_hands_out_on(&Courier::start());
+}
+
+fn apply_files_routes_follows_threads_and_hands_out_on(dc: &dyn Server) {
+    let imap = format!(
+        "  host: 127.0.0.1\n  port: {}\n  tls: none\n",
+        dc.imap_port()
+    );
     let team = Team::with_tail(
         &imap,
         MEMBERS3,
@@ -238,8 +249,19 @@ fn apply_files_routes_follows_threads_and_hands_out() {
 
 #[test]
 fn on_a_holiday_apply_files_but_does_not_assign() {
-    let dc = Dovecot::start();
-    let imap = format!("  host: 127.0.0.1\n  port: {}\n  tls: none\n", dc.imap_port);
+    on_a_holiday_apply_files_but_does_not_assign_on(&Dovecot::start());
+}
+
+#[test]
+fn on_a_holiday_apply_files_but_does_not_assign_on_courier() {
+    on_a_holiday_apply_files_but_does_not_assign_on(&Courier::start());
+}
+
+fn on_a_holiday_apply_files_but_does_not_assign_on(dc: &dyn Server) {
+    let imap = format!(
+        "  host: 127.0.0.1\n  port: {}\n  tls: none\n",
+        dc.imap_port()
+    );
     let today = today_tokyo();
     let team = Team::with_tail(
         &imap,
@@ -277,7 +299,7 @@ fn on_a_holiday_apply_files_but_does_not_assign() {
 
 /// A member claims a message in the inbox while cron files it; the relay makes both
 /// reach the arbitrating command together. The message must exist exactly once.
-fn claim_against_intake(dc: &Dovecot, team: &Team, relay: &Relay, rounds: usize) {
+fn claim_against_intake(dc: &dyn Server, team: &Team, relay: &Relay, rounds: usize) {
     for round in 0..rounds {
         let mid = format!("intake-{round}@race.jp");
         dc.append("INBOX", "", &hours_ago(1), &msg(&mid, "a@x.jp", "race", ""));
@@ -339,18 +361,39 @@ fn a_claim_racing_the_intake_without_condstore() {
 }
 
 #[test]
+fn a_claim_racing_the_intake_on_courier() {
+    let c = Courier::start();
+    let relay = Relay::start(c.imap_port, "UID COPY", 2);
+    relay.once.store(true, std::sync::atomic::Ordering::SeqCst);
+    let team = Team::plain(relay.port, MEMBERS3);
+    init(&team);
+    claim_against_intake(&c, &team, &relay, 4);
+}
+
+#[test]
 fn two_intakes_at_once_file_a_message_once() {
     // Two cron runs (two machines, or a slow run overlapping the next) set the same
     // intake keyword, so both can pass the STORE; the later copy must go.
     let dc = Dovecot::start();
-    let relay = Relay::start(dc.imap_port, "UNCHANGEDSINCE", 2);
+    two_intakes_at_once(&dc, "UNCHANGEDSINCE", 10);
+}
+
+#[test]
+fn two_intakes_at_once_on_courier() {
+    // No CONDSTORE and no MOVE: both runs COPY, and the later copy must go.
+    let c = Courier::start();
+    two_intakes_at_once(&c, "UID COPY", 4);
+}
+
+fn two_intakes_at_once(dc: &dyn Server, hold: &'static str, default_rounds: usize) {
+    let relay = Relay::start(dc.imap_port(), hold, 2);
     relay.once.store(true, std::sync::atomic::Ordering::SeqCst);
     let team = Team::plain(relay.port, MEMBERS3);
     init(&team);
     let rounds = std::env::var("MAILDUTY_RACE_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(10);
+        .unwrap_or(default_rounds);
     for round in 0..rounds {
         let mid = format!("twice-{round}@race.jp");
         dc.append("INBOX", "", &hours_ago(1), &msg(&mid, "a@x.jp", "race", ""));
@@ -373,7 +416,7 @@ fn two_intakes_at_once_file_a_message_once() {
             before + 1,
             "round {round}: no overlap"
         );
-        let (folder, _) = only_place(&dc, &mid);
+        let (folder, _) = only_place(dc, &mid);
         assert_eq!(folder, "未対応", "round {round}");
     }
 }

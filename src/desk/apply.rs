@@ -64,9 +64,30 @@ pub fn apply(desk: &mut Desk<'_>, hand_out: &[String]) -> Result<Applied> {
     if filed > 0 {
         items = desk.queue(Scope::ACTIVE)?;
     }
+    let unclaimed = desk.paths.unclaimed.clone();
+    if !desk.mb.keeps_keywords(&unclaimed)? {
+        released_by_history(desk, &mut items)?;
+    }
     let plan = desk.plan_hand_out(&items, hand_out);
     run(desk, &items, &plan, &mut out)?;
     Ok(out)
+}
+
+/// Where 未対応 keeps no keywords (Exchange), the released mark is lost: a message
+/// whose last event is a release into 未対応 was given back by a person all the same.
+fn released_by_history(desk: &mut Desk<'_>, items: &mut [Item]) -> Result<()> {
+    let (unclaimed, history) = (desk.paths.unclaimed.clone(), desk.paths.history.clone());
+    for it in items.iter_mut() {
+        if it.folder != unclaimed || it.released {
+            continue;
+        }
+        let events = crate::history::about(&mut desk.mb, &history, it)?;
+        let last = events.iter().rev().find(|e| e.concerns(it));
+        it.released = last.is_some_and(|e| {
+            e.event == "release" && e.to_folder.as_deref() == Some(unclaimed.as_str())
+        });
+    }
+    Ok(())
 }
 
 /// The most messages one step (intake, hand-out) of a run moves; the rest are left

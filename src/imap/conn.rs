@@ -91,37 +91,62 @@ impl Conn {
         if !line.starts_with(b"* OK") && !line.starts_with(b"* PREAUTH") {
             bail!(
                 "the server did not greet as an IMAP server: {}",
-                String::from_utf8_lossy(&line).trim_end()
+                crate::output::line(
+                    String::from_utf8_lossy(&line[..line.len().min(200)]).trim_end()
+                )
             );
         }
         Ok(line)
     }
 
-    /// Reads one complete response, following `{n}` literals.
+    /// Reads one complete response, following `{n}` literals. Nothing the server
+    /// says is trusted for a size: lines and literals are capped, and a literal's
+    /// buffer grows only with bytes that actually arrive.
     fn read_response(&mut self) -> Result<Vec<u8>> {
         let mut buf = Vec::new();
         loop {
             let start = buf.len();
-            let n = self
-                .io
+            let n = (&mut self.io)
+                .take(MAX_LINE as u64 + 1)
                 .read_until(b'\n', &mut buf)
                 .context("reading from the IMAP server")?;
             if n == 0 {
                 bail!("the IMAP server closed the connection");
             }
+            if n > MAX_LINE || buf.last() != Some(&b'\n') {
+                if n > MAX_LINE {
+                    bail!(
+                        "the IMAP server sent a line longer than {} MiB; giving up on it",
+                        MAX_LINE >> 20
+                    );
+                }
+                bail!("the IMAP server closed the connection in the middle of a line");
+            }
             if self.verbose {
                 let line = String::from_utf8_lossy(&buf[start..]);
-                eprintln!("S: {}", line.trim_end());
+                eprintln!("S: {}", crate::output::line(line.trim_end()));
             }
             match literal_len(&buf[start..]) {
-                Some(len) => {
-                    let at = buf.len();
-                    buf.resize(at + len, 0);
-                    self.io
-                        .read_exact(&mut buf[at..])
+                Literal::None => return Ok(buf),
+                Literal::TooLong(digits) => bail!(
+                    "the IMAP server announced a literal of {digits} bytes, more than the {} MiB limit; giving up on it",
+                    MAX_LITERAL >> 20
+                ),
+                Literal::Len(len) => {
+                    if buf.len() + len > MAX_RESPONSE {
+                        bail!(
+                            "the IMAP server sent a response larger than {} MiB; giving up on it",
+                            MAX_RESPONSE >> 20
+                        );
+                    }
+                    let got = (&mut self.io)
+                        .take(len as u64)
+                        .read_to_end(&mut buf)
                         .context("reading from the IMAP server")?;
+                    if got < len {
+                        bail!("the IMAP server closed the connection in the middle of a literal");
+                    }
                 }
-                None => return Ok(buf),
             }
         }
     }
@@ -134,7 +159,7 @@ impl Conn {
         for (cmd, shown) in cmds {
             let tag = self.next_tag();
             if self.verbose {
-                eprintln!("C: {tag} {shown}");
+                eprintln!("C: {tag} {}", crate::output::line(shown));
             }
             batch.extend_from_slice(tag.as_bytes());
             batch.push(b' ');
@@ -334,15 +359,49 @@ pub fn describe_failure(cmd: &str, done: &Done) -> String {
     )
 }
 
-fn literal_len(line: &[u8]) -> Option<usize> {
-    let line = line
+/// The longest line (outside literals) taken from a server: a SEARCH answer naming a
+/// few million UIDs still fits.
+const MAX_LINE: usize = 64 << 20;
+/// The largest literal: far above any message a mail server stores.
+const MAX_LITERAL: usize = 1 << 30;
+/// The largest whole response (a FETCH of one message with its literals).
+const MAX_RESPONSE: usize = 1 << 30;
+
+#[derive(Debug, PartialEq, Eq)]
+enum Literal {
+    None,
+    Len(usize),
+    /// Over the cap (or over any integer): the digits as sent, for the error.
+    TooLong(String),
+}
+
+fn literal_len(line: &[u8]) -> Literal {
+    let Some(line) = line
         .strip_suffix(b"\r\n")
-        .or_else(|| line.strip_suffix(b"\n"))?;
-    let line = line.strip_suffix(b"}")?;
-    let open = line.iter().rposition(|&b| b == b'{')?;
-    let digits = std::str::from_utf8(&line[open + 1..]).ok()?;
+        .or_else(|| line.strip_suffix(b"\n"))
+    else {
+        return Literal::None;
+    };
+    let Some(line) = line.strip_suffix(b"}") else {
+        return Literal::None;
+    };
+    let Some(open) = line.iter().rposition(|&b| b == b'{') else {
+        return Literal::None;
+    };
+    let Ok(digits) = std::str::from_utf8(&line[open + 1..]) else {
+        return Literal::None;
+    };
     let digits = digits.strip_suffix('+').unwrap_or(digits);
-    digits.parse().ok()
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Literal::None;
+    }
+    match digits.parse::<usize>() {
+        Ok(n) if n <= MAX_LITERAL => Literal::Len(n),
+        _ => {
+            let shown: String = digits.chars().take(40).collect();
+            Literal::TooLong(shown)
+        }
+    }
 }
 
 fn parse_tagged(tag: &str, resp: &[u8]) -> Option<Done> {
@@ -391,9 +450,22 @@ mod tests {
 
     #[test]
     fn literal_lengths() {
-        assert_eq!(literal_len(b"* 1 FETCH (BODY[] {12}\r\n"), Some(12));
-        assert_eq!(literal_len(b"* 1 FETCH (BODY[] {12+}\r\n"), Some(12));
-        assert_eq!(literal_len(b"* OK done\r\n"), None);
+        assert_eq!(literal_len(b"* 1 FETCH (BODY[] {12}\r\n"), Literal::Len(12));
+        assert_eq!(
+            literal_len(b"* 1 FETCH (BODY[] {12+}\r\n"),
+            Literal::Len(12)
+        );
+        assert_eq!(literal_len(b"* OK done\r\n"), Literal::None);
+        assert_eq!(literal_len(b"* OK {}\r\n"), Literal::None);
+        assert_eq!(literal_len(b"* OK {-1}\r\n"), Literal::None);
+        assert_eq!(
+            literal_len(b"* OK {18446744073709551615}\r\n"),
+            Literal::TooLong("18446744073709551615".into())
+        );
+        assert_eq!(
+            literal_len(b"* OK {99999999999999999999999999}\r\n"),
+            Literal::TooLong("99999999999999999999999999".into())
+        );
     }
 
     #[test]

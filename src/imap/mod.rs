@@ -45,7 +45,10 @@ pub enum Key {
     HeaderId(&'static str, String),
     /// A header containing a text.
     Header(&'static str, String),
-    /// RFC822.SIZE exactly this.
+    /// RFC822.SIZE this, as far as SEARCH can tell: Courier compares LARGER and
+    /// SMALLER with the size on disk (LF line ends), up to one byte per line less
+    /// than RFC822.SIZE, so the range reaches down to half. A narrowing only: the
+    /// caller compares RFC822.SIZE itself.
     Size(u32),
     Keyword(String),
     /// Arrival (INTERNALDATE) on or after this day, in the server's zone.
@@ -67,7 +70,11 @@ impl Key {
             Key::MessageId(m) => message_id_criteria("Message-ID", m),
             Key::HeaderId(f, m) => message_id_criteria(f, m),
             Key::Header(f, v) => format!("HEADER {f} {}", quote(&search_text(v))),
-            Key::Size(n) => format!("LARGER {} SMALLER {}", n.saturating_sub(1), n + 1),
+            Key::Size(n) => format!(
+                "LARGER {} SMALLER {}",
+                (n / 2).saturating_sub(1),
+                n.saturating_add(1)
+            ),
             Key::Keyword(k) => format!("KEYWORD {k}"),
             Key::Since(d) => format!("SINCE {}", d.format("%d-%b-%Y")),
             Key::Before(d) => format!("BEFORE {}", d.format("%d-%b-%Y")),
@@ -126,6 +133,9 @@ pub struct Mailbox {
     /// Folders listed with LOGIN, until `children` uses them.
     prelisted: Option<Vec<FolderInfo>>,
     host: String,
+    /// Per folder, whether its PERMANENTFLAGS (from SELECT) had `\*`: a server
+    /// without it (Exchange) forgets or refuses custom keywords.
+    keeps: std::collections::HashMap<String, bool>,
 }
 
 /// What `fetch_queues` hands over: a folder's message count first (room can be
@@ -325,14 +335,41 @@ fn handshake(acct: &ImapAccount, tcp: TcpStream) -> Result<Stream> {
     match connector.connect(&acct.host, tcp) {
         Ok(s) => Ok(Stream::Tls(Box::new(s))),
         Err(native_tls::HandshakeError::Failure(e)) => Err(anyhow!(
-            "TLS with {}:{} failed: {e}\nIf the server uses a private CA, set imap.ca_file to its certificate; certificates are always verified.",
+            "TLS with {}:{} failed: {e}\n{}",
             acct.host,
-            acct.port
+            acct.port,
+            tls_hint(&e.to_string(), &acct.host)
         )),
         Err(native_tls::HandshakeError::WouldBlock(_)) => {
             bail!("TLS handshake with {} timed out", acct.host)
         }
     }
+}
+
+/// What to do about a failed TLS handshake, from the verifier's reason (OpenSSL's
+/// names for X509_V_ERR_*): only an unknown issuer is fixed by imap.ca_file.
+fn tls_hint(error: &str, host: &str) -> String {
+    let e = error.to_ascii_lowercase();
+    if e.contains("certificate has expired") {
+        return "The server's certificate has expired: the server needs a new one (imap.ca_file does not help).".into();
+    }
+    if e.contains("certificate is not yet valid") {
+        return "The server's certificate is not valid yet: check the clocks of this machine and the server.".into();
+    }
+    if e.contains("hostname mismatch") || e.contains("ip address mismatch") {
+        return format!(
+            "The server's certificate is not for {host}: set imap.host to a name the certificate lists (imap.ca_file does not help)."
+        );
+    }
+    if e.contains("unable to get local issuer")
+        || e.contains("self-signed")
+        || e.contains("self signed")
+        || e.contains("unable to verify the first certificate")
+        || e.contains("unable to get issuer")
+    {
+        return "The certificate's issuer is not trusted here: if the server uses a private CA, set imap.ca_file to its certificate; certificates are always verified.".into();
+    }
+    "Certificates are always verified; check the server's TLS set-up.".into()
 }
 
 impl Mailbox {
@@ -400,28 +437,13 @@ impl Mailbox {
         let cmd = format!("LOGIN {} {}", quote(&acct.user), quote(&password));
         let shown = format!("LOGIN {} <password hidden>", quote(&acct.user));
         let mut caps = BTreeSet::new();
-        // NAMESPACE and the LIST of the member folders go with LOGIN to save round
-        // trips. A server without NAMESPACE says BAD, and the separator then comes from
-        // LIST; the pattern does not depend on the prefix or separator it will report.
-        let listing = list_cmd(&format!("*{}*", claimed.replace('/', "*")));
-        let cmds: [(&[u8], &str); 3] = [
-            (cmd.as_bytes(), &shown),
-            (b"NAMESPACE", "NAMESPACE"),
-            (listing.as_bytes(), &listing),
-        ];
-        let (mut ns_lines, mut listed) = (Vec::new(), Vec::new());
-        let mut dones = conn
-            .pipeline_shown(&cmds, |i, r| match i {
-                0 => collect_caps(r, &mut caps),
-                1 => ns_lines.push(r.to_vec()),
-                _ => listed.extend(folder_info(r)),
-            })?
-            .into_iter();
-        let (Some(done), Some(ns_done), Some(list_done)) =
-            (dones.next(), dones.next(), dones.next())
-        else {
-            bail!("the IMAP server answered fewer commands than were sent");
-        };
+        // LOGIN goes alone: Courier hands the connection to a new process after
+        // LOGIN and drops whatever came in the same write, so pipelining starts only
+        // after LOGIN's OK.
+        let mut dones = conn.pipeline_shown(&[(cmd.as_bytes(), &shown)], |_, r| {
+            collect_caps(r, &mut caps)
+        })?;
+        let done = dones.remove(0);
         if done.status != Status::Ok {
             bail!(
                 "IMAP login as {} on {} failed: {}\nCheck the password that imap.password_* gives.",
@@ -438,13 +460,36 @@ impl Mailbox {
                 .map(|s| s.to_ascii_uppercase())
                 .collect();
         }
-        // Capabilities before login are a short list on Dovecot and Exchange: ask again.
-        if !caps.contains("IMAP4REV1") {
+        // NAMESPACE and the LIST of the member folders go together (with CAPABILITY
+        // when the list before login was short, as on Dovecot and Exchange) to save
+        // round trips. A server without NAMESPACE says BAD, and the separator then
+        // comes from LIST; the pattern does not depend on the prefix or separator it
+        // will report.
+        let listing = list_cmd(&format!("*{}*", claimed.replace('/', "*")));
+        let ask_caps = !caps.contains("IMAP4REV1");
+        if ask_caps {
             caps.clear();
-            let done = conn.run_each("CAPABILITY", |r| collect_caps(r, &mut caps))?;
-            if done.status != Status::Ok {
-                bail!("{}", conn::describe_failure("CAPABILITY", &done));
-            }
+        }
+        let mut cmds: Vec<(&[u8], &str)> =
+            vec![(b"NAMESPACE", "NAMESPACE"), (listing.as_bytes(), &listing)];
+        if ask_caps {
+            cmds.push((b"CAPABILITY", "CAPABILITY"));
+        }
+        let (mut ns_lines, mut listed) = (Vec::new(), Vec::new());
+        let mut dones = conn
+            .pipeline_shown(&cmds, |i, r| match i {
+                0 => ns_lines.push(r.to_vec()),
+                1 => listed.extend(folder_info(r)),
+                _ => collect_caps(r, &mut caps),
+            })?
+            .into_iter();
+        let (Some(ns_done), Some(list_done)) = (dones.next(), dones.next()) else {
+            bail!("the IMAP server answered fewer commands than were sent");
+        };
+        if let Some(cap_done) = dones.next()
+            && cap_done.status != Status::Ok
+        {
+            bail!("{}", conn::describe_failure("CAPABILITY", &cap_done));
         }
         let namespace = (ns_done.status == Status::Ok).then_some(ns_lines);
         let mut mb = Mailbox {
@@ -456,6 +501,7 @@ impl Mailbox {
             highest_modseq: None,
             prelisted: (list_done.status == Status::Ok).then_some(listed),
             host: acct.host.clone(),
+            keeps: Default::default(),
         };
         mb.read_namespace(namespace)?;
         Ok(mb)
@@ -583,7 +629,9 @@ impl Mailbox {
         let cmd = self.open_cmd(folder, write);
         let mut exists = 0;
         let mut highest = None;
+        let mut keeps = None;
         let done = self.conn.run_each(&cmd, |r| {
+            keeps = keeps.or(permanent_keywords(r));
             if let Some(h) = highest_modseq_code(r) {
                 highest = Some(h);
             } else if let Ok((_, Response::MailboxData(MailboxDatum::Exists(n)))) =
@@ -598,7 +646,20 @@ impl Mailbox {
             return Err(self.open_failed(folder, &done));
         }
         self.selected = Some((folder.to_string(), write));
+        if write && let Some(k) = keeps {
+            self.keeps.insert(folder.to_string(), k);
+        }
         Ok(exists)
+    }
+
+    /// Whether custom keywords stored in `folder` stay there (PERMANENTFLAGS has
+    /// `\*`); SELECTs it when no SELECT has told yet. A server that says nothing
+    /// about PERMANENTFLAGS is taken to keep them.
+    pub fn keeps_keywords(&mut self, folder: &str) -> Result<bool> {
+        if !self.keeps.contains_key(folder) {
+            self.open(folder, true)?;
+        }
+        Ok(self.keeps.get(folder).copied().unwrap_or(true))
     }
 
     fn open_failed(&self, folder: &str, done: &Done) -> anyhow::Error {
@@ -962,17 +1023,50 @@ impl Mailbox {
             }
             return Ok(());
         }
+        // Keywords where the folder keeps none: what the server would forget (or
+        // refuse) is not sent; the system flags still are.
+        let system: Vec<String> = flags
+            .iter()
+            .filter(|f| f.starts_with('\\'))
+            .cloned()
+            .collect();
+        let flags: &[String] = if self.keeps.get(folder) == Some(&false) {
+            &system
+        } else {
+            flags
+        };
+        if flags.is_empty() {
+            return Ok(());
+        }
         let cmd = format!(
             "UID STORE {} {sign}FLAGS.SILENT ({})",
             uid_set(uids),
             flags.join(" ")
         );
-        if matches!(&self.selected, Some((f, true)) if f == folder) {
-            return self.conn.run_ok(&cmd).map(|_| ());
+        let stored = if matches!(&self.selected, Some((f, true)) if f == folder) {
+            self.conn.run_ok(&cmd).map(|_| ())
+        } else {
+            // Opening the folder and storing go in one round trip: a STORE cannot
+            // run before the SELECT ahead of it, and fails with it.
+            self.select_then(folder, &cmd, |_| {})
+        };
+        match stored {
+            // Refused for its keywords by a folder that keeps none, as the SELECT
+            // just told: the system flags alone.
+            Err(_)
+                if self.keeps.get(folder) == Some(&false)
+                    && system.len() < flags.len()
+                    && matches!(&self.selected, Some((f, true)) if f == folder) =>
+            {
+                let system = system.clone();
+                let change = match change {
+                    Flags::Add(_) => Flags::Add(&system),
+                    Flags::Remove(_) => Flags::Remove(&system),
+                };
+                self.store(folder, uids, change)
+            }
+            r => r,
         }
-        // Opening the folder and storing go in one round trip: a STORE cannot run
-        // before the SELECT ahead of it, and fails with it.
-        self.select_then(folder, &cmd, |_| {})
     }
 
     /// SELECT of `folder` and `cmd` in one round trip (SELECT is a barrier: the
@@ -980,8 +1074,10 @@ impl Mailbox {
     fn select_then(&mut self, folder: &str, cmd: &str, mut each: impl FnMut(&[u8])) -> Result<()> {
         let cmds = [self.open_cmd(folder, true), cmd.to_string()];
         let mut highest = None;
+        let mut keeps = None;
         let dones = self.conn.pipeline(&cmds, |i, r| {
             if i == 0 {
+                keeps = keeps.or(permanent_keywords(r));
                 highest = highest.or(highest_modseq_code(r));
             } else {
                 each(r);
@@ -996,6 +1092,9 @@ impl Mailbox {
         }
         self.selected = Some((folder.to_string(), true));
         self.highest_modseq = highest;
+        if let Some(k) = keeps {
+            self.keeps.insert(folder.to_string(), k);
+        }
         if done.status != Status::Ok {
             bail!("{}", conn::describe_failure(cmd, done));
         }
@@ -1713,6 +1812,15 @@ fn highest_modseq_code(r: &[u8]) -> Option<u64> {
     std::str::from_utf8(&rest[..end]).ok()?.parse().ok()
 }
 
+/// `* OK [PERMANENTFLAGS (\Seen \*)]` → whether custom keywords are kept.
+fn permanent_keywords(r: &[u8]) -> Option<bool> {
+    let text = String::from_utf8_lossy(r);
+    let rest = text.strip_prefix("* OK [")?;
+    let (code, _) = rest.split_once(']')?;
+    let list = code.strip_prefix("PERMANENTFLAGS")?;
+    Some(list.split([' ', '(', ')']).any(|f| f == "\\*"))
+}
+
 fn collect_caps(r: &[u8], caps: &mut BTreeSet<String>) {
     let text = String::from_utf8_lossy(r);
     if let Some(rest) = text.strip_prefix("* CAPABILITY ") {
@@ -1954,6 +2062,57 @@ mod tests {
         assert_eq!(copyuid_pairs("APPENDUID 9 4", &[4]), None);
         assert_eq!(set_members("2:4,9", &[1, 3, 9, 10]), Some(vec![3, 9]));
         assert_eq!(set_members("x", &[1]), None);
+    }
+
+    #[test]
+    fn permanentflags_tell_whether_keywords_stay() {
+        assert_eq!(
+            permanent_keywords(b"* OK [PERMANENTFLAGS (\\Answered \\Seen \\*)] Ok\r\n"),
+            Some(true)
+        );
+        assert_eq!(
+            permanent_keywords(b"* OK [PERMANENTFLAGS (\\Answered \\Seen)] Limited\r\n"),
+            Some(false)
+        );
+        assert_eq!(
+            permanent_keywords(b"* OK [PERMANENTFLAGS ()] x\r\n"),
+            Some(false)
+        );
+        assert_eq!(permanent_keywords(b"* OK [UIDVALIDITY 3] x\r\n"), None);
+        assert_eq!(permanent_keywords(b"* OK [PERMANENTFLAGS (\r\n"), None);
+    }
+
+    #[test]
+    fn tls_hints_name_the_cause() {
+        let h = tls_hint("certificate verify failed: (certificate has expired)", "h");
+        assert!(
+            h.contains("expired") && !h.contains("set imap.ca_file"),
+            "{h}"
+        );
+        let h = tls_hint("certificate verify failed: (Hostname mismatch)", "mail.x");
+        assert!(
+            h.contains("not for mail.x") && !h.contains("set imap.ca_file"),
+            "{h}"
+        );
+        let h = tls_hint("(IP address mismatch)", "127.0.0.1");
+        assert!(h.contains("not for 127.0.0.1"), "{h}");
+        let h = tls_hint("(unable to get local issuer certificate)", "h");
+        assert!(h.contains("set imap.ca_file"), "{h}");
+        let h = tls_hint("(self-signed certificate in certificate chain)", "h");
+        assert!(h.contains("set imap.ca_file"), "{h}");
+        assert!(!tls_hint("handshake failure", "h").contains("ca_file"));
+    }
+
+    #[test]
+    fn a_size_search_also_finds_the_size_on_disk() {
+        // 38 bytes with CRLF are 34 on a Courier Maildir with LF: both must match.
+        let r = Key::Size(38).render();
+        assert_eq!(r, "LARGER 18 SMALLER 39");
+        assert_eq!(Key::Size(0).render(), "LARGER 0 SMALLER 1");
+        assert_eq!(
+            Key::Size(u32::MAX).render(),
+            format!("LARGER {} SMALLER {}", u32::MAX / 2 - 1, u32::MAX)
+        );
     }
 
     #[test]

@@ -3,10 +3,15 @@
 
 #![allow(dead_code)]
 
+pub mod courier;
 pub mod https;
+pub mod imapc;
 pub mod relay;
 pub mod seed;
 pub mod smtp;
+
+#[allow(unused_imports)]
+pub use courier::Courier;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -335,6 +340,88 @@ impl Drop for Dovecot {
     }
 }
 
+/// What the tests look at on any server: Dovecot through doveadm, others through
+/// a plain IMAP session. Folder names are given as the rules write them.
+pub trait Server {
+    fn name(&self) -> &'static str;
+    fn imap_port(&self) -> u16;
+    fn imaps_port(&self) -> u16;
+    fn ca(&self) -> PathBuf;
+    fn folders(&self) -> Vec<String>;
+    fn locate(&self, mid: &str) -> Vec<(String, String, String)>;
+    fn all_flags(&self) -> Vec<(String, String)>;
+    fn count(&self, folder: &str) -> usize;
+    fn append(&self, folder: &str, flags: &str, date: &str, msg: &[u8]);
+    /// The server's name of a folder as the rules name it (what mailduty prints).
+    fn path(&self, folder: &str) -> String {
+        folder.to_string()
+    }
+}
+
+/// So that `&server` works where a test holds `&dyn Server` already.
+impl<T: Server + ?Sized> Server for &T {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+    fn imap_port(&self) -> u16 {
+        (**self).imap_port()
+    }
+    fn imaps_port(&self) -> u16 {
+        (**self).imaps_port()
+    }
+    fn ca(&self) -> PathBuf {
+        (**self).ca()
+    }
+    fn folders(&self) -> Vec<String> {
+        (**self).folders()
+    }
+    fn locate(&self, mid: &str) -> Vec<(String, String, String)> {
+        (**self).locate(mid)
+    }
+    fn all_flags(&self) -> Vec<(String, String)> {
+        (**self).all_flags()
+    }
+    fn count(&self, folder: &str) -> usize {
+        (**self).count(folder)
+    }
+    fn append(&self, folder: &str, flags: &str, date: &str, msg: &[u8]) {
+        (**self).append(folder, flags, date, msg)
+    }
+    fn path(&self, folder: &str) -> String {
+        (**self).path(folder)
+    }
+}
+
+impl Server for Dovecot {
+    fn name(&self) -> &'static str {
+        "dovecot"
+    }
+    fn imap_port(&self) -> u16 {
+        self.imap_port
+    }
+    fn imaps_port(&self) -> u16 {
+        self.imaps_port
+    }
+    fn ca(&self) -> PathBuf {
+        Dovecot::ca(self)
+    }
+    fn folders(&self) -> Vec<String> {
+        Dovecot::folders(self)
+    }
+    fn locate(&self, mid: &str) -> Vec<(String, String, String)> {
+        Dovecot::locate(self, mid)
+    }
+    fn all_flags(&self) -> Vec<(String, String)> {
+        Dovecot::all_flags(self)
+    }
+    fn count(&self, folder: &str) -> usize {
+        Dovecot::count(self, folder)
+    }
+    fn append(&self, folder: &str, flags: &str, date: &str, msg: &[u8]) {
+        Dovecot::append(self, folder, flags, date, msg)
+    }
+}
+
 /// The unprivileged user mail processes run as (Dovecot refuses root).
 fn mail_owner() -> (u32, u32) {
     let out = Command::new("id").args(["-u", "nobody"]).output().unwrap();
@@ -424,6 +511,91 @@ fn make_certs(d: &Path) {
     ]);
 }
 
+/// What is wrong with a certificate that `bad_cert` makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadCert {
+    /// Its validity ended before it was made.
+    Expired,
+    /// For mail.example.org only, not for 127.0.0.1 or localhost.
+    WrongHost,
+}
+
+/// A CA and a server certificate signed by it with one defect; the issuer is
+/// trusted once the CA is given as ca_file, so only the defect remains.
+/// Returns (dir, ca.crt, server.crt, server.key).
+pub fn bad_cert(kind: BadCert) -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .current_dir(d)
+            .args(args)
+            .output()
+            .expect("openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=mailduty test CA",
+    ]);
+    let (cn, san, days) = match kind {
+        BadCert::Expired => ("localhost", "DNS:localhost,IP:127.0.0.1", "-1"),
+        BadCert::WrongHost => ("mail.example.org", "DNS:mail.example.org", "2"),
+    };
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        &format!("/CN={cn}"),
+    ]);
+    std::fs::write(
+        d.join("san.ext"),
+        format!("subjectAltName={san}\nbasicConstraints=CA:FALSE\n"),
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        days,
+        "-extfile",
+        "san.ext",
+    ]);
+    // Dovecot reads the key as root before dropping privileges; the dir stays private.
+    let (ca, crt, key) = (d.join("ca.crt"), d.join("server.crt"), d.join("server.key"));
+    (dir, ca, crt, key)
+}
+
 /// A rules file in a temp dir, and the binary run against it.
 pub struct Team {
     pub dir: tempfile::TempDir,
@@ -438,11 +610,11 @@ pub const ALWAYS_OPEN: &str = "business_hours: { start: \"00:00\", end: \"24:00\
 
 impl Team {
     /// Rules for `dc` over implicit TLS with its CA, plus `members`.
-    pub fn tls(dc: &Dovecot, members: &str) -> Team {
+    pub fn tls(dc: &dyn Server, members: &str) -> Team {
         Team::with_imap(
             &format!(
                 "  host: 127.0.0.1\n  port: {}\n  tls: implicit\n  ca_file: {}\n",
-                dc.imaps_port,
+                dc.imaps_port(),
                 dc.ca().display()
             ),
             members,

@@ -271,3 +271,158 @@ fn cut_pipe(client: TcpStream, server_port: u16, state: Arc<Mutex<CutState>>) {
     let _ = to_server.shutdown(std::net::Shutdown::Both);
     let _ = client.shutdown(std::net::Shutdown::Both);
 }
+
+/// How `NoKeywords` treats a STORE of a keyword.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeywordStore {
+    /// Accepted and forgotten, as RFC 3501 allows a server without `\*`.
+    Ignored,
+    /// Answered NO, as some such servers do.
+    Refused,
+}
+
+/// A relay that makes the server look like one without custom keywords (Exchange):
+/// PERMANENTFLAGS and FLAGS lose `\*` and every keyword, keywords in STORE and APPEND
+/// never reach the server (or the STORE is refused).
+pub struct NoKeywords {
+    pub port: u16,
+}
+
+impl NoKeywords {
+    pub fn start(server_port: u16, mode: KeywordStore) -> NoKeywords {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { break };
+                std::thread::spawn(move || no_keywords_pipe(client, server_port, mode));
+            }
+        });
+        NoKeywords { port }
+    }
+}
+
+/// The literal length a line announces at its end (`{12}` or `{12+}`).
+fn trailing_literal(line: &[u8]) -> Option<usize> {
+    let l = line
+        .strip_suffix(b"\r\n")
+        .or_else(|| line.strip_suffix(b"\n"))?;
+    let l = l.strip_suffix(b"}")?;
+    let open = l.iter().rposition(|&b| b == b'{')?;
+    let d = std::str::from_utf8(&l[open + 1..]).ok()?;
+    d.strip_suffix('+').unwrap_or(d).parse().ok()
+}
+
+/// Keeps the system flags of a parenthesised list, `\*` dropped too.
+fn system_flags(list: &str) -> String {
+    list.split_whitespace()
+        .filter(|f| f.starts_with('\\') && *f != "\\*")
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Rewrites the first `(`…`)` after `from` with `system_flags`; whether a flag went.
+fn strip_list(line: &str, from: usize) -> (String, bool) {
+    let Some(open) = line[from..].find('(').map(|i| i + from) else {
+        return (line.to_string(), false);
+    };
+    let Some(close) = line[open..].find(')').map(|i| i + open) else {
+        return (line.to_string(), false);
+    };
+    let inner = &line[open + 1..close];
+    let kept = system_flags(inner);
+    let dropped = kept.split_whitespace().count() != inner.split_whitespace().count();
+    (
+        format!("{}({kept}){}", &line[..open], &line[close + 1..]),
+        dropped,
+    )
+}
+
+fn no_keywords_pipe(client: TcpStream, server_port: u16, mode: KeywordStore) {
+    let Ok(server) = TcpStream::connect(("127.0.0.1", server_port)) else {
+        return;
+    };
+    let to_client = Arc::new(Mutex::new(client.try_clone().unwrap()));
+    let tc = to_client.clone();
+    // Refused STOREs go to the server as NOOP, whose tagged OK turns into the NO, so
+    // answers keep the order of the commands.
+    let refused: Arc<Mutex<std::collections::HashSet<String>>> = Arc::default();
+    let refused_s = refused.clone();
+    let server_in = server.try_clone().unwrap();
+    std::thread::spawn(move || {
+        let mut r = BufReader::new(server_in);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            match r.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            let text = String::from_utf8_lossy(&line).to_string();
+            let tag = text.split(' ').next().unwrap_or("").to_string();
+            let out = if refused_s.lock().unwrap().remove(&tag) {
+                format!("{tag} NO [CANNOT] Keywords are not supported\r\n").into_bytes()
+            } else if let Some(at) = text.find("[PERMANENTFLAGS (") {
+                strip_list(&text, at).0.into_bytes()
+            } else if text.starts_with("* FLAGS (") {
+                strip_list(&text, 0).0.into_bytes()
+            } else {
+                line.clone()
+            };
+            let mut c = tc.lock().unwrap();
+            if c.write_all(&out).is_err() {
+                break;
+            }
+            if let Some(n) = trailing_literal(&line) {
+                let mut buf = vec![0u8; n];
+                if std::io::Read::read_exact(&mut r, &mut buf).is_err()
+                    || c.write_all(&buf).is_err()
+                {
+                    break;
+                }
+            }
+        }
+        let _ = tc.lock().unwrap().shutdown(std::net::Shutdown::Both);
+    });
+    let mut r = BufReader::new(client);
+    let mut to_server = server;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match r.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let literal = trailing_literal(&line);
+        let text = String::from_utf8_lossy(&line).to_string();
+        let upper = text.to_ascii_uppercase();
+        let mut out = line.clone();
+        if let Some(at) = upper.find(" STORE ") {
+            let (rewritten, dropped) = strip_list(&text, at);
+            if dropped && mode == KeywordStore::Refused {
+                let tag = text.split_whitespace().next().unwrap_or("*").to_string();
+                out = format!("{tag} NOOP\r\n").into_bytes();
+                refused.lock().unwrap().insert(tag);
+            } else {
+                out = rewritten.into_bytes();
+            }
+        } else if let Some(at) = upper.find(" APPEND ") {
+            // The flag list comes before the date and the literal.
+            if upper[at..].contains('(') {
+                out = strip_list(&text, at).0.into_bytes();
+            }
+        }
+        if to_server.write_all(&out).is_err() {
+            break;
+        }
+        if let Some(n) = literal {
+            let mut buf = vec![0u8; n];
+            if std::io::Read::read_exact(&mut r, &mut buf).is_err()
+                || to_server.write_all(&buf).is_err()
+            {
+                break;
+            }
+        }
+    }
+    let _ = to_server.shutdown(std::net::Shutdown::Both);
+}

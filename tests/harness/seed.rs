@@ -3,7 +3,7 @@
 
 use base64::Engine;
 
-use super::Dovecot;
+use super::Server;
 
 pub struct Seeded {
     pub subject: &'static str,
@@ -39,7 +39,7 @@ pub fn hours_ago(hours: i64) -> String {
         .to_string()
 }
 
-pub fn seed(dc: &Dovecot) -> Vec<Seeded> {
+pub fn seed(dc: &dyn Server) -> Vec<Seeded> {
     let mut out = Vec::new();
     let mut add = |folder: &'static str,
                    age: i64,
@@ -125,7 +125,7 @@ pub fn seed(dc: &Dovecot) -> Vec<Seeded> {
 }
 
 /// One plain message with a given Message-ID in 未対応.
-pub fn one(dc: &Dovecot, mid: &str) {
+pub fn one(dc: &dyn Server, mid: &str) {
     dc.append(
         "未対応",
         "",
