@@ -38,6 +38,9 @@ pub fn run(
                 _ => desk.find_active(id),
             };
             let res = found.and_then(|it| one(ctx, &mut desk, &it, action, &me, force, out));
+            if res.is_ok() {
+                super::notify_after(ctx, &mut desk);
+            }
             desk.close();
             return res;
         }
