@@ -113,7 +113,8 @@ pub fn load(mb: &mut Mailbox, rules: &Rules, paths: &Paths, scope: Scope) -> Res
     let names: Vec<String> = folders.iter().map(|f| f.0.clone()).collect();
     mb.fetch_queues(&names, |k, q| match q {
         // Growing by doubling would briefly hold the queue twice at 100,000 messages.
-        Queued::Size(n) => items.reserve(n as usize),
+        // The count comes from the server: a hint, never an allocation it chooses.
+        Queued::Size(n) => items.reserve((n as usize).min(100_000)),
         Queued::Message(m) => {
             let (folder, status, owner) = &folders[k];
             items.push(item(m, folder, *status, owner.clone()))
@@ -131,7 +132,7 @@ pub fn load_ids(mb: &mut Mailbox, rules: &Rules, paths: &Paths) -> Result<Vec<It
     let mut items = Vec::new();
     let names: Vec<String> = folders.iter().map(|f| f.0.clone()).collect();
     mb.fetch_queues_with(&names, "MESSAGE-ID", |k, q| match q {
-        Queued::Size(n) => items.reserve(n as usize),
+        Queued::Size(n) => items.reserve((n as usize).min(100_000)),
         Queued::Message(m) => {
             let (folder, status, owner) = &folders[k];
             items.push(item(m, folder, *status, owner.clone()))

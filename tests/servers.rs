@@ -152,6 +152,8 @@ fn hostile_payloads() -> Vec<Vec<u8>> {
         "* LIST () NIL {3}\r\nabc\r\n",
         "* LIST (\\HasNoChildren \"/\" \"\r\n",
         "* 4294967296 EXISTS\r\n",
+        // Fits a u32: a count taken as an allocation size would abort the process.
+        "* 4294967295 EXISTS\r\n",
         "* 1 FETCH (UID 4294967296 FLAGS (\\Seen) RFC822.SIZE 99999999999999999999)\r\n",
         "* 1 FETCH (UID 1 FLAGS (\\Seen) INTERNALDATE \"99-Xyz-99999 99:99:99 +9999\" RFC822.SIZE 5 BODY[HEADER.FIELDS (MESSAGE-ID)] {5}\r\nhello)\r\n",
         "* 1 FETCH (UID 1 RFC822.SIZE 4294967295 BODY[] {3}\r\nabc)\r\n",

@@ -53,7 +53,10 @@ pub fn run(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
         Ok(None) => eprintln!(
             "mailduty: warning: no Sent folder: the server marks none \\Sent, so replies sent from mail clients are not seen; set folders.sent to the folder your clients file sent mail in (e.g. INBOX.Sent on Courier)"
         ),
-        Err(e) => eprintln!("mailduty: warning: {e:#}"),
+        Err(e) => eprintln!(
+            "mailduty: warning: {}",
+            crate::output::line(&format!("{e:#}"))
+        ),
     }
     if !caps.condstore {
         ctx.say(

@@ -147,7 +147,8 @@ fn overdue_alerts(ctx: &Ctx, desk: &mut desk::Desk<'_>, now: DateTime<Utc>) {
         .and_then(|items| crate::notify::record_overdue(desk, &items, now));
     if let Err(e) = res {
         eprintln!(
-            "mailduty: warning: overdue alerts not recorded ({e:#}); the next run records them"
+            "mailduty: warning: overdue alerts not recorded ({}); the next run records them",
+            crate::output::line(&format!("{e:#}"))
         );
     }
 }
