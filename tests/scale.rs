@@ -311,7 +311,9 @@ fn twenty_thousand_events_in_the_window_are_read_in_short_commands() {
     );
     assert!(longest_command(&err) < 8_200, "{}", longest_command(&err));
     let (_, trips) = trips(&err);
-    assert!(trips <= 8, "report: {trips} round trips");
+    // LOGIN alone (a server may drop what came with it), NAMESPACE and LIST, the
+    // queue, the window's SEARCH, its FETCHes pipelined, quota and folder sizes.
+    assert!(trips <= 9, "report: {trips} round trips");
 }
 
 fn ago(hours: i64) -> std::time::SystemTime {
