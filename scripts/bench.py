@@ -54,7 +54,7 @@ class Server:
         os.chmod(self.dir, 0o755)
         self.port = free_port()
         # A second listener lets one server be reached both through a delayed link
-        # and around it (scripts/bench.py tcp_rows).
+        # and around it (tcp_rows).
         self.port2 = free_port() if second_port else None
         second = (f"""  inet_listener imap2 {{
     address = 127.0.0.1
@@ -565,6 +565,7 @@ def claim_history_rows(bin_, runs):
     finally:
         srv.stop()
     return rows
+
 
 HISTORY = '"&W,5f3Fxla3Q-"'  # 対応履歴
 TANAKA = '"&W,5f3E4t-/tanaka"'  # 対応中/tanaka
