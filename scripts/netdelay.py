@@ -6,7 +6,7 @@ has `-j NFQUEUE --queue-num N` on OUTPUT, so each packet is held once: a 25 ms h
 makes a 50 ms round trip that TCP sees as a real link (handshake, slow start, ACK
 clocking), unlike a relay that delays whole chunks.
 
-Usage: netdelay.py QUEUE_NUM DELAY_MS. Prints "ready" once bound; exits on SIGTERM.
+Usage: netdelay.py QUEUE_NUM DELAY_MS. Prints "ready" once bound; exits on SIGTERM or SIGINT.
 """
 import collections
 import os
@@ -23,7 +23,8 @@ def main():
     held = collections.deque()
     clock = time.monotonic
     stop = []
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.append(1))
 
     def hold(pkt):
         # No verdict in the callback: the kernel keeps the packet until accept().
