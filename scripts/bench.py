@@ -7,15 +7,18 @@ Prints a Markdown table of medians; BENCHMARKS.md holds the latest output.
 """
 import datetime
 import imaplib
+import json
 import os
 import platform
 import resource
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 FIELDS = "MESSAGE-ID FROM TO SUBJECT DATE IN-REPLY-TO REFERENCES"
@@ -46,10 +49,18 @@ def floor(port):
 
 
 class Server:
-    def __init__(self):
+    def __init__(self, second_port=False):
         self.dir = tempfile.mkdtemp(prefix="mdbench.")
         os.chmod(self.dir, 0o755)
         self.port = free_port()
+        # A second listener lets one server be reached both through a delayed link
+        # and around it (tcp_rows).
+        self.port2 = free_port() if second_port else None
+        second = (f"""  inet_listener imap2 {{
+    address = 127.0.0.1
+    port = {self.port2}
+  }}
+""" if second_port else "")
         d = self.dir
         for sub in ("run", "state", "home"):
             os.makedirs(os.path.join(d, sub))
@@ -85,7 +96,7 @@ service imap-login {{
     address = 127.0.0.1
     port = {self.port}
   }}
-  inet_listener imaps {{
+{second}  inet_listener imaps {{
     port = 0
   }}
 }}
@@ -555,6 +566,216 @@ def claim_history_rows(bin_, runs):
         srv.stop()
     return rows
 
+
+HISTORY = '"&W,5f3Fxla3Q-"'  # 対応履歴
+TANAKA = '"&W,5f3E4t-/tanaka"'  # 対応中/tanaka
+
+
+def floor_claim(port, mid, seq):
+    """The reference claimer: LOGIN, SELECT 未対応, one UID SEARCH for the Message-ID,
+    UID MOVE into the member's folder, APPEND of the history event. No race guard
+    and no copy check. It times itself from connect to the APPEND's OK; LOGOUT is
+    sent without waiting, as mailduty does."""
+    t = time.perf_counter()
+    m = imaplib.IMAP4("127.0.0.1", port)
+    m.login("support", PASSWORD)
+    m.select('"&Zypb,l,c-"')  # 未対応
+    typ, data = m.uid("SEARCH", "HEADER", "Message-ID", f'"{mid}"')
+    uids = data[0].split()
+    assert typ == "OK" and len(uids) == 1, (typ, data)
+    typ, _ = m.uid("MOVE", uids[0].decode(), TANAKA)
+    assert typ == "OK", typ
+    typ, _ = m.append(HISTORY, None, None, event_mail("claim", 900000 + seq, mid.strip("<>"), time.time()))
+    assert typ == "OK", typ
+    elapsed = time.perf_counter() - t
+    m.send(b"Z LOGOUT\r\n")
+    m.shutdown()
+    print(elapsed)
+
+
+def link_probe(port):
+    """One TCP connect (the handshake: one round trip) and one LOGIN (one round trip)."""
+    t = time.perf_counter()
+    socket.create_connection(("127.0.0.1", port)).close()
+    connect = time.perf_counter() - t
+    m = imaplib.IMAP4("127.0.0.1", port)
+    t = time.perf_counter()
+    m.login("support", PASSWORD)
+    login = time.perf_counter() - t
+    m.logout()
+    return connect, login
+
+
+NS_PREFIX = "mdbench"
+
+
+def netns_list():
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    return [line.split()[0] for line in out.splitlines() if line.strip()]
+
+
+def netns_remove(ns):
+    """Ends every process left in the namespace (ours: the delayer, Dovecot), then
+    deletes it; its iptables rules go with it. The host's rules are never touched."""
+    pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout.split()
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids:
+            try:
+                os.kill(int(pid), sig)
+            except ProcessLookupError:
+                pass
+        for _ in range(50):
+            pids = [p for p in pids if os.path.exists(f"/proc/{p}")]
+            if not pids:
+                break
+            time.sleep(0.1)
+        if not pids:
+            break
+    subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+    if ns in netns_list():
+        sys.stderr.write(f"bench: could not delete network namespace {ns}: run `ip netns del {ns}`\n")
+
+
+def tcp_rows(bin_, runs, rtt):
+    """claim and list at `rtt` over a real TCP link: Dovecot, mailduty and the reference
+    clients in a network namespace of their own, whose loopback packets to and from
+    Dovecot's port are held rtt/2 by scripts/netdelay.py (NFQUEUE; no netem here).
+    The same server is also reached through the in-process relay, for comparison."""
+    py = os.environ.get("BENCH_NETDELAY_PY")
+    if not py:
+        sys.exit("bench: BENCH_NETDELAY_PY (a Python with NetfilterQueue) is not set; run scripts/bench")
+    # A namespace left by a run that was killed outright (its pid is gone).
+    for old in netns_list():
+        if old.startswith(NS_PREFIX) and old[len(NS_PREFIX):].isdigit() \
+                and not os.path.exists(f"/proc/{old[len(NS_PREFIX):]}"):
+            netns_remove(old)
+    ns = f"{NS_PREFIX}{os.getpid()}"
+    inner = None
+    try:
+        subprocess.run(["ip", "netns", "add", ns], check=True)
+        # A real path's MTU: on a 64 KiB loopback MTU the initial window is 640 KB and
+        # slow start would not show.
+        subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up", "mtu", "1500"], check=True)
+        inner = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, __file__, "tcp-inner",
+                                  bin_, str(runs), str(rtt), py], stdout=subprocess.PIPE, text=True)
+        out, _ = inner.communicate()
+        if inner.returncode != 0:
+            sys.exit(f"bench: the real-TCP part failed (exit {inner.returncode})")
+        res = json.loads(out.strip().splitlines()[-1])
+        return res["probe"], [tuple(r) for r in res["rows"]]
+    finally:
+        if inner:
+            # After Ctrl-C it is already cleaning up; otherwise it is told to.
+            for stop in (None, inner.terminate, inner.kill):
+                if inner.poll() is not None:
+                    break
+                if stop:
+                    stop()
+                try:
+                    inner.wait(20)
+                except subprocess.TimeoutExpired:
+                    pass
+        if ns in netns_list():
+            netns_remove(ns)
+
+
+def tcp_inner(bin_, runs, rtt, py):
+    """The part of tcp_rows that runs inside the namespace."""
+    srv = Server(second_port=True)
+    lat = delayer = None
+    done = []
+    try:
+        lat = Latency(srv.port2, rtt)
+        delayer = subprocess.Popen([py, os.path.join(os.path.dirname(os.path.abspath(__file__)), "netdelay.py"),
+                                    "0", str(rtt * 1000 / 2)], stdout=subprocess.PIPE, text=True)
+        if delayer.stdout.readline().strip() != "ready":
+            sys.exit("bench: netdelay.py did not start")
+
+        def watch():
+            # A delayer that died drops every packet: clients would wait forever.
+            delayer.wait()
+            if not done:
+                sys.stderr.write(f"bench: netdelay.py exited ({delayer.returncode})\n")
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        threading.Thread(target=watch, daemon=True).start()
+        # Without a listener on the queue the kernel drops these packets: a dead
+        # delayer shows as a failed run, never as a fast one.
+        for flag in ("--dport", "--sport"):
+            subprocess.run(["iptables", "-t", "mangle", "-A", "INPUT", "-i", "lo", "-p", "tcp", flag,
+                            str(srv.port), "-j", "NFQUEUE", "--queue-num", "0"], check=True)
+        rules = os.path.join(srv.dir, "rules.yaml")
+        write_rules(rules, srv.port)
+        env = dict(os.environ, BENCH_PW=PASSWORD, MAILDUTY_RULES=rules, NO_COLOR="1")
+        relay_rules = os.path.join(srv.dir, "rules-relay.yaml")
+        write_rules(relay_rules, lat.port)
+        relay_env = dict(env, MAILDUTY_RULES=relay_rules)
+        subprocess.run([bin_, "init"], env=env, check=True, capture_output=True)
+        first = srv.seq + 1
+        srv.fill("未対応", 10000)
+        mids = [f"<bench-{first + i}@load.example>" for i in range(10000)]
+        probes = [link_probe(srv.port) for _ in range(5)]
+        connect = statistics.median(p[0] for p in probes)
+        login = statistics.median(p[1] for p in probes)
+        if connect < 0.8 * rtt or login < 0.8 * rtt:
+            sys.exit(f"bench: the link delay is not in effect (connect {connect * 1000:.1f} ms,"
+                     f" LOGIN {login * 1000:.1f} ms)")
+        rows = []
+        ms = f"{rtt * 1000:.0f} ms RTT"
+
+        def floor_claims(port):
+            times = []
+            for _ in range(runs):
+                out = subprocess.run([sys.executable, __file__, "floor-claim", str(port), mids.pop(), str(len(mids))],
+                                     check=True, capture_output=True, text=True).stdout
+                times.append(float(out))
+            return statistics.median(times)
+
+        def claims(e, pool):
+            times = []
+            for _ in range(runs):
+                t, _, _ = run_once([bin_, "--as", "tanaka", "claim", pool.pop()], e)
+                times.append(t)
+            _, _, err = run_once([bin_, "--as", "tanaka", "-v", "claim", pool.pop()], e)
+            return (statistics.median(times),) + trips_of(err)
+
+        # Dovecot's first header SEARCH of the fresh folder parses every message:
+        # whoever went first would pay it, so an untimed claim goes first.
+        subprocess.run([sys.executable, __file__, "floor-claim", str(srv.port), mids.pop(), "0"],
+                       check=True, capture_output=True)
+        floor_tcp = floor_claims(srv.port)
+        floor_relay = floor_claims(lat.port)
+        t, sent, trips = claims(env, mids)
+        rows.append((f"claim by Message-ID, 1 of 10,000 unclaimed, {ms} over TCP ({sent} commands, {trips} round trips)",
+                     t, floor_tcp, None))
+        # Fresh IDs: those claimed by Message-ID above have left 未対応.
+        ids = subprocess.run([bin_, "list", "--status", "unclaimed", "--format", "ids"], env=env,
+                             check=True, capture_output=True, text=True).stdout.split()
+        t, sent, trips = claims(env, ids)
+        rows.append((f"claim by ID, 1 of 10,000 unclaimed, {ms} over TCP ({sent} commands, {trips} round trips)",
+                     t, floor_tcp, None))
+        t, sent, trips = claims(relay_env, ids)
+        rows.append((f"claim by ID, 1 of 10,000 unclaimed, {ms} through the relay ({sent} commands, {trips} round trips)",
+                     t, floor_relay, None))
+        for port, e, how in ((srv.port, env, "over TCP"), (lat.port, relay_env, "through the relay")):
+            f_t = floor_median(port, runs)
+            l_t, _ = median([bin_, "list", "--format", "json"], e, runs)
+            rows.append((f"list, ~10,000 unclaimed, {ms} {how}", l_t, f_t, None))
+        print(json.dumps({"probe": [connect, login], "rows": rows}))
+    finally:
+        # Let the clean-up finish even if a second signal comes (Ctrl-C reaches both
+        # this process and the one that started it).
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        done.append(1)
+        if lat:
+            lat.stop()
+        srv.stop()
+        if delayer:
+            delayer.terminate()
+            delayer.wait()
+
+
 def run_once(argv, env):
     """Wall time and peak RSS (KiB) of one child process."""
     # stderr goes to a file: `-v` logs every FETCH line, more than a pipe holds.
@@ -640,7 +861,8 @@ def main():
     try:
         subprocess.run(md + ["init"], env=env, check=True, capture_output=True)
         have = 0
-        if os.environ.get("BENCH_ONLY") in ("archive", "sent", "scale"):
+        only = os.environ.get("BENCH_ONLY")
+        if only in ("archive", "sent", "scale", "tcp"):
             sizes = []
         for n in sizes:
             srv.fill("未対応", n - have)
@@ -673,15 +895,22 @@ def main():
             rows.extend(rotate_rows(bin_, runs, rtt))
             rows.extend(report_rows(bin_, runs))
             rows.extend(claim_history_rows(bin_, runs))
-        if os.environ.get("BENCH_ARCHIVE", "1") != "0" and os.environ.get("BENCH_ONLY") not in ("scale", "list", "sent"):
+        if os.environ.get("BENCH_ARCHIVE", "1") != "0" and os.environ.get("BENCH_ONLY") not in ("scale", "list", "sent", "tcp"):
             rows.extend(archive_rows(bin_, runs))
-        if os.environ.get("BENCH_SENT", "1") != "0" and os.environ.get("BENCH_ONLY") not in ("archive", "scale", "list"):
+        if os.environ.get("BENCH_SENT", "1") != "0" and os.environ.get("BENCH_ONLY") not in ("archive", "scale", "list", "tcp"):
             rows.extend(sent_rows(bin_, runs))
+        probe = None
+        if rtt > 0 and os.environ.get("BENCH_TCP", "1") != "0" and only in (None, "", "tcp"):
+            probe, more = tcp_rows(bin_, runs, rtt)
+            rows.extend(more)
         dovecot = subprocess.run(["dovecot", "--version"], capture_output=True, text=True).stdout.strip()
         print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; Dovecot {dovecot}")
         print(f"medians of {runs} runs ({max(3, runs // 2)} at 100,000), loopback, no TLS;")
         print("mailduty is timed as a whole process, the reference from connect to logout;")
-        print("the reference column of the 完了 rows is mailduty itself with 完了 empty\n")
+        print("the reference column of the 完了 rows is mailduty itself with 完了 empty")
+        if probe:
+            print(f"real TCP link: TCP connect {probe[0] * 1000:.1f} ms, LOGIN {probe[1] * 1000:.1f} ms (medians of 5)")
+        print()
         print("| case | mailduty | reference | ratio | peak RSS |")
         print("|---|---|---|---|---|")
         for name, t, ref, rss in rows:
@@ -696,6 +925,10 @@ def main():
 
 
 if __name__ == "__main__":
+    # A plain kill must still run the finally blocks that stop Dovecot and delete
+    # the network namespace.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGHUP, lambda *_: sys.exit(129))
     if len(sys.argv) > 2 and sys.argv[1] == "floor":
         floor(int(sys.argv[2]))
     elif len(sys.argv) > 3 and sys.argv[1] == "floor-sent":
@@ -704,5 +937,9 @@ if __name__ == "__main__":
         floor_archive(int(sys.argv[2]))
     elif len(sys.argv) > 2 and sys.argv[1] == "floor-intake":
         floor_intake(int(sys.argv[2]))
+    elif len(sys.argv) > 4 and sys.argv[1] == "floor-claim":
+        floor_claim(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
+    elif len(sys.argv) > 5 and sys.argv[1] == "tcp-inner":
+        tcp_inner(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), sys.argv[5])
     else:
         main()
