@@ -322,6 +322,36 @@ pub fn targets(
     out
 }
 
+/// What `check` can see of each target's secret without using it: an environment
+/// variable that is not set, a file that cannot be read. Warnings, not errors: cron's
+/// environment may differ from the shell's. Never the value, only where it is looked for.
+pub fn source_warnings(targets: &[Target]) -> Vec<String> {
+    let mut out = Vec::new();
+    for t in targets {
+        match &t.secret {
+            Secret::Env(var) if std::env::var_os(var).is_none_or(|v| v.is_empty()) => {
+                out.push(format!(
+                    "{}: the environment variable {var} is not set here; notifications to {} wait until it is (set it where cron runs mailduty too)",
+                    t.secret_key, t.name
+                ));
+            }
+            Secret::File(path) => {
+                if let Err(e) = std::fs::File::open(path) {
+                    out.push(format!(
+                        "{}: cannot read {}: {}; notifications to {} wait until it can be read",
+                        t.secret_key,
+                        path.display(),
+                        e.kind(),
+                        t.name
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 fn hook_sources(h: &RawHook) -> Vec<Option<(&'static str, Secret)>> {
     vec![
         h.webhook_command
@@ -415,6 +445,39 @@ mod tests {
         }
         // What is not a secret stays readable.
         assert!(dump.contains("TEAMS_URL"), "{dump}");
+    }
+
+    #[test]
+    fn unset_variables_and_unreadable_files_are_warned_about_without_values() {
+        let dir = std::env::temp_dir().join(format!("md-notify-src-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let readable = dir.join("hook");
+        std::fs::write(&readable, "https://h.example/FILESECRET\n").unwrap();
+        let missing = dir.join("missing");
+        // PATH is set in every test process; the other name is nowhere.
+        let yaml = format!(
+            "- slack: {{ webhook_env: MAILDUTY_TEST_SURELY_UNSET_VAR }}\n- teams: {{ webhook_env: PATH }}\n- webhook: {{ url_file: {} }}\n- chatwork: {{ room: 1, token_file: {} }}\n- slack: {{ webhook_command: \"exit 1\" }}\n",
+            readable.display(),
+            missing.display()
+        );
+        let (t, p) = check(&yaml, false);
+        assert!(p.is_empty() && t.len() == 5, "{p:?}");
+        let w = source_warnings(&t);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(
+            w[0].starts_with("notify.slack.webhook_env: the environment variable MAILDUTY_TEST_SURELY_UNSET_VAR is not set"),
+            "{w:?}"
+        );
+        assert!(
+            w[1].starts_with("notify.chatwork.token_file: cannot read") && w[1].contains("missing"),
+            "{w:?}"
+        );
+        let all = w.join("\n");
+        assert!(
+            !all.contains("FILESECRET") && !all.contains("/usr/bin"),
+            "{all}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
