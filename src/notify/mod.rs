@@ -88,6 +88,8 @@ pub fn flush(desk: &mut Desk<'_>, now: DateTime<Utc>, verbose: bool) -> Result<F
             continue;
         }
         let nonce = nonce();
+        // Before the mark is written: the hold's age errs on the old side.
+        let marked = std::time::Instant::now();
         if !take(desk, &t.name, &nonce)? {
             out.busy += todo(&done).len();
             continue;
@@ -97,7 +99,7 @@ pub fn flush(desk: &mut Desk<'_>, now: DateTime<Utc>, verbose: bool) -> Result<F
         let todo = todo(&done);
         let mut hold = Hold {
             nonces: vec![nonce],
-            marked: std::time::Instant::now(),
+            marked,
         };
         let res = send_all(desk, t, &todo, now, verbose, &mut hold, &mut out);
         let freed = hold
