@@ -89,7 +89,9 @@ pub enum Command {
     /// unknown or repeated keys, status folders that overlap (equal, inside one
     /// another, or differing only in case) or hold * % or empty parts, addresses that
     /// are not addresses, line breaks in anything sent to a server, a ca_file that is
-    /// not PEM. A file over 1 MiB or nested over 64 deep is refused unread.
+    /// not PEM. A file over 1 MiB or nested over 64 deep is refused unread. A notify
+    /// target whose *_env variable is unset here or whose *_file cannot be read is a
+    /// warning (exit 0): cron's environment may differ; its value is never shown.
     #[command(after_help = "Example:\n  mailduty check --rules /etc/mailduty/rules.yaml")]
     Check,
     /// Show the queue: ID, status, owner, age, sender and subject

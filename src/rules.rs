@@ -74,10 +74,10 @@ struct RawSmtp {
     tls: Option<TlsMode>,
     ca_file: Option<PathBuf>,
     user: Option<String>,
-    password_command: Option<String>,
+    password_command: Option<Hidden>,
     password_env: Option<String>,
     password_file: Option<PathBuf>,
-    password: Option<String>,
+    password: Option<Hidden>,
 }
 
 /// A member key or a list of them.
@@ -183,10 +183,10 @@ struct RawImap {
     tls: Option<TlsMode>,
     ca_file: Option<PathBuf>,
     user: String,
-    password_command: Option<String>,
+    password_command: Option<Hidden>,
     password_env: Option<String>,
     password_file: Option<PathBuf>,
-    password: Option<String>,
+    password: Option<Hidden>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -234,12 +234,38 @@ pub enum TlsMode {
     None,
 }
 
-#[derive(Debug, Clone)]
+/// Where a password, webhook URL or token comes from. Debug hides a plaintext value
+/// and a command (which may hold one, as in `echo …`); a variable's name and a file's
+/// path are not secrets and help when reading a dump.
+#[derive(Clone)]
 pub enum Secret {
     Command(String),
     Env(String),
     File(PathBuf),
     Plain(String),
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Secret::Command(_) => f.write_str("Command(<hidden>)"),
+            Secret::Env(v) => f.debug_tuple("Env").field(v).finish(),
+            Secret::File(p) => f.debug_tuple("File").field(p).finish(),
+            Secret::Plain(_) => f.write_str("Plain(<hidden>)"),
+        }
+    }
+}
+
+/// A secret (or a command that may print one) as the rules file gives it: Debug
+/// prints `<hidden>`, so that no `{:?}` of the parsed rules shows it.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Hidden(pub String);
+
+impl std::fmt::Debug for Hidden {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<hidden>")
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -1143,7 +1169,7 @@ impl Validator<'_> {
                 }
                 let mut sources = Vec::new();
                 if let Some(c) = s.password_command {
-                    sources.push(Secret::Command(c));
+                    sources.push(Secret::Command(c.0));
                 }
                 if let Some(e) = s.password_env {
                     sources.push(Secret::Env(e));
@@ -1158,7 +1184,7 @@ impl Validator<'_> {
                             "a plaintext password is refused while the rules file is readable by group or others (chmod 600 it, or use password_command, password_env or password_file)",
                         );
                     }
-                    sources.push(Secret::Plain(p));
+                    sources.push(Secret::Plain(p.0));
                 }
                 if sources.len() > 1 {
                     self.problem(&["digest", "smtp"], "give only one password source");
@@ -1271,7 +1297,7 @@ impl Validator<'_> {
         }
         let mut sources = Vec::new();
         if let Some(c) = raw.password_command {
-            sources.push(("password_command", Secret::Command(c)));
+            sources.push(("password_command", Secret::Command(c.0)));
         }
         if let Some(e) = raw.password_env {
             sources.push(("password_env", Secret::Env(e)));
@@ -1287,7 +1313,7 @@ impl Validator<'_> {
                 );
                 ok = false;
             }
-            sources.push(("password", Secret::Plain(p)));
+            sources.push(("password", Secret::Plain(p.0)));
         }
         let secret = match sources.len() {
             1 => sources.pop().map(|(_, s)| s),

@@ -627,3 +627,85 @@ fn two_runs_flushing_at_once_send_once() {
     assert!(said.contains("notify: 0 sent, 0 pending"), "{said}");
     assert_eq!(https.requests().len(), 1);
 }
+
+#[test]
+fn a_secret_command_runs_once_per_run_and_one_that_hangs_is_ended() {
+    let (dc, https) = servers();
+    let url = https.url();
+    let ca = dc.ca().display().to_string();
+    let counter = dc.dir.path().join("secret-runs");
+    let script = dc.dir.path().join("secret.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "echo run >> {}\nprintf '%s\\n' \"$T_SLACK\"\n",
+            counter.display()
+        ),
+    )
+    .unwrap();
+    let target = |command: &str| {
+        format!(
+            "  - slack: {{ webhook_command: \"{command}\", endpoint: \"{url}\", ca_file: {ca} }}\n"
+        )
+    };
+    let team = team(&dc, "", &target(&format!("sh {}", script.display())));
+    ok(&run(&team, &["init"]));
+    for id in ["a", "b", "c"] {
+        dc.append(
+            "未対応",
+            "",
+            &hours_ago(1),
+            &msg(&format!("{id}@client.example"), "見積について"),
+        );
+    }
+    let o = run(
+        &team,
+        &[
+            "--as",
+            "arimura",
+            "claim",
+            "<a@client.example>",
+            "<b@client.example>",
+            "<c@client.example>",
+        ],
+    );
+    ok(&o);
+    no_secrets(&o);
+    assert_eq!(https.delivered().len(), 3, "{}", stderr(&o));
+    let runs = std::fs::read_to_string(&counter).unwrap();
+    assert_eq!(runs.lines().count(), 1, "the command ran {runs:?}");
+
+    // A command that waits for someone (a pass or gpg prompt) is ended: the release
+    // stands, one warning names the command, and nothing is sent.
+    rewrite_notify(&team, &dc, "", &target("sleep 120"));
+    let o = run(&team, &["--as", "arimura", "release", "<a@client.example>"]);
+    ok(&o);
+    no_secrets(&o);
+    let err = stderr(&o);
+    assert!(
+        err.contains("notify.slack.webhook_command did not finish within 30 s")
+            && err.contains("1 notification(s) kept for the next run"),
+        "{err}"
+    );
+    assert_eq!(dc.locate("a@client.example")[0].0, "未対応");
+    assert_eq!(https.requests().len(), 3);
+
+    // `check` warns of a variable that is not set, before anything is sent.
+    rewrite_notify(
+        &team,
+        &dc,
+        "",
+        &format!(
+            "  - slack: {{ webhook_env: T_NOT_SET_HERE, endpoint: \"{url}\", ca_file: {ca} }}\n"
+        ),
+    );
+    let o = run(&team, &["check"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "warning: notify.slack.webhook_env: the environment variable T_NOT_SET_HERE is not set"
+        ),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -8,7 +8,8 @@ use crate::rules;
 
 pub fn run(path: &Path, quiet: bool) -> Result<()> {
     let loaded = rules::load(path)?;
-    for w in &loaded.warnings {
+    let secrets = crate::notify::config::source_warnings(&loaded.rules.notify);
+    for w in loaded.warnings.iter().chain(&secrets) {
         eprintln!("mailduty: warning: {}", crate::output::line(w));
     }
     if !quiet {

@@ -243,8 +243,17 @@ pub fn resolve_secret(secret: &Secret, key: &str) -> Result<String> {
 /// must not hang a cron job.
 pub const PASSWORD_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The first line `cmd` prints, run by sh with no standard input, within the timeout.
 fn password_command(cmd: &str, key: &str) -> Result<String> {
+    secret_command(
+        cmd,
+        &format!("{key}.password_command"),
+        PASSWORD_COMMAND_TIMEOUT,
+    )
+}
+
+/// The first line `cmd` prints, run by sh with no standard input, within `limit`;
+/// `what` names its rules key in messages. Also runs the chat targets' secret commands.
+pub fn secret_command(cmd: &str, what: &str, limit: Duration) -> Result<String> {
     use std::io::Read;
     use std::os::unix::process::CommandExt;
     use std::process::{Command, Stdio};
@@ -257,7 +266,7 @@ fn password_command(cmd: &str, key: &str) -> Result<String> {
         // Its own process group, so that a timeout ends whatever it started too.
         .process_group(0)
         .spawn()
-        .with_context(|| format!("{key}.password_command: cannot run sh"))?;
+        .with_context(|| format!("{what}: cannot run sh"))?;
     let mut stdout = child.stdout.take().expect("piped");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -277,7 +286,7 @@ fn password_command(cmd: &str, key: &str) -> Result<String> {
         if let Some(st) = child.try_wait()? {
             break st;
         }
-        if started.elapsed() > PASSWORD_COMMAND_TIMEOUT {
+        if started.elapsed() > limit {
             let _ = Command::new("kill")
                 .args(["-KILL", "--", &format!("-{}", child.id())])
                 .stderr(Stdio::null())
@@ -285,19 +294,19 @@ fn password_command(cmd: &str, key: &str) -> Result<String> {
             let _ = child.kill();
             let _ = child.wait();
             bail!(crate::error::config(format!(
-                "{key}.password_command did not finish within {} s; run it by hand to see why",
-                PASSWORD_COMMAND_TIMEOUT.as_secs()
+                "{what} did not finish within {} s; run it by hand to see why",
+                limit.as_secs()
             )));
         }
         std::thread::sleep(Duration::from_millis(20));
     };
     if !status.success() {
         bail!(crate::error::config(format!(
-            "{key}.password_command failed ({status}); run it by hand to see why"
+            "{what} failed ({status}); run it by hand to see why"
         )));
     }
     // Something it left running may hold the pipe open: take what came by the deadline.
-    let left = PASSWORD_COMMAND_TIMEOUT.saturating_sub(started.elapsed());
+    let left = limit.saturating_sub(started.elapsed());
     let out = rx
         .recv_timeout(left.max(Duration::from_secs(1)))
         .unwrap_or_default();
@@ -307,9 +316,7 @@ fn password_command(cmd: &str, key: &str) -> Result<String> {
         .unwrap_or_default()
         .to_vec();
     let text = String::from_utf8(first).map_err(|_| {
-        crate::error::config(format!(
-            "{key}.password_command printed something that is not UTF-8 text"
-        ))
+        crate::error::config(format!("{what} printed something that is not UTF-8 text"))
     })?;
     Ok(text.trim_end_matches('\r').to_string())
 }

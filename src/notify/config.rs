@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::rules::{Secret, parse_duration};
+use crate::rules::{Hidden, Secret, parse_duration};
 
 /// Every event a target can ask for; a target without `events:` gets them all.
 /// `reply` and `double_reply` are the history's events of replies found in Sent.
@@ -40,9 +40,9 @@ pub struct RawTarget {
 #[serde(deny_unknown_fields)]
 pub struct RawHook {
     webhook_env: Option<String>,
-    webhook_command: Option<String>,
+    webhook_command: Option<Hidden>,
     webhook_file: Option<PathBuf>,
-    webhook: Option<String>,
+    webhook: Option<Hidden>,
     endpoint: Option<String>,
     ca_file: Option<PathBuf>,
     timeout: Option<String>,
@@ -53,9 +53,9 @@ pub struct RawHook {
 pub struct RawChatwork {
     room: Option<u64>,
     token_env: Option<String>,
-    token_command: Option<String>,
+    token_command: Option<Hidden>,
     token_file: Option<PathBuf>,
-    token: Option<String>,
+    token: Option<Hidden>,
     endpoint: Option<String>,
     ca_file: Option<PathBuf>,
     timeout: Option<String>,
@@ -65,9 +65,9 @@ pub struct RawChatwork {
 #[serde(deny_unknown_fields)]
 pub struct RawUrl {
     url_env: Option<String>,
-    url_command: Option<String>,
+    url_command: Option<Hidden>,
     url_file: Option<PathBuf>,
-    url: Option<String>,
+    url: Option<Hidden>,
     endpoint: Option<String>,
     ca_file: Option<PathBuf>,
     timeout: Option<String>,
@@ -166,10 +166,10 @@ pub fn targets(
             };
             let sources = vec![
                 c.token_command
-                    .map(|v| ("token_command", Secret::Command(v))),
+                    .map(|v| ("token_command", Secret::Command(v.0))),
                 c.token_env.map(|v| ("token_env", Secret::Env(v))),
                 c.token_file.map(|v| ("token_file", Secret::File(v))),
-                c.token.map(|v| ("token", Secret::Plain(v))),
+                c.token.map(|v| ("token", Secret::Plain(v.0))),
             ];
             let common = Common {
                 endpoint: c.endpoint,
@@ -180,10 +180,10 @@ pub fn targets(
         } else {
             let u = t.webhook.expect("one kind is given");
             let sources = vec![
-                u.url_command.map(|v| ("url_command", Secret::Command(v))),
+                u.url_command.map(|v| ("url_command", Secret::Command(v.0))),
                 u.url_env.map(|v| ("url_env", Secret::Env(v))),
                 u.url_file.map(|v| ("url_file", Secret::File(v))),
-                u.url.map(|v| ("url", Secret::Plain(v))),
+                u.url.map(|v| ("url", Secret::Plain(v.0))),
             ];
             let common = Common {
                 endpoint: u.endpoint,
@@ -322,18 +322,48 @@ pub fn targets(
     out
 }
 
+/// What `check` can see of each target's secret without using it: an environment
+/// variable that is not set, a file that cannot be read. Warnings, not errors: cron's
+/// environment may differ from the shell's. Never the value, only where it is looked for.
+pub fn source_warnings(targets: &[Target]) -> Vec<String> {
+    let mut out = Vec::new();
+    for t in targets {
+        match &t.secret {
+            Secret::Env(var) if std::env::var_os(var).is_none_or(|v| v.is_empty()) => {
+                out.push(format!(
+                    "{}: the environment variable {var} is not set here; notifications to {} wait until it is (set it where cron runs mailduty too)",
+                    t.secret_key, t.name
+                ));
+            }
+            Secret::File(path) => {
+                if let Err(e) = std::fs::File::open(path) {
+                    out.push(format!(
+                        "{}: cannot read {}: {}; notifications to {} wait until it can be read",
+                        t.secret_key,
+                        path.display(),
+                        e.kind(),
+                        t.name
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 fn hook_sources(h: &RawHook) -> Vec<Option<(&'static str, Secret)>> {
     vec![
         h.webhook_command
             .clone()
-            .map(|v| ("webhook_command", Secret::Command(v))),
+            .map(|v| ("webhook_command", Secret::Command(v.0))),
         h.webhook_env
             .clone()
             .map(|v| ("webhook_env", Secret::Env(v))),
         h.webhook_file
             .clone()
             .map(|v| ("webhook_file", Secret::File(v))),
-        h.webhook.clone().map(|v| ("webhook", Secret::Plain(v))),
+        h.webhook.clone().map(|v| ("webhook", Secret::Plain(v.0))),
     ]
 }
 
@@ -399,6 +429,55 @@ mod tests {
         assert!(!p[0].contains("SECRETPATH"), "{p:?}");
         let (t, p) = check(yaml, true);
         assert!(p.is_empty() && t.len() == 1, "{p:?}");
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_secret() {
+        let yaml = "- slack: { webhook: \"https://hooks.example/services/SECRETPATH\" }\n- chatwork: { room: 1, token: TOKENVALUE }\n- webhook: { url_command: \"echo https://h.example/CMDSECRET\" }\n- teams: { webhook_env: TEAMS_URL }\n";
+        let raw: Vec<RawTarget> = serde_yaml::from_str(yaml).unwrap();
+        let dump = format!("{raw:?}");
+        assert!(dump.contains("<hidden>"), "{dump}");
+        let (t, p) = check(yaml, true);
+        assert!(p.is_empty() && t.len() == 4, "{p:?}");
+        let dump = format!("{dump} {t:?} {:#?}", t);
+        for s in ["SECRETPATH", "TOKENVALUE", "CMDSECRET"] {
+            assert!(!dump.contains(s), "{s} in {dump}");
+        }
+        // What is not a secret stays readable.
+        assert!(dump.contains("TEAMS_URL"), "{dump}");
+    }
+
+    #[test]
+    fn unset_variables_and_unreadable_files_are_warned_about_without_values() {
+        let dir = std::env::temp_dir().join(format!("md-notify-src-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let readable = dir.join("hook");
+        std::fs::write(&readable, "https://h.example/FILESECRET\n").unwrap();
+        let missing = dir.join("missing");
+        // PATH is set in every test process; the other name is nowhere.
+        let yaml = format!(
+            "- slack: {{ webhook_env: MAILDUTY_TEST_SURELY_UNSET_VAR }}\n- teams: {{ webhook_env: PATH }}\n- webhook: {{ url_file: {} }}\n- chatwork: {{ room: 1, token_file: {} }}\n- slack: {{ webhook_command: \"exit 1\" }}\n",
+            readable.display(),
+            missing.display()
+        );
+        let (t, p) = check(&yaml, false);
+        assert!(p.is_empty() && t.len() == 5, "{p:?}");
+        let w = source_warnings(&t);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(
+            w[0].starts_with("notify.slack.webhook_env: the environment variable MAILDUTY_TEST_SURELY_UNSET_VAR is not set"),
+            "{w:?}"
+        );
+        assert!(
+            w[1].starts_with("notify.chatwork.token_file: cannot read") && w[1].contains("missing"),
+            "{w:?}"
+        );
+        let all = w.join("\n");
+        assert!(
+            !all.contains("FILESECRET") && !all.contains("/usr/bin"),
+            "{all}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -68,8 +68,14 @@ impl Url {
     }
 }
 
-/// The secret from its source. Errors name the source, never the value.
+/// The secret from its source. Errors name the source, never the value. A command
+/// gets the same time as `password_command`: a pass or gpg prompt that nobody answers
+/// must not hang a cron job.
 pub fn resolve(t: &Target) -> Result<String> {
+    resolve_within(t, crate::imap::PASSWORD_COMMAND_TIMEOUT)
+}
+
+fn resolve_within(t: &Target, limit: Duration) -> Result<String> {
     let key = &t.secret_key;
     let v = match &t.secret {
         Secret::Plain(p) => p.clone(),
@@ -77,24 +83,7 @@ pub fn resolve(t: &Target) -> Result<String> {
             .map_err(|_| anyhow!("{key}: the environment variable {var} is not set"))?,
         Secret::File(path) => std::fs::read_to_string(path)
             .map_err(|e| anyhow!("{key}: cannot read {}: {}", path.display(), e.kind()))?,
-        Secret::Command(cmd) => {
-            let out = std::process::Command::new("sh")
-                .arg("-c")
-                .arg(cmd)
-                .stdin(std::process::Stdio::null())
-                .stderr(std::process::Stdio::inherit())
-                .output()
-                .map_err(|e| anyhow!("{key}: cannot run sh: {e}"))?;
-            if !out.status.success() {
-                bail!("{key} failed ({}); run it by hand to see why", out.status);
-            }
-            String::from_utf8(out.stdout)
-                .map_err(|_| anyhow!("{key} printed something that is not UTF-8"))?
-                .lines()
-                .next()
-                .unwrap_or("")
-                .to_string()
-        }
+        Secret::Command(cmd) => crate::imap::secret_command(cmd, key, limit)?,
     };
     let v = v.trim().to_string();
     if v.is_empty() {
@@ -303,6 +292,45 @@ mod tests {
         assert!(!e.to_string().contains("s3kr1t"), "{e}");
         let e = hook_url("not a url SECRET", None, "k").unwrap_err();
         assert!(!e.to_string().contains("SECRET"), "{e}");
+    }
+
+    fn command_target(cmd: &str) -> Target {
+        Target {
+            name: "slack".into(),
+            kind: super::super::Kind::Slack,
+            secret: Secret::Command(cmd.into()),
+            secret_key: "notify.slack.webhook_command".into(),
+            endpoint: None,
+            ca_file: None,
+            timeout: Duration::from_secs(5),
+            events: vec![],
+        }
+    }
+
+    #[test]
+    fn a_secret_command_that_hangs_is_ended_with_a_clear_error() {
+        let dir = std::env::temp_dir().join(format!("md-notify-hang-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let after = dir.join("after");
+        // The child of the shell writes after the sleep; the process group kill ends it too.
+        let cmd = format!("(sleep 3; touch {}) & sleep 30", after.display());
+        let e = resolve_within(&command_target(&cmd), Duration::from_secs(1)).unwrap_err();
+        let m = format!("{e:#}");
+        assert!(
+            m.contains("notify.slack.webhook_command did not finish within 1 s"),
+            "{m}"
+        );
+        std::thread::sleep(Duration::from_secs(4));
+        assert!(!after.exists(), "the command's children were left running");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_secret_command_gives_its_first_line() {
+        let t = command_target("printf 'https://hooks.example.jp/s/T\\nmore\\n'");
+        assert_eq!(resolve(&t).unwrap(), "https://hooks.example.jp/s/T");
+        let e = resolve(&command_target("exit 3")).unwrap_err();
+        assert!(format!("{e:#}").contains("webhook_command failed"), "{e:#}");
     }
 
     #[test]

@@ -88,6 +88,8 @@ pub fn flush(desk: &mut Desk<'_>, now: DateTime<Utc>, verbose: bool) -> Result<F
             continue;
         }
         let nonce = nonce();
+        // Before the mark is written: the hold's age errs on the old side.
+        let marked = std::time::Instant::now();
         if !take(desk, &t.name, &nonce)? {
             out.busy += todo(&done).len();
             continue;
@@ -95,16 +97,31 @@ pub fn flush(desk: &mut Desk<'_>, now: DateTime<Utc>, verbose: bool) -> Result<F
         // Read again under the lock: the run that held it before may have sent some.
         done = desk.notify_delivered(since)?;
         let todo = todo(&done);
-        let res = send_all(desk, t, &todo, now, verbose, &mut out);
-        desk.notify_lock(&t.name, &nonce, false, Utc::now())?;
+        let mut hold = Hold {
+            nonces: vec![nonce],
+            marked,
+        };
+        let res = send_all(desk, t, &todo, now, verbose, &mut hold, &mut out);
+        let freed = hold
+            .nonces
+            .iter()
+            .try_for_each(|n| desk.notify_lock(&t.name, n, false, Utc::now()));
         res?;
+        freed?;
     }
     Ok(out)
 }
 
-/// How long a run's hold on a target's deliveries counts: a run that died holding it
-/// delays that target's deliveries this long, never more.
-const LOCK_FOR: chrono::Duration = chrono::Duration::minutes(10);
+/// How long a run's hold on a target's deliveries counts from its last mark: a run
+/// that died holding it delays that target's deliveries this long, never more.
+const LOCK_FOR: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
+/// How often a run that is still sending renews its hold with a fresh mark, so that
+/// a long backlog to a slow endpoint does not outlast the lock.
+const REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(2 * 60);
+
+/// Room kept below `LOCK_FOR` for the clocks of two machines differing a little.
+const LOCK_MARGIN: std::time::Duration = std::time::Duration::from_secs(60);
 
 fn nonce() -> String {
     let t = Utc::now().timestamp_nanos_opt().unwrap_or(0);
@@ -118,22 +135,74 @@ fn take(desk: &mut Desk<'_>, target: &str, nonce: &str) -> Result<bool> {
     let at = Utc::now();
     desk.notify_lock(target, nonce, true, at)?;
     let locks = desk.notify_locks(at - LOCK_FOR)?;
+    // Our own mark missing from the answer (a lagging replica): hold off, the next
+    // run sends.
+    if holds(&locks, target, &[nonce.to_string()]) {
+        return Ok(true);
+    }
+    desk.notify_lock(target, nonce, false, Utc::now())?;
+    Ok(false)
+}
+
+/// Whether the live holder of `target`'s lock is one of `mine` (a run's first mark
+/// and its renewals, each with its own nonce so that no two marks share a Message-ID).
+fn holds(locks: &[crate::history::Lock], target: &str, mine: &[String]) -> bool {
     let freed: HashSet<&str> = locks
         .iter()
         .filter(|l| !l.take && l.target == target)
         .map(|l| l.nonce.as_str())
         .collect();
-    let holder = locks
+    locks
         .iter()
         .filter(|l| l.take && l.target == target && !freed.contains(l.nonce.as_str()))
-        .min_by_key(|l| l.uid);
-    // Our own mark missing from the answer (a lagging replica): hold off, the next
-    // run sends.
-    if holder.is_some_and(|h| h.nonce == nonce) {
-        return Ok(true);
+        .min_by_key(|l| l.uid)
+        .is_some_and(|h| mine.contains(&h.nonce))
+}
+
+/// A run's hold on a target's lock while it sends.
+struct Hold {
+    /// Every nonce this run marked with; all are freed at the end.
+    nonces: Vec<String>,
+    /// When the newest mark was written.
+    marked: std::time::Instant,
+}
+
+/// What to do before the next delivery, given the age of the newest mark and the
+/// longest a delivery may take.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    Send,
+    Renew,
+    Stop,
+}
+
+fn step(age: std::time::Duration, timeout: std::time::Duration) -> Step {
+    let limit = LOCK_FOR - LOCK_MARGIN;
+    if age >= limit {
+        // Another run may already have taken the lock and sent these.
+        Step::Stop
+    } else if age >= REFRESH_EVERY {
+        Step::Renew
+    } else if age + timeout >= limit {
+        Step::Stop
+    } else {
+        Step::Send
     }
-    desk.notify_lock(target, nonce, false, Utc::now())?;
-    Ok(false)
+}
+
+/// Writes a fresh take mark and checks that this run still holds the lock.
+fn renew(desk: &mut Desk<'_>, target: &str, hold: &mut Hold) -> Result<bool> {
+    let nonce = format!("{}.r{}", hold.nonces[0], hold.nonces.len());
+    let at = Utc::now();
+    let started = std::time::Instant::now();
+    desk.notify_lock(target, &nonce, true, at)?;
+    hold.nonces.push(nonce);
+    let locks = desk.notify_locks(at - LOCK_FOR)?;
+    if !holds(&locks, target, &hold.nonces) {
+        return Ok(false);
+    }
+    hold.marked = started;
+    Ok(true)
 }
 
 fn send_all(
@@ -142,11 +211,53 @@ fn send_all(
     todo: &[(&Stored, String)],
     now: DateTime<Utc>,
     verbose: bool,
+    hold: &mut Hold,
     out: &mut Flushed,
 ) -> Result<()> {
+    if todo.is_empty() {
+        return Ok(());
+    }
+    // Once per target and run: a password manager asked for every event would prompt
+    // (or wait) as many times.
+    let secret = match http::resolve(t) {
+        Ok(s) => s,
+        Err(e) => {
+            out.pending += todo.len();
+            out.warnings.push(format!(
+                "notify {}: {e:#}; {} notification(s) kept for the next run",
+                t.name,
+                todo.len()
+            ));
+            return Ok(());
+        }
+    };
     for (i, (ev, id)) in todo.iter().enumerate() {
+        let left = todo.len() - i;
+        let mut go = step(hold.marked.elapsed(), t.timeout);
+        let mut why = String::from("sending took too long to finish within the delivery lock");
+        if go == Step::Renew {
+            go = match renew(desk, &t.name, hold) {
+                Ok(true) => step(hold.marked.elapsed(), t.timeout),
+                Ok(false) => {
+                    why = "another run holds the delivery lock now".into();
+                    Step::Stop
+                }
+                Err(e) => {
+                    why = format!("the delivery lock could not be renewed: {e:#}");
+                    Step::Stop
+                }
+            };
+        }
+        if go != Step::Send {
+            out.pending += left;
+            out.warnings.push(format!(
+                "notify {}: {why}; {left} notification(s) kept for the next run",
+                t.name
+            ));
+            break;
+        }
         let note = format::note(desk.rules(), ev);
-        match deliver(t, &note, verbose) {
+        match deliver_with(t, &secret, &note, verbose) {
             Ok(()) => {
                 desk.mark_notified(&t.name, id, now).map_err(|e| {
                     e.context(format!(
@@ -157,7 +268,6 @@ fn send_all(
                 out.delivered.push((t.name.clone(), ev.event.clone()));
             }
             Err(e) => {
-                let left = todo.len() - i;
                 out.pending += left;
                 out.warnings.push(format!(
                     "notify {}: {e:#}; {left} notification(s) kept for the next run",
@@ -172,12 +282,16 @@ fn send_all(
 
 /// Sends one notification to one target.
 pub fn deliver(t: &Target, note: &Note, verbose: bool) -> Result<()> {
-    let p = post(t, note)?;
+    deliver_with(t, &http::resolve(t)?, note, verbose)
+}
+
+fn deliver_with(t: &Target, secret: &str, note: &Note, verbose: bool) -> Result<()> {
+    let p = post(t, secret, note)?;
     http::send(t, &p, verbose).map(|_| ())
 }
 
-fn post(t: &Target, note: &Note) -> Result<http::Post> {
-    let secret = http::resolve(t)?;
+fn post(t: &Target, secret: &str, note: &Note) -> Result<http::Post> {
+    let secret = secret.to_string();
     let json = |v: serde_json::Value| serde_json::to_vec(&v).expect("JSON values serialise");
     let hook = |body: Vec<u8>, headers: Vec<(&'static str, String)>| -> Result<http::Post> {
         let (url, shown) = http::hook_url(&secret, t.endpoint.as_deref(), &t.secret_key)?;
@@ -316,6 +430,78 @@ pub fn test(rules: &Rules, verbose: bool) -> Vec<(String, Result<()>)> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_long_send_renews_its_lock_and_stops_before_it_lapses() {
+        let t = Duration::from_secs(5);
+        assert_eq!(step(Duration::ZERO, t), Step::Send);
+        assert_eq!(step(REFRESH_EVERY - Duration::from_secs(1), t), Step::Send);
+        assert_eq!(step(REFRESH_EVERY, t), Step::Renew);
+        // Renewal failed and time went on: no delivery may end past the lock's limit.
+        let limit = LOCK_FOR - LOCK_MARGIN;
+        assert_eq!(step(limit, t), Step::Stop);
+        assert_eq!(step(limit + Duration::from_secs(300), t), Step::Stop);
+        // 200 deliveries of 3 s each, renewing when told to: the newest mark is never
+        // older than the limit when a delivery starts, and a delivery never ends past it.
+        let (mut clock, mut marked, mut renewals) = (Duration::ZERO, Duration::ZERO, 0);
+        for _ in 0..200 {
+            let mut s = step(clock - marked, Duration::from_secs(3));
+            if s == Step::Renew {
+                marked = clock;
+                renewals += 1;
+                s = step(clock - marked, Duration::from_secs(3));
+            }
+            assert_eq!(s, Step::Send);
+            clock += Duration::from_secs(3);
+            assert!(clock - marked < limit);
+        }
+        assert!(renewals >= 4, "{renewals}");
+    }
+
+    fn lock(uid: u32, take: bool, nonce: &str) -> crate::history::Lock {
+        crate::history::Lock {
+            uid,
+            take,
+            target: "slack".into(),
+            nonce: nonce.into(),
+            time: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn renewed_marks_keep_the_lock_and_a_later_run_does_not_take_it() {
+        let mine = vec!["a".to_string(), "a.r1".to_string()];
+        // Our first mark lapsed (not in the live list); the renewal still precedes
+        // the other run's mark.
+        let live = [lock(12, true, "a.r1"), lock(15, true, "b")];
+        assert!(holds(&live, "slack", &mine));
+        assert!(!holds(&live, "slack", &["b".to_string()]));
+        // Once every one of our nonces is freed, the other run holds it.
+        let freed = [
+            lock(12, true, "a.r1"),
+            lock(15, true, "b"),
+            lock(16, false, "a"),
+            lock(17, false, "a.r1"),
+        ];
+        assert!(holds(&freed, "slack", &["b".to_string()]));
+        // A run that stalled past the lock: another took it; renewing does not win.
+        let stalled = [lock(20, true, "c"), lock(21, true, "a.r2")];
+        assert!(!holds(
+            &stalled,
+            "slack",
+            &["a".into(), "a.r1".into(), "a.r2".into()]
+        ));
+        // Marks of another target do not count.
+        let mut z = lock(1, true, "z");
+        z.target = "teams".into();
+        let other = [z, lock(2, true, "a")];
+        assert!(holds(&other, "slack", &mine));
+        let other = [other[0].clone()];
+        assert!(!holds(&other, "slack", &mine));
+    }
+
     #[test]
     fn forms_are_encoded() {
         assert_eq!(
