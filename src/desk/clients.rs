@@ -221,7 +221,7 @@ fn new_uids(
     };
     // The highest UID read, not UIDNEXT: a message that arrives between the SEARCH
     // and now is read next time.
-    let top = uids.iter().map(|u| u + 1).max();
+    let top = read_up_to(&uids);
     let next = match (from, top) {
         (_, Some(t)) => t,
         (Some(f), None) => f,
@@ -235,6 +235,12 @@ fn new_uids(
             next,
         }),
     ))
+}
+
+/// The UID after the highest one read. A hostile server may send u32::MAX: then that
+/// one is read again next time, which records nothing twice.
+fn read_up_to(uids: &[u32]) -> Option<u32> {
+    uids.iter().map(|u| u.saturating_add(1)).max()
 }
 
 /// The marks of the last `scan` event within the window.
@@ -362,11 +368,22 @@ pub fn base_subject(s: &str) -> String {
             _ => c,
         })
         .collect();
+    // Matched on the text itself, never on a lowercased copy: lowercasing changes byte
+    // lengths (İ grows, the Kelvin sign shrinks), so offsets into a copy would not fit.
     loop {
         let trimmed = t.trim_start();
-        let lower = trimmed.to_lowercase();
         let cut = ["re", "aw", "sv", "返信", "回答"].iter().find_map(|p| {
-            let rest = lower.strip_prefix(p)?;
+            let head = trimmed.as_bytes().get(..p.len())?;
+            let same = if p.is_ascii() {
+                head.eq_ignore_ascii_case(p.as_bytes())
+            } else {
+                head == p.as_bytes()
+            };
+            if !same {
+                return None;
+            }
+            // A prefix ends on a char boundary: it matched whole chars of `trimmed`.
+            let rest = trimmed.get(p.len()..)?;
             // "Re[2]:" / "Re(2):" / "Re:"
             let rest_t = rest.trim_start_matches(|c: char| {
                 c == '[' || c == ']' || c == '(' || c == ')' || c.is_ascii_digit()
@@ -375,6 +392,7 @@ pub fn base_subject(s: &str) -> String {
             Some(trimmed.len() - after.len())
         });
         match cut {
+            // At least the prefix and its colon come off, so this ends.
             Some(n) => t = trimmed[n..].to_string(),
             None => break,
         }
@@ -713,6 +731,65 @@ mod tests {
     }
 
     #[test]
+    fn subjects_whose_case_changes_length_are_safe() {
+        // İ lowercases to two chars (2 → 3 bytes), the Kelvin sign to a one-byte k.
+        assert_eq!(base_subject("Re:İİİ"), "İİİ");
+        assert_eq!(base_subject("Re:İİİİ"), "İİİİ");
+        assert_eq!(base_subject("Re:\u{212A}"), "\u{212A}");
+        assert_eq!(base_subject("\u{212A}e: x"), "\u{212A}e: x");
+        assert_eq!(base_subject("İRe: x"), "İRe: x");
+        assert_eq!(base_subject("RE:Re[3]:返信:回答: İ"), "İ");
+    }
+
+    #[test]
+    fn base_subject_ends_on_odd_subjects() {
+        let parts = [
+            "Re",
+            "re:",
+            "RE[",
+            "]",
+            "(",
+            "2",
+            ":",
+            "İ",
+            "\u{212A}",
+            "ß",
+            "ﬃ",
+            "返信",
+            "回答",
+            "：",
+            "Ｒｅ",
+            " ",
+            "\u{3000}",
+            "\u{0130}\u{0307}",
+            "Σ",
+            "ẞ",
+            "\u{10FFFF}",
+            "\u{0}",
+            "aw",
+            "SV",
+        ];
+        // Every string of up to four parts, and long runs of each.
+        let mut n = 0;
+        let mut check = |s: &str| {
+            let b = base_subject(s);
+            assert!(b.len() <= s.len() * 3, "{s:?} → {b:?}");
+            n += 1;
+        };
+        for a in parts {
+            check(&a.repeat(50));
+            for b in parts {
+                for c in parts {
+                    for d in parts {
+                        check(&format!("{a}{b}{c}{d}"));
+                    }
+                }
+            }
+        }
+        assert!(n > 300_000);
+    }
+
+    #[test]
     fn sent_headers_parse_with_many_references() {
         let refs: Vec<String> = (0..2000).map(|i| format!("<r{i}@x>")).collect();
         let h = format!(
@@ -834,6 +911,13 @@ mod tests {
             None,
             "before it came"
         );
+    }
+
+    #[test]
+    fn the_highest_uid_does_not_overflow() {
+        assert_eq!(read_up_to(&[3, u32::MAX, 7]), Some(u32::MAX));
+        assert_eq!(read_up_to(&[3, 9]), Some(10));
+        assert_eq!(read_up_to(&[]), None);
     }
 
     #[test]
