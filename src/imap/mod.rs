@@ -1682,6 +1682,28 @@ pub fn batches(uids: &[u32]) -> Vec<Vec<u32>> {
     out
 }
 
+/// Keys to search for any of, grouped into `Key::Any`s of at most ~8 KB rendered each
+/// (like `batches`): servers limit a command line (Dovecot to 64 KiB), and a
+/// Message-ID may be 1,000 bytes long.
+pub fn any_batches(keys: Vec<Key>) -> Vec<Key> {
+    let mut out = Vec::new();
+    let (mut group, mut len) = (Vec::new(), 0);
+    for k in keys {
+        // An OR and two pairs of parentheses around each but the last.
+        let n = k.render().len() + 8;
+        if !group.is_empty() && len + n > 8_000 {
+            out.push(Key::Any(std::mem::take(&mut group)));
+            len = 0;
+        }
+        len += n;
+        group.push(k);
+    }
+    if !group.is_empty() {
+        out.push(Key::Any(group));
+    }
+    out
+}
+
 /// `* STATUS "完了" (SIZE 123456)` → 123456.
 fn status_size(r: &[u8]) -> Option<u64> {
     let text = String::from_utf8_lossy(r);
@@ -2139,5 +2161,26 @@ mod tests {
             status_size(b"* STATUS x (SIZE 99999999999999999999999)\r\n"),
             None
         );
+    }
+
+    #[test]
+    fn any_batches_stay_under_a_line_limit() {
+        let keys: Vec<Key> = (0..300)
+            .map(|i| Key::HeaderId("X-Mailduty-Target", format!("{i}{}@x", "a".repeat(990))))
+            .collect();
+        let groups = any_batches(keys.clone());
+        assert!(groups.len() > 30, "{}", groups.len());
+        let mut n = 0;
+        for g in &groups {
+            let Key::Any(ks) = g else {
+                panic!("not an Any")
+            };
+            n += ks.len();
+            assert!(criteria(std::slice::from_ref(g)).len() <= 8_000 + 1_100);
+        }
+        assert_eq!(n, 300);
+        let short: Vec<Key> = (0..100).map(|i| Key::MessageId(format!("{i}@x"))).collect();
+        assert_eq!(any_batches(short).len(), 1);
+        assert!(any_batches(Vec::new()).is_empty());
     }
 }
