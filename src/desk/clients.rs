@@ -47,6 +47,9 @@ pub struct Seen {
     pub double_replies: usize,
     /// Messages a mail client moved, recorded now.
     pub dragged: Vec<Dragged>,
+    /// One line per message whose `on_reply` move failed; the rest went on.
+    #[serde(skip)]
+    pub failed: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -57,8 +60,8 @@ pub struct Replied {
     pub at: DateTime<Utc>,
     /// `header` (In-Reply-To/References) or `subject` (the fallback).
     pub matched_by: &'static str,
-    /// What `on_reply` did: `mark`, `claim` or `done` (a move that lost or was not
-    /// possible stays `mark`).
+    /// What `on_reply` did: `mark`, `claim` or `done` (a move that lost, was not
+    /// possible or had only a subject or a shared Message-ID to go on stays `mark`).
     pub action: &'static str,
 }
 
@@ -130,10 +133,18 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
             .into_iter()
             .filter_map(|s| target(items, &s, window).map(|(i, by)| (s, i, by)))
             .collect();
-        let replies = replies(desk, items, &found, &mut seen.double_replies)?;
+        let (replies, stored) = replies(
+            desk,
+            items,
+            &found,
+            &mut seen.double_replies,
+            &mut seen.failed,
+        )?;
         let moved = replies.iter().any(|r| r.action != "mark");
         seen.replies = replies;
-        if moved {
+        // Read again after any change: intake's conditional STORE would refuse
+        // messages whose MODSEQ the \Answered flag moved on.
+        if moved || stored {
             *items = desk.queue(Scope::ACTIVE)?;
         }
     }
@@ -466,9 +477,10 @@ fn replies(
     items: &[Item],
     found: &[(Sent, usize, &'static str)],
     doubles: &mut usize,
-) -> Result<Vec<Replied>> {
+    failed: &mut Vec<String>,
+) -> Result<(Vec<Replied>, bool)> {
     if found.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), false));
     }
     let history_folder = desk.paths.history.clone();
     let ids: Vec<String> = found
@@ -500,12 +512,34 @@ fn replies(
         .collect();
     let mut out = Vec::new();
     let mut answered: HashMap<String, Vec<u32>> = HashMap::new();
+    // Every message a reply was matched to, recorded now or by an earlier run that
+    // stopped before marking it answered or applying on_reply: those are done from
+    // these, so a cut anywhere is finished by the next run (which reads the same Sent
+    // messages again, its scan mark not having been written).
+    let mut matched: Vec<(usize, String, bool)> = Vec::new();
     for ((s, t, matched_by), own) in found.iter().zip(ids) {
+        let it = &items[*t];
+        let who = replier(desk, it, s);
+        // Only a header naming exactly one queued message is evidence enough to move
+        // it: a subject may be shared, and a Message-ID is not an identity.
+        let strong = *matched_by == "header"
+            && it.message_id.as_deref().is_some_and(|m| {
+                items
+                    .iter()
+                    .filter(|o| o.message_id.as_deref().map(bare) == Some(bare(m)))
+                    .count()
+                    == 1
+            });
+        // The first reply says who moves it; the first strong one, when the first is
+        // not.
+        match matched.iter_mut().find(|(k, _, _)| k == t) {
+            None => matched.push((*t, who.clone(), strong)),
+            Some(m) if strong && !m.2 => *m = (*t, who.clone(), true),
+            Some(_) => {}
+        }
         if recorded.contains(&own) || out.iter().any(|r: &(Replied, usize)| r.0.id == own) {
             continue;
         }
-        let it = &items[*t];
-        let who = replier(desk, it, s);
         // A client's clock may be wrong: a reply is never before the message nor in
         // the future, so that it sorts and is found by date where it belongs.
         let at = s.at.max(it.arrived).min(Utc::now().max(it.arrived));
@@ -563,9 +597,6 @@ fn replies(
             sender: None,
             notify: Vec::new(),
         });
-        if !it.answered {
-            answered.entry(it.folder.clone()).or_default().push(it.uid);
-        }
         out.push((
             Replied {
                 id: own,
@@ -578,24 +609,42 @@ fn replies(
             *t,
         ));
     }
+    for (t, _, _) in &matched {
+        let it = &items[*t];
+        if !it.answered {
+            answered.entry(it.folder.clone()).or_default().push(it.uid);
+        }
+    }
     for (folder, uids) in &answered {
         desk.mb
             .store(folder, uids, Flags::Add(&[ANSWERED.to_string()]))?;
     }
-    // One move per message, for its first reply this run.
-    let mut moved: Vec<usize> = Vec::new();
-    for (r, t) in &mut out {
-        if !moved.contains(t) {
-            let mut it = items[*t].clone();
-            it.answered = true;
-            r.action = on_reply(desk, &it, &r.replier)?;
-            if r.action != "mark" {
-                moved.push(*t);
-            }
+    // One move per message, for its first reply, on strong evidence only. A move that
+    // fails is that message's warning; the rest go on.
+    for (t, who, strong) in &matched {
+        if !*strong {
+            continue;
         }
+        let mut it = items[*t].clone();
+        it.answered = true;
+        let action = match on_reply(desk, &it, who) {
+            Ok(a) => a,
+            Err(e) => {
+                failed.push(format!("{}: on_reply: {e:#}", it.id));
+                "mark"
+            }
+        };
+        if let Some((r, _)) = out.iter_mut().find(|(_, k)| k == t) {
+            r.action = action;
+        }
+    }
+    for (r, t) in &mut out {
         r.id = items[*t].id.clone();
     }
-    Ok(out.into_iter().map(|(r, _)| r).collect())
+    Ok((
+        out.into_iter().map(|(r, _)| r).collect(),
+        !answered.is_empty(),
+    ))
 }
 
 /// Whether the customer wrote again (a message in the thread of `it`) between two
