@@ -1383,10 +1383,24 @@ impl Mailbox {
         Ok(Some(found.into_iter().flatten().collect()))
     }
 
+    /// Courier refuses APPEND to the folder selected read-only ("Current box is
+    /// selected READ-ONLY"): that one is SELECTed first. Any other selection is left
+    /// as it is, costing nothing where the server does not care.
+    fn writable_for_append(&mut self, folder: &str) -> Result<()> {
+        if matches!(&self.selected, Some((f, false)) if f == folder) {
+            self.open(folder, true)?;
+        }
+        Ok(())
+    }
+
     /// Appends messages marked \Seen: one MULTIAPPEND command where the server offers
     /// it (with LITERAL+), else pipelined APPENDs (with LITERAL+), else one at a time.
     /// The count is bounded per command so that neither side's buffers fill.
     pub fn append_many_seen(&mut self, folder: &str, msgs: &[Vec<u8>]) -> Result<()> {
+        if msgs.is_empty() {
+            return Ok(());
+        }
+        self.writable_for_append(folder)?;
         let q = quote(&mutf7::encode(folder));
         if !self.has("LITERAL+") {
             for m in msgs {
@@ -1430,6 +1444,7 @@ impl Mailbox {
 
     /// Appends a message marked \Seen (history events never show as new mail).
     pub fn append_seen(&mut self, folder: &str, data: &[u8]) -> Result<()> {
+        self.writable_for_append(folder)?;
         let q = quote(&mutf7::encode(folder));
         let plus = self.has("LITERAL+");
         let done = self.conn.append(&q, "\\Seen", data, plus)?;
