@@ -107,12 +107,24 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
         ..Seen::default()
     };
     let marks = last_marks(desk, now - window)?;
+    // Both folders' UID state in one round trip: on a quiet run that is all there is
+    // to read of them.
+    let done = desk.paths.done.clone();
+    let mut folders: Vec<String> = seen.sent_folder.iter().cloned().collect();
+    folders.push(done.clone());
+    let mut states = desk.mb.uid_states(&folders)?.into_iter();
+    let sent_state = if seen.sent_folder.is_some() {
+        states.next().flatten()
+    } else {
+        None
+    };
+    let done_state = states.next().flatten();
     let mut new_marks = Vec::new();
     // The folders in which this run read something.
     let mut read: Vec<String> = Vec::new();
 
     if let Some(sent) = seen.sent_folder.clone() {
-        let (uids, mark) = new_uids(desk, &sent, &marks, now - window)?;
+        let (uids, mark) = new_uids(desk, &sent, sent_state, &marks, now - window)?;
         new_marks.extend(mark);
         if !uids.is_empty() {
             read.push(sent.clone());
@@ -169,8 +181,7 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
             seen.dragged.push(d);
         }
     }
-    let done = desk.paths.done.clone();
-    let (uids, mark) = new_uids(desk, &done, &marks, now - window)?;
+    let (uids, mark) = new_uids(desk, &done, done_state, &marks, now - window)?;
     new_marks.extend(mark);
     if !uids.is_empty() {
         read.push(done.clone());
@@ -202,13 +213,15 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
 }
 
 /// UIDs of `folder` not read before, and the mark to keep after reading them.
+/// `state` is its UIDVALIDITY and UIDNEXT.
 fn new_uids(
     desk: &mut Desk<'_>,
     folder: &str,
+    state: Option<(u32, u32)>,
     marks: &[Mark],
     since: DateTime<Utc>,
 ) -> Result<(Vec<u32>, Option<Mark>)> {
-    let Some((validity, next)) = desk.mb.uid_state(folder)? else {
+    let Some((validity, next)) = state else {
         return Ok((Vec::new(), None));
     };
     let from = marks
@@ -219,6 +232,8 @@ fn new_uids(
         // Nothing arrived since: not even opened (opening a large Maildir folder costs
         // the server a directory scan).
         Some(f) if next <= f => Vec::new(),
+        // Nothing was ever stored in it.
+        _ if next <= 1 => Vec::new(),
         Some(f) => desk
             .mb
             .search(folder, &[Key::UidFrom(f)])?

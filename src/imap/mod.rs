@@ -1609,12 +1609,25 @@ impl Mailbox {
     /// A folder's UIDVALIDITY and UIDNEXT (STATUS), None when the server gives
     /// neither or the folder does not exist.
     pub fn uid_state(&mut self, folder: &str) -> Result<Option<(u32, u32)>> {
-        let cmd = format!(
-            "STATUS {} (UIDVALIDITY UIDNEXT)",
-            quote(&mutf7::encode(folder))
-        );
-        let (mut validity, mut next) = (None, None);
-        let done = self.conn.run_each(&cmd, |r| {
+        Ok(self
+            .uid_states(&[folder.to_string()])?
+            .into_iter()
+            .next()
+            .flatten())
+    }
+
+    /// `uid_state` of several folders in one round trip (pipelined STATUS; each
+    /// answer names its folder, but the tagged line is what ties it to its command).
+    pub fn uid_states(&mut self, folders: &[String]) -> Result<Vec<Option<(u32, u32)>>> {
+        if folders.is_empty() {
+            return Ok(Vec::new());
+        }
+        let cmds: Vec<String> = folders
+            .iter()
+            .map(|f| format!("STATUS {} (UIDVALIDITY UIDNEXT)", quote(&mutf7::encode(f))))
+            .collect();
+        let mut found = vec![(None, None); folders.len()];
+        let dones = self.conn.pipeline(&cmds, |i, r| {
             let text = String::from_utf8_lossy(r);
             if !text.starts_with("* STATUS ") {
                 return;
@@ -1628,17 +1641,26 @@ impl Mailbox {
             for w in words.chunks(2) {
                 if let [k, v] = w {
                     if k.eq_ignore_ascii_case("UIDVALIDITY") {
-                        validity = v.parse().ok();
+                        found[i].0 = v.parse().ok();
                     } else if k.eq_ignore_ascii_case("UIDNEXT") {
-                        next = v.parse().ok();
+                        found[i].1 = v.parse().ok();
                     }
                 }
             }
         })?;
-        if done.status != Status::Ok {
-            return Ok(None);
-        }
-        Ok(validity.zip(next))
+        Ok(found
+            .into_iter()
+            .zip(dones)
+            .map(|((v, n), d)| {
+                if d.status == Status::Ok {
+                    v.zip(n)
+                } else {
+                    None
+                }
+            })
+            .chain(std::iter::repeat(None))
+            .take(folders.len())
+            .collect())
     }
 
     /// Whether a folder exists (LIST).
