@@ -500,6 +500,58 @@ fn a_reply_recorded_by_a_cut_run_is_still_marked_and_moved() {
     assert_eq!(events(&dc, "done"), ["suzuki"]);
 }
 
+/// Where no keyword marks a move under way (Exchange), a message that just came into
+/// a member folder with no event may be a `mailduty claim` that has not written its
+/// event yet: it is recorded as the client's only once it was there at an earlier
+/// scan, at least STALE before.
+#[test]
+fn without_keywords_a_message_new_in_a_member_folder_waits_a_scan_before_a_client_claim() {
+    let dc = dovecot_with_sent();
+    let relay =
+        harness::relay::NoKeywords::start(dc.imap_port, harness::relay::KeywordStore::Ignored);
+    let t = team(&dc, "");
+    let text = std::fs::read_to_string(&t.rules).unwrap();
+    std::fs::write(
+        &t.rules,
+        text.replace(
+            &format!("port: {}", dc.imap_port),
+            &format!("port: {}", relay.port),
+        ),
+    )
+    .unwrap();
+    assert!(
+        std::fs::read_to_string(&t.rules)
+            .unwrap()
+            .contains(&format!("port: {}", relay.port))
+    );
+    // Moved by a claim that has not yet written its event.
+    dc.append(
+        "対応中/tanaka",
+        "",
+        &hours_ago(2),
+        &customer("fresh@cust.jp", "a@cust.jp", "いま担当", ""),
+    );
+    let v = rotate(&t);
+    assert_eq!(
+        v["clients"]["dragged"].as_array().unwrap().len(),
+        0,
+        "{v:#}"
+    );
+    assert!(events(&dc, "claim").is_empty());
+    // Still without an event a scan and STALE later: a mail client moved it.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let v = rotate(&t);
+    assert_eq!(v["clients"]["dragged"][0]["event"], "claim", "{v:#}");
+    assert_eq!(events(&dc, "claim"), ["client"]);
+    let v = rotate(&t);
+    assert_eq!(
+        v["clients"]["dragged"].as_array().unwrap().len(),
+        0,
+        "{v:#}"
+    );
+    assert_eq!(events(&dc, "claim"), ["client"]);
+}
+
 #[test]
 fn two_clients_replying_to_one_message_is_a_double_reply_in_list_and_digest() {
     let dc = dovecot_with_sent();

@@ -106,12 +106,20 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
         sent_folder: desk.sent_folder()?,
         ..Seen::default()
     };
-    let marks = last_marks(desk, now - window)?;
+    let (marks, scanned) = last_marks(desk, now - window)?;
+    let mut new_marks: Vec<Mark> = Vec::new();
     // Both folders' UID state in one round trip: on a quiet run that is all there is
     // to read of them.
     let done = desk.paths.done.clone();
+    let members: Vec<String> = desk
+        .rules
+        .members
+        .iter()
+        .map(|m| desk.paths.member(&m.key))
+        .collect();
     let mut folders: Vec<String> = seen.sent_folder.iter().cloned().collect();
     folders.push(done.clone());
+    folders.extend(members.iter().cloned());
     let mut states = desk.mb.uid_states(&folders)?.into_iter();
     let sent_state = if seen.sent_folder.is_some() {
         states.next().flatten()
@@ -119,7 +127,17 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
         None
     };
     let done_state = states.next().flatten();
-    let mut new_marks = Vec::new();
+    // Member folders are only marked, never searched: the mark says which messages
+    // were there at this scan (see `settled`).
+    for (folder, state) in members.iter().zip(states) {
+        if let Some((validity, next)) = state {
+            new_marks.push(Mark {
+                folder: folder.clone(),
+                validity,
+                next,
+            });
+        }
+    }
     // The folders in which this run read something.
     let mut read: Vec<String> = Vec::new();
 
@@ -129,7 +147,7 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
         if !uids.is_empty() {
             read.push(sent.clone());
         }
-        let validity = new_marks.last().map_or(0, |m: &Mark| m.validity);
+        let validity = sent_state.map_or(0, |(v, _)| v);
         let mut sents = Vec::new();
         desk.mb.fetch_fields(&sent, &uids, SENT_FIELDS, |f| {
             sents.push(parse_sent(
@@ -176,7 +194,19 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
     let history_folder = desk.paths.history.clone();
     let evs = history::about_each(&mut desk.mb, &history_folder, &claimed)?;
     let claimed: Vec<Item> = claimed.into_iter().cloned().collect();
+    let mut keeps: Option<bool> = None;
     for (it, evs) in claimed.iter().zip(evs) {
+        if unexplained(it, "claim", &evs) && !settled(it, &marks, &new_marks, scanned, now) {
+            // Where keywords are kept, a claim under way carries one and is not here.
+            let unclaimed = desk.paths.unclaimed.clone();
+            let kept = match keeps {
+                Some(k) => k,
+                None => *keeps.insert(desk.mb.keeps_keywords(&unclaimed)?),
+            };
+            if !kept {
+                continue;
+            }
+        }
         if let Some(d) = dragged(desk, it, "claim", &evs)? {
             seen.dragged.push(d);
         }
@@ -269,13 +299,39 @@ fn read_up_to(uids: &[u32]) -> Option<u32> {
     uids.iter().map(|u| u.saturating_add(1)).max()
 }
 
-/// The marks of the last `scan` event within the window.
-fn last_marks(desk: &mut Desk<'_>, since: DateTime<Utc>) -> Result<Vec<Mark>> {
+/// The marks of the last `scan` event within the window, and when it was written.
+fn last_marks(
+    desk: &mut Desk<'_>,
+    since: DateTime<Utc>,
+) -> Result<(Vec<Mark>, Option<DateTime<Utc>>)> {
     let history = desk.paths.history.clone();
     let Some(ev) = history::latest(&mut desk.mb, &history, SCAN, since)? else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), None));
     };
-    Ok(parse_marks(ev.note.as_deref().unwrap_or("")))
+    Ok((parse_marks(ev.note.as_deref().unwrap_or("")), Some(ev.time)))
+}
+
+/// Whether a message was already in its folder at the last scan, at least STALE ago.
+/// Where no keyword marks a move under way, a message a `mailduty claim` has just
+/// moved has no event yet; by then it has one, so what still has none was moved by a
+/// mail client. UIDs tell the order of arrival in a folder (INTERNALDATE is kept by
+/// MOVE and says nothing of it).
+fn settled(
+    it: &Item,
+    last: &[Mark],
+    current: &[Mark],
+    scanned: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> bool {
+    let stale = chrono::Duration::from_std(super::rules::STALE).unwrap_or_default();
+    let validity = current
+        .iter()
+        .find(|m| m.folder == it.folder)
+        .map(|m| m.validity);
+    scanned.is_some_and(|t| now - t >= stale)
+        && last
+            .iter()
+            .any(|m| m.folder == it.folder && Some(m.validity) == validity && it.uid < m.next)
 }
 
 fn parse_marks(note: &str) -> Vec<Mark> {
@@ -706,6 +762,22 @@ fn on_reply(desk: &mut Desk<'_>, it: &Item, who: &str) -> Result<&'static str> {
         }
         Taken::Lost { .. } | Taken::Already => Ok("mark"),
     }
+}
+
+/// Whether no event puts a message where it is.
+fn unexplained(it: &Item, kind: &str, evs: &[Stored]) -> bool {
+    let own = history::move_id(kind, &it.folder, it.uid);
+    if evs
+        .iter()
+        .any(|e| e.own_id.as_deref() == Some(own.as_str()))
+    {
+        return false;
+    }
+    let last = evs
+        .iter()
+        .filter(|e| e.concerns(it))
+        .rfind(|e| e.to_folder.is_some());
+    last.and_then(|e| e.to_folder.as_deref()) != Some(it.folder.as_str())
 }
 
 /// A message found in a member folder or 完了: if no event puts it there, a
