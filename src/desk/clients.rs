@@ -127,11 +127,12 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
         None
     };
     let done_state = states.next().flatten();
-    // Member folders are only marked, never searched: the mark says which messages
-    // were there at this scan (see `settled`).
+    // Member folders are only marked, never searched, and only when a message there
+    // waits for the next scan (see `settled`): the mark says what was there now.
+    let mut member_marks: Vec<Mark> = Vec::new();
     for (folder, state) in members.iter().zip(states) {
         if let Some((validity, next)) = state {
-            new_marks.push(Mark {
+            member_marks.push(Mark {
                 folder: folder.clone(),
                 validity,
                 next,
@@ -195,8 +196,9 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
     let evs = history::about_each(&mut desk.mb, &history_folder, &claimed)?;
     let claimed: Vec<Item> = claimed.into_iter().cloned().collect();
     let mut keeps: Option<bool> = None;
+    let mut waiting = false;
     for (it, evs) in claimed.iter().zip(evs) {
-        if unexplained(it, "claim", &evs) && !settled(it, &marks, &new_marks, scanned, now) {
+        if unexplained(it, "claim", &evs) && !settled(it, &marks, &member_marks, scanned, now) {
             // Where keywords are kept, a claim under way carries one and is not here.
             let unclaimed = desk.paths.unclaimed.clone();
             let kept = match keeps {
@@ -204,12 +206,16 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
                 None => *keeps.insert(desk.mb.keeps_keywords(&unclaimed)?),
             };
             if !kept {
+                waiting = true;
                 continue;
             }
         }
         if let Some(d) = dragged(desk, it, "claim", &evs)? {
             seen.dragged.push(d);
         }
+    }
+    if waiting {
+        new_marks.append(&mut member_marks);
     }
     let (uids, mark) = new_uids(desk, &done, done_state, &marks, now - window)?;
     new_marks.extend(mark);
