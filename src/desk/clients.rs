@@ -4,11 +4,13 @@
 //!
 //! What it costs follows what is new, not the size of Sent or 完了: a `scan` event
 //! in the history keeps, for each of the two, the UIDVALIDITY and the UID from which
-//! the next run reads on. Without one (the first run, or none within `reply_window`),
-//! they are read back to `reply_window` by arrival. The member folders are active and
-//! small, so every message in them is checked against its events, in two round trips. Sent mail is read headers only,
-//! with BODY.PEEK, and never changed; every event written here has a Message-ID made
-//! from what it is about, so a run repeated or cut part-way records nothing twice.
+//! the next run reads on (one pipelined STATUS tells whether anything arrived).
+//! Without one (the first run, or none within `reply_window`), they are read back to
+//! `reply_window` by arrival. The member folders are active and small, so every
+//! message in them is checked against its events, in two round trips. Sent mail is
+//! read headers only, with BODY.PEEK, and never changed; every event written here has
+//! a Message-ID made from what it is about, so a run repeated or cut part-way records
+//! nothing twice, and what a cut run left undone is done by the next.
 
 use std::collections::HashMap;
 
