@@ -307,17 +307,17 @@ pub fn parse(header: &[u8]) -> Option<Stored> {
     })
 }
 
-/// Which of these event Message-IDs are in the history: one SEARCH per hundred and
-/// one FETCH.
+/// Which of these event Message-IDs are in the history: one SEARCH per ~8 KB of keys
+/// and one FETCH.
 pub fn recorded(
     mb: &mut Mailbox,
     folder: &str,
     ids: &[String],
 ) -> Result<std::collections::HashSet<String>> {
     let mut uids = Vec::new();
-    for chunk in ids.chunks(100) {
-        let keys = chunk.iter().map(|m| Key::MessageId(m.clone())).collect();
-        uids.extend(mb.search(folder, &[Key::Any(keys)])?);
+    let keys = ids.iter().map(|m| Key::MessageId(m.clone())).collect();
+    for any in crate::imap::any_batches(keys) {
+        uids.extend(mb.search(folder, &[any])?);
     }
     let wanted: std::collections::HashSet<&String> = ids.iter().collect();
     Ok(fetch(mb, folder, &uids)?
@@ -328,7 +328,7 @@ pub fn recorded(
 }
 
 /// The events about each of several messages: one SEARCH for all of those with a
-/// Message-ID (a hundred at a time) and one FETCH, the events then sorted to their
+/// Message-ID (~8 KB of keys at a time) and one FETCH, the events then sorted to their
 /// messages here. Pipelined SEARCHes would not do: a server may answer them out of
 /// order. Messages without a Message-ID are looked up one by one.
 pub fn about_each(mb: &mut Mailbox, folder: &str, items: &[&Item]) -> Result<Vec<Vec<Stored>>> {
@@ -347,12 +347,12 @@ pub fn about_each(mb: &mut Mailbox, folder: &str, items: &[&Item]) -> Result<Vec
             .push(*k);
     }
     let mut uids = Vec::new();
-    for chunk in with_id.chunks(100) {
-        let keys = chunk
-            .iter()
-            .map(|(_, mid)| Key::HeaderId("X-Mailduty-Target", mid.to_string()))
-            .collect();
-        uids.extend(mb.search(folder, &[Key::Any(keys)])?);
+    let keys = with_id
+        .iter()
+        .map(|(_, mid)| Key::HeaderId("X-Mailduty-Target", mid.to_string()))
+        .collect();
+    for any in crate::imap::any_batches(keys) {
+        uids.extend(mb.search(folder, &[any])?);
     }
     uids.sort_unstable();
     uids.dedup();

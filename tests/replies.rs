@@ -320,7 +320,8 @@ fn on_reply_claim_and_done_move_through_the_desk() {
                 "鈴木 <hsuzuki@example.jp>",
                 "yamada@cust.jp",
                 "RE: 請求書",
-                "References: <broken <m1@cust.jp>\r\n",
+                // A header naming the message: a subject match alone only marks.
+                "References: <gone@cust.jp> <m1@cust.jp>\r\n",
                 1,
             ),
         );
@@ -341,6 +342,214 @@ fn on_reply_claim_and_done_move_through_the_desk() {
         );
         assert_eq!(events(&dc, "reply"), ["suzuki"]);
     }
+}
+
+/// `on_reply: done` moves only on a header naming one queued message: a subject match
+/// or a Message-ID two queued messages share only marks. And what was marked
+/// answered is filed from the inbox in the same run (intake sees the new MODSEQ).
+#[test]
+fn on_reply_moves_only_on_a_unique_header_and_marked_mail_is_still_filed() {
+    let dc = dovecot_with_sent();
+    let t = team(&dc, "on_reply: done\n");
+    let shared = |body: &str| {
+        let mut m = customer("same@cust.jp", "yamada@cust.jp", "見積もり", "");
+        m.extend_from_slice(body.as_bytes());
+        m
+    };
+    dc.append("INBOX", "", &hours_ago(5), &shared("one\r\n"));
+    dc.append("INBOX", "", &hours_ago(4), &shared("two\r\n"));
+    dc.append(
+        "INBOX",
+        "",
+        &hours_ago(3),
+        &customer("subj@other.jp", "ito@other.jp", "納期", ""),
+    );
+    dc.append(
+        "INBOX",
+        "",
+        &hours_ago(3),
+        &customer("only@cust.jp", "kato@cust.jp", "返品", ""),
+    );
+    for (mid, to, subject, headers) in [
+        (
+            "s1@support.jp",
+            "yamada@cust.jp",
+            "Re: 見積もり",
+            "In-Reply-To: <same@cust.jp>\r\n",
+        ),
+        ("s2@support.jp", "ito@other.jp", "Re: 納期", ""),
+        (
+            "s3@support.jp",
+            "kato@cust.jp",
+            "Re: 返品",
+            "In-Reply-To: <only@cust.jp>\r\n",
+        ),
+    ] {
+        dc.append(
+            "Sent",
+            "\\Seen",
+            &hours_ago(1),
+            &sent(mid, "support@example.jp", to, subject, headers, 1),
+        );
+    }
+    let v = rotate(&t);
+    let actions: Vec<(String, String)> = v["clients"]["replies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["reply_message_id"].as_str().unwrap().to_string(),
+                r["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("s1@support.jp".to_string(), "mark".to_string()),
+            ("s2@support.jp".to_string(), "mark".to_string()),
+            ("s3@support.jp".to_string(), "done".to_string()),
+        ],
+        "{v:#}"
+    );
+    assert_eq!(dc.locate("only@cust.jp")[0].0, "完了");
+    let same = dc.locate("same@cust.jp");
+    assert_eq!(same.len(), 2, "{same:?}");
+    let subj = dc.locate("subj@other.jp");
+    for (folder, _, flags) in same.iter().chain(&subj) {
+        assert_eq!(folder, "未対応", "{same:?} {subj:?}");
+        assert!(!flags.contains("\\Seen"), "{flags}");
+    }
+    // Exactly the replied ones are answered, all filed in this run.
+    assert!(subj[0].2.contains("\\Answered"), "{subj:?}");
+    assert_eq!(v["left"], 0, "{v:#}");
+    assert!(
+        v["failed"].is_null() || v["failed"].as_array().is_some_and(|f| f.is_empty()),
+        "{v:#}"
+    );
+}
+
+/// A run cut after writing a reply event, before marking the message answered and
+/// moving it: the next run finishes both. And a message marked answered in the
+/// inbox is filed in the same run.
+#[test]
+fn a_reply_recorded_by_a_cut_run_is_still_marked_and_moved() {
+    let dc = dovecot_with_sent();
+    let t = team(&dc, "");
+    dc.append(
+        "INBOX",
+        "",
+        &hours_ago(3),
+        &customer("cut@cust.jp", "yamada@cust.jp", "請求書", ""),
+    );
+    dc.append(
+        "Sent",
+        "\\Seen",
+        &hours_ago(1),
+        &sent(
+            "sc@support.jp",
+            "鈴木 <hsuzuki@example.jp>",
+            "yamada@cust.jp",
+            "Re: 請求書",
+            "In-Reply-To: <cut@cust.jp>\r\n",
+            1,
+        ),
+    );
+    let v = rotate(&t);
+    assert_eq!(v["clients"]["replies"][0]["action"], "mark", "{v:#}");
+    // Marked answered and still filed in the same run: intake saw the new MODSEQ.
+    assert_eq!(v["left"], 0, "{v:#}");
+    assert_eq!(dc.locate("cut@cust.jp")[0].0, "未対応");
+    // What a cut right after the reply event leaves: the event, but no \Answered and
+    // no scan mark (written last).
+    dc.doveadm(&[
+        "flags",
+        "remove",
+        "-u",
+        harness::USER,
+        "\\Answered",
+        "mailbox",
+        "未対応",
+        "ALL",
+    ]);
+    dc.doveadm(&[
+        "expunge",
+        "-u",
+        harness::USER,
+        "mailbox",
+        "対応履歴",
+        "HEADER",
+        "X-Mailduty-Event",
+        "scan",
+    ]);
+    assert!(!dc.locate("cut@cust.jp")[0].2.contains("\\Answered"));
+    let text = std::fs::read_to_string(&t.rules).unwrap();
+    std::fs::write(&t.rules, format!("{text}on_reply: done\n")).unwrap();
+    let v = rotate(&t);
+    assert_eq!(
+        v["clients"]["replies"].as_array().unwrap().len(),
+        0,
+        "{v:#}"
+    );
+    let places = dc.locate("cut@cust.jp");
+    assert_eq!(places.len(), 1, "{places:?}");
+    assert_eq!(places[0].0, "完了", "{places:?}");
+    assert!(places[0].2.contains("\\Answered"), "{places:?}");
+    assert_eq!(events(&dc, "reply"), ["suzuki"]);
+    assert_eq!(events(&dc, "done"), ["suzuki"]);
+}
+
+/// Where no keyword marks a move under way (Exchange), a message that just came into
+/// a member folder with no event may be a `mailduty claim` that has not written its
+/// event yet: it is recorded as the client's only once it was there at an earlier
+/// scan, at least STALE before.
+#[test]
+fn without_keywords_a_message_new_in_a_member_folder_waits_a_scan_before_a_client_claim() {
+    let dc = dovecot_with_sent();
+    let relay =
+        harness::relay::NoKeywords::start(dc.imap_port, harness::relay::KeywordStore::Ignored);
+    let t = team(&dc, "");
+    let text = std::fs::read_to_string(&t.rules).unwrap();
+    std::fs::write(
+        &t.rules,
+        text.replace(
+            &format!("port: {}", dc.imap_port),
+            &format!("port: {}", relay.port),
+        ),
+    )
+    .unwrap();
+    assert!(
+        std::fs::read_to_string(&t.rules)
+            .unwrap()
+            .contains(&format!("port: {}", relay.port))
+    );
+    // Moved by a claim that has not yet written its event.
+    dc.append(
+        "対応中/tanaka",
+        "",
+        &hours_ago(2),
+        &customer("fresh@cust.jp", "a@cust.jp", "いま担当", ""),
+    );
+    let v = rotate(&t);
+    assert_eq!(
+        v["clients"]["dragged"].as_array().unwrap().len(),
+        0,
+        "{v:#}"
+    );
+    assert!(events(&dc, "claim").is_empty());
+    // Still without an event a scan and STALE later: a mail client moved it.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let v = rotate(&t);
+    assert_eq!(v["clients"]["dragged"][0]["event"], "claim", "{v:#}");
+    assert_eq!(events(&dc, "claim"), ["client"]);
+    let v = rotate(&t);
+    assert_eq!(
+        v["clients"]["dragged"].as_array().unwrap().len(),
+        0,
+        "{v:#}"
+    );
+    assert_eq!(events(&dc, "claim"), ["client"]);
 }
 
 #[test]

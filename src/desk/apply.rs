@@ -49,7 +49,10 @@ pub fn apply(desk: &mut Desk<'_>, hand_out: &[String]) -> Result<Applied> {
     // Mail-client work is read before intake, so that `on_reply` can take a replied
     // message straight from the inbox; a failure there never holds up intake.
     match super::clients::run(desk, &mut items) {
-        Ok(seen) => out.clients = seen,
+        Ok(mut seen) => {
+            out.failed.append(&mut seen.failed);
+            out.clients = seen;
+        }
         Err(e) => out.failed.push(format!("mail client work: {e:#}")),
     }
     let plan = desk.plan_intake(&items);

@@ -4,11 +4,13 @@
 //!
 //! What it costs follows what is new, not the size of Sent or 完了: a `scan` event
 //! in the history keeps, for each of the two, the UIDVALIDITY and the UID from which
-//! the next run reads on. Without one (the first run, or none within `reply_window`),
-//! they are read back to `reply_window` by arrival. The member folders are active and
-//! small, so every message in them is checked against its events, in two round trips. Sent mail is read headers only,
-//! with BODY.PEEK, and never changed; every event written here has a Message-ID made
-//! from what it is about, so a run repeated or cut part-way records nothing twice.
+//! the next run reads on (one pipelined STATUS tells whether anything arrived).
+//! Without one (the first run, or none within `reply_window`), they are read back to
+//! `reply_window` by arrival. The member folders are active and small, so every
+//! message in them is checked against its events, in two round trips. Sent mail is
+//! read headers only, with BODY.PEEK, and never changed; every event written here has
+//! a Message-ID made from what it is about, so a run repeated or cut part-way records
+//! nothing twice, and what a cut run left undone is done by the next.
 
 use std::collections::HashMap;
 
@@ -47,6 +49,9 @@ pub struct Seen {
     pub double_replies: usize,
     /// Messages a mail client moved, recorded now.
     pub dragged: Vec<Dragged>,
+    /// One line per message whose `on_reply` move failed; the rest went on.
+    #[serde(skip)]
+    pub failed: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -57,8 +62,8 @@ pub struct Replied {
     pub at: DateTime<Utc>,
     /// `header` (In-Reply-To/References) or `subject` (the fallback).
     pub matched_by: &'static str,
-    /// What `on_reply` did: `mark`, `claim` or `done` (a move that lost or was not
-    /// possible stays `mark`).
+    /// What `on_reply` did: `mark`, `claim` or `done` (a move that lost, was not
+    /// possible or had only a subject or a shared Message-ID to go on stays `mark`).
     pub action: &'static str,
 }
 
@@ -103,18 +108,49 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
         sent_folder: desk.sent_folder()?,
         ..Seen::default()
     };
-    let marks = last_marks(desk, now - window)?;
-    let mut new_marks = Vec::new();
+    let (marks, scanned) = last_marks(desk, now - window)?;
+    let mut new_marks: Vec<Mark> = Vec::new();
+    // Both folders' UID state in one round trip: on a quiet run that is all there is
+    // to read of them.
+    let done = desk.paths.done.clone();
+    let members: Vec<String> = desk
+        .rules
+        .members
+        .iter()
+        .map(|m| desk.paths.member(&m.key))
+        .collect();
+    let mut folders: Vec<String> = seen.sent_folder.iter().cloned().collect();
+    folders.push(done.clone());
+    folders.extend(members.iter().cloned());
+    let mut states = desk.mb.uid_states(&folders)?.into_iter();
+    let sent_state = if seen.sent_folder.is_some() {
+        states.next().flatten()
+    } else {
+        None
+    };
+    let done_state = states.next().flatten();
+    // Member folders are only marked, never searched, and only when a message there
+    // waits for the next scan (see `settled`): the mark says what was there now.
+    let mut member_marks: Vec<Mark> = Vec::new();
+    for (folder, state) in members.iter().zip(states) {
+        if let Some((validity, next)) = state {
+            member_marks.push(Mark {
+                folder: folder.clone(),
+                validity,
+                next,
+            });
+        }
+    }
     // The folders in which this run read something.
     let mut read: Vec<String> = Vec::new();
 
     if let Some(sent) = seen.sent_folder.clone() {
-        let (uids, mark) = new_uids(desk, &sent, &marks, now - window)?;
+        let (uids, mark) = new_uids(desk, &sent, sent_state, &marks, now - window)?;
         new_marks.extend(mark);
         if !uids.is_empty() {
             read.push(sent.clone());
         }
-        let validity = new_marks.last().map_or(0, |m: &Mark| m.validity);
+        let validity = sent_state.map_or(0, |(v, _)| v);
         let mut sents = Vec::new();
         desk.mb.fetch_fields(&sent, &uids, SENT_FIELDS, |f| {
             sents.push(parse_sent(
@@ -130,10 +166,18 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
             .into_iter()
             .filter_map(|s| target(items, &s, window).map(|(i, by)| (s, i, by)))
             .collect();
-        let replies = replies(desk, items, &found, &mut seen.double_replies)?;
+        let (replies, stored) = replies(
+            desk,
+            items,
+            &found,
+            &mut seen.double_replies,
+            &mut seen.failed,
+        )?;
         let moved = replies.iter().any(|r| r.action != "mark");
         seen.replies = replies;
-        if moved {
+        // Read again after any change: intake's conditional STORE would refuse
+        // messages whose MODSEQ the \Answered flag moved on.
+        if moved || stored {
             *items = desk.queue(Scope::ACTIVE)?;
         }
     }
@@ -153,13 +197,29 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
     let history_folder = desk.paths.history.clone();
     let evs = history::about_each(&mut desk.mb, &history_folder, &claimed)?;
     let claimed: Vec<Item> = claimed.into_iter().cloned().collect();
+    let mut keeps: Option<bool> = None;
+    let mut waiting = false;
     for (it, evs) in claimed.iter().zip(evs) {
+        if unexplained(it, "claim", &evs) && !settled(it, &marks, &member_marks, scanned, now) {
+            // Where keywords are kept, a claim under way carries one and is not here.
+            let unclaimed = desk.paths.unclaimed.clone();
+            let kept = match keeps {
+                Some(k) => k,
+                None => *keeps.insert(desk.mb.keeps_keywords(&unclaimed)?),
+            };
+            if !kept {
+                waiting = true;
+                continue;
+            }
+        }
         if let Some(d) = dragged(desk, it, "claim", &evs)? {
             seen.dragged.push(d);
         }
     }
-    let done = desk.paths.done.clone();
-    let (uids, mark) = new_uids(desk, &done, &marks, now - window)?;
+    if waiting {
+        new_marks.append(&mut member_marks);
+    }
+    let (uids, mark) = new_uids(desk, &done, done_state, &marks, now - window)?;
     new_marks.extend(mark);
     if !uids.is_empty() {
         read.push(done.clone());
@@ -191,13 +251,15 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
 }
 
 /// UIDs of `folder` not read before, and the mark to keep after reading them.
+/// `state` is its UIDVALIDITY and UIDNEXT.
 fn new_uids(
     desk: &mut Desk<'_>,
     folder: &str,
+    state: Option<(u32, u32)>,
     marks: &[Mark],
     since: DateTime<Utc>,
 ) -> Result<(Vec<u32>, Option<Mark>)> {
-    let Some((validity, next)) = desk.mb.uid_state(folder)? else {
+    let Some((validity, next)) = state else {
         return Ok((Vec::new(), None));
     };
     let from = marks
@@ -208,6 +270,8 @@ fn new_uids(
         // Nothing arrived since: not even opened (opening a large Maildir folder costs
         // the server a directory scan).
         Some(f) if next <= f => Vec::new(),
+        // Nothing was ever stored in it.
+        _ if next <= 1 => Vec::new(),
         Some(f) => desk
             .mb
             .search(folder, &[Key::UidFrom(f)])?
@@ -221,7 +285,7 @@ fn new_uids(
     };
     // The highest UID read, not UIDNEXT: a message that arrives between the SEARCH
     // and now is read next time.
-    let top = uids.iter().map(|u| u + 1).max();
+    let top = read_up_to(&uids);
     let next = match (from, top) {
         (_, Some(t)) => t,
         (Some(f), None) => f,
@@ -237,13 +301,45 @@ fn new_uids(
     ))
 }
 
-/// The marks of the last `scan` event within the window.
-fn last_marks(desk: &mut Desk<'_>, since: DateTime<Utc>) -> Result<Vec<Mark>> {
+/// The UID after the highest one read. A hostile server may send u32::MAX: then that
+/// one is read again next time, which records nothing twice.
+fn read_up_to(uids: &[u32]) -> Option<u32> {
+    uids.iter().map(|u| u.saturating_add(1)).max()
+}
+
+/// The marks of the last `scan` event within the window, and when it was written.
+fn last_marks(
+    desk: &mut Desk<'_>,
+    since: DateTime<Utc>,
+) -> Result<(Vec<Mark>, Option<DateTime<Utc>>)> {
     let history = desk.paths.history.clone();
     let Some(ev) = history::latest(&mut desk.mb, &history, SCAN, since)? else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), None));
     };
-    Ok(parse_marks(ev.note.as_deref().unwrap_or("")))
+    Ok((parse_marks(ev.note.as_deref().unwrap_or("")), Some(ev.time)))
+}
+
+/// Whether a message was already in its folder at the last scan, at least STALE ago.
+/// Where no keyword marks a move under way, a message a `mailduty claim` has just
+/// moved has no event yet; by then it has one, so what still has none was moved by a
+/// mail client. UIDs tell the order of arrival in a folder (INTERNALDATE is kept by
+/// MOVE and says nothing of it).
+fn settled(
+    it: &Item,
+    last: &[Mark],
+    current: &[Mark],
+    scanned: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> bool {
+    let stale = chrono::Duration::from_std(super::rules::STALE).unwrap_or_default();
+    let validity = current
+        .iter()
+        .find(|m| m.folder == it.folder)
+        .map(|m| m.validity);
+    scanned.is_some_and(|t| now - t >= stale)
+        && last
+            .iter()
+            .any(|m| m.folder == it.folder && Some(m.validity) == validity && it.uid < m.next)
 }
 
 fn parse_marks(note: &str) -> Vec<Mark> {
@@ -362,11 +458,22 @@ pub fn base_subject(s: &str) -> String {
             _ => c,
         })
         .collect();
+    // Matched on the text itself, never on a lowercased copy: lowercasing changes byte
+    // lengths (İ grows, the Kelvin sign shrinks), so offsets into a copy would not fit.
     loop {
         let trimmed = t.trim_start();
-        let lower = trimmed.to_lowercase();
         let cut = ["re", "aw", "sv", "返信", "回答"].iter().find_map(|p| {
-            let rest = lower.strip_prefix(p)?;
+            let head = trimmed.as_bytes().get(..p.len())?;
+            let same = if p.is_ascii() {
+                head.eq_ignore_ascii_case(p.as_bytes())
+            } else {
+                head == p.as_bytes()
+            };
+            if !same {
+                return None;
+            }
+            // A prefix ends on a char boundary: it matched whole chars of `trimmed`.
+            let rest = trimmed.get(p.len()..)?;
             // "Re[2]:" / "Re(2):" / "Re:"
             let rest_t = rest.trim_start_matches(|c: char| {
                 c == '[' || c == ']' || c == '(' || c == ')' || c.is_ascii_digit()
@@ -375,6 +482,7 @@ pub fn base_subject(s: &str) -> String {
             Some(trimmed.len() - after.len())
         });
         match cut {
+            // At least the prefix and its colon come off, so this ends.
             Some(n) => t = trimmed[n..].to_string(),
             None => break,
         }
@@ -448,9 +556,10 @@ fn replies(
     items: &[Item],
     found: &[(Sent, usize, &'static str)],
     doubles: &mut usize,
-) -> Result<Vec<Replied>> {
+    failed: &mut Vec<String>,
+) -> Result<(Vec<Replied>, bool)> {
     if found.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), false));
     }
     let history_folder = desk.paths.history.clone();
     let ids: Vec<String> = found
@@ -482,12 +591,34 @@ fn replies(
         .collect();
     let mut out = Vec::new();
     let mut answered: HashMap<String, Vec<u32>> = HashMap::new();
+    // Every message a reply was matched to, recorded now or by an earlier run that
+    // stopped before marking it answered or applying on_reply: those are done from
+    // these, so a cut anywhere is finished by the next run (which reads the same Sent
+    // messages again, its scan mark not having been written).
+    let mut matched: Vec<(usize, String, bool)> = Vec::new();
     for ((s, t, matched_by), own) in found.iter().zip(ids) {
+        let it = &items[*t];
+        let who = replier(desk, it, s);
+        // Only a header naming exactly one queued message is evidence enough to move
+        // it: a subject may be shared, and a Message-ID is not an identity.
+        let strong = *matched_by == "header"
+            && it.message_id.as_deref().is_some_and(|m| {
+                items
+                    .iter()
+                    .filter(|o| o.message_id.as_deref().map(bare) == Some(bare(m)))
+                    .count()
+                    == 1
+            });
+        // The first reply says who moves it; the first strong one, when the first is
+        // not.
+        match matched.iter_mut().find(|(k, _, _)| k == t) {
+            None => matched.push((*t, who.clone(), strong)),
+            Some(m) if strong && !m.2 => *m = (*t, who.clone(), true),
+            Some(_) => {}
+        }
         if recorded.contains(&own) || out.iter().any(|r: &(Replied, usize)| r.0.id == own) {
             continue;
         }
-        let it = &items[*t];
-        let who = replier(desk, it, s);
         // A client's clock may be wrong: a reply is never before the message nor in
         // the future, so that it sorts and is found by date where it belongs.
         let at = s.at.max(it.arrived).min(Utc::now().max(it.arrived));
@@ -545,9 +676,6 @@ fn replies(
             sender: None,
             notify: Vec::new(),
         });
-        if !it.answered {
-            answered.entry(it.folder.clone()).or_default().push(it.uid);
-        }
         out.push((
             Replied {
                 id: own,
@@ -560,24 +688,42 @@ fn replies(
             *t,
         ));
     }
+    for (t, _, _) in &matched {
+        let it = &items[*t];
+        if !it.answered {
+            answered.entry(it.folder.clone()).or_default().push(it.uid);
+        }
+    }
     for (folder, uids) in &answered {
         desk.mb
             .store(folder, uids, Flags::Add(&[ANSWERED.to_string()]))?;
     }
-    // One move per message, for its first reply this run.
-    let mut moved: Vec<usize> = Vec::new();
-    for (r, t) in &mut out {
-        if !moved.contains(t) {
-            let mut it = items[*t].clone();
-            it.answered = true;
-            r.action = on_reply(desk, &it, &r.replier)?;
-            if r.action != "mark" {
-                moved.push(*t);
-            }
+    // One move per message, for its first reply, on strong evidence only. A move that
+    // fails is that message's warning; the rest go on.
+    for (t, who, strong) in &matched {
+        if !*strong {
+            continue;
         }
+        let mut it = items[*t].clone();
+        it.answered = true;
+        let action = match on_reply(desk, &it, who) {
+            Ok(a) => a,
+            Err(e) => {
+                failed.push(format!("{}: on_reply: {e:#}", it.id));
+                "mark"
+            }
+        };
+        if let Some((r, _)) = out.iter_mut().find(|(_, k)| k == t) {
+            r.action = action;
+        }
+    }
+    for (r, t) in &mut out {
         r.id = items[*t].id.clone();
     }
-    Ok(out.into_iter().map(|(r, _)| r).collect())
+    Ok((
+        out.into_iter().map(|(r, _)| r).collect(),
+        !answered.is_empty(),
+    ))
 }
 
 /// Whether the customer wrote again (a message in the thread of `it`) between two
@@ -624,6 +770,22 @@ fn on_reply(desk: &mut Desk<'_>, it: &Item, who: &str) -> Result<&'static str> {
         }
         Taken::Lost { .. } | Taken::Already => Ok("mark"),
     }
+}
+
+/// Whether no event puts a message where it is.
+fn unexplained(it: &Item, kind: &str, evs: &[Stored]) -> bool {
+    let own = history::move_id(kind, &it.folder, it.uid);
+    if evs
+        .iter()
+        .any(|e| e.own_id.as_deref() == Some(own.as_str()))
+    {
+        return false;
+    }
+    let last = evs
+        .iter()
+        .filter(|e| e.concerns(it))
+        .rfind(|e| e.to_folder.is_some());
+    last.and_then(|e| e.to_folder.as_deref()) != Some(it.folder.as_str())
 }
 
 /// A message found in a member folder or 完了: if no event puts it there, a
@@ -710,6 +872,65 @@ mod tests {
         }
         assert_eq!(base_subject("Report: done"), "Report: done");
         assert_eq!(base_subject("Fwd: x"), "Fwd: x");
+    }
+
+    #[test]
+    fn subjects_whose_case_changes_length_are_safe() {
+        // İ lowercases to two chars (2 → 3 bytes), the Kelvin sign to a one-byte k.
+        assert_eq!(base_subject("Re:İİİ"), "İİİ");
+        assert_eq!(base_subject("Re:İİİİ"), "İİİİ");
+        assert_eq!(base_subject("Re:\u{212A}"), "\u{212A}");
+        assert_eq!(base_subject("\u{212A}e: x"), "\u{212A}e: x");
+        assert_eq!(base_subject("İRe: x"), "İRe: x");
+        assert_eq!(base_subject("RE:Re[3]:返信:回答: İ"), "İ");
+    }
+
+    #[test]
+    fn base_subject_ends_on_odd_subjects() {
+        let parts = [
+            "Re",
+            "re:",
+            "RE[",
+            "]",
+            "(",
+            "2",
+            ":",
+            "İ",
+            "\u{212A}",
+            "ß",
+            "ﬃ",
+            "返信",
+            "回答",
+            "：",
+            "Ｒｅ",
+            " ",
+            "\u{3000}",
+            "\u{0130}\u{0307}",
+            "Σ",
+            "ẞ",
+            "\u{10FFFF}",
+            "\u{0}",
+            "aw",
+            "SV",
+        ];
+        // Every string of up to four parts, and long runs of each.
+        let mut n = 0;
+        let mut check = |s: &str| {
+            let b = base_subject(s);
+            assert!(b.len() <= s.len() * 3, "{s:?} → {b:?}");
+            n += 1;
+        };
+        for a in parts {
+            check(&a.repeat(50));
+            for b in parts {
+                for c in parts {
+                    for d in parts {
+                        check(&format!("{a}{b}{c}{d}"));
+                    }
+                }
+            }
+        }
+        assert!(n > 300_000);
     }
 
     #[test]
@@ -834,6 +1055,13 @@ mod tests {
             None,
             "before it came"
         );
+    }
+
+    #[test]
+    fn the_highest_uid_does_not_overflow() {
+        assert_eq!(read_up_to(&[3, u32::MAX, 7]), Some(u32::MAX));
+        assert_eq!(read_up_to(&[3, 9]), Some(10));
+        assert_eq!(read_up_to(&[]), None);
     }
 
     #[test]

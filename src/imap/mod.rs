@@ -1390,10 +1390,24 @@ impl Mailbox {
         Ok(Some(found.into_iter().flatten().collect()))
     }
 
+    /// Courier refuses APPEND to the folder selected read-only ("Current box is
+    /// selected READ-ONLY"): that one is SELECTed first. Any other selection is left
+    /// as it is, costing nothing where the server does not care.
+    fn writable_for_append(&mut self, folder: &str) -> Result<()> {
+        if matches!(&self.selected, Some((f, false)) if f == folder) {
+            self.open(folder, true)?;
+        }
+        Ok(())
+    }
+
     /// Appends messages marked \Seen: one MULTIAPPEND command where the server offers
     /// it (with LITERAL+), else pipelined APPENDs (with LITERAL+), else one at a time.
     /// The count is bounded per command so that neither side's buffers fill.
     pub fn append_many_seen(&mut self, folder: &str, msgs: &[Vec<u8>]) -> Result<()> {
+        if msgs.is_empty() {
+            return Ok(());
+        }
+        self.writable_for_append(folder)?;
         let q = quote(&mutf7::encode(folder));
         if !self.has("LITERAL+") {
             for m in msgs {
@@ -1437,6 +1451,7 @@ impl Mailbox {
 
     /// Appends a message marked \Seen (history events never show as new mail).
     pub fn append_seen(&mut self, folder: &str, data: &[u8]) -> Result<()> {
+        self.writable_for_append(folder)?;
         let q = quote(&mutf7::encode(folder));
         let plus = self.has("LITERAL+");
         let done = self.conn.append(&q, "\\Seen", data, plus)?;
@@ -1601,12 +1616,25 @@ impl Mailbox {
     /// A folder's UIDVALIDITY and UIDNEXT (STATUS), None when the server gives
     /// neither or the folder does not exist.
     pub fn uid_state(&mut self, folder: &str) -> Result<Option<(u32, u32)>> {
-        let cmd = format!(
-            "STATUS {} (UIDVALIDITY UIDNEXT)",
-            quote(&mutf7::encode(folder))
-        );
-        let (mut validity, mut next) = (None, None);
-        let done = self.conn.run_each(&cmd, |r| {
+        Ok(self
+            .uid_states(&[folder.to_string()])?
+            .into_iter()
+            .next()
+            .flatten())
+    }
+
+    /// `uid_state` of several folders in one round trip (pipelined STATUS; each
+    /// answer names its folder, but the tagged line is what ties it to its command).
+    pub fn uid_states(&mut self, folders: &[String]) -> Result<Vec<Option<(u32, u32)>>> {
+        if folders.is_empty() {
+            return Ok(Vec::new());
+        }
+        let cmds: Vec<String> = folders
+            .iter()
+            .map(|f| format!("STATUS {} (UIDVALIDITY UIDNEXT)", quote(&mutf7::encode(f))))
+            .collect();
+        let mut found = vec![(None, None); folders.len()];
+        let dones = self.conn.pipeline(&cmds, |i, r| {
             let text = String::from_utf8_lossy(r);
             if !text.starts_with("* STATUS ") {
                 return;
@@ -1620,17 +1648,26 @@ impl Mailbox {
             for w in words.chunks(2) {
                 if let [k, v] = w {
                     if k.eq_ignore_ascii_case("UIDVALIDITY") {
-                        validity = v.parse().ok();
+                        found[i].0 = v.parse().ok();
                     } else if k.eq_ignore_ascii_case("UIDNEXT") {
-                        next = v.parse().ok();
+                        found[i].1 = v.parse().ok();
                     }
                 }
             }
         })?;
-        if done.status != Status::Ok {
-            return Ok(None);
-        }
-        Ok(validity.zip(next))
+        Ok(found
+            .into_iter()
+            .zip(dones)
+            .map(|((v, n), d)| {
+                if d.status == Status::Ok {
+                    v.zip(n)
+                } else {
+                    None
+                }
+            })
+            .chain(std::iter::repeat(None))
+            .take(folders.len())
+            .collect())
     }
 
     /// Whether a folder exists (LIST).
@@ -1685,6 +1722,28 @@ pub fn batches(uids: &[u32]) -> Vec<Vec<u32>> {
         } else {
             out.push(part.to_vec());
         }
+    }
+    out
+}
+
+/// Keys to search for any of, grouped into `Key::Any`s of at most ~8 KB rendered each
+/// (like `batches`): servers limit a command line (Dovecot to 64 KiB), and a
+/// Message-ID may be 1,000 bytes long.
+pub fn any_batches(keys: Vec<Key>) -> Vec<Key> {
+    let mut out = Vec::new();
+    let (mut group, mut len) = (Vec::new(), 0);
+    for k in keys {
+        // An OR and two pairs of parentheses around each but the last.
+        let n = k.render().len() + 8;
+        if !group.is_empty() && len + n > 8_000 {
+            out.push(Key::Any(std::mem::take(&mut group)));
+            len = 0;
+        }
+        len += n;
+        group.push(k);
+    }
+    if !group.is_empty() {
+        out.push(Key::Any(group));
     }
     out
 }
@@ -2146,5 +2205,26 @@ mod tests {
             status_size(b"* STATUS x (SIZE 99999999999999999999999)\r\n"),
             None
         );
+    }
+
+    #[test]
+    fn any_batches_stay_under_a_line_limit() {
+        let keys: Vec<Key> = (0..300)
+            .map(|i| Key::HeaderId("X-Mailduty-Target", format!("{i}{}@x", "a".repeat(990))))
+            .collect();
+        let groups = any_batches(keys.clone());
+        assert!(groups.len() > 30, "{}", groups.len());
+        let mut n = 0;
+        for g in &groups {
+            let Key::Any(ks) = g else {
+                panic!("not an Any")
+            };
+            n += ks.len();
+            assert!(criteria(std::slice::from_ref(g)).len() <= 8_000 + 1_100);
+        }
+        assert_eq!(n, 300);
+        let short: Vec<Key> = (0..100).map(|i| Key::MessageId(format!("{i}@x"))).collect();
+        assert_eq!(any_batches(short).len(), 1);
+        assert!(any_batches(Vec::new()).is_empty());
     }
 }
