@@ -19,10 +19,6 @@ fn msg(mid: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-fn same() -> Edit {
-    Arc::new(|l: &str| l.to_string())
-}
-
 fn init(dc: &Dovecot) {
     let o = Team::plain(dc.imap_port(), MEMBERS).run(&["init"]);
     assert_eq!(code(&o), 0, "init: {}", stderr(&o));
@@ -34,7 +30,8 @@ fn apply(team: &Team) -> Value {
     serde_json::from_str(&stdout(&o)).unwrap_or_else(|e| panic!("{e}: {}", stdout(&o)))
 }
 
-/// The Message-IDs the history's events are about.
+/// The Message-IDs of the moves `rotate` wrote events for (a move in a mail client
+/// has its own event).
 fn events_about(dc: &Dovecot) -> Vec<String> {
     let o = Team::plain(dc.imap_port(), MEMBERS).run(&[
         "history",
@@ -45,10 +42,10 @@ fn events_about(dc: &Dovecot) -> Vec<String> {
     ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
-    eprintln!("{v}");
     v.as_array()
         .unwrap()
         .iter()
+        .filter(|e| e["actor"] == "rotate")
         .filter_map(|e| e["message_id"].as_str().map(str::to_string))
         .collect()
 }
@@ -102,4 +99,79 @@ fn an_unreadable_modified_code_refuses_only_the_changed_message() {
     assert_eq!(c.len(), 1, "{c:?}");
     assert_eq!(c[0].0, "INBOX", "{c:?}");
     assert!(!c[0].2.contains("$MailDuty"), "{c:?}");
+}
+
+#[test]
+fn a_move_with_unreadable_copyuid_writes_no_event_for_a_message_gone_before() {
+    let dc = Dovecot::start();
+    init(&dc);
+    for mid in ["a@x", "b@x", "c@x"] {
+        dc.append("INBOX", "", &hours_ago(1), &msg(mid));
+    }
+    // At the set's UID MOVE the test moves c@x (UID 3) away, a member's mail client
+    // say, and the server moves the rest without a word about it, as a server that
+    // skips UIDs no longer there does (Dovecot refuses the whole MOVE, so the relay
+    // drops the UID); the COPYUID comes back unreadable.
+    let (at_move, moving) = mpsc::channel::<()>();
+    let (moved, go_on) = mpsc::channel::<()>();
+    let (at_move, go_on) = (Mutex::new(at_move), Mutex::new(go_on));
+    let once = std::sync::atomic::AtomicBool::new(false);
+    let up: Edit = Arc::new(move |l: &str| {
+        if l.contains(" UID MOVE ") && !once.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            at_move.lock().unwrap().send(()).unwrap();
+            go_on
+                .lock()
+                .unwrap()
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap();
+            return l.replace(" UID MOVE 1:3 ", " UID MOVE 1:2 ");
+        }
+        l.to_string()
+    });
+    let down: Edit = Arc::new(|l: &str| l.replace("[COPYUID ", "[COPYUID 1 ?"));
+    let relay = Rewrite::start(dc.imap_port(), up, down);
+    let team = Team::plain(relay.port, MEMBERS);
+    let child = team
+        .command(&["rotate", "--apply", "--format", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    moving.recv_timeout(Duration::from_secs(120)).unwrap();
+    dc.doveadm(&[
+        "move",
+        "-u",
+        USER,
+        "対応中/suzuki",
+        "mailbox",
+        "INBOX",
+        "HEADER",
+        "Message-ID",
+        "<c@x>",
+    ]);
+    moved.send(()).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    // Which messages this run moved is unknown: none counts as moved by it.
+    assert_eq!(v["moved"].as_array().unwrap().len(), 0, "{v}");
+    assert_eq!(v["left"], 3, "{v}");
+    assert!(events_about(&dc).is_empty());
+
+    // The next run finds its keywords stale: the moves it made get their events,
+    // the message someone else moved gets none, and no keyword stays.
+    apply(&Team::plain(dc.imap_port(), MEMBERS));
+    let mut about = events_about(&dc);
+    about.sort();
+    assert_eq!(about, ["a@x", "b@x"]);
+    for (mid, folder) in [
+        ("a@x", "未対応"),
+        ("b@x", "未対応"),
+        ("c@x", "対応中/suzuki"),
+    ] {
+        let places = dc.locate(mid);
+        assert_eq!(places.len(), 1, "{mid}: {places:?}");
+        assert_eq!(places[0].0, folder, "{mid}: {places:?}");
+        assert!(!places[0].2.contains("$MailDuty"), "{mid}: {places:?}");
+    }
 }
