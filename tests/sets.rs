@@ -175,3 +175,54 @@ fn a_move_with_unreadable_copyuid_writes_no_event_for_a_message_gone_before() {
         assert!(!places[0].2.contains("$MailDuty"), "{mid}: {places:?}");
     }
 }
+
+#[test]
+fn a_set_failing_part_way_records_what_moved_and_frees_the_rest() {
+    let dc = Dovecot::start();
+    init(&dc);
+    for mid in ["a@x", "b@x", "c@x"] {
+        dc.append("INBOX", "", &hours_ago(1), &msg(mid));
+    }
+    // Without the echo of its STORE the set is contended, so its messages move one
+    // by one; the second MOVE is sent to a folder that does not exist and refused.
+    let moves = std::sync::atomic::AtomicUsize::new(0);
+    let up: Edit = Arc::new(move |l: &str| {
+        let Some(at) = l.find(" UID MOVE ") else {
+            return l.to_string();
+        };
+        if moves.fetch_add(1, std::sync::atomic::Ordering::SeqCst) != 1 {
+            return l.to_string();
+        }
+        let uid_end = at + 10 + l[at + 10..].find(' ').unwrap();
+        format!("{} \"nowhere\"\r\n", &l[..uid_end])
+    });
+    let down: Edit = Arc::new(|l: &str| {
+        let echo = l.starts_with("* ")
+            && l.contains(" FETCH (UID ")
+            && l.contains(" MODSEQ (")
+            && !l.contains("FLAGS")
+            && !l.contains('{');
+        if echo { String::new() } else { l.to_string() }
+    });
+    let relay = Rewrite::start(dc.imap_port(), up, down);
+    let team = Team::plain(relay.port, MEMBERS);
+    let o = team.run(&["rotate", "--apply", "--format", "json"]);
+    assert_ne!(code(&o), 0, "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("2 message(s) could not be moved"),
+        "{}",
+        stderr(&o)
+    );
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let moved = v["moved"].as_array().unwrap();
+    assert_eq!(moved.len(), 1, "{v}");
+    assert_eq!(moved[0]["message_id"], "a@x", "{v}");
+    // The move made has its event and no keyword left; the others are free at once.
+    assert_eq!(events_about(&dc), ["a@x"]);
+    for (mid, folder) in [("a@x", "未対応"), ("b@x", "INBOX"), ("c@x", "INBOX")] {
+        let places = dc.locate(mid);
+        assert_eq!(places.len(), 1, "{mid}: {places:?}");
+        assert_eq!(places[0].0, folder, "{mid}: {places:?}");
+        assert!(!places[0].2.contains("$MailDuty"), "{mid}: {places:?}");
+    }
+}
