@@ -226,3 +226,69 @@ fn a_set_failing_part_way_records_what_moved_and_frees_the_rest() {
         assert!(!places[0].2.contains("$MailDuty"), "{mid}: {places:?}");
     }
 }
+
+const MEMBERS3: &str = "members:\n  tanaka: { name: 田中 太郎, login: tanaka }\n  suzuki: { name: 鈴木 花子, login: hsuzuki }\n  sato: { name: 佐藤 一郎, login: sato }\n";
+
+#[test]
+fn a_lost_claim_names_only_the_member_holding_that_very_message() {
+    let dc = Dovecot::start();
+    let o = Team::plain(dc.imap_port(), MEMBERS3).run(&["init"]);
+    assert_eq!(code(&o), 0, "init: {}", stderr(&o));
+    let date = hours_ago(1);
+    // No Message-ID: only its size narrows the search for it.
+    let real = b"From: web-form@example.com\r\nTo: support@example.jp\r\nSubject: inquiry\r\n\r\nplease call me back about order 1234\r\n";
+    let alike = b"From: web-form@example.com\r\nTo: support@example.jp\r\nSubject: inquiry\r\n\r\nplease call me about order 99\r\n";
+    dc.append("未対応", "", &date, real);
+    let o = Team::plain(dc.imap_port(), MEMBERS3).run(&["list", "--format", "json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let id = v.as_array().unwrap()[0]["id"].as_str().unwrap().to_string();
+
+    // When sato's claim looks at the message, tanaka has just taken it, and other
+    // web-form mails of about its size have just come into the other members' folders.
+    let (at_look, looking) = mpsc::channel::<()>();
+    let (done, go_on) = mpsc::channel::<()>();
+    let (at_look, go_on) = (Mutex::new(at_look), Mutex::new(go_on));
+    let once = std::sync::atomic::AtomicBool::new(false);
+    let up: Edit = Arc::new(move |l: &str| {
+        if l.contains("(UID MODSEQ FLAGS)") && !once.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            at_look.lock().unwrap().send(()).unwrap();
+            go_on
+                .lock()
+                .unwrap()
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap();
+        }
+        l.to_string()
+    });
+    let relay = Rewrite::start(dc.imap_port(), up, Arc::new(|l: &str| l.to_string()));
+    let team = Team::plain(relay.port, MEMBERS3);
+    let child = team
+        .command(&["--as", "sato", "claim", &id])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    looking.recv_timeout(Duration::from_secs(120)).unwrap();
+    dc.doveadm(&[
+        "move",
+        "-u",
+        USER,
+        "対応中/tanaka",
+        "mailbox",
+        "未対応",
+        "ALL",
+    ]);
+    dc.append("対応中/sato", "", &date, alike);
+    dc.append("対応中/suzuki", "", &date, alike);
+    done.send(()).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("already claimed by") && err.contains("田中"),
+        "{err}"
+    );
+    assert!(!err.contains("鈴木") && !err.contains("佐藤"), "{err}");
+}
