@@ -7,6 +7,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::rules::{Actor, ROTATE};
+use super::take::SetPart;
 use super::{Assignment, Desk, Dest, Recovered, Taken, event};
 use crate::queue::{Item, Scope};
 
@@ -129,18 +130,11 @@ fn run(
             sets && it.contested() && it.modseq.is_some() && it.claim_keywords.is_empty()
         });
         if !together.is_empty() {
-            match set(desk, items, &together, out) {
-                Ok(m) => {
-                    in_a_row = 0;
-                    moved.extend(m);
-                }
-                Err(e) => {
-                    let why = format!("{e:#}");
-                    out.failed.extend(
-                        together
-                            .iter()
-                            .map(|(_, a)| format!("{}: {why}", items[a.item].id)),
-                    );
+            let (m, failed) = set(desk, items, &together, out);
+            moved.extend(m);
+            match failed {
+                None => in_a_row = 0,
+                Some(e) => {
                     in_a_row += 1;
                     if in_a_row >= GIVE_UP {
                         return Err(stopped(e, moved.len()));
@@ -198,26 +192,39 @@ fn move_of(it: &Item, a: &Assignment, kind: &'static str, to: String) -> Move {
 }
 
 /// Messages of one folder bound for one place, moved as a set and recorded together.
+/// Returns the moves made (recorded even when the set failed part-way) and the
+/// failure, whose messages that did not move are listed in `out.failed`.
 fn set(
     desk: &mut Desk<'_>,
     items: &[Item],
     group: &[(usize, &Assignment)],
     out: &mut Applied,
-) -> Result<Vec<(usize, Move)>> {
+) -> (Vec<(usize, Move)>, Option<anyhow::Error>) {
     let its: Vec<&Item> = group.iter().map(|(_, a)| &items[a.item]).collect();
     let (dest, kind) = dest_of(group[0].1);
     let to = desk.paths.of(&dest);
-    let taken = desk.take_set(&its, &dest, Actor::Rotate).map_err(|e| {
-        e.context(format!(
-            "moving {} messages to {to} failed part-way (the next run finishes it)",
-            its.len()
-        ))
-    })?;
+    let (parts, mut failed) = match desk.take_set(&its, &dest, Actor::Rotate) {
+        Ok(taken) => (taken.into_iter().map(SetPart::Taken).collect(), None),
+        Err(f) => (
+            f.parts,
+            Some(f.error.context(format!(
+                "moving {} messages to {to} failed part-way (the next run finishes it)",
+                its.len()
+            ))),
+        ),
+    };
+    let why = failed
+        .as_ref()
+        .map(|e| format!("{e:#}"))
+        .unwrap_or_default();
     let mut won = Vec::new();
-    for (&(k, a), t) in group.iter().zip(taken) {
-        match t {
-            Taken::Won(landed) => won.push((k, a, landed)),
-            Taken::Lost { .. } | Taken::Already => out.left += 1,
+    for (&(k, a), part) in group.iter().zip(parts) {
+        match part {
+            SetPart::Taken(Taken::Won(landed)) => won.push((k, a, landed)),
+            SetPart::Taken(Taken::Lost { .. } | Taken::Already) => out.left += 1,
+            // Moved; the next run finishes it once its keyword is stale.
+            SetPart::Unsettled => out.left += 1,
+            SetPart::Stayed => out.failed.push(format!("{}: {why}", items[a.item].id)),
         }
     }
     let evs: Vec<_> = won
@@ -233,16 +240,19 @@ fn set(
             (ev, l)
         })
         .collect();
-    desk.record_all(&evs).map_err(|e| {
-        e.context(format!(
+    if let Err(e) = desk.record_all(&evs) {
+        let e = e.context(format!(
             "{} messages were moved to {to}, but their history events were not written (the next run writes them)",
             won.len()
-        ))
-    })?;
-    Ok(won
+        ));
+        out.failed.push(format!("{e:#}"));
+        failed.get_or_insert(e);
+    }
+    let moved = won
         .into_iter()
         .map(|(k, a, l)| (k, move_of(&items[a.item], a, kind, l.folder)))
-        .collect())
+        .collect();
+    (moved, failed)
 }
 
 /// One message of a plan; the move, if it moved.

@@ -511,7 +511,12 @@ impl<'r> Desk<'r> {
     }
 
     /// Moves contested messages of one folder to `dest` as sets; see `take.rs`.
-    pub fn take_set(&mut self, its: &[&Item], dest: &Dest, actor: Actor<'_>) -> Result<Vec<Taken>> {
+    pub fn take_set(
+        &mut self,
+        its: &[&Item],
+        dest: &Dest,
+        actor: Actor<'_>,
+    ) -> std::result::Result<Vec<Taken>, take::SetFailed> {
         take::take_set(self, its, dest, actor)
     }
 

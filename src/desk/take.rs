@@ -275,20 +275,44 @@ pub(super) fn member_folders(desk: &mut Desk<'_>) -> Result<Vec<String>> {
 }
 
 /// Lost to another mover: who holds it now, looked for a few times because the
-/// winner may still be moving it.
+/// winner may still be moving it. A search hit is only a look-alike (the size key is
+/// wide) until its identity matches this message's: its full identity while the
+/// message is still here, else its size and arrival, which a move keeps.
 fn lost(desk: &mut Desk<'_>, it: &Item) -> Result<Taken> {
     let keys = copy_keys(it);
+    let here = desk
+        .mb
+        .identities(&it.folder, &[it.uid])?
+        .into_iter()
+        .next();
+    let same = |id: &crate::imap::Identity| match &here {
+        Some((_, me)) => id == me,
+        None => id.size == it.size && id.arrived == Some(it.arrived.timestamp()),
+    };
     for _ in 0..5 {
         let folders = member_folders(desk)?;
         let found = desk.mb.search_each(&folders, &keys)?;
-        let holder = folders.iter().zip(&found).find_map(|(f, uids)| {
-            uids.iter()
-                .any(|u| !desk.known.contains(&(f.clone(), *u)))
-                .then(|| desk.paths.place(f, desk.rules))
-                .flatten()
-        });
+        let mut holder = None;
+        for (f, uids) in folders.iter().zip(found) {
+            let fresh: Vec<u32> = uids
+                .into_iter()
+                .filter(|u| !desk.known.contains(&(f.clone(), *u)))
+                .collect();
+            if fresh.is_empty() {
+                continue;
+            }
+            if desk
+                .mb
+                .identities(f, &fresh)?
+                .iter()
+                .any(|(_, id)| same(id))
+            {
+                holder = Some(desk.paths.place(f, desk.rules));
+                break;
+            }
+        }
         match holder {
-            Some(Place::Member(m)) => return Ok(Taken::Lost { owner: Some(m) }),
+            Some(Some(Place::Member(m))) => return Ok(Taken::Lost { owner: Some(m) }),
             Some(_) => return Ok(Taken::Lost { owner: None }),
             None => (desk.pause)(std::time::Duration::from_millis(200)),
         }
@@ -352,6 +376,27 @@ pub fn sets(desk: &Desk<'_>) -> bool {
         .all(|c| desk.mb.can(*c))
 }
 
+/// What became of one message of a set whose move failed part-way.
+#[derive(Debug)]
+pub enum SetPart {
+    /// Settled: moved by this process (its event still to be recorded), taken by
+    /// someone else, or already there.
+    Taken(Taken),
+    /// Moved, but the look for copies failed: its keyword stays, so that the next
+    /// run resolves copies and writes its event once the keyword is stale.
+    Unsettled,
+    /// Not moved: it stays where it was, free for the next run.
+    Stayed,
+}
+
+/// A set move that failed part-way: what it did before, and why it stopped.
+#[derive(Debug)]
+pub struct SetFailed {
+    /// In the order given.
+    pub parts: Vec<SetPart>,
+    pub error: anyhow::Error,
+}
+
 /// Moves contested messages of one folder (the inbox, 未対応) to one destination,
 /// with the guarantees of `take` and a constant number of round trips per UID set:
 ///
@@ -365,13 +410,15 @@ pub fn sets(desk: &Desk<'_>) -> bool {
 ///    one, after one common wait.
 ///
 /// Returns what became of each message, in the order given. `its` must all sit in
-/// one folder, carry no move keyword and have a MODSEQ (`sets` is true).
+/// one folder, carry no move keyword and have a MODSEQ (`sets` is true). When it
+/// fails part-way, what was done so far comes with the error, and the messages not
+/// moved lose this run's keyword (as far as the connection allows).
 pub fn take_set(
     desk: &mut Desk<'_>,
     its: &[&Item],
     dest: &Dest,
     actor: Actor<'_>,
-) -> Result<Vec<Taken>> {
+) -> std::result::Result<Vec<Taken>, SetFailed> {
     let Some(first) = its.first() else {
         return Ok(Vec::new());
     };
@@ -381,26 +428,101 @@ pub fn take_set(
         i.folder != from || !i.contested() || i.modseq.is_none() || !i.claim_keywords.is_empty()
     }) || from == to
     {
-        anyhow::bail!("take_set: the messages are not one contested set");
+        return Err(SetFailed {
+            parts: its.iter().map(|_| SetPart::Stayed).collect(),
+            error: anyhow::anyhow!("take_set: the messages are not one contested set"),
+        });
     }
     let kw = keyword(dest, actor);
-    let by_uid: std::collections::HashMap<u32, usize> =
-        its.iter().enumerate().map(|(k, i)| (i.uid, k)).collect();
+    let set = Set {
+        its,
+        from: &from,
+        to: &to,
+        dest,
+        kw: &kw,
+        by_uid: its.iter().enumerate().map(|(k, i)| (i.uid, k)).collect(),
+    };
     let mut out: Vec<Option<Taken>> = its.iter().map(|_| None).collect();
-    let uids: Vec<u32> = its.iter().map(|i| i.uid).collect();
-    let since = its.iter().filter_map(|i| i.modseq).max().unwrap_or(0);
+    let mut checks = Vec::new();
+    let mut error = set_moves(desk, &set, &mut out, &mut checks).err();
+    // Every move made is checked for copies, even after a failure: a message left
+    // unchecked looks busy to claimers until its keyword goes stale.
+    if !checks.is_empty() {
+        (desk.pause)(SETTLE);
+    }
+    let mut unsettled = std::collections::HashSet::new();
+    for (u, landed, mine) in checks {
+        let k = set.by_uid[&u];
+        match check_phase(desk, its[k], &to, landed, mine) {
+            Ok(t) => out[k] = Some(t),
+            Err(e) => {
+                unsettled.insert(k);
+                error.get_or_insert(e);
+            }
+        }
+    }
+    let Some(error) = error else {
+        return Ok(out
+            .into_iter()
+            .map(|t| t.unwrap_or(Taken::Lost { owner: None }))
+            .collect());
+    };
+    let stayed: Vec<u32> = out
+        .iter()
+        .enumerate()
+        .filter(|(k, t)| t.is_none() && !unsettled.contains(k))
+        .map(|(k, _)| its[k].uid)
+        .collect();
+    // Best effort: if the connection is gone, the keyword goes stale instead.
+    let _ = desk
+        .mb
+        .store(&from, &stayed, Flags::Remove(std::slice::from_ref(&kw)));
+    let parts = out
+        .into_iter()
+        .enumerate()
+        .map(|(k, t)| match t {
+            Some(t) => SetPart::Taken(t),
+            None if unsettled.contains(&k) => SetPart::Unsettled,
+            None => SetPart::Stayed,
+        })
+        .collect();
+    Err(SetFailed { parts, error })
+}
+
+/// One set move: the messages, where from and to, and the move's keyword.
+struct Set<'s, 'i> {
+    its: &'s [&'i Item],
+    from: &'s str,
+    to: &'s str,
+    dest: &'s Dest,
+    kw: &'s str,
+    by_uid: std::collections::HashMap<u32, usize>,
+}
+
+/// The STOREs and MOVEs of `take_set`: fills `out` as messages settle and `checks`
+/// with the contended moves whose copies are still to be looked for.
+fn set_moves(
+    desk: &mut Desk<'_>,
+    set: &Set<'_, '_>,
+    out: &mut [Option<Taken>],
+    checks: &mut Vec<(u32, Landed, u32)>,
+) -> Result<()> {
+    let (from, to, by_uid) = (set.from, set.to, &set.by_uid);
+    let kw = set.kw.to_string();
+    let uids: Vec<u32> = set.its.iter().map(|i| i.uid).collect();
+    let since = set.its.iter().filter_map(|i| i.modseq).max().unwrap_or(0);
     let mut contended = Vec::new();
-    for set in batches(&uids) {
+    for batch in batches(&uids) {
         let st = desk.mb.select_store_if_unchanged(
-            &from,
-            &set,
+            from,
+            &batch,
             since,
             Flags::Add(std::slice::from_ref(&kw)),
         )?;
         for u in &st.modified {
             out[by_uid[u]] = Some(Taken::Lost { owner: None });
         }
-        let passed: Vec<u32> = set
+        let passed: Vec<u32> = batch
             .iter()
             .copied()
             .filter(|u| !st.modified.contains(u))
@@ -412,91 +534,72 @@ pub fn take_set(
             contended.extend(passed);
             continue;
         }
-        let moved = match desk.mb.move_set(&from, &passed, &to) {
-            Ok(m) => m,
-            Err(e) => {
-                // Refused (a folder missing): the messages stay, free for the next
-                // run at once. If the connection is gone, the keyword goes stale.
-                let _ = desk
-                    .mb
-                    .store(&from, &passed, Flags::Remove(std::slice::from_ref(&kw)));
-                return Err(e);
-            }
-        };
+        // Refused (a folder missing): the messages stay, and `take_set` clears their
+        // keyword so that they are free for the next run at once.
+        let moved = desk.mb.move_set(from, &passed, to)?;
         let landed = |uid| {
             Taken::Won(Landed {
-                folder: to.clone(),
+                folder: to.to_string(),
                 uid,
                 keywords: vec![kw.clone()],
             })
         };
-        match moved {
-            // Moved, new UIDs unknown: every copy stays (shown as ID.1/ID.2).
-            None => {
-                for u in &passed {
-                    out[by_uid[u]] = Some(landed(None));
-                }
-            }
-            Some(pairs) => {
-                for (src, new) in pairs {
-                    out[by_uid[&src]] = Some(landed(Some(new)));
-                }
-                // Not named by COPYUID: gone meanwhile (moved or deleted by someone),
-                // or kept back by a server that refused the whole MOVE for one gone
-                // message. Such a message must not keep this run's keyword.
-                let mut left = Vec::new();
-                for u in &passed {
-                    let slot = &mut out[by_uid[u]];
-                    if slot.is_none() {
-                        *slot = Some(Taken::Lost { owner: None });
-                        left.push(*u);
-                    }
-                }
-                desk.mb
-                    .store(&from, &left, Flags::Remove(std::slice::from_ref(&kw)))?;
+        let Some(pairs) = moved else {
+            // Moved, new UIDs unknown, and a message gone before the MOVE is not
+            // told from one it moved: every message of the batch takes the
+            // contended path, where one still here is moved on its own and one
+            // gone counts as taken by someone else. A move this run made then keeps
+            // its keyword in the destination, and the next run writes its event.
+            contended.extend(passed);
+            continue;
+        };
+        for (src, new) in pairs {
+            out[by_uid[&src]] = Some(landed(Some(new)));
+        }
+        // Not named by COPYUID: gone meanwhile (moved or deleted by someone),
+        // or kept back by a server that refused the whole MOVE for one gone
+        // message. Such a message must not keep this run's keyword.
+        let mut left = Vec::new();
+        for u in &passed {
+            let slot = &mut out[by_uid[u]];
+            if slot.is_none() {
+                *slot = Some(Taken::Lost { owner: None });
+                left.push(*u);
             }
         }
+        desk.mb
+            .store(from, &left, Flags::Remove(std::slice::from_ref(&kw)))?;
     }
-    if !contended.is_empty() {
-        // A mover that was alone moves within one round trip of its STORE; whatever
-        // is gone after the wait was taken by it.
-        (desk.pause)(SETTLE);
-        let here: std::collections::HashSet<u32> = desk
-            .mb
-            .states(&from, &contended)?
-            .into_iter()
-            .map(|(u, _, _)| u)
-            .collect();
-        // One by one, but with one wait for all: every message's copies are looked
-        // for at least `SETTLE` after its own move.
-        let mut checks = Vec::new();
-        for u in contended {
-            let it = its[by_uid[&u]];
-            out[by_uid[&u]] = Some(if here.contains(&u) {
-                match move_phase(desk, it, &to, dest, kw.clone(), false)? {
-                    Phase::Done(t) => t,
-                    Phase::Lost => Taken::Lost { owner: None },
-                    Phase::Check(landed, mine) => {
-                        checks.push((u, landed, mine));
-                        continue;
-                    }
-                }
-            } else {
-                Taken::Lost { owner: None }
-            });
-        }
-        if !checks.is_empty() {
-            (desk.pause)(SETTLE);
-        }
-        for (u, landed, mine) in checks {
-            let it = its[by_uid[&u]];
-            out[by_uid[&u]] = Some(check_phase(desk, it, &to, landed, mine)?);
-        }
+    if contended.is_empty() {
+        return Ok(());
     }
-    Ok(out
+    // A mover that was alone moves within one round trip of its STORE; whatever
+    // is gone after the wait was taken by it.
+    (desk.pause)(SETTLE);
+    let here: std::collections::HashSet<u32> = desk
+        .mb
+        .states(from, &contended)?
         .into_iter()
-        .map(|t| t.unwrap_or(Taken::Lost { owner: None }))
-        .collect())
+        .map(|(u, _, _)| u)
+        .collect();
+    // One by one, but with one wait for all: every message's copies are looked
+    // for at least `SETTLE` after its own move.
+    for u in contended {
+        let k = by_uid[&u];
+        if !here.contains(&u) {
+            out[k] = Some(Taken::Lost { owner: None });
+            continue;
+        }
+        out[k] = match move_phase(desk, set.its[k], to, set.dest, kw.clone(), false)? {
+            Phase::Done(t) => Some(t),
+            Phase::Lost => Some(Taken::Lost { owner: None }),
+            Phase::Check(landed, mine) => {
+                checks.push((u, landed, mine));
+                None
+            }
+        };
+    }
+    Ok(())
 }
 
 /// Whether a set's conditional STORE ran alone: every message that passed was

@@ -1311,13 +1311,36 @@ impl Mailbox {
         }
         if done.code_is("MODIFIED") {
             let set = done.code.as_deref().unwrap_or("").split_whitespace().nth(1);
-            // A MODIFIED code the client cannot read refuses the whole set.
             out.modified = match set.and_then(|s| set_members(s, uids)) {
                 Some(m) => m,
-                None => uids.to_vec(),
+                // Unreadable: the server stored the change on the messages it did
+                // not name, so what they carry now tells them apart (one gone counts
+                // as refused).
+                None => self.not_changed(folder, uids, change)?,
             };
         }
         Ok(out)
+    }
+
+    /// The messages of `uids` that do not show `change` (or are gone).
+    fn not_changed(&mut self, folder: &str, uids: &[u32], change: Flags<'_>) -> Result<Vec<u32>> {
+        let shows: std::collections::HashSet<u32> = self
+            .states(folder, uids)?
+            .into_iter()
+            .filter(|(_, _, have)| {
+                let has = |f: &String| have.iter().any(|h| h.eq_ignore_ascii_case(f));
+                match change {
+                    Flags::Add(f) => f.iter().all(has),
+                    Flags::Remove(f) => !f.iter().any(has),
+                }
+            })
+            .map(|(u, _, _)| u)
+            .collect();
+        Ok(uids
+            .iter()
+            .copied()
+            .filter(|u| !shows.contains(u))
+            .collect())
     }
 
     /// Moves a set of messages of one folder with one UID MOVE (MOVE and UIDPLUS

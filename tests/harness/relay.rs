@@ -426,3 +426,60 @@ fn no_keywords_pipe(client: TcpStream, server_port: u16, mode: KeywordStore) {
     }
     let _ = to_server.shutdown(std::net::Shutdown::Both);
 }
+
+/// A line edit of `Rewrite`.
+pub type Edit = Arc<dyn Fn(&str) -> String + Send + Sync>;
+
+/// A relay that rewrites lines on their way: the client's (`up`) and the server's
+/// (`down`), one line at a time; a literal a line announces passes unchanged. An
+/// edit may also block (the test acting on the server at that instant).
+pub struct Rewrite {
+    pub port: u16,
+}
+
+impl Rewrite {
+    pub fn start(server_port: u16, up: Edit, down: Edit) -> Rewrite {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { break };
+                let Ok(server) = TcpStream::connect(("127.0.0.1", server_port)) else {
+                    continue;
+                };
+                let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let (up, down) = (up.clone(), down.clone());
+                std::thread::spawn(move || rewrite_pipe(client, server, &up));
+                std::thread::spawn(move || rewrite_pipe(s2, c2, &down));
+            }
+        });
+        Rewrite { port }
+    }
+}
+
+fn rewrite_pipe(from: TcpStream, mut to: TcpStream, edit: &Edit) {
+    let mut r = BufReader::new(from);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match r.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let literal = trailing_literal(&line);
+        let out = match std::str::from_utf8(&line) {
+            Ok(text) => edit(text).into_bytes(),
+            Err(_) => line.clone(),
+        };
+        if to.write_all(&out).is_err() {
+            break;
+        }
+        if let Some(n) = literal {
+            let mut buf = vec![0u8; n];
+            if std::io::Read::read_exact(&mut r, &mut buf).is_err() || to.write_all(&buf).is_err() {
+                break;
+            }
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Both);
+}
