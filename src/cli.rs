@@ -178,7 +178,8 @@ pub enum Command {
     ///
     /// Reads the events (claim, release, done, file, assign, note, digest, archive, overdue,
     /// reply, double_reply, scan) from the
-    /// history folder; with --all also from the archived history folders.
+    /// history folder; with --all also from the archived history folders. The table leaves
+    /// out scan, the mail-client step's bookmark; JSON has every event.
     #[command(
         after_help = "Examples:\n  mailduty history 4k2q9x7m\n  mailduty history --since 2026-11-01 --actor tanaka\n  mailduty history --since 2026-11-01 --format json"
     )]

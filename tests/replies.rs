@@ -295,6 +295,18 @@ fn replies_by_header_and_by_subject_are_recorded_once_and_stop_the_sla() {
     let rows = list(&t, &[]);
     assert_eq!(row(&rows, "q1b@cust.jp")["replied"], false);
     assert_eq!(row(&rows, "q1@cust.jp")["replied"], true);
+
+    // The history table shows the replies but not the step's scan bookmarks; JSON has both.
+    let day = chrono::Utc::now().date_naive() - chrono::Duration::days(2);
+    let since = day.to_string();
+    let o = t.run(&["history", "--since", &since]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let table = stdout(&o);
+    assert!(table.lines().any(|l| l.contains(" reply ")), "{table}");
+    assert!(!table.lines().any(|l| l.contains(" scan ")), "{table}");
+    let o = t.run(&["history", "--since", &since, "--format", "json"]);
+    let evs: Vec<Value> = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(evs.iter().any(|e| e["event"] == "scan"), "{evs:?}");
 }
 
 #[test]

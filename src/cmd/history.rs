@@ -50,6 +50,8 @@ pub fn run(ctx: &Ctx, args: &HistoryArgs, out: &mut dyn Write) -> Result<()> {
             crate::output::json(&mut *out, &events)?;
         }
         RotateFormat::Table => {
+            // A scan mark is the mail-client step's bookmark, not something a person did.
+            events.retain(|e| e.event != "scan");
             if events.is_empty() {
                 writeln!(out, "no events")?;
             }
