@@ -1093,6 +1093,22 @@ impl Mailbox {
         let (Some(opened), Some(done)) = (dones.first(), dones.get(1)) else {
             bail!("the IMAP server answered fewer commands than were sent");
         };
+        self.opened_rw(folder, opened, highest, keeps)?;
+        if done.status != Status::Ok {
+            bail!("{}", conn::describe_failure(cmd, done));
+        }
+        Ok(())
+    }
+
+    /// Takes in the answer to a pipelined SELECT: what is selected now, its
+    /// HIGHESTMODSEQ, and whether it keeps keywords.
+    fn opened_rw(
+        &mut self,
+        folder: &str,
+        opened: &conn::Done,
+        highest: Option<u64>,
+        keeps: Option<bool>,
+    ) -> Result<()> {
         if opened.status != Status::Ok {
             self.selected = None;
             return Err(self.open_failed(folder, opened));
@@ -1101,9 +1117,6 @@ impl Mailbox {
         self.highest_modseq = highest;
         if let Some(k) = keeps {
             self.keeps.insert(folder.to_string(), k);
-        }
-        if done.status != Status::Ok {
-            bail!("{}", conn::describe_failure(cmd, done));
         }
         Ok(())
     }
@@ -1272,8 +1285,10 @@ impl Mailbox {
         let cmds = [self.open_cmd(folder, true), cmd.clone()];
         let asked: std::collections::HashSet<u32> = uids.iter().copied().collect();
         let mut highest = None;
+        let mut keeps = None;
         let dones = self.conn.pipeline(&cmds, |i, r| {
             if i == 0 {
+                keeps = keeps.or(permanent_keywords(r));
                 highest = highest.or(highest_modseq_code(r));
                 return;
             }
@@ -1299,12 +1314,7 @@ impl Mailbox {
         let (Some(opened), Some(done)) = (dones.first(), dones.get(1)) else {
             bail!("the IMAP server answered fewer commands than were sent");
         };
-        if opened.status != Status::Ok {
-            self.selected = None;
-            return Err(self.open_failed(folder, opened));
-        }
-        self.selected = Some((folder.to_string(), true));
-        self.highest_modseq = highest;
+        self.opened_rw(folder, opened, highest, keeps)?;
         out.highest_before = highest;
         if done.status != Status::Ok {
             bail!("{}", conn::describe_failure(&cmd, done));

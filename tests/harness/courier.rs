@@ -4,8 +4,6 @@
 //! where the test's own directories cover the paths Courier has compiled in
 //! (/etc/courier, /run/courier), so tests run side by side.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -263,19 +261,8 @@ IMAP_TLS=1 IMAP_STARTTLS=NO $LOG -pid="{p}/pids/imapd-ssl.pid" -start -name=mdc-
     }
 
     fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.imap_port)) {
-                let mut buf = [0u8; 64];
-                s.set_read_timeout(Some(Duration::from_secs(2))).ok();
-                if s.read(&mut buf)
-                    .is_ok_and(|n| n > 0 && buf.starts_with(b"* OK"))
-                {
-                    let _ = s.write_all(b"a LOGOUT\r\n");
-                    return;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        if super::greets(self.imap_port, Duration::from_secs(20)) {
+            return;
         }
         panic!("courier did not start on port {}", self.imap_port);
     }

@@ -157,18 +157,8 @@ service auth {{
     }
 
     fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.imap_port)) {
-                let mut buf = [0u8; 64];
-                s.set_read_timeout(Some(Duration::from_secs(2))).ok();
-                if s.read(&mut buf)
-                    .is_ok_and(|n| n > 0 && buf.starts_with(b"* OK"))
-                {
-                    return;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        if greets(self.imap_port, Duration::from_secs(15)) {
+            return;
         }
         let log = std::fs::read_to_string(self.dir.path().join("dovecot.log")).unwrap_or_default();
         panic!("dovecot did not start on port {}:\n{log}", self.imap_port);
@@ -447,19 +437,42 @@ fn chown_r(p: &Path, uid: u32, gid: u32) {
     assert!(st.success());
 }
 
+/// Whether an IMAP greeting comes on `port` within `limit` (a server starting up);
+/// the probe logs out so a server counting sessions is not left one open.
+pub fn greets(port: u16, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+            let mut buf = [0u8; 64];
+            s.set_read_timeout(Some(Duration::from_secs(2))).ok();
+            if s.read(&mut buf)
+                .is_ok_and(|n| n > 0 && buf.starts_with(b"* OK"))
+            {
+                let _ = s.write_all(b"a LOGOUT\r\n");
+                return true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// Runs openssl in `d`; a failure stops the test with openssl's own words.
+fn openssl(d: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(d)
+        .args(args)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn make_certs(d: &Path) {
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .current_dir(d)
-            .args(args)
-            .output()
-            .expect("openssl");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let run = |args: &[&str]| openssl(d, args);
     run(&[
         "req",
         "-x509",
@@ -526,18 +539,7 @@ pub enum BadCert {
 pub fn bad_cert(kind: BadCert) -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .current_dir(d)
-            .args(args)
-            .output()
-            .expect("openssl");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let run = |args: &[&str]| openssl(d, args);
     run(&[
         "req",
         "-x509",
