@@ -414,23 +414,33 @@ pub fn marker(mb: &mut Mailbox, folder: &str, kind: &str, id: &str) -> Result<Op
 /// The events recorded on or after `since` (the server searches by arrival date, so
 /// the cost follows the days asked for, not the size of the history).
 pub fn since(mb: &mut Mailbox, folder: &str, since: DateTime<Utc>) -> Result<Vec<Stored>> {
-    // SINCE compares dates in the server's zone: ask from the day before, then trim.
-    let day = (since - chrono::Duration::days(1)).date_naive();
-    let uids = mb.search(folder, &[Key::Since(day)])?;
+    let uids = search_since(mb, folder, since, None)?;
     let mut evs = fetch(mb, folder, &uids)?;
     evs.retain(|e| e.time >= since);
     Ok(evs)
 }
 
+/// The history mails (matching `key`, if given) that arrived on or after the day
+/// before `since`: SINCE compares dates in the server's zone, so callers trim by their
+/// own time.
+fn search_since(
+    mb: &mut Mailbox,
+    folder: &str,
+    since: DateTime<Utc>,
+    key: Option<Key>,
+) -> Result<Vec<u32>> {
+    let mut keys = vec![Key::Since((since - chrono::Duration::days(1)).date_naive())];
+    keys.extend(key);
+    mb.search(folder, &keys)
+}
+
 /// Events since `since` that named chat targets to tell (see `render_noting`).
 pub fn pending(mb: &mut Mailbox, folder: &str, since: DateTime<Utc>) -> Result<Vec<Stored>> {
-    let day = (since - chrono::Duration::days(1)).date_naive();
-    let uids = mb.search(
+    let uids = search_since(
+        mb,
         folder,
-        &[
-            Key::Since(day),
-            Key::Header("X-Mailduty-Notify", String::new()),
-        ],
+        since,
+        Some(Key::Header("X-Mailduty-Notify", String::new())),
     )?;
     let mut evs = fetch(mb, folder, &uids)?;
     evs.retain(|e| e.time >= since && !e.notify.is_empty());
@@ -500,13 +510,11 @@ pub fn delivered(
     folder: &str,
     since: DateTime<Utc>,
 ) -> Result<std::collections::HashSet<(String, String)>> {
-    let day = (since - chrono::Duration::days(1)).date_naive();
-    let uids = mb.search(
+    let uids = search_since(
+        mb,
         folder,
-        &[
-            Key::Since(day),
-            Key::Header("X-Mailduty-Delivered", String::new()),
-        ],
+        since,
+        Some(Key::Header("X-Mailduty-Delivered", String::new())),
     )?;
     let mut out = std::collections::HashSet::new();
     mb.fetch_fields(folder, &uids, "X-MAILDUTY-DELIVERED", |f| {
@@ -564,13 +572,11 @@ pub fn append_lock(
 
 /// The lock marks written since `since`.
 pub fn locks(mb: &mut Mailbox, folder: &str, since: DateTime<Utc>) -> Result<Vec<Lock>> {
-    let day = (since - chrono::Duration::days(1)).date_naive();
-    let uids = mb.search(
+    let uids = search_since(
+        mb,
         folder,
-        &[
-            Key::Since(day),
-            Key::Header("X-Mailduty-Lock", String::new()),
-        ],
+        since,
+        Some(Key::Header("X-Mailduty-Lock", String::new())),
     )?;
     let mut out = Vec::new();
     mb.fetch_fields(folder, &uids, "X-MAILDUTY-LOCK X-MAILDUTY-TIME", |f| {
@@ -614,13 +620,11 @@ pub fn kind_since(
     kind: &str,
     since: DateTime<Utc>,
 ) -> Result<Vec<Stored>> {
-    let day = (since - chrono::Duration::days(1)).date_naive();
-    let uids = mb.search(
+    let uids = search_since(
+        mb,
         folder,
-        &[
-            Key::Since(day),
-            Key::Header("X-Mailduty-Event", kind.to_string()),
-        ],
+        since,
+        Some(Key::Header("X-Mailduty-Event", kind.to_string())),
     )?;
     let mut evs = fetch(mb, folder, &uids)?;
     evs.retain(|e| e.time >= since);
@@ -634,13 +638,11 @@ pub fn latest(
     kind: &str,
     since: DateTime<Utc>,
 ) -> Result<Option<Stored>> {
-    let day = (since - chrono::Duration::days(1)).date_naive();
-    let mut uids = mb.search(
+    let mut uids = search_since(
+        mb,
         folder,
-        &[
-            Key::Since(day),
-            Key::Header("X-Mailduty-Event", kind.to_string()),
-        ],
+        since,
+        Some(Key::Header("X-Mailduty-Event", kind.to_string())),
     )?;
     uids.sort_unstable();
     let last = &uids[uids.len().saturating_sub(8)..];

@@ -518,6 +518,21 @@ impl Mailbox {
         self.caps.contains(cap)
     }
 
+    /// Runs one command; also returns the response codes of its untagged OKs (where
+    /// Dovecot puts a MOVE's COPYUID).
+    fn run_with_codes(&mut self, cmd: &str) -> Result<(conn::Done, Vec<String>)> {
+        let mut codes = Vec::new();
+        let done = self.conn.run_each(cmd, |r| {
+            let text = String::from_utf8_lossy(r);
+            if let Some(rest) = text.strip_prefix("* OK ")
+                && let (Some(code), _) = conn::split_code(rest.trim_end())
+            {
+                codes.push(code);
+            }
+        })?;
+        Ok((done, codes))
+    }
+
     pub fn can(&self, cap: Cap) -> bool {
         self.has(cap.atom())
     }
@@ -1386,15 +1401,7 @@ impl Mailbox {
         }
         self.ensure_open(from, true)?;
         let cmd = format!("UID MOVE {} {}", uid_set(uids), quote(&mutf7::encode(to)));
-        let mut codes = Vec::new();
-        let done = self.conn.run_each(&cmd, |r| {
-            let text = String::from_utf8_lossy(r);
-            if let Some(rest) = text.strip_prefix("* OK ")
-                && let (Some(code), _) = conn::split_code(rest.trim_end())
-            {
-                codes.push(code);
-            }
-        })?;
+        let (done, mut codes) = self.run_with_codes(&cmd)?;
         if done.status != Status::Ok {
             if done.code_is("EXPUNGEISSUED") {
                 // Some of the set were gone; what moved is in the COPYUID codes, if any.
@@ -1543,15 +1550,7 @@ impl Mailbox {
             let set = uid_set(batch);
             let verb = if moving { "MOVE" } else { "COPY" };
             let cmd = format!("UID {verb} {set} {dest}");
-            let mut codes = Vec::new();
-            let done = self.conn.run_each(&cmd, |r| {
-                let text = String::from_utf8_lossy(r);
-                if let Some(rest) = text.strip_prefix("* OK ")
-                    && let (Some(code), _) = conn::split_code(rest.trim_end())
-                {
-                    codes.push(code);
-                }
-            })?;
+            let (done, mut codes) = self.run_with_codes(&cmd)?;
             if done.status != Status::Ok {
                 bail!("{}", conn::describe_failure(&cmd, &done));
             }
