@@ -429,9 +429,13 @@ fn search_since(
     since: DateTime<Utc>,
     key: Option<Key>,
 ) -> Result<Vec<u32>> {
+    mb.search(folder, &since_keys(since, key))
+}
+
+fn since_keys(since: DateTime<Utc>, key: Option<Key>) -> Vec<Key> {
     let mut keys = vec![Key::Since((since - chrono::Duration::days(1)).date_naive())];
     keys.extend(key);
-    mb.search(folder, &keys)
+    keys
 }
 
 /// Events since `since` that named chat targets to tell (see `render_noting`).
@@ -638,19 +642,31 @@ pub fn latest(
     kind: &str,
     since: DateTime<Utc>,
 ) -> Result<Option<Stored>> {
-    let mut uids = search_since(
-        mb,
-        folder,
+    Ok(latest_and_states(mb, folder, kind, since, &[])?.0)
+}
+
+/// `latest`, with the UID state of `others` (`Mailbox::uid_states`) asked in the
+/// same round trip as its search.
+pub fn latest_and_states(
+    mb: &mut Mailbox,
+    folder: &str,
+    kind: &str,
+    since: DateTime<Utc>,
+    others: &[String],
+) -> Result<(Option<Stored>, Vec<crate::imap::UidState>)> {
+    let keys = since_keys(
         since,
         Some(Key::Header("X-Mailduty-Event", kind.to_string())),
-    )?;
+    );
+    let (mut uids, states) = mb.search_and_states(folder, &keys, others)?;
     uids.sort_unstable();
     let last = &uids[uids.len().saturating_sub(8)..];
     let evs = fetch(mb, folder, last)?;
-    Ok(evs
+    let latest = evs
         .into_iter()
         .filter(|e| e.event == kind)
-        .max_by_key(|e| e.time))
+        .max_by_key(|e| e.time);
+    Ok((latest, states))
 }
 
 /// The claim and assign events recorded between two days (by arrival in the history

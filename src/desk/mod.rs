@@ -128,7 +128,17 @@ pub struct Desk<'r> {
 
 impl<'r> Desk<'r> {
     pub fn open(rules: &'r Rules, verbose: bool) -> Result<Desk<'r>> {
-        let mb = Mailbox::connect(&rules.imap, &rules.folders.claimed, verbose)?;
+        Self::connect(rules, false, verbose)
+    }
+
+    /// `open` for a command that reads the Sent folder: where the rules do not name
+    /// it, the server's `\Sent` folder is listed in the login's round trip.
+    pub fn open_reading_sent(rules: &'r Rules, verbose: bool) -> Result<Desk<'r>> {
+        Self::connect(rules, rules.folders.sent.is_none(), verbose)
+    }
+
+    fn connect(rules: &'r Rules, list_sent: bool, verbose: bool) -> Result<Desk<'r>> {
+        let mb = Mailbox::connect(&rules.imap, &rules.folders.claimed, list_sent, verbose)?;
         let f = &rules.folders;
         let paths = Paths {
             inbox: mb.path(&f.inbox),
