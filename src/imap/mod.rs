@@ -835,30 +835,60 @@ impl Mailbox {
         if uids.is_empty() {
             return Ok(());
         }
-        self.ensure_open(folder, false)?;
         let modseq = if self.has("CONDSTORE") { " MODSEQ" } else { "" };
         let items = format!(
             "(UID FLAGS INTERNALDATE RFC822.SIZE{modseq} BODY.PEEK[HEADER.FIELDS ({fields})])"
         );
-        self.fetch_sets(uids, &items, |r| {
+        self.fetch_sets(folder, uids, &items, |r| {
             if let Some(f) = parse_fetch(r) {
                 each(f);
             }
         })
     }
 
-    /// `UID FETCH set items` of the selected folder for any number of UIDs: the sets
-    /// compressed to ranges and split under the line limit (`batches`), pipelined a
-    /// few at a time (at most ~64 KB of commands in flight, so that neither side's
-    /// socket buffers fill while the other is still writing).
-    fn fetch_sets(&mut self, uids: &[u32], items: &str, mut each: impl FnMut(&[u8])) -> Result<()> {
-        let cmds: Vec<String> = batches(uids)
+    /// `UID FETCH set items` of `folder` for any number of UIDs: the sets compressed
+    /// to ranges and split under the line limit (`batches`), pipelined a few at a
+    /// time (at most ~64 KB of commands in flight, so that neither side's socket
+    /// buffers fill while the other is still writing). A folder not yet open is
+    /// opened in the first round trip.
+    fn fetch_sets(
+        &mut self,
+        folder: &str,
+        uids: &[u32],
+        items: &str,
+        mut each: impl FnMut(&[u8]),
+    ) -> Result<()> {
+        let mut cmds: Vec<String> = batches(uids)
             .iter()
             .map(|set| format!("UID FETCH {} {items}", uid_set(set)))
             .collect();
+        let mut opening = !self.is_open(folder, false);
+        if opening {
+            cmds.insert(0, self.open_cmd(folder, false));
+        }
+        let mut highest = None;
         for group in cmds.chunks(8) {
-            let dones = self.conn.pipeline(group, |_, r| each(r))?;
-            for (cmd, done) in group.iter().zip(dones) {
+            let dones = self.conn.pipeline(group, |i, r| {
+                if opening && i == 0 {
+                    highest = highest.or(highest_modseq_code(r));
+                } else {
+                    each(r)
+                }
+            })?;
+            let mut dones = dones.into_iter();
+            let mut group = group.iter();
+            if std::mem::take(&mut opening) {
+                let (Some(opened), Some(_)) = (dones.next(), group.next()) else {
+                    bail!("the IMAP server answered fewer commands than were sent");
+                };
+                if opened.status != Status::Ok {
+                    self.selected = None;
+                    return Err(self.open_failed(folder, &opened));
+                }
+                self.selected = Some((folder.to_string(), false));
+                self.highest_modseq = highest;
+            }
+            for (cmd, done) in group.zip(dones) {
                 if done.status != Status::Ok {
                     bail!("{}", conn::describe_failure(cmd, &done));
                 }
@@ -942,10 +972,10 @@ impl Mailbox {
         if uids.is_empty() {
             return Ok(Vec::new());
         }
-        self.ensure_open(folder, false)?;
         let asked: std::collections::HashSet<u32> = uids.iter().copied().collect();
         let mut out = Vec::new();
         self.fetch_sets(
+            folder,
             uids,
             "(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])",
             |r| {
@@ -967,11 +997,10 @@ impl Mailbox {
         if uids.is_empty() {
             return Ok(Vec::new());
         }
-        self.ensure_open(folder, false)?;
         let modseq = if self.has("CONDSTORE") { " MODSEQ" } else { "" };
         let asked: std::collections::HashSet<u32> = uids.iter().copied().collect();
         let mut out = Vec::new();
-        self.fetch_sets(uids, &format!("(UID FLAGS{modseq})"), |r| {
+        self.fetch_sets(folder, uids, &format!("(UID FLAGS{modseq})"), |r| {
             if let Some(f) = parse_fetch(r)
                 && asked.contains(&f.uid)
             {
