@@ -7,7 +7,7 @@ use anyhow::Result;
 use super::Ctx;
 
 pub fn run(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
-    let mut desk = ctx.open()?;
+    let mut desk = ctx.open_reading_sent()?;
     let created = desk.create_folders()?;
     for name in &created {
         ctx.say(out, format!("created {name}"))?;

@@ -33,6 +33,11 @@ impl Ctx {
         Desk::open(&self.rules, self.global.verbose)
     }
 
+    /// `open` for a command that reads the Sent folder (one round trip fewer).
+    pub fn open_reading_sent(&self) -> Result<Desk<'_>> {
+        Desk::open_reading_sent(&self.rules, self.global.verbose)
+    }
+
     /// Who "me" is: `--as`, then `MAILDUTY_MEMBER`, then the member whose login is `$USER`.
     pub fn me(&self) -> Result<&Member> {
         if let Some(name) = &self.global.as_member {

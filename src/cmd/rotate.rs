@@ -162,7 +162,7 @@ fn apply(ctx: &Ctx, format: RotateFormat, now: DateTime<Utc>, out: &mut dyn Writ
         Assign::Duty => &today.on_duty,
         Assign::None => &[],
     };
-    let mut desk = ctx.open()?;
+    let mut desk = ctx.open_reading_sent()?;
     let done = desk::apply(&mut desk, hand_out)?;
     overdue_alerts(ctx, &mut desk, now);
     super::notify_after(ctx, &mut desk);

@@ -104,14 +104,17 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
     let now = Utc::now();
     let window =
         chrono::Duration::from_std(desk.rules.reply_window).unwrap_or(chrono::Duration::days(7));
+    // A Sent folder the rules name is checked by its STATUS below, not by a LIST of
+    // its own.
+    let configured_sent = desk.rules.folders.sent.as_deref().map(|f| desk.mb.path(f));
     let mut seen = Seen {
-        sent_folder: desk.sent_folder()?,
+        sent_folder: match configured_sent {
+            Some(path) => Some(path),
+            None => desk.sent_folder()?,
+        },
         ..Seen::default()
     };
-    let (marks, scanned) = last_marks(desk, now - window)?;
     let mut new_marks: Vec<Mark> = Vec::new();
-    // Both folders' UID state in one round trip: on a quiet run that is all there is
-    // to read of them.
     let done = desk.paths.done.clone();
     let members: Vec<String> = desk
         .rules
@@ -122,12 +125,20 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
     let mut folders: Vec<String> = seen.sent_folder.iter().cloned().collect();
     folders.push(done.clone());
     folders.extend(members.iter().cloned());
-    let mut states = desk.mb.uid_states(&folders)?.into_iter();
+    // The last scan's marks and every folder's UID state, in one round trip: on a
+    // quiet run that is all there is to read of them.
+    let (marks, scanned, states) = last_marks(desk, now - window, &folders)?;
+    let mut states = states.into_iter();
     let sent_state = if seen.sent_folder.is_some() {
         states.next().flatten()
     } else {
         None
     };
+    if sent_state.is_none() && desk.rules.folders.sent.is_some() {
+        // Says which folder is missing; one that exists but gave no state is read
+        // from the start next time.
+        desk.sent_folder()?;
+    }
     let done_state = states.next().flatten();
     // Member folders are only marked, never searched, and only when a message there
     // waits for the next scan (see `settled`): the mark says what was there now.
@@ -307,16 +318,21 @@ fn read_up_to(uids: &[u32]) -> Option<u32> {
     uids.iter().map(|u| u.saturating_add(1)).max()
 }
 
-/// The marks of the last `scan` event within the window, and when it was written.
-fn last_marks(
-    desk: &mut Desk<'_>,
-    since: DateTime<Utc>,
-) -> Result<(Vec<Mark>, Option<DateTime<Utc>>)> {
+/// The marks of the last `scan` event within the window, when it was written, and
+/// the UID state of `folders` (asked in the same round trip).
+type Looked = (Vec<Mark>, Option<DateTime<Utc>>, Vec<crate::imap::UidState>);
+
+fn last_marks(desk: &mut Desk<'_>, since: DateTime<Utc>, folders: &[String]) -> Result<Looked> {
     let history = desk.paths.history.clone();
-    let Some(ev) = history::latest(&mut desk.mb, &history, SCAN, since)? else {
-        return Ok((Vec::new(), None));
-    };
-    Ok((parse_marks(ev.note.as_deref().unwrap_or("")), Some(ev.time)))
+    let (ev, states) = history::latest_and_states(&mut desk.mb, &history, SCAN, since, folders)?;
+    Ok(match ev {
+        Some(ev) => (
+            parse_marks(ev.note.as_deref().unwrap_or("")),
+            Some(ev.time),
+            states,
+        ),
+        None => (Vec::new(), None, states),
+    })
 }
 
 /// Whether a message was already in its folder at the last scan, at least STALE ago.
@@ -674,6 +690,7 @@ fn replies(
             size: Some(it.size),
             own_id: Some(own.clone()),
             sender: None,
+            hash: Some(it.hash.clone()),
             notify: Vec::new(),
         });
         out.push((

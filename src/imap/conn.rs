@@ -174,28 +174,39 @@ impl Conn {
         Ok(tags)
     }
 
-    /// Reads the answers to `tags` in order; `each` gets every untagged response with
-    /// the index of the command whose tagged line is still awaited.
+    /// Reads the answers to `tags`; `each` gets every untagged response with the index
+    /// of the first command whose tagged line is still awaited. Tagged lines may come
+    /// out of order: Dovecot runs commands that do not conflict at the same time and
+    /// can finish a STATUS sent behind a SEARCH first.
     fn answers(
         &mut self,
         tags: &[String],
         mut each: impl FnMut(usize, &[u8]),
     ) -> Result<Vec<Done>> {
-        let mut out = Vec::with_capacity(tags.len());
-        for (i, tag) in tags.iter().enumerate() {
-            loop {
-                let resp = self.read_response()?;
-                if resp.starts_with(b"+") {
-                    bail!("the IMAP server asked for a continuation that was not expected");
-                }
-                if let Some(done) = parse_tagged(tag, &resp) {
-                    out.push(done);
-                    break;
-                }
-                each(i, &resp);
+        let mut out: Vec<Option<Done>> = tags.iter().map(|_| None).collect();
+        let mut first = 0;
+        while first < tags.len() {
+            if out[first].is_some() {
+                first += 1;
+                continue;
+            }
+            let resp = self.read_response()?;
+            if resp.starts_with(b"+") {
+                bail!("the IMAP server asked for a continuation that was not expected");
+            }
+            let tagged = if resp.starts_with(b"* ") {
+                None
+            } else {
+                (first..tags.len())
+                    .filter(|&k| out[k].is_none())
+                    .find_map(|k| Some((k, parse_tagged(&tags[k], &resp)?)))
+            };
+            match tagged {
+                Some((k, done)) => out[k] = Some(done),
+                None => each(first, &resp),
             }
         }
-        Ok(out)
+        Ok(out.into_iter().flatten().collect())
     }
 
     fn next_tag(&mut self) -> String {
@@ -482,5 +493,43 @@ mod tests {
         .unwrap();
         assert_eq!(d.status, Status::No);
         assert!(d.code_is("AUTHENTICATIONFAILED"));
+    }
+
+    #[test]
+    fn tagged_lines_out_of_order_are_each_given_to_their_command() {
+        use std::io::{BufRead, BufReader};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (sock, _) = listener.accept().unwrap();
+            let mut w = sock.try_clone().unwrap();
+            let mut r = BufReader::new(sock);
+            for _ in 0..3 {
+                let mut line = String::new();
+                r.read_line(&mut line).unwrap();
+            }
+            // As Dovecot did: the STATUSes sent behind a SEARCH finish first.
+            w.write_all(
+                b"* SEARCH 4\r\n* STATUS a (UIDNEXT 5)\r\nm2 OK status\r\n\
+                  * STATUS b (UIDNEXT 6)\r\nm3 OK status\r\nm1 OK search\r\n",
+            )
+            .unwrap();
+        });
+        let tcp = TcpStream::connect(addr).unwrap();
+        tcp.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let mut c = Conn::new(Stream::Plain(tcp), false);
+        let cmds = ["UID SEARCH ALL", "STATUS a (UIDNEXT)", "STATUS b (UIDNEXT)"].map(String::from);
+        let mut untagged = Vec::new();
+        let dones = c
+            .pipeline(&cmds, |i, r| {
+                untagged.push((i, String::from_utf8_lossy(r).trim_end().to_string()))
+            })
+            .unwrap();
+        server.join().unwrap();
+        let texts: Vec<&str> = dones.iter().map(|d| d.text.as_str()).collect();
+        assert_eq!(texts, ["search", "status", "status"]);
+        assert_eq!(untagged.len(), 3, "{untagged:?}");
+        assert!(untagged.iter().all(|(_, r)| r.starts_with("* ")));
     }
 }

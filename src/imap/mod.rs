@@ -10,7 +10,7 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
-use imap_proto::{AttributeValue, MailboxDatum, NameAttribute, Response};
+use imap_proto::{AttributeValue, MailboxDatum, NameAttribute, Response, StatusAttribute};
 
 use crate::rules::{ImapAccount, Secret, TlsMode};
 use conn::{Conn, Done, Status, Stream, quote};
@@ -119,6 +119,9 @@ pub struct Identity {
     pub digest: [u8; 32],
 }
 
+/// A folder's UIDVALIDITY and UIDNEXT, where STATUS gave both.
+pub type UidState = Option<(u32, u32)>;
+
 /// The header fields the queue needs; fetching only these keeps `list` cheap.
 pub const QUEUE_FIELDS: &str = "MESSAGE-ID FROM TO SUBJECT DATE IN-REPLY-TO REFERENCES";
 
@@ -132,6 +135,8 @@ pub struct Mailbox {
     highest_modseq: Option<u64>,
     /// Folders listed with LOGIN, until `children` uses them.
     prelisted: Option<Vec<FolderInfo>>,
+    /// The `\Sent` folder, when it was asked for with LOGIN (`connect`'s `list_sent`).
+    prelisted_sent: Option<Option<String>>,
     host: String,
     /// Per folder, whether its PERMANENTFLAGS (from SELECT) had `\*`: a server
     /// without it (Exchange) forgets or refuses custom keywords.
@@ -382,7 +387,14 @@ fn tls_hint(error: &str, host: &str) -> String {
 impl Mailbox {
     /// Connects and logs in. `claimed` is the configured 対応中 folder: its subfolders
     /// are listed in the same round trip as LOGIN, for the first `children` call.
-    pub fn connect(acct: &ImapAccount, claimed: &str, verbose: bool) -> Result<Mailbox> {
+    /// With `list_sent`, the `\Sent` folder is listed in that round trip as well, for
+    /// `sent_folder`.
+    pub fn connect(
+        acct: &ImapAccount,
+        claimed: &str,
+        list_sent: bool,
+        verbose: bool,
+    ) -> Result<Mailbox> {
         let password = resolve_secret(&acct.secret, "imap")?;
         let addrs: Vec<_> = (acct.host.as_str(), acct.port)
             .to_socket_addrs()
@@ -479,19 +491,34 @@ impl Mailbox {
         }
         let mut cmds: Vec<(&[u8], &str)> =
             vec![(b"NAMESPACE", "NAMESPACE"), (listing.as_bytes(), &listing)];
+        // The Sent folder is asked for here too when the caller will read it and the
+        // server already said it can mark it; else `sent_folder` asks later.
+        let ask_sent = list_sent && caps.contains("LIST-EXTENDED");
+        if ask_sent {
+            cmds.push((SPECIAL_USE_LIST.as_bytes(), SPECIAL_USE_LIST));
+        }
         if ask_caps {
             cmds.push((b"CAPABILITY", "CAPABILITY"));
         }
-        let (mut ns_lines, mut listed) = (Vec::new(), Vec::new());
+        let (mut ns_lines, mut listed, mut sent) = (Vec::new(), Vec::new(), Vec::new());
         let mut dones = conn
             .pipeline_shown(&cmds, |i, r| match i {
                 0 => ns_lines.push(r.to_vec()),
                 1 => listed.extend(folder_info(r)),
+                2 if ask_sent => sent.extend(sent_of(r)),
                 _ => collect_caps(r, &mut caps),
             })?
             .into_iter();
         let (Some(ns_done), Some(list_done)) = (dones.next(), dones.next()) else {
             bail!("the IMAP server answered fewer commands than were sent");
+        };
+        let prelisted_sent = if ask_sent {
+            let Some(done) = dones.next() else {
+                bail!("the IMAP server answered fewer commands than were sent");
+            };
+            (done.status == Status::Ok).then(|| pick_sent(sent))
+        } else {
+            None
         };
         if let Some(cap_done) = dones.next()
             && cap_done.status != Status::Ok
@@ -507,6 +534,7 @@ impl Mailbox {
             selected: None,
             highest_modseq: None,
             prelisted: (list_done.status == Status::Ok).then_some(listed),
+            prelisted_sent,
             host: acct.host.clone(),
             keeps: Default::default(),
         };
@@ -694,11 +722,15 @@ impl Mailbox {
         anyhow!("cannot open folder {folder}: {}", done.text)
     }
 
+    fn is_open(&self, folder: &str, write: bool) -> bool {
+        matches!(&self.selected, Some((f, w)) if f == folder && (*w || !write))
+    }
+
     fn ensure_open(&mut self, folder: &str, write: bool) -> Result<()> {
-        match &self.selected {
-            Some((f, w)) if f == folder && (*w || !write) => Ok(()),
-            _ => self.open(folder, write).map(|_| ()),
+        if self.is_open(folder, write) {
+            return Ok(());
         }
+        self.open(folder, write).map(|_| ())
     }
 
     /// `cmd` in each folder, all in one round trip: EXAMINE then `cmd`, folder after
@@ -718,9 +750,12 @@ impl Mailbox {
             cmds.push(cmd.to_string());
         }
         let mut exists = vec![0u32; folders.len()];
+        let mut highest = vec![None; folders.len()];
         let dones = self.conn.pipeline(&cmds, |i, r| {
             if i % 2 == 1 {
                 each(i / 2, exists[i / 2], r);
+            } else if let Some(h) = highest_modseq_code(r) {
+                highest[i / 2] = Some(h);
             } else if let Ok((_, Response::MailboxData(MailboxDatum::Exists(n)))) =
                 imap_proto::parser::parse_response(r)
             {
@@ -728,6 +763,7 @@ impl Mailbox {
             }
         })?;
         self.selected = None;
+        self.highest_modseq = highest.last().copied().flatten();
         let mut out = Vec::with_capacity(folders.len());
         let mut dones = dones.into_iter();
         for (folder, n) in folders.iter().zip(exists) {
@@ -868,9 +904,13 @@ impl Mailbox {
         Ok(out)
     }
 
-    /// UIDs in `folder` matching all `keys`.
+    /// UIDs in `folder` matching all `keys`; a folder not yet open is opened in the
+    /// same round trip.
     pub fn search(&mut self, folder: &str, keys: &[Key]) -> Result<Vec<u32>> {
-        self.ensure_open(folder, false)?;
+        if !self.is_open(folder, false) {
+            let mut found = self.search_each(&[folder.to_string()], keys)?;
+            return Ok(found.pop().unwrap_or_default());
+        }
         let cmd = format!("UID SEARCH {}", criteria(keys));
         let (lines, _) = self.conn.run_ok(&cmd)?;
         let mut out = Vec::new();
@@ -1608,41 +1648,22 @@ impl Mailbox {
     /// The folder the server marks `\Sent` (RFC 6154), if any. Servers without
     /// SPECIAL-USE (Courier) have none; the rules' `folders.sent` names it there.
     pub fn sent_folder(&mut self) -> Result<Option<String>> {
+        if let Some(listed) = self.prelisted_sent.take() {
+            return Ok(listed);
+        }
         if !self.has("SPECIAL-USE") && !self.has("LIST-EXTENDED") {
             return Ok(None);
         }
         let cmd = if self.has("LIST-EXTENDED") {
-            "LIST (SPECIAL-USE) \"\" \"*\"".to_string()
+            SPECIAL_USE_LIST.to_string()
         } else {
             list_cmd("*")
         };
         let mut found = Vec::new();
-        let done = self.conn.run_each(&cmd, |r| {
-            if let Ok((
-                _,
-                Response::MailboxData(MailboxDatum::List {
-                    name_attributes,
-                    name,
-                    ..
-                }),
-            )) = imap_proto::parser::parse_response(r)
-                && name_attributes
-                    .iter()
-                    .any(|a| matches!(a, NameAttribute::Sent))
-                && !name_attributes
-                    .iter()
-                    .any(|a| matches!(a, NameAttribute::NoSelect))
-            {
-                found.push(mutf7::decode_lossy(&name));
-            }
-        })?;
-        if done.status != Status::Ok {
-            return Ok(None);
-        }
-        // Gmail-style accounts may mark more than one; the shortest name is the
-        // account's own (not a shared or nested copy).
-        found.sort_by_key(|n| (n.chars().count(), n.clone()));
-        Ok(found.into_iter().next())
+        let done = self.conn.run_each(&cmd, |r| found.extend(sent_of(r)))?;
+        Ok((done.status == Status::Ok)
+            .then(|| pick_sent(found))
+            .flatten())
     }
 
     /// A folder's UIDVALIDITY and UIDNEXT (STATUS), None when the server gives
@@ -1657,39 +1678,94 @@ impl Mailbox {
 
     /// `uid_state` of several folders in one round trip (pipelined STATUS; each
     /// answer names its folder, but the tagged line is what ties it to its command).
-    pub fn uid_states(&mut self, folders: &[String]) -> Result<Vec<Option<(u32, u32)>>> {
-        if folders.is_empty() {
-            return Ok(Vec::new());
+    pub fn uid_states(&mut self, folders: &[String]) -> Result<Vec<UidState>> {
+        Ok(self.search_with_states(None, folders)?.1)
+    }
+
+    /// `search` in a folder and `uid_states` of others, in one round trip.
+    pub fn search_and_states(
+        &mut self,
+        folder: &str,
+        keys: &[Key],
+        others: &[String],
+    ) -> Result<(Vec<u32>, Vec<UidState>)> {
+        self.search_with_states(Some((folder, keys)), others)
+    }
+
+    fn search_with_states(
+        &mut self,
+        search: Option<(&str, &[Key])>,
+        folders: &[String],
+    ) -> Result<(Vec<u32>, Vec<UidState>)> {
+        let mut cmds: Vec<String> = Vec::new();
+        let mut opening = None;
+        if let Some((folder, keys)) = search {
+            if !self.is_open(folder, false) {
+                opening = Some(folder.to_string());
+                cmds.push(self.open_cmd(folder, false));
+            }
+            cmds.push(format!("UID SEARCH {}", criteria(keys)));
         }
-        let cmds: Vec<String> = folders
-            .iter()
-            .map(|f| format!("STATUS {} (UIDVALIDITY UIDNEXT)", quote(&mutf7::encode(f))))
-            .collect();
+        let first_status = cmds.len();
+        cmds.extend(
+            folders
+                .iter()
+                .map(|f| format!("STATUS {} (UIDVALIDITY UIDNEXT)", quote(&mutf7::encode(f)))),
+        );
+        if cmds.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let mut uids = Vec::new();
+        let mut highest = None;
         let mut found = vec![(None, None); folders.len()];
-        let dones = self.conn.pipeline(&cmds, |i, r| {
-            let text = String::from_utf8_lossy(r);
-            if !text.starts_with("* STATUS ") {
-                return;
-            }
-            let Some(open) = text.rfind('(') else { return };
-            let words: Vec<&str> = text[open + 1..]
-                .trim_end()
-                .trim_end_matches(')')
-                .split_whitespace()
-                .collect();
-            for w in words.chunks(2) {
-                if let [k, v] = w {
-                    if k.eq_ignore_ascii_case("UIDVALIDITY") {
-                        found[i].0 = v.parse().ok();
-                    } else if k.eq_ignore_ascii_case("UIDNEXT") {
-                        found[i].1 = v.parse().ok();
+        // Answers are told apart by what they are, not by the command still awaited:
+        // behind a SELECT the server may answer these in any order. Each STATUS names
+        // its folder.
+        let names: Vec<String> = folders.iter().map(|f| mutf7::encode(f)).collect();
+        let dones =
+            self.conn
+                .pipeline(&cmds, |i, r| match imap_proto::parser::parse_response(r) {
+                    Ok((_, Response::MailboxData(MailboxDatum::Status { mailbox, status }))) => {
+                        for (k, _) in names.iter().enumerate().filter(|(_, n)| **n == mailbox) {
+                            for a in &status {
+                                match a {
+                                    StatusAttribute::UidValidity(v) => found[k].0 = Some(*v),
+                                    StatusAttribute::UidNext(v) => found[k].1 = Some(*v),
+                                    _ => {}
+                                }
+                            }
+                        }
                     }
-                }
+                    Ok((_, Response::MailboxData(MailboxDatum::Search(ids))))
+                        if search.is_some() =>
+                    {
+                        uids.extend(ids)
+                    }
+                    _ if opening.is_some() && i == 0 => {
+                        highest = highest.or(highest_modseq_code(r))
+                    }
+                    _ => {}
+                })?;
+        if dones.len() != cmds.len() {
+            bail!("the IMAP server answered fewer commands than were sent");
+        }
+        if let Some(folder) = opening {
+            if dones[0].status != Status::Ok {
+                self.selected = None;
+                return Err(self.open_failed(&folder, &dones[0]));
             }
-        })?;
-        Ok(found
+            self.selected = Some((folder, false));
+            self.highest_modseq = highest;
+        }
+        if first_status > 0 {
+            let done = &dones[first_status - 1];
+            if done.status != Status::Ok {
+                bail!("{}", conn::describe_failure(&cmds[first_status - 1], done));
+            }
+        }
+        let states = found
             .into_iter()
-            .zip(dones)
+            .zip(&dones[first_status..])
             .map(|((v, n), d)| {
                 if d.status == Status::Ok {
                     v.zip(n)
@@ -1697,9 +1773,8 @@ impl Mailbox {
                     None
                 }
             })
-            .chain(std::iter::repeat(None))
-            .take(folders.len())
-            .collect())
+            .collect();
+        Ok((uids, states))
     }
 
     /// Whether a folder exists (LIST).
@@ -1845,6 +1920,33 @@ fn modseq_flags_of(r: &[u8], uid: u32) -> Option<(u64, Vec<String>)> {
 }
 
 /// `LIST "" pattern`, the pattern in UTF-8.
+const SPECIAL_USE_LIST: &str = "LIST (SPECIAL-USE) \"\" \"*\"";
+
+/// The folder a LIST answer names, when it is marked `\Sent` and can be opened.
+fn sent_of(r: &[u8]) -> Option<String> {
+    let Ok((
+        _,
+        Response::MailboxData(MailboxDatum::List {
+            name_attributes,
+            name,
+            ..
+        }),
+    )) = imap_proto::parser::parse_response(r)
+    else {
+        return None;
+    };
+    let has = |want: fn(&NameAttribute) -> bool| name_attributes.iter().any(want);
+    (has(|a| matches!(a, NameAttribute::Sent)) && !has(|a| matches!(a, NameAttribute::NoSelect)))
+        .then(|| mutf7::decode_lossy(&name))
+}
+
+/// Gmail-style accounts may mark more than one folder `\Sent`; the shortest name is
+/// the account's own (not a shared or nested copy).
+fn pick_sent(mut found: Vec<String>) -> Option<String> {
+    found.sort_by_key(|n| (n.chars().count(), n.clone()));
+    found.into_iter().next()
+}
+
 fn list_cmd(pattern: &str) -> String {
     format!("LIST \"\" {}", quote(&mutf7::encode(pattern)))
 }
