@@ -558,10 +558,23 @@ def claim_history_rows(bin_, runs):
                     times.append(t)
                 _, _, err = run_once([bin_, "--as", "tanaka", "-v", "claim", pool.pop()], env)
                 res[(label, how)] = (statistics.median(times),) + trips_of(err)
+            # The minimal claimer on the same server and history: what the server's
+            # own cost of a large 対応履歴 is, for any client.
+            times = []
+            for k in range(runs):
+                out = subprocess.run([sys.executable, __file__, "floor-claim", str(srv.port), mids.pop(), str(k)],
+                                     check=True, capture_output=True, text=True).stdout
+                times.append(float(out))
+            res[(label, "floor")] = (statistics.median(times), 0, 0)
         for how in ("ID", "Message-ID"):
             t, sent, trips = res[("full", how)]
             rows.append((f"claim by {how}, 対応履歴 100,000 ({sent} commands, {trips} round trips; reference: 対応履歴 empty)",
                          t, res[("empty", how)][0], None))
+        rows.append(("minimal claimer (scripts/bench.py floor-claim), 対応履歴 100,000 (reference: 対応履歴 empty)",
+                     res[("full", "floor")][0], res[("empty", "floor")][0], None))
+        for how in ("ID", "Message-ID"):
+            rows.append((f"claim by {how} against the minimal claimer, both with 対応履歴 100,000",
+                         res[("full", how)][0], res[("full", "floor")][0], None))
     finally:
         srv.stop()
     return rows

@@ -85,16 +85,7 @@ pub fn render_noting(ev: &Event<'_>, notify: &[String]) -> Vec<u8> {
         .as_deref()
         .map(|m| format!("<{}>", m.trim_matches(['<', '>'])))
         .unwrap_or_default();
-    let token: String = format!(
-        "{}{}{}",
-        ev.at.timestamp_nanos_opt().unwrap_or(0),
-        std::process::id(),
-        it.hash
-    );
-    let own_id = ev
-        .message_id
-        .clone()
-        .unwrap_or_else(|| format!("{token}.{}@mailduty", ev.kind));
+    let own_id = ev.message_id.clone().unwrap_or_else(|| fresh_id(ev));
     let mut h = vec![
         "From: mailduty <mailduty@localhost>".to_string(),
         format!("Date: {}", ev.at.to_rfc2822()),
@@ -131,11 +122,10 @@ pub fn render_noting(ev: &Event<'_>, notify: &[String]) -> Vec<u8> {
     ));
     h.push(format!("X-Mailduty-Size: {}", it.size));
     if !it.from.is_empty() {
-        let sender = match it.from_name.as_deref().filter(|n| !n.is_empty()) {
-            Some(n) => format!("{n} <{}>", it.from),
-            None => it.from.clone(),
-        };
-        h.push(format!("X-Mailduty-Sender: {}", encode_word(&sender)));
+        h.push(format!(
+            "X-Mailduty-Sender: {}",
+            encode_word(&sender_of(it))
+        ));
     }
     if !notify.is_empty() {
         h.push(format!("X-Mailduty-Notify: {}", notify.join(" ")));
@@ -157,6 +147,17 @@ pub fn render_noting(ev: &Event<'_>, notify: &[String]) -> Vec<u8> {
         body.push_str(&format!("\n{n}\n"));
     }
     format!("{}\r\n\r\n{}", h.join("\r\n"), body.replace('\n', "\r\n")).into_bytes()
+}
+
+/// A Message-ID for an event that no retry needs to find again.
+pub fn fresh_id(ev: &Event<'_>) -> String {
+    format!(
+        "{}{}{}.{}@mailduty",
+        ev.at.timestamp_nanos_opt().unwrap_or(0),
+        std::process::id(),
+        ev.item.hash,
+        ev.kind
+    )
 }
 
 /// The Message-ID of a note: the same for the same text by the same member about the
@@ -226,6 +227,9 @@ pub struct Stored {
     pub size: Option<u32>,
     /// The message's sender, as its From header gave it.
     pub sender: Option<String>,
+    /// The message's hash (its short ID's source), where the event names it.
+    #[serde(skip)]
+    pub hash: Option<String>,
     /// The chat targets that were to hear of this event when it was recorded.
     #[serde(skip)]
     pub notify: Vec<String>,
@@ -245,27 +249,25 @@ impl Stored {
     }
 }
 
-const FIELDS: &str = "X-MAILDUTY-EVENT X-MAILDUTY-ACTOR X-MAILDUTY-ID X-MAILDUTY-TIME X-MAILDUTY-TARGET X-MAILDUTY-FROM-FOLDER X-MAILDUTY-TO-FOLDER X-MAILDUTY-NOTE X-MAILDUTY-SUBJECT X-MAILDUTY-ARRIVED X-MAILDUTY-SIZE X-MAILDUTY-SENDER X-MAILDUTY-NOTIFY MESSAGE-ID";
+const FIELDS: &str = "X-MAILDUTY-EVENT X-MAILDUTY-ACTOR X-MAILDUTY-ID X-MAILDUTY-TIME X-MAILDUTY-TARGET X-MAILDUTY-FROM-FOLDER X-MAILDUTY-TO-FOLDER X-MAILDUTY-NOTE X-MAILDUTY-SUBJECT X-MAILDUTY-ARRIVED X-MAILDUTY-SIZE X-MAILDUTY-SENDER X-MAILDUTY-NOTIFY X-MAILDUTY-HASH X-MAILDUTY-ITEM MESSAGE-ID";
 
 /// Events whose UIDs a search found, oldest first. Messages in the history folder that
 /// are not events (someone filed mail there by hand) are skipped.
 fn fetch(mb: &mut Mailbox, folder: &str, uids: &[u32]) -> Result<Vec<Stored>> {
     let mut out = Vec::new();
-    mb.fetch_fields(folder, uids, FIELDS, |f| {
-        if let Some(ev) = parse(&f.header) {
-            out.push(ev);
-        }
-    })?;
+    mb.fetch_fields(folder, uids, FIELDS, |f| out.extend(parse_all(&f.header)))?;
     out.sort_by_key(|e| e.time);
     let mut seen = std::collections::HashSet::new();
     out.retain(|e| e.own_id.as_ref().is_none_or(|id| seen.insert(id.clone())));
     Ok(out)
 }
 
-/// Header fields of one event; folded lines are joined.
-pub fn parse(header: &[u8]) -> Option<Stored> {
+type Fields = Vec<(String, String)>;
+
+/// A header's fields, names in lower case; folded lines are joined.
+fn fields_of(header: &[u8]) -> Fields {
     let text = String::from_utf8_lossy(header);
-    let mut fields: Vec<(String, String)> = Vec::new();
+    let mut fields: Fields = Vec::new();
     for line in text.split("\r\n").flat_map(|l| l.split('\n')) {
         if line.starts_with([' ', '\t']) {
             if let Some(last) = fields.last_mut() {
@@ -276,6 +278,35 @@ pub fn parse(header: &[u8]) -> Option<Stored> {
             fields.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
         }
     }
+    fields
+}
+
+/// The header fields of one event (for a history mail of several, the first).
+pub fn parse(header: &[u8]) -> Option<Stored> {
+    parse_all(header).into_iter().next()
+}
+
+/// The events of one history mail: one, or those of a batch (`render_batch`).
+pub fn parse_all(header: &[u8]) -> Vec<Stored> {
+    let fields = fields_of(header);
+    let Some(common) = stored_from(&fields) else {
+        return Vec::new();
+    };
+    let items: Vec<&str> = fields
+        .iter()
+        .filter(|(k, _)| k == "x-mailduty-item")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    if items.is_empty() {
+        return vec![common];
+    }
+    items
+        .into_iter()
+        .filter_map(|line| item_of(&common, line))
+        .collect()
+}
+
+fn stored_from(fields: &Fields) -> Option<Stored> {
     let get = |k: &str| {
         fields
             .iter()
@@ -300,11 +331,253 @@ pub fn parse(header: &[u8]) -> Option<Stored> {
             .map(|t| t.with_timezone(&Utc)),
         size: get("x-mailduty-size").and_then(|s| s.parse().ok()),
         sender: get("x-mailduty-sender"),
+        hash: get("x-mailduty-hash"),
         notify: get("x-mailduty-notify")
             .map(|n| n.split_whitespace().map(str::to_string).collect())
             .unwrap_or_default(),
         own_id: get("message-id").map(|m| m.trim_matches(['<', '>']).to_string()),
     })
+}
+
+/// Most events one history mail carries, and most bytes of their item lines: a
+/// batch stays a small message that any server stores and searches.
+pub const BATCH: usize = 50;
+const BATCH_BYTES: usize = 32 * 1024;
+/// An event whose item line would be longer than this is written on its own.
+const ITEM_BYTES: usize = 2 * 1024;
+
+/// The `X-Mailduty-Item` line of one event of a batch: `key:value` words, text
+/// values in base64 (which has no `:` and no space), folded between words and
+/// inside long values. The event's own Message-ID comes first and is never folded,
+/// so that a search can find it (`recorded`).
+fn item_line(ev: &Event<'_>, own_id: &str) -> String {
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let it = ev.item;
+    let mut words = vec![
+        format!("own:{own_id}"),
+        format!("id:{}", it.id),
+        format!("hash:{}", it.hash),
+        format!("arrived:{}", it.arrived.timestamp()),
+        format!("size:{}", it.size),
+    ];
+    if let Some(m) = it.message_id.as_deref() {
+        words.push(format!("target:{}", b64(m.trim_matches(['<', '>']))));
+    }
+    words.push(format!("subject:{}", b64(&it.subject)));
+    if !it.from.is_empty() {
+        words.push(format!("sender:{}", b64(&sender_of(it))));
+    }
+    if let Some(n) = ev.note {
+        words.push(format!("note:{}", b64(n)));
+    }
+    let mut out = String::from("X-Mailduty-Item:");
+    let mut col = out.len();
+    for w in words {
+        let (key, value) = w.split_once(':').unwrap_or((&w, ""));
+        let mut piece = format!("{key}:");
+        let mut rest = value;
+        loop {
+            let room = 76usize.saturating_sub(col + 1 + piece.len()).max(16);
+            let take = if key == "own" {
+                rest.len()
+            } else {
+                boundary_at_most(rest, room)
+            };
+            let (now, more) = rest.split_at(take);
+            piece.push_str(now);
+            if col > 0 && col + 1 + piece.len() > 76 {
+                out.push_str("\r\n");
+                col = 0;
+            }
+            out.push(' ');
+            out.push_str(&piece);
+            col += 1 + piece.len();
+            rest = more;
+            if rest.is_empty() {
+                break;
+            }
+            piece = String::new();
+        }
+    }
+    out
+}
+
+/// The longest start of `s` of at most `n` bytes that ends on a character
+/// boundary, and never empty while `s` is not.
+fn boundary_at_most(s: &str, n: usize) -> usize {
+    if s.len() <= n {
+        return s.len();
+    }
+    let mut k = n;
+    while k > 0 && !s.is_char_boundary(k) {
+        k -= 1;
+    }
+    if k == 0 {
+        s.chars().next().map_or(0, char::len_utf8)
+    } else {
+        k
+    }
+}
+
+/// One event of a batch: the mail's shared fields with the item line's own.
+fn item_of(common: &Stored, line: &str) -> Option<Stored> {
+    let b64 = |v: &str| {
+        base64::engine::general_purpose::STANDARD
+            .decode(v)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+    };
+    let mut words: Vec<(String, String)> = Vec::new();
+    for w in line.split_whitespace() {
+        match w.split_once(':') {
+            Some((k, v)) => words.push((k.to_string(), v.to_string())),
+            None => words.last_mut()?.1.push_str(w),
+        }
+    }
+    let get = |k: &str| words.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let mut ev = common.clone();
+    ev.own_id = Some(get("own")?.to_string());
+    ev.id = get("id")?.to_string();
+    ev.hash = get("hash").map(str::to_string);
+    ev.arrived = get("arrived")
+        .and_then(|t| t.parse().ok())
+        .and_then(|t| DateTime::from_timestamp(t, 0));
+    ev.size = get("size").and_then(|s| s.parse().ok());
+    ev.message_id = get("target").and_then(b64);
+    ev.subject = get("subject").and_then(b64);
+    ev.sender = get("sender").and_then(b64);
+    ev.note = get("note").and_then(b64);
+    Some(ev)
+}
+
+fn sender_of(it: &Item) -> String {
+    match it.from_name.as_deref().filter(|n| !n.is_empty()) {
+        Some(n) => format!("{n} <{}>", it.from),
+        None => it.from.clone(),
+    }
+}
+
+/// History mails for events, each with the Message-ID it is to be known by: runs
+/// of events of one kind, actor and pair of folders go several to a mail
+/// (`render_batch`), the rest one to a mail (`render_noting`). A run that moved a
+/// thousand messages writes tens of mails, not a thousand.
+pub fn render_many(evs: &[(&Event<'_>, String)], notify: &[String]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut run: Vec<(&Event<'_>, &str, String)> = Vec::new();
+    let mut bytes = 0;
+    let flush = |run: &mut Vec<(&Event<'_>, &str, String)>, out: &mut Vec<Vec<u8>>| {
+        match run.len() {
+            0 => {}
+            1 => {
+                let (ev, own, _) = &run[0];
+                let single = Event {
+                    message_id: Some(own.to_string()),
+                    ..**ev
+                };
+                out.push(render_noting(&single, notify));
+            }
+            _ => out.push(render_batch(run, notify)),
+        }
+        run.clear();
+    };
+    for &(ev, ref own) in evs {
+        let line = item_line(ev, own);
+        // The events of one call are of one moment; the mail keeps the first's time.
+        let joins = run.first().is_some_and(|(first, _, _)| {
+            first.kind == ev.kind
+                && first.actor == ev.actor
+                && first.from_folder == ev.from_folder
+                && first.to_folder == ev.to_folder
+        });
+        if !joins || run.len() >= BATCH || bytes + line.len() > BATCH_BYTES {
+            flush(&mut run, &mut out);
+            bytes = 0;
+        }
+        // An event with a Message-ID of its own (a note) is found by it: alone.
+        if line.len() > ITEM_BYTES || ev.message_id.is_some() {
+            out.push(render_noting(
+                &Event {
+                    message_id: Some(own.clone()),
+                    ..*ev
+                },
+                notify,
+            ));
+            continue;
+        }
+        bytes += line.len();
+        run.push((ev, own, line));
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
+/// Several events that share kind, actor and folders, in one history mail:
+/// the shared fields once, then per event its `X-Mailduty-Target` and
+/// `X-Mailduty-Hash` (which the server searches, as in a mail of one event) and its
+/// `X-Mailduty-Item` line (what `parse_all` reads back).
+fn render_batch(run: &[(&Event<'_>, &str, String)], notify: &[String]) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let ev = run[0].0;
+    let mut digest = Sha256::new();
+    for (_, own, _) in run {
+        digest.update(own.as_bytes());
+        digest.update([0]);
+    }
+    let own_id: String = digest.finalize()[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let mut h = vec![
+        "From: mailduty <mailduty@localhost>".to_string(),
+        format!("Date: {}", ev.at.to_rfc2822()),
+        format!("Message-ID: <batch.{}.{own_id}@mailduty>", ev.kind),
+        format!(
+            "Subject: {}",
+            encode_word(&format!(
+                "[mailduty] {} {} messages by {}",
+                ev.kind,
+                run.len(),
+                ev.actor
+            ))
+        ),
+        format!("X-Mailduty-Event: {}", ev.kind),
+        format!("X-Mailduty-Actor: {}", ev.actor),
+        format!(
+            "X-Mailduty-Time: {}",
+            ev.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+        format!("X-Mailduty-From-Folder: {}", encode_word(ev.from_folder)),
+    ];
+    if let Some(to) = ev.to_folder {
+        h.push(format!("X-Mailduty-To-Folder: {}", encode_word(to)));
+    }
+    if !notify.is_empty() {
+        h.push(format!("X-Mailduty-Notify: {}", notify.join(" ")));
+    }
+    let mut body = String::new();
+    for (e, _, line) in run {
+        if let Some(m) = e.item.message_id.as_deref() {
+            h.push(format!(
+                "X-Mailduty-Target: <{}>",
+                m.trim_matches(['<', '>'])
+            ));
+        }
+        h.push(format!("X-Mailduty-Hash: {}", e.item.hash));
+        h.push(line.clone());
+        body.push_str(&format!(
+            "{} {} {}: {}\n",
+            e.actor, e.kind, e.item.id, e.item.subject
+        ));
+    }
+    h.push("MIME-Version: 1.0".into());
+    h.push("Content-Type: text/plain; charset=utf-8".into());
+    h.push("Content-Transfer-Encoding: 8bit".into());
+    body.push_str(&format!(
+        "folder: {}{}\n",
+        ev.from_folder,
+        ev.to_folder.map(|t| format!(" -> {t}")).unwrap_or_default()
+    ));
+    format!("{}\r\n\r\n{}", h.join("\r\n"), body.replace('\n', "\r\n")).into_bytes()
 }
 
 /// Which of these event Message-IDs are in the history: one SEARCH per ~8 KB of keys
@@ -315,7 +588,16 @@ pub fn recorded(
     ids: &[String],
 ) -> Result<std::collections::HashSet<String>> {
     let mut uids = Vec::new();
-    let keys = ids.iter().map(|m| Key::MessageId(m.clone())).collect();
+    // An event in a batch is named first on its item line (`item_line`).
+    let keys = ids
+        .iter()
+        .flat_map(|m| {
+            [
+                Key::MessageId(m.clone()),
+                Key::Header("X-Mailduty-Item", format!("own:{m}")),
+            ]
+        })
+        .collect();
     for any in crate::imap::any_batches(keys) {
         uids.extend(mb.search(folder, &[any])?);
     }
@@ -387,12 +669,17 @@ fn about_key(it: &Item) -> Key {
 pub fn about(mb: &mut Mailbox, folder: &str, it: &Item) -> Result<Vec<Stored>> {
     let uids = mb.search(folder, &[about_key(it)])?;
     let mut evs = fetch(mb, folder, &uids)?;
-    // A long Message-ID is searched by its start, which other IDs may share.
-    if let Some(mid) = it.message_id.as_deref()
-        && mid.len() + 2 > crate::imap::MAX_SEARCH_TEXT
-    {
-        let mid = mid.trim_matches(['<', '>']);
-        evs.retain(|e| e.message_id.as_deref().is_none_or(|m| m == mid));
+    // A mail found may carry other messages' events too (a batch), and a long
+    // Message-ID is searched by its start, which other IDs may share.
+    match it.message_id.as_deref() {
+        Some(mid) => {
+            let mid = mid.trim_matches(['<', '>']);
+            evs.retain(|e| e.message_id.as_deref().is_none_or(|m| m == mid));
+        }
+        None => evs.retain(|e| match &e.hash {
+            Some(h) => *h == it.hash,
+            None => e.id == it.id,
+        }),
     }
     Ok(evs)
 }
@@ -749,6 +1036,137 @@ mod tests {
         assert_eq!(back.to_folder.as_deref(), Some("対応中/tanaka"));
         assert_eq!(back.subject.as_deref(), Some("件名"));
         assert_eq!(back.message_id.as_deref(), Some("x@y"));
+    }
+
+    fn item(n: usize, subject: &str, mid: Option<String>) -> Item {
+        Item {
+            id: format!("id{n:04}"),
+            hash: format!("hash{n:04}"),
+            message_id: mid,
+            status: crate::queue::Status::Unclaimed,
+            owner: None,
+            folder: "INBOX".into(),
+            uid: n as u32,
+            arrived: DateTime::from_timestamp(1_700_000_000 + n as i64, 0).unwrap(),
+            from: format!("c{n}@x.jp"),
+            from_name: Some("お客: 様".into()),
+            subject: subject.into(),
+            seen: false,
+            size: 1000 + n as u32,
+            in_reply_to: vec![],
+            references: vec![],
+            claim_keywords: vec![],
+            modseq: None,
+            released: false,
+            answered: false,
+        }
+    }
+
+    #[test]
+    fn many_events_go_several_to_a_mail_and_come_back_whole() {
+        let odd = "Re: 見積もり: \r\nX-Fake: yes\t\u{1b}[31m ".repeat(3);
+        let items: Vec<Item> = (0..120)
+            .map(|n| {
+                let mid = match n {
+                    7 => None,
+                    // Too long for a batch: written on its own.
+                    9 => Some(format!("{}@x", "l".repeat(3000))),
+                    _ => Some(format!("m{n}@x")),
+                };
+                item(n, if n % 2 == 0 { &odd } else { "件名" }, mid)
+            })
+            .collect();
+        let at = Utc::now();
+        let evs: Vec<Event<'_>> = items
+            .iter()
+            .map(|it| Event {
+                kind: "file",
+                actor: "rotate",
+                item: it,
+                from_folder: "INBOX",
+                to_folder: Some("未対応"),
+                note: Some("route: 請求"),
+                at,
+                message_id: None,
+            })
+            .collect();
+        let named: Vec<(&Event<'_>, String)> = evs
+            .iter()
+            .map(|e| (e, move_id("file", "未対応", e.item.uid)))
+            .collect();
+        let mails = render_many(&named, &["slack".to_string()]);
+        // 119 in batches of at most BATCH, and the long one alone.
+        assert_eq!(mails.len(), 4, "{}", mails.len());
+        let mut back = Vec::new();
+        for raw in &mails {
+            let end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+            let head = std::str::from_utf8(&raw[..end]).unwrap();
+            assert!(
+                // Only a Message-ID that is itself too long makes a long line.
+                head.split("\r\n").all(|l| l.len() <= 998
+                    || l.starts_with("X-Mailduty-Target")
+                    || l.starts_with("References")),
+                "a header line too long"
+            );
+            assert!(
+                !head.contains("\nX-Fake"),
+                "a subject broke out of its field"
+            );
+            let parsed = mail_parser::MessageParser::default().parse(raw).unwrap();
+            assert!(parsed.header("X-Mailduty-Event").is_some());
+            back.extend(parse_all(&raw[..end]));
+        }
+        back.sort_by_key(|e| e.size);
+        assert_eq!(back.len(), items.len());
+        for (e, it) in back.iter().zip(&items) {
+            assert_eq!(e.event, "file");
+            assert_eq!(e.actor, "rotate");
+            assert_eq!(e.id, it.id);
+            assert_eq!(e.hash.as_deref(), Some(it.hash.as_str()));
+            assert_eq!(e.message_id, it.message_id);
+            assert_eq!(e.subject.as_deref(), Some(it.subject.as_str()));
+            assert_eq!(e.sender.as_deref(), Some(sender_of(it).as_str()));
+            assert_eq!(e.note.as_deref(), Some("route: 請求"));
+            assert_eq!(e.arrived, Some(it.arrived));
+            assert_eq!(e.size, Some(it.size));
+            assert_eq!(e.to_folder.as_deref(), Some("未対応"));
+            assert_eq!(e.from_folder.as_deref(), Some("INBOX"));
+            assert_eq!(e.notify, ["slack"]);
+            assert_eq!(
+                e.own_id.as_deref(),
+                Some(move_id("file", "未対応", it.uid).as_str())
+            );
+            assert!(e.concerns(it));
+        }
+    }
+
+    #[test]
+    fn item_lines_fold_without_breaking_a_word() {
+        for len in [0, 1, 15, 16, 17, 60, 61, 75, 76, 77, 200, 1000] {
+            let it = item(3, &"あ".repeat(len), Some(format!("{}@x", "m".repeat(len))));
+            let ev = Event {
+                kind: "assign",
+                actor: "rotate",
+                item: &it,
+                from_folder: "未対応",
+                to_folder: Some("対応中/tanaka"),
+                note: None,
+                at: Utc::now(),
+                message_id: None,
+            };
+            let line = item_line(&ev, "move.assign.abc.3@mailduty");
+            assert!(line.starts_with("X-Mailduty-Item: own:move.assign.abc.3@mailduty "));
+            assert!(line.split("\r\n").all(|l| l.len() <= 78), "{line}");
+            assert!(line.split("\r\n").skip(1).all(|l| l.starts_with(' ')));
+            let common =
+                parse(b"X-Mailduty-Event: assign\r\nX-Mailduty-Time: 2026-12-01T00:00:00Z")
+                    .unwrap();
+            let unfolded = line.replace("\r\n", "");
+            let v = unfolded.split_once(':').unwrap().1;
+            let e = item_of(&common, v).unwrap();
+            assert_eq!(e.subject.as_deref(), Some(it.subject.as_str()), "{len}");
+            assert_eq!(e.message_id, it.message_id, "{len}");
+        }
     }
 
     #[test]

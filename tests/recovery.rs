@@ -61,12 +61,25 @@ fn state(dc: &Dovecot) -> State {
     let mut keywords = 0;
     for (folder, flags, text) in dc.everything() {
         if folder == "対応履歴" {
-            events.push((
-                header(&text, "X-Mailduty-Event"),
-                header(&text, "X-Mailduty-Actor"),
-                header(&text, "X-Mailduty-Target"),
-                header(&text, "X-Mailduty-To-Folder"),
-            ));
+            // A mail may carry several events (a batch); each counts.
+            let head = text.split("\r\n\r\n").next().unwrap_or("");
+            let parsed = mailduty::history::parse_all(head.as_bytes());
+            if parsed.is_empty() {
+                events.push((
+                    header(&text, "X-Mailduty-Event"),
+                    header(&text, "X-Mailduty-Actor"),
+                    header(&text, "X-Mailduty-Target"),
+                    header(&text, "X-Mailduty-To-Folder"),
+                ));
+            }
+            for e in parsed {
+                events.push((
+                    e.event,
+                    e.actor,
+                    e.message_id.map(|m| format!("<{m}>")).unwrap_or_default(),
+                    e.to_folder.unwrap_or_default(),
+                ));
+            }
             continue;
         }
         keywords += flags

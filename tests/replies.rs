@@ -776,6 +776,7 @@ fn the_html_digest_puts_double_replies_first_and_fits_a_phone_in_a_real_browser(
         size: None,
         own_id: None,
         sender: None,
+        hash: None,
         notify: Vec::new(),
     };
     let duty = rules

@@ -101,22 +101,25 @@ fn keywords_left(dc: &Dovecot) -> usize {
         .sum()
 }
 
-fn events(dc: &Dovecot, kind: &str) -> usize {
-    dc.doveadm(&[
-        "-f",
-        "tab",
-        "search",
-        "-u",
-        USER,
-        "mailbox",
-        "対応履歴",
-        "HEADER",
-        "X-Mailduty-Event",
-        kind,
-    ])
-    .lines()
-    .count()
-    .saturating_sub(1)
+/// History events of one kind, and the history mails that carry them.
+fn events(dc: &Dovecot, kind: &str) -> (usize, usize) {
+    let mails: Vec<(String, String, String)> = dc
+        .everything()
+        .into_iter()
+        .filter(|(folder, _, _)| folder == "対応履歴")
+        .collect();
+    let mut n = 0;
+    let mut carrying = 0;
+    for (_, _, text) in &mails {
+        let head = text.split("\r\n\r\n").next().unwrap_or("");
+        let of_kind = mailduty::history::parse_all(head.as_bytes())
+            .into_iter()
+            .filter(|e| e.event == kind)
+            .count();
+        n += of_kind;
+        carrying += usize::from(of_kind > 0);
+    }
+    (n, carrying)
 }
 
 /// One `rotate --apply -v` over `n` new inbox messages: its round trips, after
@@ -171,8 +174,20 @@ fn rotate_trips(n: usize, tag: &str, duty: bool) -> usize {
     } else {
         assert_eq!((dc.count("未対応"), t + s), (n, 0), "every message once");
     }
-    assert_eq!(events(&dc, "file"), n);
-    assert_eq!(events(&dc, "assign"), assigned);
+    let (filed, mails) = events(&dc, "file");
+    assert_eq!(filed, n);
+    // A thousand moves are written as tens of history mails, not a thousand.
+    assert_eq!(
+        mails,
+        n.div_ceil(mailduty::history::BATCH),
+        "file events' mails"
+    );
+    let (given, mails) = events(&dc, "assign");
+    assert_eq!(given, assigned);
+    assert!(
+        mails <= assigned.div_ceil(mailduty::history::BATCH) + 2,
+        "{mails} assign mails"
+    );
     assert_eq!(keywords_left(&dc), 0, "every move keyword cleared");
     let (sent, trips) = trips(&err);
     eprintln!("rotate --apply of {n}: {sent} commands, {trips} round trips");
@@ -426,7 +441,7 @@ fn claim_reads_what_resolving_the_id_needs_not_the_whole_queue() {
         fetched_messages(&err)
     );
     assert_eq!(dc.locate("q7@x")[0].0, "対応中/tanaka");
-    assert_eq!(events(&dc, "claim"), 1);
+    assert_eq!(events(&dc, "claim").0, 1);
     // By short ID: the queue's Message-IDs only, then the one message.
     let o = team.run(&["list", "--status", "unclaimed", "--format", "ids"]);
     let ids: Vec<String> = stdout(&o).split_whitespace().map(str::to_string).collect();
@@ -503,5 +518,99 @@ fn claims_racing_a_set_intake_lose_and_double_nothing() {
     );
     assert_eq!(dc.count("未対応") + claimed, n);
     assert_eq!(keywords_left(&dc), 0);
-    assert_eq!(events(&dc, "claim"), claimed);
+    assert_eq!(events(&dc, "claim").0, claimed);
+}
+
+fn json(o: &std::process::Output) -> serde_json::Value {
+    assert_eq!(code(o), 0, "{}", stderr(o));
+    serde_json::from_str(&stdout(o)).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
+}
+
+/// A set intake writes its events several to a history mail; each message still
+/// finds exactly its own, by Message-ID or (without one) by its hash, and a later
+/// claim adds to it.
+#[test]
+fn each_message_of_a_batch_finds_its_own_event() {
+    let dc = Dovecot::start();
+    let team = Team::plain(dc.imap_port, MEMBERS);
+    let rules = std::fs::read_to_string(&team.rules).unwrap();
+    std::fs::write(
+        &team.rules,
+        rules.replace("business_hours", "assign: none\nbusiness_hours"),
+    )
+    .unwrap();
+    assert_eq!(code(&team.run(&["init"])), 0);
+    let mut msgs: Vec<(String, Vec<u8>)> = (0..120)
+        .map(|i| (imap_date(3), msg(&format!("b{i}@x"), i)))
+        .collect();
+    for k in 0..2 {
+        let raw = format!(
+            "From: noid{k}@client.example\r\nTo: support@example.jp\r\nSubject: no id {k}\r\nDate: Fri, 20 Nov 2026 09:0{k}:00 +0900\r\n\r\nbody\r\n"
+        );
+        msgs.push((imap_date(3), raw.into_bytes()));
+    }
+    bulk_append(&dc, "INBOX", &msgs);
+    let o = team.run(&["rotate", "--apply"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (filed, mails) = events(&dc, "file");
+    assert_eq!(filed, 122);
+    assert!(mails < 10, "{mails} history mails for 122 events");
+
+    let rows = json(&team.run(&["list", "--format", "json"]));
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 122);
+    let picks: Vec<&serde_json::Value> = rows
+        .iter()
+        .filter(|r| {
+            let mid = r["message_id"].as_str().unwrap_or("");
+            mid.is_empty() || ["b0@x", "b49@x", "b50@x", "b77@x", "b119@x"].contains(&mid)
+        })
+        .collect();
+    assert_eq!(picks.len(), 7);
+    for r in &picks {
+        let id = r["id"].as_str().unwrap();
+        let evs = json(&team.run(&["history", id, "--format", "json"]));
+        let evs = evs.as_array().unwrap();
+        assert_eq!(evs.len(), 1, "{id}: {evs:?}");
+        assert_eq!(evs[0]["event"], "file");
+        assert_eq!(evs[0]["id"], id);
+        assert_eq!(evs[0]["subject"], r["subject"]);
+        assert_eq!(evs[0]["to_folder"], "未対応");
+        if let Some(mid) = r["message_id"].as_str().filter(|m| !m.is_empty()) {
+            assert_eq!(evs[0]["message_id"], mid);
+        }
+    }
+    let o = team.run(&["--as", "tanaka", "claim", "<b77@x>"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let id = picks
+        .iter()
+        .find(|r| r["message_id"] == "b77@x")
+        .map(|r| r["id"].as_str().unwrap())
+        .unwrap();
+    let evs = json(&team.run(&["history", id, "--format", "json"]));
+    let kinds: Vec<&str> = evs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["file", "claim"]);
+    let since = chrono::Utc::now()
+        .date_naive()
+        .pred_opt()
+        .unwrap()
+        .to_string();
+    let all = json(&team.run(&["history", "--since", &since, "--format", "json"]));
+    let all = all.as_array().unwrap();
+    assert_eq!(all.iter().filter(|e| e["event"] == "file").count(), 122);
+    assert_eq!(all.iter().filter(|e| e["event"] == "claim").count(), 1);
+    // Every event is about a different message: none was read twice.
+    let mut ids: Vec<&str> = all
+        .iter()
+        .filter(|e| e["event"] == "file")
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 122);
 }

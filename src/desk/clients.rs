@@ -690,6 +690,7 @@ fn replies(
             size: Some(it.size),
             own_id: Some(own.clone()),
             sender: None,
+            hash: Some(it.hash.clone()),
             notify: Vec::new(),
         });
         out.push((

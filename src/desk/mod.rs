@@ -485,19 +485,33 @@ impl<'r> Desk<'r> {
     /// Appends the events of several moves together, then clears the moves'
     /// keywords: like `record` for each, in a constant number of round trips.
     pub fn record_all(&mut self, evs: &[(Event<'_>, &Landed)]) -> Result<()> {
-        let rendered: Vec<Vec<u8>> = evs
+        // Each event is known by the ID a later run that finishes the move would give
+        // it (`move_id`), where the server told where the message landed.
+        let named: Vec<(&Event<'_>, String)> = evs
             .iter()
-            .map(|(ev, l)| match l.uid {
-                Some(uid) if ev.message_id.is_none() => history::render_noting(
-                    &Event {
-                        message_id: Some(history::move_id(ev.kind, &l.folder, uid)),
-                        ..*ev
-                    },
-                    &crate::notify::wanting(self.rules, ev.kind),
-                ),
-                _ => history::render_noting(ev, &crate::notify::wanting(self.rules, ev.kind)),
+            .map(|(ev, l)| {
+                let own = match (&ev.message_id, l.uid) {
+                    (Some(id), _) => id.clone(),
+                    (None, Some(uid)) => history::move_id(ev.kind, &l.folder, uid),
+                    (None, None) => history::fresh_id(ev),
+                };
+                (ev, own)
             })
             .collect();
+        let mut rendered = Vec::new();
+        let mut k = 0;
+        while k < named.len() {
+            let kind = named[k].0.kind;
+            let end = named[k..]
+                .iter()
+                .position(|(e, _)| e.kind != kind)
+                .map_or(named.len(), |n| k + n);
+            rendered.extend(history::render_many(
+                &named[k..end],
+                &crate::notify::wanting(self.rules, kind),
+            ));
+            k = end;
+        }
         self.mb.append_many_seen(&self.paths.history, &rendered)?;
         let mut clear: std::collections::BTreeMap<(&str, &[String]), Vec<u32>> =
             std::collections::BTreeMap::new();

@@ -328,6 +328,7 @@ mod tests {
             arrived: None,
             size: None,
             sender: Some("客 <c@x.jp>".into()),
+            hash: None,
             notify: vec![],
             own_id: None,
         }

@@ -417,6 +417,7 @@ pub fn test(rules: &Rules, verbose: bool) -> Vec<(String, Result<()>)> {
         arrived: None,
         size: None,
         sender: None,
+        hash: None,
         notify: vec![],
         own_id: None,
     };

@@ -651,6 +651,24 @@ impl Team {
         self.run_stdin(args, "")
     }
 
+    /// The events of the last two days as `history` reads them (a history mail may
+    /// carry several), without the mail-client step's scan bookmarks.
+    #[allow(dead_code)]
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        let since = (chrono::Utc::now() - chrono::Duration::days(2))
+            .date_naive()
+            .to_string();
+        let o = self.run(&["history", "--since", &since, "--format", "json"]);
+        assert_eq!(code(&o), 0, "history: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["event"] != "scan")
+            .cloned()
+            .collect()
+    }
+
     pub fn run_stdin(&self, args: &[&str], stdin: &str) -> Output {
         let mut child = self
             .command(args)
