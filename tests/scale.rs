@@ -150,9 +150,6 @@ fn rotate_trips(n: usize, tag: &str, duty: bool) -> usize {
     inbox(&dc, tag, n);
     let o = team.run(&["-v", "rotate", "--apply"]);
     let err = stderr(&o);
-    if std::env::var("SHOW_LOG").is_ok() {
-        eprintln!("{err}");
-    }
     assert_eq!(
         code(&o),
         0,
