@@ -436,7 +436,7 @@ fn item_of(common: &Stored, line: &str) -> Option<Stored> {
     }
     let get = |k: &str| words.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let mut ev = common.clone();
-    ev.own_id = Some(get("own")?.to_string());
+    ev.own_id = Some(get("own").filter(|o| !o.is_empty())?.to_string());
     ev.id = get("id")?.to_string();
     ev.hash = get("hash").map(str::to_string);
     ev.arrived = get("arrived")
@@ -494,7 +494,10 @@ pub fn render_many(evs: &[(&Event<'_>, String)], notify: &[String]) -> Vec<Vec<u
             bytes = 0;
         }
         // An event with a Message-ID of its own (a note) is found by it: alone.
-        if line.len() > ITEM_BYTES || ev.message_id.is_some() {
+        // A Message-ID too long for one header line would make a strict server refuse
+        // the whole batch: such an event goes alone, as it always did.
+        let long_target = ev.item.message_id.as_ref().is_some_and(|m| m.len() > 900);
+        if line.len() > ITEM_BYTES || long_target || ev.message_id.is_some() {
             out.push(render_noting(
                 &Event {
                     message_id: Some(own.clone()),
@@ -674,7 +677,7 @@ pub fn about(mb: &mut Mailbox, folder: &str, it: &Item) -> Result<Vec<Stored>> {
     match it.message_id.as_deref() {
         Some(mid) => {
             let mid = mid.trim_matches(['<', '>']);
-            evs.retain(|e| e.message_id.as_deref().is_none_or(|m| m == mid));
+            evs.retain(|e| e.message_id.as_deref() == Some(mid));
         }
         None => evs.retain(|e| match &e.hash {
             Some(h) => *h == it.hash,

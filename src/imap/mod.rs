@@ -10,7 +10,7 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
-use imap_proto::{AttributeValue, MailboxDatum, NameAttribute, Response, StatusAttribute};
+use imap_proto::{AttributeValue, MailboxDatum, NameAttribute, Response};
 
 use crate::rules::{ImapAccount, Secret, TlsMode};
 use conn::{Conn, Done, Status, Stream, quote};
@@ -501,12 +501,21 @@ impl Mailbox {
             cmds.push((b"CAPABILITY", "CAPABILITY"));
         }
         let (mut ns_lines, mut listed, mut sent) = (Vec::new(), Vec::new(), Vec::new());
+        // Lines are sorted by what they are, not by the command still awaited: the
+        // server may run these side by side. The `\Sent` listing adds nothing wrong to
+        // `listed`, which is only read below the member folders' parent.
         let mut dones = conn
-            .pipeline_shown(&cmds, |i, r| match i {
-                0 => ns_lines.push(r.to_vec()),
-                1 => listed.extend(folder_info(r)),
-                2 if ask_sent => sent.extend(sent_of(r)),
-                _ => collect_caps(r, &mut caps),
+            .pipeline_shown(&cmds, |_, r| {
+                if r.starts_with(b"* NAMESPACE") {
+                    ns_lines.push(r.to_vec());
+                } else if let Some(f) = folder_info(r) {
+                    listed.push(f);
+                    if ask_sent {
+                        sent.extend(sent_of(r));
+                    }
+                } else {
+                    collect_caps(r, &mut caps);
+                }
             })?
             .into_iter();
         let (Some(ns_done), Some(list_done)) = (dones.next(), dones.next()) else {
@@ -1706,7 +1715,7 @@ impl Mailbox {
     }
 
     /// `uid_state` of several folders in one round trip (pipelined STATUS; each
-    /// answer names its folder, but the tagged line is what ties it to its command).
+    /// answer is matched to its folder by the name it gives).
     pub fn uid_states(&mut self, folders: &[String]) -> Result<Vec<UidState>> {
         Ok(self.search_with_states(None, folders)?.1)
     }
@@ -1748,33 +1757,31 @@ impl Mailbox {
         let mut highest = None;
         let mut found = vec![(None, None); folders.len()];
         // Answers are told apart by what they are, not by the command still awaited:
-        // behind a SELECT the server may answer these in any order. Each STATUS names
-        // its folder.
+        // the server may answer these in any order. Each STATUS names its folder; one
+        // whose name cannot be matched goes to the command that was awaited.
         let names: Vec<String> = folders.iter().map(|f| mutf7::encode(f)).collect();
-        let dones =
-            self.conn
-                .pipeline(&cmds, |i, r| match imap_proto::parser::parse_response(r) {
-                    Ok((_, Response::MailboxData(MailboxDatum::Status { mailbox, status }))) => {
-                        for (k, _) in names.iter().enumerate().filter(|(_, n)| **n == mailbox) {
-                            for a in &status {
-                                match a {
-                                    StatusAttribute::UidValidity(v) => found[k].0 = Some(*v),
-                                    StatusAttribute::UidNext(v) => found[k].1 = Some(*v),
-                                    _ => {}
-                                }
-                            }
-                        }
-                    }
-                    Ok((_, Response::MailboxData(MailboxDatum::Search(ids))))
-                        if search.is_some() =>
-                    {
-                        uids.extend(ids)
-                    }
-                    _ if opening.is_some() && i == 0 => {
-                        highest = highest.or(highest_modseq_code(r))
-                    }
-                    _ => {}
-                })?;
+        let mut unnamed = Vec::new();
+        let dones = self.conn.pipeline(&cmds, |i, r| {
+            if let Some((name, state)) = status_answer(r) {
+                match names.iter().position(|n| same_mailbox(n, &name)) {
+                    Some(k) => found[k] = merge_state(found[k], state),
+                    None if i >= first_status => unnamed.push((i - first_status, state)),
+                    None => {}
+                }
+            } else if opening.is_some() && i == 0 {
+                highest = highest.or(highest_modseq_code(r));
+            } else if let Ok((_, Response::MailboxData(MailboxDatum::Search(ids)))) =
+                imap_proto::parser::parse_response(r)
+                && search.is_some()
+            {
+                uids.extend(ids);
+            }
+        })?;
+        for (k, state) in unnamed {
+            if found[k] == (None, None) {
+                found[k] = state;
+            }
+        }
         if dones.len() != cmds.len() {
             bail!("the IMAP server answered fewer commands than were sent");
         }
@@ -1948,7 +1955,69 @@ fn modseq_flags_of(r: &[u8], uid: u32) -> Option<(u64, Vec<String>)> {
     (u == Some(uid)).then(|| (m.unwrap_or(0), fl))
 }
 
-/// `LIST "" pattern`, the pattern in UTF-8.
+/// A `* STATUS name (…)` answer: the name as sent (quoted strings unescaped) and
+/// its UIDVALIDITY and UIDNEXT. Other attributes, in any case, are passed over.
+fn status_answer(r: &[u8]) -> Option<(String, UidPair)> {
+    let text = String::from_utf8_lossy(r);
+    let head = text.get(..9)?;
+    if !head.eq_ignore_ascii_case("* STATUS ") {
+        return None;
+    }
+    let rest = &text[9..];
+    let (name, after) = match rest.strip_prefix('"') {
+        Some(q) => {
+            let mut name = String::new();
+            let mut chars = q.char_indices();
+            let mut end = None;
+            while let Some((k, c)) = chars.next() {
+                match c {
+                    '\\' => name.extend(chars.next().map(|(_, c)| c)),
+                    '"' => {
+                        end = Some(k + 1);
+                        break;
+                    }
+                    c => name.push(c),
+                }
+            }
+            (name, &q[end?..])
+        }
+        None => {
+            let (name, after) = rest.split_once(' ')?;
+            (name.to_string(), after)
+        }
+    };
+    let open = after.find('(')?;
+    let words: Vec<&str> = after[open + 1..]
+        .trim_end()
+        .trim_end_matches(')')
+        .split_whitespace()
+        .collect();
+    let mut state = (None, None);
+    for w in words.chunks(2) {
+        if let [k, v] = w {
+            if k.eq_ignore_ascii_case("UIDVALIDITY") {
+                state.0 = v.parse().ok();
+            } else if k.eq_ignore_ascii_case("UIDNEXT") {
+                state.1 = v.parse().ok();
+            }
+        }
+    }
+    Some((name, state))
+}
+
+/// UIDVALIDITY and UIDNEXT as far as an answer gave them.
+type UidPair = (Option<u32>, Option<u32>);
+
+/// Whether a name a server answered with is the folder asked for: INBOX in any case.
+fn same_mailbox(asked: &str, answered: &str) -> bool {
+    asked == answered
+        || asked.eq_ignore_ascii_case("INBOX") && answered.eq_ignore_ascii_case("INBOX")
+}
+
+fn merge_state(old: UidPair, new: UidPair) -> UidPair {
+    (new.0.or(old.0), new.1.or(old.1))
+}
+
 const SPECIAL_USE_LIST: &str = "LIST (SPECIAL-USE) \"\" \"*\"";
 
 /// The folder a LIST answer names, when it is marked `\Sent` and can be opened.
@@ -1976,6 +2045,7 @@ fn pick_sent(mut found: Vec<String>) -> Option<String> {
     found.into_iter().next()
 }
 
+/// `LIST "" pattern`, the pattern in UTF-8.
 fn list_cmd(pattern: &str) -> String {
     format!("LIST \"\" {}", quote(&mutf7::encode(pattern)))
 }
@@ -2241,6 +2311,22 @@ mod tests {
             Key::MessageId("<日本@x>".into()).render(),
             "HEADER Message-ID \"<日本@x>\""
         );
+    }
+
+    #[test]
+    fn status_answers_name_their_folder_however_written() {
+        let (name, st) = status_answer(b"* STATUS &W4xOhg- (UIDNEXT 7 UIDVALIDITY 9)\r\n").unwrap();
+        assert_eq!((name.as_str(), st), ("&W4xOhg-", (Some(9), Some(7))));
+        // Quoted with escapes; attributes not asked for, in any case, passed over.
+        let (name, st) =
+            status_answer(b"* status \"a \\\"b\\\\\" (SIZE 3 X-FOO 4 uidnext 5 UIDVALIDITY 6)\r\n")
+                .unwrap();
+        assert_eq!((name.as_str(), st), ("a \"b\\", (Some(6), Some(5))));
+        assert!(same_mailbox("INBOX", "inbox"));
+        assert!(!same_mailbox("Sent", "sent"));
+        assert!(status_answer(b"* STATUS \"unterminated (UIDNEXT 5)\r\n").is_none());
+        assert!(status_answer(b"* SEARCH 1 2\r\n").is_none());
+        assert!(status_answer(b"* STATUS").is_none());
     }
 
     #[test]
