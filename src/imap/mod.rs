@@ -189,6 +189,8 @@ pub struct Fetched {
 pub struct FolderInfo {
     pub name: String,
     pub selectable: bool,
+    /// Marked `\Sent` (RFC 6154).
+    pub sent: bool,
 }
 
 pub enum Moved {
@@ -509,10 +511,10 @@ impl Mailbox {
                 if r.starts_with(b"* NAMESPACE") {
                     ns_lines.push(r.to_vec());
                 } else if let Some(f) = folder_info(r) {
-                    listed.push(f);
-                    if ask_sent {
-                        sent.extend(sent_of(r));
+                    if ask_sent && f.sent && f.selectable {
+                        sent.push(f.name.clone());
                     }
+                    listed.push(f);
                 } else {
                     collect_caps(r, &mut caps);
                 }
@@ -699,15 +701,7 @@ impl Mailbox {
                 exists = n;
             }
         })?;
-        self.highest_modseq = highest;
-        if done.status != Status::Ok {
-            self.selected = None;
-            return Err(self.open_failed(folder, &done));
-        }
-        self.selected = Some((folder.to_string(), write));
-        if write && let Some(k) = keeps {
-            self.keeps.insert(folder.to_string(), k);
-        }
+        self.opened(folder, write, &done, highest, keeps)?;
         Ok(exists)
     }
 
@@ -890,12 +884,7 @@ impl Mailbox {
                 let (Some(opened), Some(_)) = (dones.next(), group.next()) else {
                     bail!("the IMAP server answered fewer commands than were sent");
                 };
-                if opened.status != Status::Ok {
-                    self.selected = None;
-                    return Err(self.open_failed(folder, &opened));
-                }
-                self.selected = Some((folder.to_string(), false));
-                self.highest_modseq = highest;
+                self.opened(folder, false, &opened, highest, None)?;
             }
             for (cmd, done) in group.zip(dones) {
                 if done.status != Status::Ok {
@@ -1186,29 +1175,31 @@ impl Mailbox {
         let (Some(opened), Some(done)) = (dones.first(), dones.get(1)) else {
             bail!("the IMAP server answered fewer commands than were sent");
         };
-        self.opened_rw(folder, opened, highest, keeps)?;
+        self.opened(folder, true, opened, highest, keeps)?;
         if done.status != Status::Ok {
             bail!("{}", conn::describe_failure(cmd, done));
         }
         Ok(())
     }
 
-    /// Takes in the answer to a pipelined SELECT: what is selected now, its
-    /// HIGHESTMODSEQ, and whether it keeps keywords.
-    fn opened_rw(
+    /// Takes in the answer to a SELECT (`write`) or EXAMINE, alone or pipelined:
+    /// what is selected now, its HIGHESTMODSEQ, and (from a SELECT) whether it keeps
+    /// keywords.
+    fn opened(
         &mut self,
         folder: &str,
+        write: bool,
         opened: &conn::Done,
         highest: Option<u64>,
         keeps: Option<bool>,
     ) -> Result<()> {
+        self.highest_modseq = highest;
         if opened.status != Status::Ok {
             self.selected = None;
             return Err(self.open_failed(folder, opened));
         }
-        self.selected = Some((folder.to_string(), true));
-        self.highest_modseq = highest;
-        if let Some(k) = keeps {
+        self.selected = Some((folder.to_string(), write));
+        if write && let Some(k) = keeps {
             self.keeps.insert(folder.to_string(), k);
         }
         Ok(())
@@ -1407,7 +1398,7 @@ impl Mailbox {
         let (Some(opened), Some(done)) = (dones.first(), dones.get(1)) else {
             bail!("the IMAP server answered fewer commands than were sent");
         };
-        self.opened_rw(folder, opened, highest, keeps)?;
+        self.opened(folder, true, opened, highest, keeps)?;
         out.highest_before = highest;
         if done.status != Status::Ok {
             bail!("{}", conn::describe_failure(&cmd, done));
@@ -1786,12 +1777,7 @@ impl Mailbox {
             bail!("the IMAP server answered fewer commands than were sent");
         }
         if let Some(folder) = opening {
-            if dones[0].status != Status::Ok {
-                self.selected = None;
-                return Err(self.open_failed(&folder, &dones[0]));
-            }
-            self.selected = Some((folder, false));
-            self.highest_modseq = highest;
+            self.opened(&folder, false, &dones[0], highest, None)?;
         }
         if first_status > 0 {
             let done = &dones[first_status - 1];
@@ -2022,20 +2008,9 @@ const SPECIAL_USE_LIST: &str = "LIST (SPECIAL-USE) \"\" \"*\"";
 
 /// The folder a LIST answer names, when it is marked `\Sent` and can be opened.
 fn sent_of(r: &[u8]) -> Option<String> {
-    let Ok((
-        _,
-        Response::MailboxData(MailboxDatum::List {
-            name_attributes,
-            name,
-            ..
-        }),
-    )) = imap_proto::parser::parse_response(r)
-    else {
-        return None;
-    };
-    let has = |want: fn(&NameAttribute) -> bool| name_attributes.iter().any(want);
-    (has(|a| matches!(a, NameAttribute::Sent)) && !has(|a| matches!(a, NameAttribute::NoSelect)))
-        .then(|| mutf7::decode_lossy(&name))
+    folder_info(r)
+        .filter(|f| f.sent && f.selectable)
+        .map(|f| f.name)
 }
 
 /// Gmail-style accounts may mark more than one folder `\Sent`; the shortest name is
@@ -2063,12 +2038,11 @@ fn folder_info(r: &[u8]) -> Option<FolderInfo> {
     else {
         return None;
     };
-    let selectable = !name_attributes
-        .iter()
-        .any(|a| matches!(a, NameAttribute::NoSelect));
+    let has = |want: fn(&NameAttribute) -> bool| name_attributes.iter().any(want);
     Some(FolderInfo {
         name: mutf7::decode_lossy(&name),
-        selectable,
+        selectable: !has(|a| matches!(a, NameAttribute::NoSelect)),
+        sent: has(|a| matches!(a, NameAttribute::Sent)),
     })
 }
 
