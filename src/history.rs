@@ -163,23 +163,28 @@ pub fn fresh_id(ev: &Event<'_>) -> String {
 /// The Message-ID of a note: the same for the same text by the same member about the
 /// same message on the same day.
 pub fn note_id(actor: &str, it: &Item, text: &str, day: chrono::NaiveDate) -> String {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    for part in [
+    let digest = digest_of([
         actor,
         &it.hash,
         &it.size.to_string(),
         &it.arrived.timestamp().to_string(),
         text,
-    ] {
+    ]);
+    format!("note.{day}.{digest}@mailduty")
+}
+
+/// 12 bytes of SHA-256 over the parts, each ended by a NUL, in hex.
+fn digest_of<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in parts {
         h.update(part.as_bytes());
         h.update([0]);
     }
-    let digest: String = h.finalize()[..12]
+    h.finalize()[..12]
         .iter()
         .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("note.{day}.{digest}@mailduty")
+        .collect()
 }
 
 /// The Message-ID of the event of a move that landed at `uid` in `folder`: the run
@@ -519,17 +524,8 @@ pub fn render_many(evs: &[(&Event<'_>, String)], notify: &[String]) -> Vec<Vec<u
 /// `X-Mailduty-Hash` (which the server searches, as in a mail of one event) and its
 /// `X-Mailduty-Item` line (what `parse_all` reads back).
 fn render_batch(run: &[(&Event<'_>, &str, String)], notify: &[String]) -> Vec<u8> {
-    use sha2::{Digest, Sha256};
     let ev = run[0].0;
-    let mut digest = Sha256::new();
-    for (_, own, _) in run {
-        digest.update(own.as_bytes());
-        digest.update([0]);
-    }
-    let own_id: String = digest.finalize()[..12]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let own_id = digest_of(run.iter().map(|(_, own, _)| *own));
     let mut h = vec![
         "From: mailduty <mailduty@localhost>".to_string(),
         format!("Date: {}", ev.at.to_rfc2822()),
@@ -1046,22 +1042,11 @@ mod tests {
             id: format!("id{n:04}"),
             hash: format!("hash{n:04}"),
             message_id: mid,
-            status: crate::queue::Status::Unclaimed,
-            owner: None,
-            folder: "INBOX".into(),
-            uid: n as u32,
-            arrived: DateTime::from_timestamp(1_700_000_000 + n as i64, 0).unwrap(),
             from: format!("c{n}@x.jp"),
             from_name: Some("お客: 様".into()),
             subject: subject.into(),
-            seen: false,
             size: 1000 + n as u32,
-            in_reply_to: vec![],
-            references: vec![],
-            claim_keywords: vec![],
-            modseq: None,
-            released: false,
-            answered: false,
+            ..Item::sample(None, "INBOX", n as u32)
         }
     }
 

@@ -431,10 +431,9 @@ pub fn resolve<'a>(items: &'a [Item], query: &str) -> Result<&'a Item> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn it(mid: Option<&str>, folder: &str, uid: u32) -> Item {
+impl Item {
+    /// A plain message for unit tests: arrival and subject follow the UID.
+    pub(crate) fn sample(mid: Option<&str>, folder: &str, uid: u32) -> Item {
         let hash = short_hash(mid.unwrap_or("x").as_bytes());
         Item {
             id: String::new(),
@@ -457,6 +456,15 @@ mod tests {
             released: false,
             answered: false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn it(mid: Option<&str>, folder: &str, uid: u32) -> Item {
+        Item::sample(mid, folder, uid)
     }
 
     #[test]
