@@ -498,20 +498,13 @@ impl<'r> Desk<'r> {
                 (ev, own)
             })
             .collect();
-        let mut rendered = Vec::new();
-        let mut k = 0;
-        while k < named.len() {
-            let kind = named[k].0.kind;
-            let end = named[k..]
-                .iter()
-                .position(|(e, _)| e.kind != kind)
-                .map_or(named.len(), |n| k + n);
-            rendered.extend(history::render_many(
-                &named[k..end],
-                &crate::notify::wanting(self.rules, kind),
-            ));
-            k = end;
-        }
+        // The chat targets to tell depend on the kind.
+        let rendered: Vec<Vec<u8>> = named
+            .chunk_by(|a, b| a.0.kind == b.0.kind)
+            .flat_map(|run| {
+                history::render_many(run, &crate::notify::wanting(self.rules, run[0].0.kind))
+            })
+            .collect();
         self.mb.append_many_seen(&self.paths.history, &rendered)?;
         let mut clear: std::collections::BTreeMap<(&str, &[String]), Vec<u32>> =
             std::collections::BTreeMap::new();
