@@ -875,7 +875,7 @@ def main():
         subprocess.run(md + ["init"], env=env, check=True, capture_output=True)
         have = 0
         only = os.environ.get("BENCH_ONLY")
-        if only in ("archive", "sent", "scale", "tcp"):
+        if only in ("archive", "sent", "scale", "tcp", "claim-history"):
             sizes = []
         for n in sizes:
             srv.fill("未対応", n - have)
@@ -908,9 +908,11 @@ def main():
             rows.extend(rotate_rows(bin_, runs, rtt))
             rows.extend(report_rows(bin_, runs))
             rows.extend(claim_history_rows(bin_, runs))
-        if os.environ.get("BENCH_ARCHIVE", "1") != "0" and os.environ.get("BENCH_ONLY") not in ("scale", "list", "sent", "tcp"):
+        if only == "claim-history":
+            rows.extend(claim_history_rows(bin_, runs))
+        if os.environ.get("BENCH_ARCHIVE", "1") != "0" and only not in ("scale", "list", "sent", "tcp", "claim-history"):
             rows.extend(archive_rows(bin_, runs))
-        if os.environ.get("BENCH_SENT", "1") != "0" and os.environ.get("BENCH_ONLY") not in ("archive", "scale", "list", "tcp"):
+        if os.environ.get("BENCH_SENT", "1") != "0" and only not in ("archive", "scale", "list", "tcp", "claim-history"):
             rows.extend(sent_rows(bin_, runs))
         probe = None
         if rtt > 0 and os.environ.get("BENCH_TCP", "1") != "0" and only in (None, "", "tcp"):

@@ -79,8 +79,8 @@ pub struct Global {
 pub enum Command {
     /// Create the status folders on the server and show what it supports
     ///
-    /// Creates 未対応, 対応中, one 対応中/<member> per member, 完了 and 対応履歴 where
-    /// missing. Running it again changes nothing.
+    /// Creates 未対応, 対応中, one 対応中/<member> per member, 完了, 対応履歴 and (on
+    /// servers with MOVE) 対応履歴/新着 where missing. Running it again changes nothing.
     #[command(after_help = "Example:\n  mailduty --rules ./rules.yaml init")]
     Init,
     /// Validate the rules file without connecting to the server
@@ -136,6 +136,10 @@ pub enum Command {
     /// (a `reply` event; 二重対応 as `double_reply`; `on_reply` says whether the message
     /// also moves) and messages dragged into a member folder or 完了 (a claim or done by
     /// `client`). Sent is only read, never changed.
+    ///
+    /// Last, it moves the events other commands wrote to 対応履歴/新着 since the last
+    /// run into 対応履歴 (one UID MOVE), so that a claim's event always goes to a small
+    /// folder, whatever the history's size.
     #[command(
         after_help = "Examples:\n  mailduty rotate\n  mailduty rotate --days 14\n  mailduty rotate --date 2026-12-24 --format json\n  */5 * * * *  mailduty rotate --apply --quiet   # crontab"
     )]

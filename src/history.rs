@@ -256,15 +256,31 @@ impl Stored {
 
 const FIELDS: &str = "X-MAILDUTY-EVENT X-MAILDUTY-ACTOR X-MAILDUTY-ID X-MAILDUTY-TIME X-MAILDUTY-TARGET X-MAILDUTY-FROM-FOLDER X-MAILDUTY-TO-FOLDER X-MAILDUTY-NOTE X-MAILDUTY-SUBJECT X-MAILDUTY-ARRIVED X-MAILDUTY-SIZE X-MAILDUTY-SENDER X-MAILDUTY-NOTIFY X-MAILDUTY-HASH X-MAILDUTY-ITEM MESSAGE-ID";
 
-/// Events whose UIDs a search found, oldest first. Messages in the history folder that
-/// are not events (someone filed mail there by hand) are skipped.
-fn fetch(mb: &mut Mailbox, folder: &str, uids: &[u32]) -> Result<Vec<Stored>> {
+/// Events whose UIDs searches found, folder by folder (`search_in`), oldest first.
+/// Messages in a history folder that are not events (someone filed mail there by
+/// hand) are skipped.
+fn fetch(mb: &mut Mailbox, folders: &[String], found: &[Vec<u32>]) -> Result<Vec<Stored>> {
     let mut out = Vec::new();
-    mb.fetch_fields(folder, uids, FIELDS, |f| out.extend(parse_all(&f.header)))?;
+    for (folder, uids) in folders.iter().zip(found) {
+        mb.fetch_fields(folder, uids, FIELDS, |f| out.extend(parse_all(&f.header)))?;
+    }
     out.sort_by_key(|e| e.time);
     let mut seen = std::collections::HashSet::new();
     out.retain(|e| e.own_id.as_ref().is_none_or(|id| seen.insert(id.clone())));
     Ok(out)
+}
+
+/// The UIDs matching `keys` in each of the history folders (the journal, then the
+/// history folder: `Paths::history_reads`), in one round trip. A journal not made
+/// yet holds nothing.
+fn search_in(mb: &mut Mailbox, folders: &[String], keys: &[Key]) -> Result<Vec<Vec<u32>>> {
+    mb.search_each_present(folders, keys)
+}
+
+/// The events in the history folders' mails that match `keys`.
+fn found(mb: &mut Mailbox, folders: &[String], keys: &[Key]) -> Result<Vec<Stored>> {
+    let hits = search_in(mb, folders, keys)?;
+    fetch(mb, folders, &hits)
 }
 
 type Fields = Vec<(String, String)>;
@@ -583,10 +599,10 @@ fn render_batch(run: &[(&Event<'_>, &str, String)], notify: &[String]) -> Vec<u8
 /// and one FETCH.
 pub fn recorded(
     mb: &mut Mailbox,
-    folder: &str,
+    folders: &[String],
     ids: &[String],
 ) -> Result<std::collections::HashSet<String>> {
-    let mut uids = Vec::new();
+    let mut hits = vec![Vec::new(); folders.len()];
     // An event in a batch is named first on its item line (`item_line`).
     let keys = ids
         .iter()
@@ -598,10 +614,10 @@ pub fn recorded(
         })
         .collect();
     for any in crate::imap::any_batches(keys) {
-        uids.extend(mb.search(folder, &[any])?);
+        add_hits(&mut hits, search_in(mb, folders, &[any])?);
     }
     let wanted: std::collections::HashSet<&String> = ids.iter().collect();
-    Ok(fetch(mb, folder, &uids)?
+    Ok(fetch(mb, folders, &hits)?
         .into_iter()
         .filter_map(|e| e.own_id)
         .filter(|id| wanted.contains(id))
@@ -612,7 +628,11 @@ pub fn recorded(
 /// Message-ID (~8 KB of keys at a time) and one FETCH, the events then sorted to their
 /// messages here. Pipelined SEARCHes would not do: a server may answer them out of
 /// order. Messages without a Message-ID are looked up one by one.
-pub fn about_each(mb: &mut Mailbox, folder: &str, items: &[&Item]) -> Result<Vec<Vec<Stored>>> {
+pub fn about_each(
+    mb: &mut Mailbox,
+    folders: &[String],
+    items: &[&Item],
+) -> Result<Vec<Vec<Stored>>> {
     let mut out = vec![Vec::new(); items.len()];
     let with_id: Vec<(usize, &str)> = items
         .iter()
@@ -627,17 +647,15 @@ pub fn about_each(mb: &mut Mailbox, folder: &str, items: &[&Item]) -> Result<Vec
             .or_default()
             .push(*k);
     }
-    let mut uids = Vec::new();
+    let mut hits = vec![Vec::new(); folders.len()];
     let keys = with_id
         .iter()
         .map(|(_, mid)| Key::HeaderId("X-Mailduty-Target", mid.to_string()))
         .collect();
     for any in crate::imap::any_batches(keys) {
-        uids.extend(mb.search(folder, &[any])?);
+        add_hits(&mut hits, search_in(mb, folders, &[any])?);
     }
-    uids.sort_unstable();
-    uids.dedup();
-    for ev in fetch(mb, folder, &uids)? {
+    for ev in fetch(mb, folders, &hits)? {
         if let Some(ks) = ev.message_id.as_ref().and_then(|m| by_target.get(m)) {
             for &k in ks {
                 out[k].push(ev.clone());
@@ -646,10 +664,19 @@ pub fn about_each(mb: &mut Mailbox, folder: &str, items: &[&Item]) -> Result<Vec
     }
     for (k, it) in items.iter().enumerate() {
         if it.message_id.is_none() {
-            out[k] = about(mb, folder, it)?;
+            out[k] = about(mb, folders, it)?;
         }
     }
     Ok(out)
+}
+
+/// Adds one search's UIDs per folder to those found before, each once.
+fn add_hits(hits: &mut [Vec<u32>], more: Vec<Vec<u32>>) {
+    for (h, m) in hits.iter_mut().zip(more) {
+        h.extend(m);
+        h.sort_unstable();
+        h.dedup();
+    }
 }
 
 fn about_key(it: &Item) -> Key {
@@ -665,9 +692,8 @@ fn about_key(it: &Item) -> Key {
 }
 
 /// The events about one message (by its Message-ID, searched on the server).
-pub fn about(mb: &mut Mailbox, folder: &str, it: &Item) -> Result<Vec<Stored>> {
-    let uids = mb.search(folder, &[about_key(it)])?;
-    let mut evs = fetch(mb, folder, &uids)?;
+pub fn about(mb: &mut Mailbox, folders: &[String], it: &Item) -> Result<Vec<Stored>> {
+    let mut evs = found(mb, folders, &[about_key(it)])?;
     // A mail found may carry other messages' events too (a batch), and a long
     // Message-ID is searched by its start, which other IDs may share.
     match it.message_id.as_deref() {
@@ -685,23 +711,27 @@ pub fn about(mb: &mut Mailbox, folder: &str, it: &Item) -> Result<Vec<Stored>> {
 
 /// Whether an event of `kind` about `id` is in the history (the digest's once-a-day
 /// marker), and if so the first one.
-pub fn marker(mb: &mut Mailbox, folder: &str, kind: &str, id: &str) -> Result<Option<Stored>> {
-    let uids = mb.search(
-        folder,
+pub fn marker(
+    mb: &mut Mailbox,
+    folders: &[String],
+    kind: &str,
+    id: &str,
+) -> Result<Option<Stored>> {
+    let evs = found(
+        mb,
+        folders,
         &[
             Key::Header("X-Mailduty-Event", kind.to_string()),
             Key::Header("X-Mailduty-Id", id.to_string()),
         ],
     )?;
-    let evs = fetch(mb, folder, &uids)?;
     Ok(evs.into_iter().find(|e| e.event == kind && e.id == id))
 }
 
 /// The events recorded on or after `since` (the server searches by arrival date, so
 /// the cost follows the days asked for, not the size of the history).
-pub fn since(mb: &mut Mailbox, folder: &str, since: DateTime<Utc>) -> Result<Vec<Stored>> {
-    let uids = search_since(mb, folder, since, None)?;
-    let mut evs = fetch(mb, folder, &uids)?;
+pub fn since(mb: &mut Mailbox, folders: &[String], since: DateTime<Utc>) -> Result<Vec<Stored>> {
+    let mut evs = found(mb, folders, &since_keys(since, None))?;
     evs.retain(|e| e.time >= since);
     Ok(evs)
 }
@@ -725,14 +755,9 @@ fn since_keys(since: DateTime<Utc>, key: Option<Key>) -> Vec<Key> {
 }
 
 /// Events since `since` that named chat targets to tell (see `render_noting`).
-pub fn pending(mb: &mut Mailbox, folder: &str, since: DateTime<Utc>) -> Result<Vec<Stored>> {
-    let uids = search_since(
-        mb,
-        folder,
-        since,
-        Some(Key::Header("X-Mailduty-Notify", String::new())),
-    )?;
-    let mut evs = fetch(mb, folder, &uids)?;
+pub fn pending(mb: &mut Mailbox, folders: &[String], since: DateTime<Utc>) -> Result<Vec<Stored>> {
+    let keys = since_keys(since, Some(Key::Header("X-Mailduty-Notify", String::new())));
+    let mut evs = found(mb, folders, &keys)?;
     evs.retain(|e| e.time >= since && !e.notify.is_empty());
     Ok(evs)
 }
@@ -740,18 +765,18 @@ pub fn pending(mb: &mut Mailbox, folder: &str, since: DateTime<Utc>) -> Result<V
 /// The events of one kind recorded on or after a day.
 pub fn of_kind_since(
     mb: &mut Mailbox,
-    folder: &str,
+    folders: &[String],
     kind: &str,
     day: chrono::NaiveDate,
 ) -> Result<Vec<Stored>> {
-    let uids = mb.search(
-        folder,
+    let mut evs = found(
+        mb,
+        folders,
         &[
             Key::Since(day),
             Key::Header("X-Mailduty-Event", kind.to_string()),
         ],
     )?;
-    let mut evs = fetch(mb, folder, &uids)?;
     evs.retain(|e| e.event == kind);
     Ok(evs)
 }
@@ -906,17 +931,15 @@ pub fn locks(mb: &mut Mailbox, folder: &str, since: DateTime<Utc>) -> Result<Vec
 /// wants. Its cost follows the days asked for.
 pub fn kind_since(
     mb: &mut Mailbox,
-    folder: &str,
+    folders: &[String],
     kind: &str,
     since: DateTime<Utc>,
 ) -> Result<Vec<Stored>> {
-    let uids = search_since(
-        mb,
-        folder,
+    let keys = since_keys(
         since,
         Some(Key::Header("X-Mailduty-Event", kind.to_string())),
-    )?;
-    let mut evs = fetch(mb, folder, &uids)?;
+    );
+    let mut evs = found(mb, folders, &keys)?;
     evs.retain(|e| e.time >= since);
     Ok(evs)
 }
@@ -946,8 +969,8 @@ pub fn latest_and_states(
     );
     let (mut uids, states) = mb.search_and_states(folder, &keys, others)?;
     uids.sort_unstable();
-    let last = &uids[uids.len().saturating_sub(8)..];
-    let evs = fetch(mb, folder, last)?;
+    let last = uids[uids.len().saturating_sub(8)..].to_vec();
+    let evs = fetch(mb, &[folder.to_string()], &[last])?;
     let latest = evs
         .into_iter()
         .filter(|e| e.event == kind)
@@ -960,12 +983,13 @@ pub fn latest_and_states(
 /// are asked about, and a FETCH of what it found.
 pub fn claims_between(
     mb: &mut Mailbox,
-    folder: &str,
+    folders: &[String],
     from: chrono::NaiveDate,
     before: chrono::NaiveDate,
 ) -> Result<Vec<Stored>> {
-    let uids = mb.search(
-        folder,
+    let mut evs = found(
+        mb,
+        folders,
         &[
             Key::Since(from),
             Key::Before(before),
@@ -975,7 +999,6 @@ pub fn claims_between(
             ]),
         ],
     )?;
-    let mut evs = fetch(mb, folder, &uids)?;
     evs.retain(|e| e.event == "claim" || e.event == "assign");
     Ok(evs)
 }

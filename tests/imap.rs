@@ -171,7 +171,7 @@ fn claim_release_done_and_conflicts_on(dc: &dyn Server) {
     let rows = list_json(&team, &[]);
     let jis = id_of(&rows, "見積もりのお願い");
     let utf = id_of(&rows, "【至急】請求書の再発行について");
-    let history_before = dc.count("対応履歴");
+    let history_before = dc.count_history();
 
     let o = team.run(&["--as", "tanaka", "claim", &jis[..5]]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -220,7 +220,7 @@ fn claim_release_done_and_conflicts_on(dc: &dyn Server) {
     assert_eq!(code(&o), 3, "{}", stderr(&o));
 
     assert_eq!(
-        dc.count("対応履歴"),
+        dc.count_history(),
         history_before + 4,
         "claim, claim, release, done"
     );

@@ -60,7 +60,7 @@ fn state(dc: &Dovecot) -> State {
     let mut events = Vec::new();
     let mut keywords = 0;
     for (folder, flags, text) in dc.everything() {
-        if folder == "対応履歴" {
+        if harness::is_history(&folder) {
             // A mail may carry several events (a batch); each counts.
             let head = text.split("\r\n\r\n").next().unwrap_or("");
             let parsed = mailduty::history::parse_all(head.as_bytes());
@@ -328,7 +328,7 @@ fn claim_release_done_cut_at_every_command() {
 #[test]
 fn rotate_apply_cut_at_every_command() {
     let (dc, cutter, team) = setup(&format!("{EVERY_DAY}{}assign: duty\n", duty("tanaka")));
-    let prepare = |dc: &Dovecot, _: &Team| {
+    let prepare = |dc: &Dovecot, team: &Team| {
         dc.append(
             "INBOX",
             "",
@@ -336,6 +336,17 @@ fn rotate_apply_cut_at_every_command() {
             &msg(Some("in1@x"), "one", "1", ""),
         );
         dc.append("INBOX", "", &hours_ago(1), &msg(None, "two", "2", ""));
+        // A claim's event waits in the journal: the run's last command moves it
+        // into 対応履歴, and a cut there must neither lose nor double it.
+        dc.append(
+            "未対応",
+            "",
+            &hours_ago(3),
+            &msg(Some("held@x"), "held", "3", ""),
+        );
+        let o = team.run(&["--as", "tanaka", "claim", "<held@x>"]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        assert_eq!(dc.count(harness::JOURNAL), 1);
     };
     let rotate: &[&str] = &["rotate", "--apply"];
     let f = cut_everywhere(&Scenario {

@@ -44,6 +44,19 @@ const GIVE_UP: usize = 3;
 
 /// `hand_out`: the members on duty to hand unclaimed mail to (empty: file only).
 pub fn apply(desk: &mut Desk<'_>, hand_out: &[String]) -> Result<Applied> {
+    desk.write_history_directly();
+    let mut out = files_and_hands_out(desk, hand_out)?;
+    // Last, so that the moves of mail come first. The events other commands wrote
+    // since the last run join the rest; a failure leaves them where every reader
+    // still finds them.
+    if let Err(e) = desk.settle_history() {
+        out.failed
+            .push(format!("moving the journal's events: {e:#}"));
+    }
+    Ok(out)
+}
+
+fn files_and_hands_out(desk: &mut Desk<'_>, hand_out: &[String]) -> Result<Applied> {
     let mut out = Applied::default();
     let mut items = desk.queue(Scope::ACTIVE)?;
     out.recovered = desk.recover(&mut items)?;
@@ -80,7 +93,7 @@ pub fn apply(desk: &mut Desk<'_>, hand_out: &[String]) -> Result<Applied> {
 /// Where 未対応 keeps no keywords (Exchange), the released mark is lost: a message
 /// whose last event is a release into 未対応 was given back by a person all the same.
 fn released_by_history(desk: &mut Desk<'_>, items: &mut [Item]) -> Result<()> {
-    let (unclaimed, history) = (desk.paths.unclaimed.clone(), desk.paths.history.clone());
+    let (unclaimed, history) = (desk.paths.unclaimed.clone(), desk.paths.history_reads());
     for it in items.iter_mut() {
         if it.folder != unclaimed || it.released {
             continue;

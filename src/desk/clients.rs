@@ -205,7 +205,7 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
                 )
         })
         .collect();
-    let history_folder = desk.paths.history.clone();
+    let history_folder = desk.paths.history_reads();
     let evs = history::about_each(&mut desk.mb, &history_folder, &claimed)?;
     let claimed: Vec<Item> = claimed.into_iter().cloned().collect();
     let mut keeps: Option<bool> = None;
@@ -323,6 +323,8 @@ fn read_up_to(uids: &[u32]) -> Option<u32> {
 type Looked = (Vec<Mark>, Option<DateTime<Utc>>, Vec<crate::imap::UidState>);
 
 fn last_marks(desk: &mut Desk<'_>, since: DateTime<Utc>, folders: &[String]) -> Result<Looked> {
+    // Scan marks are written only by `rotate --apply`, which writes to the history
+    // folder itself (`Desk::write_history_directly`), never to the journal.
     let history = desk.paths.history.clone();
     let (ev, states) = history::latest_and_states(&mut desk.mb, &history, SCAN, since, folders)?;
     Ok(match ev {
@@ -577,7 +579,7 @@ fn replies(
     if found.is_empty() {
         return Ok((Vec::new(), false));
     }
-    let history_folder = desk.paths.history.clone();
+    let history_folder = desk.paths.history_reads();
     let ids: Vec<String> = found
         .iter()
         .map(|(s, i, _)| reply_id(s, &items[*i]))
@@ -857,7 +859,7 @@ pub fn replies_of(desk: &mut Desk<'_>, items: &[Item]) -> Result<HashMap<String,
     let Some(oldest) = items.iter().filter(|i| i.answered).map(|i| i.arrived).min() else {
         return Ok(HashMap::new());
     };
-    let history = desk.paths.history.clone();
+    let history = desk.paths.history_reads();
     let evs = history::kind_since(&mut desk.mb, &history, REPLY, oldest)?;
     let mut out: HashMap<String, Vec<Stored>> = HashMap::new();
     for e in evs {

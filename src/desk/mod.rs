@@ -75,10 +75,28 @@ pub struct Paths {
     pub claimed: String,
     pub done: String,
     pub history: String,
+    /// Where commands write their events, on servers with MOVE: a folder that stays
+    /// small, so that writing an event costs the same however long the history is
+    /// (a server opens the folder an APPEND goes to). `rotate --apply` moves its
+    /// events into the history folder (`Desk::settle_history`).
+    pub journal: Option<String>,
     sep: char,
 }
 
+/// The journal's name below the history folder.
+pub const JOURNAL: &str = "新着";
+
 impl Paths {
+    /// The folders events are read from: the journal first, so that an event the
+    /// cron moves meanwhile is found in the history folder after it.
+    pub fn history_reads(&self) -> Vec<String> {
+        self.journal
+            .iter()
+            .chain(std::iter::once(&self.history))
+            .cloned()
+            .collect()
+    }
+
     pub fn member(&self, key: &str) -> String {
         format!("{}{}{key}", self.claimed, self.sep)
     }
@@ -124,6 +142,8 @@ pub struct Desk<'r> {
     known: HashSet<(String, u32)>,
     /// How long the desk waits; the tests of the rules shorten nothing on the server.
     pub(crate) pause: fn(std::time::Duration),
+    /// Set by `write_history_directly`.
+    direct: bool,
 }
 
 impl<'r> Desk<'r> {
@@ -139,13 +159,22 @@ impl<'r> Desk<'r> {
 
     fn connect(rules: &'r Rules, list_sent: bool, verbose: bool) -> Result<Desk<'r>> {
         let mb = Mailbox::connect(&rules.imap, &rules.folders.claimed, list_sent, verbose)?;
+        let mut mb = mb;
         let f = &rules.folders;
+        let history = mb.path(&f.history);
+        // Without MOVE the journal could only be emptied by COPY and EXPUNGE, and a
+        // run cut between them would leave every event in it twice.
+        let journal = mb.can(Cap::Move).then(|| mb.child(&history, JOURNAL));
+        if let Some(j) = &journal {
+            mb.may_create(j);
+        }
         let paths = Paths {
             inbox: mb.path(&f.inbox),
             unclaimed: mb.path(&f.unclaimed),
             claimed: mb.path(&f.claimed),
             done: mb.path(&f.done),
-            history: mb.path(&f.history),
+            history,
+            journal,
             sep: mb.separator(),
         };
         Ok(Desk {
@@ -154,6 +183,7 @@ impl<'r> Desk<'r> {
             paths,
             known: HashSet::new(),
             pause: std::thread::sleep,
+            direct: false,
         })
     }
 
@@ -313,7 +343,7 @@ impl<'r> Desk<'r> {
 
     /// The history folder, and with `all` the archived history folders as well.
     fn history_folders(&mut self, all: bool) -> Result<Vec<String>> {
-        let mut folders = vec![self.paths.history.clone()];
+        let mut folders = self.paths.history_reads();
         if all {
             let pattern = self.rules.archive.history_folder.clone();
             folders.extend(self.archive_folders(&pattern)?);
@@ -323,12 +353,8 @@ impl<'r> Desk<'r> {
 
     /// The events about a message, from the archived history folders too with `all`.
     pub fn events_in(&mut self, it: &Item, all: bool) -> Result<Vec<Stored>> {
-        let mut evs = Vec::new();
-        for f in self.history_folders(all)? {
-            evs.extend(history::about(&mut self.mb, &f, it)?);
-        }
-        evs.sort_by_key(|e| e.time);
-        Ok(evs)
+        let folders = self.history_folders(all)?;
+        history::about(&mut self.mb, &folders, it)
     }
 
     /// Events since a time, from the archived history folders too with `all`.
@@ -337,12 +363,8 @@ impl<'r> Desk<'r> {
         since: chrono::DateTime<Utc>,
         all: bool,
     ) -> Result<Vec<Stored>> {
-        let mut evs = Vec::new();
-        for f in self.history_folders(all)? {
-            evs.extend(history::since(&mut self.mb, &f, since)?);
-        }
-        evs.sort_by_key(|e| e.time);
-        Ok(evs)
+        let folders = self.history_folders(all)?;
+        history::since(&mut self.mb, &folders, since)
     }
 
     /// The account's storage quota, where the server reports one with a limit.
@@ -364,6 +386,7 @@ impl<'r> Desk<'r> {
         folders.extend(self.mb.below(&p.claimed)?);
         folders.push(p.done.clone());
         folders.push(p.history.clone());
+        folders.extend(p.journal.clone());
         self.mb.sizes(&folders)
     }
 
@@ -374,11 +397,11 @@ impl<'r> Desk<'r> {
 
     /// The events about one message.
     pub fn events_of(&mut self, it: &Item) -> Result<Vec<Stored>> {
-        history::about(&mut self.mb, &self.paths.history, it)
+        history::about(&mut self.mb, &self.paths.history_reads(), it)
     }
 
     pub fn events_since(&mut self, since: chrono::DateTime<Utc>) -> Result<Vec<Stored>> {
-        history::since(&mut self.mb, &self.paths.history, since)
+        history::since(&mut self.mb, &self.paths.history_reads(), since)
     }
 
     /// The claim and assign events from before `before` that can concern `claimed`:
@@ -395,14 +418,14 @@ impl<'r> Desk<'r> {
         let day = chrono::Duration::days(1);
         let from = (oldest.min(before) - day).date_naive();
         let to = (before + day).date_naive();
-        let mut evs = history::claims_between(&mut self.mb, &self.paths.history, from, to)?;
+        let mut evs = history::claims_between(&mut self.mb, &self.paths.history_reads(), from, to)?;
         evs.retain(|e| e.time < before);
         Ok(evs)
     }
 
     /// The first event of `kind` about the pseudo-ID `id` (the digest's marker).
     pub fn marker(&mut self, kind: &str, id: &str) -> Result<Option<Stored>> {
-        history::marker(&mut self.mb, &self.paths.history, kind, id)
+        history::marker(&mut self.mb, &self.paths.history_reads(), kind, id)
     }
 
     /// Appends an event; after a move, then clears the move's keywords, which until
@@ -431,12 +454,38 @@ impl<'r> Desk<'r> {
     /// deliveries (see `notify`).
     fn append_event(&mut self, ev: &Event<'_>) -> Result<()> {
         let notify = crate::notify::wanting(self.rules, ev.kind);
-        history::append_noting(&mut self.mb, &self.paths.history, ev, &notify)
+        let folder = self.event_folder().to_string();
+        history::append_noting(&mut self.mb, &folder, ev, &notify)
+    }
+
+    /// Where this command writes its events: the journal, unless
+    /// `write_history_directly` said otherwise.
+    fn event_folder(&self) -> &str {
+        match &self.paths.journal {
+            Some(j) if !self.direct => j,
+            _ => &self.paths.history,
+        }
+    }
+
+    /// For `rotate --apply` (the cron): its events go to the history folder, which
+    /// it opens anyway to move the journal's in (`settle_history`).
+    pub fn write_history_directly(&mut self) {
+        self.direct = true;
+    }
+
+    /// Moves the events other commands wrote to the journal into the history
+    /// folder; returns how many moved. Readers look in both folders, the journal
+    /// first, so nothing goes missing while this runs.
+    pub fn settle_history(&mut self) -> Result<u32> {
+        match self.paths.journal.clone() {
+            Some(j) => self.mb.move_all(&j, &self.paths.history.clone()),
+            None => Ok(0),
+        }
     }
 
     /// Events since a time that still name chat targets to tell.
     pub fn notify_pending(&mut self, since: chrono::DateTime<Utc>) -> Result<Vec<Stored>> {
-        history::pending(&mut self.mb, &self.paths.history, since)
+        history::pending(&mut self.mb, &self.paths.history_reads(), since)
     }
 
     /// (target, event Message-ID) of the deliveries made since a time.
@@ -479,7 +528,7 @@ impl<'r> Desk<'r> {
         kind: &str,
         day: chrono::NaiveDate,
     ) -> Result<Vec<Stored>> {
-        history::of_kind_since(&mut self.mb, &self.paths.history, kind, day)
+        history::of_kind_since(&mut self.mb, &self.paths.history_reads(), kind, day)
     }
 
     /// Appends the events of several moves together, then clears the moves'
@@ -505,7 +554,8 @@ impl<'r> Desk<'r> {
                 history::render_many(run, &crate::notify::wanting(self.rules, run[0].0.kind))
             })
             .collect();
-        self.mb.append_many_seen(&self.paths.history, &rendered)?;
+        let folder = self.event_folder().to_string();
+        self.mb.append_many_seen(&folder, &rendered)?;
         let mut clear: std::collections::BTreeMap<(&str, &[String]), Vec<u32>> =
             std::collections::BTreeMap::new();
         for (_, l) in evs {
@@ -539,11 +589,11 @@ impl<'r> Desk<'r> {
 
     /// Whether an event with this Message-ID is in the history (a retried note).
     pub fn has_event(&mut self, event_message_id: &str) -> Result<bool> {
-        let uids = self.mb.search(
-            &self.paths.history,
+        let found = self.mb.search_each_present(
+            &self.paths.history_reads(),
             &[Key::MessageId(event_message_id.to_string())],
         )?;
-        Ok(!uids.is_empty())
+        Ok(found.iter().any(|uids| !uids.is_empty()))
     }
 
     /// Moves a message to `dest` if and only if this process wins it; see `take.rs`.
@@ -612,6 +662,7 @@ impl<'r> Desk<'r> {
         wanted.extend(self.rules.members.iter().map(|m| p.member(&m.key)));
         wanted.push(p.done.clone());
         wanted.push(p.history.clone());
+        wanted.extend(p.journal.clone());
         let mut created = Vec::new();
         for name in wanted {
             if !existing.contains(&name) {

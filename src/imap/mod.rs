@@ -141,6 +141,8 @@ pub struct Mailbox {
     /// Per folder, whether its PERMANENTFLAGS (from SELECT) had `\*`: a server
     /// without it (Exchange) forgets or refuses custom keywords.
     keeps: std::collections::HashMap<String, bool>,
+    /// Folders an APPEND may create when the server says TRYCREATE (`may_create`).
+    creatable: BTreeSet<String>,
 }
 
 /// What `fetch_queues` hands over: a folder's message count first (room can be
@@ -201,6 +203,11 @@ pub enum Moved {
 }
 
 /// An IMAP quoted string for a search argument.
+/// Whether a failed SELECT or EXAMINE says the folder does not exist.
+fn missing(done: &Done) -> bool {
+    done.text.contains("exist") || done.code_is("NONEXISTENT")
+}
+
 pub fn quote_arg(s: &str) -> String {
     quote(s)
 }
@@ -548,6 +555,7 @@ impl Mailbox {
             prelisted_sent,
             host: acct.host.clone(),
             keeps: Default::default(),
+            creatable: BTreeSet::new(),
         };
         mb.read_namespace(namespace)?;
         Ok(mb)
@@ -716,7 +724,7 @@ impl Mailbox {
     }
 
     fn open_failed(&self, folder: &str, done: &Done) -> anyhow::Error {
-        if done.text.contains("exist") || done.code_is("NONEXISTENT") {
+        if missing(done) {
             return crate::error::config(format!(
                 "the folder {folder} does not exist on {}; run `mailduty init` first",
                 self.host
@@ -745,8 +753,24 @@ impl Mailbox {
         &mut self,
         folders: &[String],
         cmd: &str,
-        mut each: impl FnMut(usize, u32, &[u8]),
+        each: impl FnMut(usize, u32, &[u8]),
     ) -> Result<Vec<(u32, Done)>> {
+        Ok(self
+            .per_folder_present(folders, cmd, false, each)?
+            .into_iter()
+            .map(|a| a.expect("a missing folder is an error here"))
+            .collect())
+    }
+
+    /// `per_folder`; with `missing_ok`, a folder that does not exist is None rather
+    /// than an error.
+    fn per_folder_present(
+        &mut self,
+        folders: &[String],
+        cmd: &str,
+        missing_ok: bool,
+        mut each: impl FnMut(usize, u32, &[u8]),
+    ) -> Result<Vec<Option<(u32, Done)>>> {
         let mut cmds = Vec::with_capacity(folders.len() * 2);
         for f in folders {
             cmds.push(self.open_cmd(f, false));
@@ -775,11 +799,15 @@ impl Mailbox {
                 bail!("the IMAP server answered fewer commands than were sent");
             };
             if opened.status != Status::Ok {
+                if missing_ok && missing(&opened) {
+                    out.push(None);
+                    continue;
+                }
                 return Err(self.open_failed(folder, &opened));
             }
-            out.push((n, done));
+            out.push(Some((n, done)));
         }
-        if let Some(last) = folders.last() {
+        if let (Some(last), Some(Some(_))) = (folders.last(), out.last()) {
             self.selected = Some((last.clone(), false));
         }
         Ok(out)
@@ -927,6 +955,33 @@ impl Mailbox {
         for (_, done) in &answers {
             if done.status != Status::Ok {
                 bail!("{}", conn::describe_failure(&cmd, done));
+            }
+        }
+        Ok(out)
+    }
+
+    /// `search_each`, where a folder that does not exist has no matches.
+    pub fn search_each_present(
+        &mut self,
+        folders: &[String],
+        keys: &[Key],
+    ) -> Result<Vec<Vec<u32>>> {
+        let cmd = format!("UID SEARCH {}", criteria(keys));
+        let mut out = vec![Vec::new(); folders.len()];
+        let answers = self.per_folder_present(folders, &cmd, true, |k, _, r| {
+            if let Ok((_, Response::MailboxData(MailboxDatum::Search(ids)))) =
+                imap_proto::parser::parse_response(r)
+            {
+                out[k].extend(ids);
+            }
+        })?;
+        for (k, a) in answers.iter().enumerate() {
+            match a {
+                Some((_, done)) if done.status != Status::Ok => {
+                    bail!("{}", conn::describe_failure(&cmd, done));
+                }
+                Some(_) => {}
+                None => out[k].clear(),
             }
         }
         Ok(out)
@@ -1541,15 +1596,23 @@ impl Mailbox {
         // Every chunk goes in one write: the answers are one short line a command (a
         // few tens of KB for 1,000 APPENDs), which the socket buffers hold while the
         // rest is being written.
-        let dones = if multi {
-            self.conn.multiappend(&q, "\\Seen", &chunks)?
-        } else {
-            let mut all = Vec::new();
-            for chunk in chunks {
-                all.extend(self.conn.append_pipelined(&q, "\\Seen", chunk)?);
+        let send = |mb: &mut Self| -> Result<Vec<Done>> {
+            if multi {
+                mb.conn.multiappend(&q, "\\Seen", &chunks)
+            } else {
+                let mut all = Vec::new();
+                for chunk in &chunks {
+                    all.extend(mb.conn.append_pipelined(&q, "\\Seen", chunk)?);
+                }
+                Ok(all)
             }
-            all
         };
+        let mut dones = send(self)?;
+        // Nothing was stored: one MULTIAPPEND is all or nothing, and pipelined
+        // APPENDs to a folder that is not there all fail alike.
+        if dones.iter().all(|d| d.status != Status::Ok) && self.created_for(folder, &dones)? {
+            dones = send(self)?;
+        }
         for done in dones {
             if done.status != Status::Ok {
                 bail!("cannot append to {folder}: {}", done.text);
@@ -1558,12 +1621,73 @@ impl Mailbox {
         Ok(())
     }
 
+    /// Lets APPENDs create `folder` when the server says it is not there
+    /// (TRYCREATE): a folder a newer version writes to that `init` has not made yet.
+    pub fn may_create(&mut self, folder: &str) {
+        self.creatable.insert(folder.to_string());
+    }
+
+    /// After APPENDs to `folder` failed: creates it and says so, when the server
+    /// asked for that and `may_create` allows it.
+    fn created_for(&mut self, folder: &str, dones: &[Done]) -> Result<bool> {
+        if !self.creatable.contains(folder) || !dones.iter().any(|d| d.code_is("TRYCREATE")) {
+            return Ok(false);
+        }
+        self.create(folder)?;
+        Ok(true)
+    }
+
+    /// Moves every message of `from` to `to` in one round trip (SELECT, then
+    /// `UID MOVE 1:*`); returns how many `from` held. A `from` that does not exist
+    /// holds none. Only for servers with MOVE.
+    pub fn move_all(&mut self, from: &str, to: &str) -> Result<u32> {
+        if !self.has("MOVE") {
+            bail!("the IMAP server {} has no MOVE", self.host);
+        }
+        let open = self.open_cmd(from, true);
+        let mv = format!("UID MOVE 1:* {}", quote(&mutf7::encode(to)));
+        let mut exists = 0;
+        let mut highest = None;
+        let mut keeps = None;
+        let dones = self.conn.pipeline(&[open, mv.clone()], |i, r| {
+            if i == 0 {
+                keeps = keeps.or(permanent_keywords(r));
+                if let Some(h) = highest_modseq_code(r) {
+                    highest = Some(h);
+                } else if let Ok((_, Response::MailboxData(MailboxDatum::Exists(n)))) =
+                    imap_proto::parser::parse_response(r)
+                {
+                    exists = n;
+                }
+            }
+        })?;
+        let [opened, moved] = dones.as_slice() else {
+            bail!("the IMAP server answered fewer commands than were sent");
+        };
+        if opened.status != Status::Ok {
+            self.selected = None;
+            if missing(opened) {
+                return Ok(0);
+            }
+            return Err(self.open_failed(from, opened));
+        }
+        self.opened(from, true, opened, highest, keeps)?;
+        // An empty folder has no `1:*` to move, and some servers say so with NO.
+        if moved.status != Status::Ok && exists > 0 {
+            bail!("{}", conn::describe_failure(&mv, moved));
+        }
+        Ok(exists)
+    }
+
     /// Appends a message marked \Seen (history events never show as new mail).
     pub fn append_seen(&mut self, folder: &str, data: &[u8]) -> Result<()> {
         self.writable_for_append(folder)?;
         let q = quote(&mutf7::encode(folder));
         let plus = self.has("LITERAL+");
-        let done = self.conn.append(&q, "\\Seen", data, plus)?;
+        let mut done = self.conn.append(&q, "\\Seen", data, plus)?;
+        if done.status != Status::Ok && self.created_for(folder, std::slice::from_ref(&done))? {
+            done = self.conn.append(&q, "\\Seen", data, plus)?;
+        }
         if done.status != Status::Ok {
             bail!("cannot append to {folder}: {}", done.text);
         }

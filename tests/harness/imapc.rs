@@ -171,7 +171,7 @@ pub fn locate(port: u16, mid: &str) -> Vec<(String, String, String)> {
     let mut out = Vec::new();
     for name in c.list() {
         let folder = c.rules_name(&name);
-        if folder == "対応履歴" {
+        if super::is_history(&folder) {
             continue;
         }
         c.ok(&format!("EXAMINE \"{name}\""));
@@ -189,7 +189,7 @@ pub fn all_flags(port: u16) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for name in c.list() {
         let folder = c.rules_name(&name);
-        if folder == "対応履歴" {
+        if super::is_history(&folder) {
             continue;
         }
         c.ok(&format!("EXAMINE \"{name}\""));

@@ -23,6 +23,16 @@ use std::time::{Duration, Instant};
 pub const USER: &str = "support";
 pub const PASSWORD: &str = "s3cret-pw";
 
+/// Where commands write their events on a server with MOVE, until `rotate --apply`
+/// moves them into 対応履歴.
+pub const JOURNAL: &str = "対応履歴/新着";
+
+/// Whether a folder (as the rules name it) holds history events: 対応履歴 or its
+/// journal (the archive's year folders are not meant).
+pub fn is_history(folder: &str) -> bool {
+    folder == "対応履歴" || folder == JOURNAL
+}
+
 static INSTANCE: AtomicU32 = AtomicU32::new(0);
 
 pub fn free_port() -> u16 {
@@ -214,7 +224,7 @@ service auth {{
                     p.next().unwrap_or("").into(),
                 )
             })
-            .filter(|(f, _, _)| f != "対応履歴")
+            .filter(|(f, _, _): &(String, String, String)| !is_history(f))
             .collect()
     }
 
@@ -227,7 +237,7 @@ service auth {{
                 l.split_once('\t')
                     .map(|(a, b)| (a.to_string(), b.to_string()))
             })
-            .filter(|(f, _)| f != "対応履歴")
+            .filter(|(f, _)| !is_history(f))
             .collect()
     }
 
@@ -342,6 +352,11 @@ pub trait Server {
     fn all_flags(&self) -> Vec<(String, String)>;
     fn count(&self, folder: &str) -> usize;
     fn append(&self, folder: &str, flags: &str, date: &str, msg: &[u8]);
+    /// History mails in 対応履歴 and in its journal (a server without MOVE has none).
+    fn count_history(&self) -> usize {
+        let journal = self.folders().iter().any(|f| *f == self.path(JOURNAL));
+        self.count("対応履歴") + if journal { self.count(JOURNAL) } else { 0 }
+    }
     /// The server's name of a folder as the rules name it (what mailduty prints).
     fn path(&self, folder: &str) -> String {
         folder.to_string()
