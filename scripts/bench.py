@@ -557,6 +557,10 @@ def claim_history_rows(bin_, runs):
                     t, _, _ = run_once([bin_, "--as", "tanaka", "claim", pool.pop()], env)
                     times.append(t)
                 _, _, err = run_once([bin_, "--as", "tanaka", "-v", "claim", pool.pop()], env)
+                # Kept for a look at what the counted run sent.
+                logs = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "target")
+                with open(os.path.join(logs, f"bench-claim-{label}-{how}.log"), "w") as f:
+                    f.write(err)
                 res[(label, how)] = (statistics.median(times),) + trips_of(err)
             # The minimal claimer on the same server and history: what the server's
             # own cost of a large 対応履歴 is, for any client.

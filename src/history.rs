@@ -259,15 +259,43 @@ const FIELDS: &str = "X-MAILDUTY-EVENT X-MAILDUTY-ACTOR X-MAILDUTY-ID X-MAILDUTY
 /// Events whose UIDs searches found, folder by folder (`search_in`), oldest first.
 /// Messages in a history folder that are not events (someone filed mail there by
 /// hand) are skipped.
-fn fetch(mb: &mut Mailbox, folders: &[String], found: &[Vec<u32>]) -> Result<Vec<Stored>> {
+///
+/// Also says whether every folder before the last (the journal) still held all it
+/// was asked for: `rotate --apply` may have moved some into the history folder
+/// between the search and the fetch, after the history folder was searched.
+fn fetch(mb: &mut Mailbox, folders: &[String], found: &[Vec<u32>]) -> Result<(Vec<Stored>, bool)> {
     let mut out = Vec::new();
-    for (folder, uids) in folders.iter().zip(found) {
-        mb.fetch_fields(folder, uids, FIELDS, |f| out.extend(parse_all(&f.header)))?;
+    let mut whole = true;
+    let last = folders.len().saturating_sub(1);
+    for (k, (folder, uids)) in folders.iter().zip(found).enumerate() {
+        let mut got = std::collections::HashSet::new();
+        mb.fetch_fields(folder, uids, FIELDS, |f| {
+            got.insert(f.uid);
+            out.extend(parse_all(&f.header))
+        })?;
+        whole &= k == last || uids.iter().all(|u| got.contains(u));
     }
     out.sort_by_key(|e| e.time);
     let mut seen = std::collections::HashSet::new();
     out.retain(|e| e.own_id.as_ref().is_none_or(|id| seen.insert(id.clone())));
-    Ok(out)
+    Ok((out, whole))
+}
+
+/// Searches (`search`), then fetches what it found; once more when the journal lost
+/// a message in between (see `fetch`), so that an event moved meanwhile is read
+/// from the history folder rather than from neither.
+fn read(
+    mb: &mut Mailbox,
+    folders: &[String],
+    mut search: impl FnMut(&mut Mailbox) -> Result<Vec<Vec<u32>>>,
+) -> Result<Vec<Stored>> {
+    let hits = search(mb)?;
+    let (evs, whole) = fetch(mb, folders, &hits)?;
+    if whole {
+        return Ok(evs);
+    }
+    let hits = search(mb)?;
+    Ok(fetch(mb, folders, &hits)?.0)
 }
 
 /// The UIDs matching `keys` in each of the history folders (the journal, then the
@@ -279,8 +307,7 @@ fn search_in(mb: &mut Mailbox, folders: &[String], keys: &[Key]) -> Result<Vec<V
 
 /// The events in the history folders' mails that match `keys`.
 fn found(mb: &mut Mailbox, folders: &[String], keys: &[Key]) -> Result<Vec<Stored>> {
-    let hits = search_in(mb, folders, keys)?;
-    fetch(mb, folders, &hits)
+    read(mb, folders, |mb| search_in(mb, folders, keys))
 }
 
 type Fields = Vec<(String, String)>;
@@ -602,9 +629,8 @@ pub fn recorded(
     folders: &[String],
     ids: &[String],
 ) -> Result<std::collections::HashSet<String>> {
-    let mut hits = vec![Vec::new(); folders.len()];
     // An event in a batch is named first on its item line (`item_line`).
-    let keys = ids
+    let keys: Vec<Key> = ids
         .iter()
         .flat_map(|m| {
             [
@@ -613,11 +639,8 @@ pub fn recorded(
             ]
         })
         .collect();
-    for any in crate::imap::any_batches(keys) {
-        add_hits(&mut hits, search_in(mb, folders, &[any])?);
-    }
     let wanted: std::collections::HashSet<&String> = ids.iter().collect();
-    Ok(fetch(mb, folders, &hits)?
+    Ok(read(mb, folders, |mb| search_any(mb, folders, &keys))?
         .into_iter()
         .filter_map(|e| e.own_id)
         .filter(|id| wanted.contains(id))
@@ -647,15 +670,11 @@ pub fn about_each(
             .or_default()
             .push(*k);
     }
-    let mut hits = vec![Vec::new(); folders.len()];
-    let keys = with_id
+    let keys: Vec<Key> = with_id
         .iter()
         .map(|(_, mid)| Key::HeaderId("X-Mailduty-Target", mid.to_string()))
         .collect();
-    for any in crate::imap::any_batches(keys) {
-        add_hits(&mut hits, search_in(mb, folders, &[any])?);
-    }
-    for ev in fetch(mb, folders, &hits)? {
+    for ev in read(mb, folders, |mb| search_any(mb, folders, &keys))? {
         if let Some(ks) = ev.message_id.as_ref().and_then(|m| by_target.get(m)) {
             for &k in ks {
                 out[k].push(ev.clone());
@@ -670,13 +689,23 @@ pub fn about_each(
     Ok(out)
 }
 
-/// Adds one search's UIDs per folder to those found before, each once.
-fn add_hits(hits: &mut [Vec<u32>], more: Vec<Vec<u32>>) {
-    for (h, m) in hits.iter_mut().zip(more) {
-        h.extend(m);
+/// The UIDs matching any of `keys` in each folder, ~8 KB of keys a search; each UID
+/// once.
+fn search_any(mb: &mut Mailbox, folders: &[String], keys: &[Key]) -> Result<Vec<Vec<u32>>> {
+    let mut hits = vec![Vec::new(); folders.len()];
+    if keys.is_empty() {
+        return Ok(hits);
+    }
+    for any in crate::imap::any_batches(keys.to_vec()) {
+        for (h, m) in hits.iter_mut().zip(search_in(mb, folders, &[any])?) {
+            h.extend(m);
+        }
+    }
+    for h in &mut hits {
         h.sort_unstable();
         h.dedup();
     }
+    Ok(hits)
 }
 
 fn about_key(it: &Item) -> Key {
@@ -970,7 +999,7 @@ pub fn latest_and_states(
     let (mut uids, states) = mb.search_and_states(folder, &keys, others)?;
     uids.sort_unstable();
     let last = uids[uids.len().saturating_sub(8)..].to_vec();
-    let evs = fetch(mb, &[folder.to_string()], &[last])?;
+    let (evs, _) = fetch(mb, &[folder.to_string()], &[last])?;
     let latest = evs
         .into_iter()
         .filter(|e| e.event == kind)

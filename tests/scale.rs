@@ -701,4 +701,17 @@ fn a_claim_writes_its_event_to_the_journal_never_to_the_long_history() {
     let o = team.run(&["--as", "tanaka", "done", "<j1@x>"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(kinds(&team, "<j1@x>"), ["claim", "done"]);
+
+    // Only the journal may be missing: a history folder that is not there is still
+    // an error that says what to do, never an empty history.
+    let rules = std::fs::read_to_string(&team.rules).unwrap();
+    assert!(!rules.contains("folders:"), "{rules}");
+    std::fs::write(
+        &team.rules,
+        format!("{rules}folders:\n  history: 履歴なし\n"),
+    )
+    .unwrap();
+    let o = team.run(&["history", "--since", &since]);
+    assert_ne!(code(&o), 0, "{}", stdout(&o));
+    assert!(stderr(&o).contains("mailduty init"), "{}", stderr(&o));
 }

@@ -202,12 +202,12 @@ pub enum Moved {
     Gone,
 }
 
-/// An IMAP quoted string for a search argument.
 /// Whether a failed SELECT or EXAMINE says the folder does not exist.
 fn missing(done: &Done) -> bool {
     done.text.contains("exist") || done.code_is("NONEXISTENT")
 }
 
+/// An IMAP quoted string for a search argument.
 pub fn quote_arg(s: &str) -> String {
     quote(s)
 }
@@ -762,8 +762,8 @@ impl Mailbox {
             .collect())
     }
 
-    /// `per_folder`; with `missing_ok`, a folder that does not exist is None rather
-    /// than an error.
+    /// `per_folder`; with `missing_ok`, a folder that does not exist and that
+    /// `may_create` named is None rather than an error (any other is still one).
     fn per_folder_present(
         &mut self,
         folders: &[String],
@@ -799,7 +799,7 @@ impl Mailbox {
                 bail!("the IMAP server answered fewer commands than were sent");
             };
             if opened.status != Status::Ok {
-                if missing_ok && missing(&opened) {
+                if missing_ok && self.creatable.contains(folder) && missing(&opened) {
                     out.push(None);
                     continue;
                 }
@@ -960,7 +960,8 @@ impl Mailbox {
         Ok(out)
     }
 
-    /// `search_each`, where a folder that does not exist has no matches.
+    /// `search_each`, where a folder `may_create` named that does not exist yet has
+    /// no matches.
     pub fn search_each_present(
         &mut self,
         folders: &[String],
@@ -1622,7 +1623,8 @@ impl Mailbox {
     }
 
     /// Lets APPENDs create `folder` when the server says it is not there
-    /// (TRYCREATE): a folder a newer version writes to that `init` has not made yet.
+    /// (TRYCREATE), and searches take it for empty until then: a folder a newer
+    /// version writes to that `init` has not made yet.
     pub fn may_create(&mut self, folder: &str) {
         self.creatable.insert(folder.to_string());
     }
@@ -1637,20 +1639,33 @@ impl Mailbox {
         Ok(true)
     }
 
-    /// Moves every message of `from` to `to` in one round trip (SELECT, then
-    /// `UID MOVE 1:*`); returns how many `from` held. A `from` that does not exist
-    /// holds none. Only for servers with MOVE.
+    /// Moves every message of `from` to `to`; returns how many `from` held. A `from`
+    /// that does not exist holds none. Only for servers with MOVE.
+    ///
+    /// One round trip where the server has UNSELECT: UNSELECT, SELECT, `UID MOVE
+    /// 1:*`. A MOVE sent behind a SELECT that fails must find no folder selected, or
+    /// a server that kept the last one open would move all of it; without UNSELECT
+    /// the MOVE waits for the SELECT's answer.
     pub fn move_all(&mut self, from: &str, to: &str) -> Result<u32> {
         if !self.has("MOVE") {
             bail!("the IMAP server {} has no MOVE", self.host);
         }
-        let open = self.open_cmd(from, true);
+        let unselect = self.has("UNSELECT");
+        let mut cmds = Vec::new();
+        if unselect {
+            cmds.push("UNSELECT".to_string());
+        }
+        cmds.push(self.open_cmd(from, true));
         let mv = format!("UID MOVE 1:* {}", quote(&mutf7::encode(to)));
+        if unselect {
+            cmds.push(mv.clone());
+        }
+        let first = usize::from(unselect);
         let mut exists = 0;
         let mut highest = None;
         let mut keeps = None;
-        let dones = self.conn.pipeline(&[open, mv.clone()], |i, r| {
-            if i == 0 {
+        let mut dones = self.conn.pipeline(&cmds, |i, r| {
+            if i == first {
                 keeps = keeps.or(permanent_keywords(r));
                 if let Some(h) = highest_modseq_code(r) {
                     highest = Some(h);
@@ -1661,20 +1676,28 @@ impl Mailbox {
                 }
             }
         })?;
-        let [opened, moved] = dones.as_slice() else {
+        if dones.len() != cmds.len() {
             bail!("the IMAP server answered fewer commands than were sent");
-        };
+        }
+        let opened = dones.swap_remove(first);
         if opened.status != Status::Ok {
             self.selected = None;
-            if missing(opened) {
+            if missing(&opened) {
                 return Ok(0);
             }
-            return Err(self.open_failed(from, opened));
+            return Err(self.open_failed(from, &opened));
         }
-        self.opened(from, true, opened, highest, keeps)?;
+        self.opened(from, true, &opened, highest, keeps)?;
+        let moved = if unselect {
+            dones.pop().expect("counted above")
+        } else if exists == 0 {
+            return Ok(0);
+        } else {
+            self.conn.run_each(&mv, |_| {})?
+        };
         // An empty folder has no `1:*` to move, and some servers say so with NO.
         if moved.status != Status::Ok && exists > 0 {
-            bail!("{}", conn::describe_failure(&mv, moved));
+            bail!("{}", conn::describe_failure(&mv, &moved));
         }
         Ok(exists)
     }
