@@ -270,7 +270,11 @@ fn fetch(mb: &mut Mailbox, folders: &[String], found: &[Vec<u32>]) -> Result<(Ve
     for (k, (folder, uids)) in folders.iter().zip(found).enumerate() {
         let mut got = std::collections::HashSet::new();
         mb.fetch_fields(folder, uids, FIELDS, |f| {
-            got.insert(f.uid);
+            // A message expunged meanwhile may still be answered, without its
+            // header (Dovecot: NIL, then EXPUNGEISSUED).
+            if !f.header.is_empty() {
+                got.insert(f.uid);
+            }
             out.extend(parse_all(&f.header))
         })?;
         whole &= k == last || uids.iter().all(|u| got.contains(u));

@@ -8,8 +8,10 @@ mod harness;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
+use harness::relay::{Edit, Rewrite};
 use harness::{Dovecot, MEMBERS, PASSWORD, Team, USER, code, stderr, stdout};
 
 const DUTY_BOTH: &str = "business_hours: { start: \"00:00\", end: \"24:00\", days: [mon, tue, wed, thu, fri, sat, sun] }\nroster:\n  holidays: { japan: false }\n  weekdays: { mon: [tanaka, suzuki], tue: [tanaka, suzuki], wed: [tanaka, suzuki], thu: [tanaka, suzuki], fri: [tanaka, suzuki], sat: [tanaka, suzuki], sun: [tanaka, suzuki] }\n";
@@ -714,4 +716,66 @@ fn a_claim_writes_its_event_to_the_journal_never_to_the_long_history() {
     let o = team.run(&["history", "--since", &since]);
     assert_ne!(code(&o), 0, "{}", stdout(&o));
     assert!(stderr(&o).contains("mailduty init"), "{}", stderr(&o));
+}
+
+/// The cron moves the journal into 対応履歴 while `history` reads: after both folders
+/// were searched and before the journal's FETCH. The event is then in neither
+/// answer; the reader must notice the journal came back short and read again.
+#[test]
+fn an_event_the_cron_moves_during_a_read_is_still_read_once() {
+    let dc = Dovecot::start();
+    let team = Team::plain(dc.imap_port, MEMBERS);
+    assert_eq!(code(&team.run(&["init"])), 0);
+    maildir_fill(&dc, "未対応", &[(ago(3), msg("r@x", 0))]);
+    claim_log(&dc, &team, "<r@x>");
+    assert_eq!(dc.count(harness::JOURNAL), 1);
+
+    let (at_fetch, fetching) = mpsc::channel::<()>();
+    let (moved, go_on) = mpsc::channel::<()>();
+    let (at_fetch, go_on) = (Mutex::new(at_fetch), Mutex::new(go_on));
+    let journal = mailduty::imap::mutf7::encode("新着");
+    let armed = std::sync::atomic::AtomicBool::new(false);
+    let once = std::sync::atomic::AtomicBool::new(false);
+    let up: Edit = Arc::new(move |l: &str| {
+        use std::sync::atomic::Ordering::SeqCst;
+        if l.contains(" EXAMINE ") && l.contains(&journal) {
+            armed.store(true, SeqCst);
+        } else if l.contains(" UID FETCH ") && armed.load(SeqCst) && !once.swap(true, SeqCst) {
+            at_fetch.lock().unwrap().send(()).unwrap();
+            go_on
+                .lock()
+                .unwrap()
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap();
+        }
+        l.to_string()
+    });
+    let relay = Rewrite::start(dc.imap_port, up, Arc::new(|l: &str| l.to_string()));
+    let reader = Team::plain(relay.port, MEMBERS);
+    let child = reader
+        .command(&["-v", "history", "<r@x>", "--format", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    fetching.recv_timeout(Duration::from_secs(120)).unwrap();
+    dc.doveadm(&[
+        "move",
+        "-u",
+        USER,
+        "対応履歴",
+        "mailbox",
+        harness::JOURNAL,
+        "ALL",
+    ]);
+    assert_eq!(dc.count(harness::JOURNAL), 0);
+    moved.send(()).unwrap();
+    let o = child.wait_with_output().unwrap();
+    let evs: Vec<String> = json(&o)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(evs, ["claim"], "{}", stderr(&o));
 }
