@@ -1635,7 +1635,10 @@ impl Mailbox {
         if !self.creatable.contains(folder) || !dones.iter().any(|d| d.code_is("TRYCREATE")) {
             return Ok(false);
         }
-        self.create(folder)?;
+        // Another command may have made it this instant, on a server that does not
+        // say ALREADYEXISTS: the APPEND is tried again either way, and fails as
+        // before if the folder is still not there.
+        let _ = self.create(folder);
         Ok(true)
     }
 
