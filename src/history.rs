@@ -256,7 +256,8 @@ impl Stored {
 
 const FIELDS: &str = "X-MAILDUTY-EVENT X-MAILDUTY-ACTOR X-MAILDUTY-ID X-MAILDUTY-TIME X-MAILDUTY-TARGET X-MAILDUTY-FROM-FOLDER X-MAILDUTY-TO-FOLDER X-MAILDUTY-NOTE X-MAILDUTY-SUBJECT X-MAILDUTY-ARRIVED X-MAILDUTY-SIZE X-MAILDUTY-SENDER X-MAILDUTY-NOTIFY X-MAILDUTY-HASH X-MAILDUTY-ITEM MESSAGE-ID";
 
-/// Events whose UIDs searches found, folder by folder (`search_in`), oldest first.
+/// Events whose UIDs searches found, folder by folder (`search_in`), oldest first;
+/// of one second, 対応履歴's before the journal's and each folder's in UID order.
 /// Messages in a history folder that are not events (someone filed mail there by
 /// hand) are skipped.
 ///
@@ -267,7 +268,9 @@ fn fetch(mb: &mut Mailbox, folders: &[String], found: &[Vec<u32>]) -> Result<(Ve
     let mut out = Vec::new();
     let mut whole = true;
     let last = folders.len().saturating_sub(1);
-    for (k, (folder, uids)) in folders.iter().zip(found).enumerate() {
+    // The history folder first: of two events in one second, the one already moved
+    // in is the older (the sort below keeps this order among equal times).
+    for (k, (folder, uids)) in folders.iter().zip(found).enumerate().rev() {
         let mut got = std::collections::HashSet::new();
         mb.fetch_fields(folder, uids, FIELDS, |f| {
             // A message expunged meanwhile may still be answered, without its

@@ -255,6 +255,16 @@ fn event_mail(n: usize, hours: i64) -> (std::time::SystemTime, Vec<u8>) {
 
 fn event_of(kind: &str, n: usize, hours: i64) -> (std::time::SystemTime, Vec<u8>) {
     let at = chrono::Utc::now() - chrono::Duration::hours(hours);
+    event_at(kind, n, at, &format!("ev{n}@scale"))
+}
+
+/// An event of `kind` about message `n` recorded at `at`, with its own Message-ID.
+fn event_at(
+    kind: &str,
+    n: usize,
+    at: chrono::DateTime<chrono::Utc>,
+    own: &str,
+) -> (std::time::SystemTime, Vec<u8>) {
     let item = mailduty::queue::Item {
         id: format!("id{n:05}"),
         hash: format!("hash{n}"),
@@ -274,7 +284,7 @@ fn event_of(kind: &str, n: usize, hours: i64) -> (std::time::SystemTime, Vec<u8>
         to_folder: Some("未対応"),
         note: None,
         at,
-        message_id: Some(format!("ev{n}@scale")),
+        message_id: Some(own.to_string()),
     };
     let when = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(at.timestamp() as u64);
     (when, mailduty::history::render(&ev))
@@ -778,4 +788,34 @@ fn an_event_the_cron_moves_during_a_read_is_still_read_once() {
         .map(|e| e["event"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(evs, ["claim"], "{}", stderr(&o));
+}
+
+/// Events of one second in both folders: the one already in 対応履歴 was written
+/// before the journal's (the cron moved it in), and reads first, as the UID order
+/// of one folder used to say.
+#[test]
+fn of_two_events_in_one_second_the_one_moved_in_reads_first() {
+    let dc = Dovecot::start();
+    let team = Team::plain(dc.imap_port, MEMBERS);
+    assert_eq!(code(&team.run(&["init"])), 0);
+    let now = chrono::Utc::now() - chrono::Duration::hours(1);
+    let at = chrono::DateTime::from_timestamp(now.timestamp(), 0).unwrap();
+    maildir_fill(&dc, "対応履歴", &[event_at("file", 5, at, "f5@scale")]);
+    maildir_fill(
+        &dc,
+        harness::JOURNAL,
+        &[event_at("claim", 5, at, "c5@scale")],
+    );
+    let since = (at - chrono::Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
+    let o = team.run(&["history", "--since", &since, "--format", "json"]);
+    let evs: Vec<String> = json(&o)
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["message_id"] == "m5@x")
+        .map(|e| e["event"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(evs, ["file", "claim"]);
 }
