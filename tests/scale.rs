@@ -8,10 +8,10 @@ mod harness;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::Arc;
 use std::time::Duration;
 
-use harness::relay::{Edit, Rewrite};
+use harness::relay::{Rewrite, hold_at};
 use harness::{Dovecot, MEMBERS, PASSWORD, Team, USER, code, stderr, stdout};
 
 const DUTY_BOTH: &str = "business_hours: { start: \"00:00\", end: \"24:00\", days: [mon, tue, wed, thu, fri, sat, sun] }\nroster:\n  holidays: { japan: false }\n  weekdays: { mon: [tanaka, suzuki], tue: [tanaka, suzuki], wed: [tanaka, suzuki], thu: [tanaka, suzuki], fri: [tanaka, suzuki], sat: [tanaka, suzuki], sun: [tanaka, suzuki] }\n";
@@ -536,11 +536,8 @@ fn json(o: &std::process::Output) -> serde_json::Value {
     serde_json::from_str(&stdout(o)).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
 }
 
-/// A set intake writes its events several to a history mail; each message still
-/// finds exactly its own, by Message-ID or (without one) by its hash, and a later
-/// claim adds to it.
-#[test]
-fn each_message_of_a_batch_finds_its_own_event() {
+/// A Dovecot and a team whose `rotate --apply` files and hands nothing out, set up.
+fn filing_only() -> (Dovecot, Team) {
     let dc = Dovecot::start();
     let team = Team::plain(dc.imap_port, MEMBERS);
     let rules = std::fs::read_to_string(&team.rules).unwrap();
@@ -550,6 +547,15 @@ fn each_message_of_a_batch_finds_its_own_event() {
     )
     .unwrap();
     assert_eq!(code(&team.run(&["init"])), 0);
+    (dc, team)
+}
+
+/// A set intake writes its events several to a history mail; each message still
+/// finds exactly its own, by Message-ID or (without one) by its hash, and a later
+/// claim adds to it.
+#[test]
+fn each_message_of_a_batch_finds_its_own_event() {
+    let (dc, team) = filing_only();
     let mut msgs: Vec<(String, Vec<u8>)> = (0..120)
         .map(|i| (imap_date(3), msg(&format!("b{i}@x"), i)))
         .collect();
@@ -648,15 +654,7 @@ fn kinds(team: &Team, query: &str) -> Vec<String> {
 /// is made again by the next write.
 #[test]
 fn a_claim_writes_its_event_to_the_journal_never_to_the_long_history() {
-    let dc = Dovecot::start();
-    let team = Team::plain(dc.imap_port, MEMBERS);
-    let rules = std::fs::read_to_string(&team.rules).unwrap();
-    std::fs::write(
-        &team.rules,
-        rules.replace("business_hours", "assign: none\nbusiness_hours"),
-    )
-    .unwrap();
-    assert_eq!(code(&team.run(&["init"])), 0);
+    let (dc, team) = filing_only();
     assert!(
         dc.folders().iter().any(|f| f == harness::JOURNAL),
         "{:?}",
@@ -740,35 +738,19 @@ fn an_event_the_cron_moves_during_a_read_is_still_read_once() {
     claim_log(&dc, &team, "<r@x>");
     assert_eq!(dc.count(harness::JOURNAL), 1);
 
-    let (at_fetch, fetching) = mpsc::channel::<()>();
-    let (moved, go_on) = mpsc::channel::<()>();
-    let (at_fetch, go_on) = (Mutex::new(at_fetch), Mutex::new(go_on));
     let journal = mailduty::imap::mutf7::encode("新着");
     let armed = std::sync::atomic::AtomicBool::new(false);
-    let once = std::sync::atomic::AtomicBool::new(false);
-    let up: Edit = Arc::new(move |l: &str| {
+    let (up, held) = hold_at(move |l: &str| {
         use std::sync::atomic::Ordering::SeqCst;
         if l.contains(" EXAMINE ") && l.contains(&journal) {
             armed.store(true, SeqCst);
-        } else if l.contains(" UID FETCH ") && armed.load(SeqCst) && !once.swap(true, SeqCst) {
-            at_fetch.lock().unwrap().send(()).unwrap();
-            go_on
-                .lock()
-                .unwrap()
-                .recv_timeout(Duration::from_secs(60))
-                .unwrap();
         }
-        l.to_string()
+        l.contains(" UID FETCH ") && armed.load(SeqCst)
     });
     let relay = Rewrite::start(dc.imap_port, up, Arc::new(|l: &str| l.to_string()));
     let reader = Team::plain(relay.port, MEMBERS);
-    let child = reader
-        .command(&["-v", "history", "<r@x>", "--format", "json"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    fetching.recv_timeout(Duration::from_secs(120)).unwrap();
+    let child = reader.spawn(&["-v", "history", "<r@x>", "--format", "json"]);
+    held.reached();
     dc.doveadm(&[
         "move",
         "-u",
@@ -779,7 +761,7 @@ fn an_event_the_cron_moves_during_a_read_is_still_read_once() {
         "ALL",
     ]);
     assert_eq!(dc.count(harness::JOURNAL), 0);
-    moved.send(()).unwrap();
+    held.release();
     let o = child.wait_with_output().unwrap();
     let evs: Vec<String> = json(&o)
         .as_array()

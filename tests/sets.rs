@@ -7,7 +7,7 @@ mod harness;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-use harness::relay::{Edit, Rewrite};
+use harness::relay::{Edit, Rewrite, hold_at};
 use harness::seed::hours_ago;
 use harness::{Dovecot, MEMBERS, Server, Team, USER, code, stderr, stdout};
 use serde_json::Value;
@@ -246,31 +246,11 @@ fn a_lost_claim_names_only_the_member_holding_that_very_message() {
 
     // When sato's claim looks at the message, tanaka has just taken it, and other
     // web-form mails of about its size have just come into the other members' folders.
-    let (at_look, looking) = mpsc::channel::<()>();
-    let (done, go_on) = mpsc::channel::<()>();
-    let (at_look, go_on) = (Mutex::new(at_look), Mutex::new(go_on));
-    let once = std::sync::atomic::AtomicBool::new(false);
-    let up: Edit = Arc::new(move |l: &str| {
-        if l.contains("(UID MODSEQ FLAGS)") && !once.swap(true, std::sync::atomic::Ordering::SeqCst)
-        {
-            at_look.lock().unwrap().send(()).unwrap();
-            go_on
-                .lock()
-                .unwrap()
-                .recv_timeout(Duration::from_secs(60))
-                .unwrap();
-        }
-        l.to_string()
-    });
+    let (up, held) = hold_at(|l: &str| l.contains("(UID MODSEQ FLAGS)"));
     let relay = Rewrite::start(dc.imap_port(), up, Arc::new(|l: &str| l.to_string()));
     let team = Team::plain(relay.port, MEMBERS3);
-    let child = team
-        .command(&["--as", "sato", "claim", &id])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    looking.recv_timeout(Duration::from_secs(120)).unwrap();
+    let child = team.spawn(&["--as", "sato", "claim", &id]);
+    held.reached();
     dc.doveadm(&[
         "move",
         "-u",
@@ -282,7 +262,7 @@ fn a_lost_claim_names_only_the_member_holding_that_very_message() {
     ]);
     dc.append("対応中/sato", "", &date, alike);
     dc.append("対応中/suzuki", "", &date, alike);
-    done.send(()).unwrap();
+    held.release();
     let o = child.wait_with_output().unwrap();
     assert_eq!(code(&o), 4, "{}", stderr(&o));
     let err = stderr(&o);

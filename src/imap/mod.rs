@@ -145,6 +145,27 @@ pub struct Mailbox {
     creatable: BTreeSet<String>,
 }
 
+/// What a SELECT or EXAMINE answer tells, read line by line.
+#[derive(Default)]
+struct OpenAnswer {
+    exists: u32,
+    highest: Option<u64>,
+    keeps: Option<bool>,
+}
+
+impl OpenAnswer {
+    fn read(&mut self, r: &[u8]) {
+        self.keeps = self.keeps.or(permanent_keywords(r));
+        if let Some(h) = highest_modseq_code(r) {
+            self.highest = Some(h);
+        } else if let Ok((_, Response::MailboxData(MailboxDatum::Exists(n)))) =
+            imap_proto::parser::parse_response(r)
+        {
+            self.exists = n;
+        }
+    }
+}
+
 /// What `fetch_queues` hands over: a folder's message count first (room can be
 /// made at once), then its messages.
 pub enum Queued {
@@ -696,21 +717,10 @@ impl Mailbox {
     /// Opens a folder; read-only unless `write`. Returns the message count.
     pub fn open(&mut self, folder: &str, write: bool) -> Result<u32> {
         let cmd = self.open_cmd(folder, write);
-        let mut exists = 0;
-        let mut highest = None;
-        let mut keeps = None;
-        let done = self.conn.run_each(&cmd, |r| {
-            keeps = keeps.or(permanent_keywords(r));
-            if let Some(h) = highest_modseq_code(r) {
-                highest = Some(h);
-            } else if let Ok((_, Response::MailboxData(MailboxDatum::Exists(n)))) =
-                imap_proto::parser::parse_response(r)
-            {
-                exists = n;
-            }
-        })?;
-        self.opened(folder, write, &done, highest, keeps)?;
-        Ok(exists)
+        let mut answer = OpenAnswer::default();
+        let done = self.conn.run_each(&cmd, |r| answer.read(r))?;
+        self.opened(folder, write, &done, answer.highest, answer.keeps)?;
+        Ok(answer.exists)
     }
 
     /// Whether custom keywords stored in `folder` stay there (PERMANENTFLAGS has
@@ -1664,21 +1674,13 @@ impl Mailbox {
             cmds.push(mv.clone());
         }
         let first = usize::from(unselect);
-        let mut exists = 0;
-        let mut highest = None;
-        let mut keeps = None;
+        let mut answer = OpenAnswer::default();
         let mut dones = self.conn.pipeline(&cmds, |i, r| {
             if i == first {
-                keeps = keeps.or(permanent_keywords(r));
-                if let Some(h) = highest_modseq_code(r) {
-                    highest = Some(h);
-                } else if let Ok((_, Response::MailboxData(MailboxDatum::Exists(n)))) =
-                    imap_proto::parser::parse_response(r)
-                {
-                    exists = n;
-                }
+                answer.read(r);
             }
         })?;
+        let exists = answer.exists;
         if dones.len() != cmds.len() {
             bail!("the IMAP server answered fewer commands than were sent");
         }
@@ -1690,7 +1692,7 @@ impl Mailbox {
             }
             return Err(self.open_failed(from, &opened));
         }
-        self.opened(from, true, &opened, highest, keeps)?;
+        self.opened(from, true, &opened, answer.highest, answer.keeps)?;
         let moved = if unselect {
             dones.pop().expect("counted above")
         } else if exists == 0 {

@@ -701,6 +701,16 @@ impl Team {
         child.wait_with_output().unwrap()
     }
 
+    /// The command started in the background, its output piped, for a test that acts
+    /// on the server while it runs.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.command(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_mailduty"));
         c.arg("--rules").arg(&self.rules).args(args);

@@ -430,6 +430,44 @@ fn no_keywords_pipe(client: TcpStream, server_port: u16, mode: KeywordStore) {
 /// A line edit of `Rewrite`.
 pub type Edit = Arc<dyn Fn(&str) -> String + Send + Sync>;
 
+/// The test's side of `hold_at`.
+pub struct Hold {
+    reached: std::sync::mpsc::Receiver<()>,
+    go: std::sync::mpsc::Sender<()>,
+}
+
+/// An `up` edit of `Rewrite` that stops the first client line `at` picks until the
+/// test calls `release`: the test acts on the server at that instant.
+pub fn hold_at(at: impl Fn(&str) -> bool + Send + Sync + 'static) -> (Edit, Hold) {
+    let (reach, reached) = std::sync::mpsc::channel::<()>();
+    let (go, wait) = std::sync::mpsc::channel::<()>();
+    let (reach, wait) = (Mutex::new(reach), Mutex::new(wait));
+    let once = std::sync::atomic::AtomicBool::new(false);
+    let edit: Edit = Arc::new(move |l: &str| {
+        if at(l) && !once.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            reach.lock().unwrap().send(()).unwrap();
+            wait.lock()
+                .unwrap()
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap();
+        }
+        l.to_string()
+    });
+    (edit, Hold { reached, go })
+}
+
+impl Hold {
+    /// Waits until the held line has come.
+    pub fn reached(&self) {
+        self.reached.recv_timeout(Duration::from_secs(120)).unwrap();
+    }
+
+    /// Lets the held line go on to the server.
+    pub fn release(&self) {
+        self.go.send(()).unwrap();
+    }
+}
+
 /// A relay that rewrites lines on their way: the client's (`up`) and the server's
 /// (`down`), one line at a time; a literal a line announces passes unchanged. An
 /// edit may also block (the test acting on the server at that instant).
