@@ -40,7 +40,8 @@ Environment:
 
 Files:
   $XDG_CONFIG_HOME/mailduty/rules.yaml, then /etc/mailduty/rules.yaml
-  On the IMAP server: 未対応, 対応中/<member>, 完了 and 対応履歴 (names set in rules.yaml)
+  On the IMAP server: 未対応, 対応中/<member>, 完了 and 対応履歴 (names set in rules.yaml),
+  and 対応履歴/新着 on servers with MOVE (new events until rotate --apply moves them in)
 
 Servers:
   Dovecot; Courier-IMAP (folders INBOX.未対応 …, no MOVE, no CONDSTORE); servers without
