@@ -158,8 +158,7 @@ impl<'r> Desk<'r> {
     }
 
     fn connect(rules: &'r Rules, list_sent: bool, verbose: bool) -> Result<Desk<'r>> {
-        let mb = Mailbox::connect(&rules.imap, &rules.folders.claimed, list_sent, verbose)?;
-        let mut mb = mb;
+        let mut mb = Mailbox::connect(&rules.imap, &rules.folders.claimed, list_sent, verbose)?;
         let f = &rules.folders;
         let history = mb.path(&f.history);
         // Without MOVE the journal could only be emptied by COPY and EXPUNGE, and a

@@ -141,7 +141,8 @@ pub struct Mailbox {
     /// Per folder, whether its PERMANENTFLAGS (from SELECT) had `\*`: a server
     /// without it (Exchange) forgets or refuses custom keywords.
     keeps: std::collections::HashMap<String, bool>,
-    /// Folders an APPEND may create when the server says TRYCREATE (`may_create`).
+    /// Folders that may not exist yet (`may_create`): an APPEND creates them on
+    /// TRYCREATE, and a search finds nothing in them meanwhile.
     creatable: BTreeSet<String>,
 }
 
@@ -1621,7 +1622,7 @@ impl Mailbox {
         let mut dones = send(self)?;
         // Nothing was stored: one MULTIAPPEND is all or nothing, and pipelined
         // APPENDs to a folder that is not there all fail alike.
-        if dones.iter().all(|d| d.status != Status::Ok) && self.created_for(folder, &dones)? {
+        if dones.iter().all(|d| d.status != Status::Ok) && self.created_for(folder, &dones) {
             dones = send(self)?;
         }
         for done in dones {
@@ -1641,15 +1642,15 @@ impl Mailbox {
 
     /// After APPENDs to `folder` failed: creates it and says so, when the server
     /// asked for that and `may_create` allows it.
-    fn created_for(&mut self, folder: &str, dones: &[Done]) -> Result<bool> {
+    fn created_for(&mut self, folder: &str, dones: &[Done]) -> bool {
         if !self.creatable.contains(folder) || !dones.iter().any(|d| d.code_is("TRYCREATE")) {
-            return Ok(false);
+            return false;
         }
         // Another command may have made it this instant, on a server that does not
         // say ALREADYEXISTS: the APPEND is tried again either way, and fails as
         // before if the folder is still not there.
         let _ = self.create(folder);
-        Ok(true)
+        true
     }
 
     /// Moves every message of `from` to `to`; returns how many `from` held. A `from`
@@ -1713,7 +1714,7 @@ impl Mailbox {
         let q = quote(&mutf7::encode(folder));
         let plus = self.has("LITERAL+");
         let mut done = self.conn.append(&q, "\\Seen", data, plus)?;
-        if done.status != Status::Ok && self.created_for(folder, std::slice::from_ref(&done))? {
+        if done.status != Status::Ok && self.created_for(folder, std::slice::from_ref(&done)) {
             done = self.conn.append(&q, "\\Seen", data, plus)?;
         }
         if done.status != Status::Ok {
