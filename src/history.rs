@@ -261,9 +261,11 @@ const FIELDS: &str = "X-MAILDUTY-EVENT X-MAILDUTY-ACTOR X-MAILDUTY-ID X-MAILDUTY
 /// Messages in a history folder that are not events (someone filed mail there by
 /// hand) are skipped.
 ///
-/// Also says whether every folder before the last (the journal) still held all it
-/// was asked for: `rotate --apply` may have moved some into the history folder
-/// between the search and the fetch, after the history folder was searched.
+/// Also says whether every folder but the last still held all it was asked for:
+/// `rotate --apply` may have moved some of the journal into the history folder
+/// between the search and the fetch, after the history folder was searched (with
+/// archive folders after it, a history folder that lost some asks for a second
+/// read too, which costs only time).
 fn fetch(mb: &mut Mailbox, folders: &[String], found: &[Vec<u32>]) -> Result<(Vec<Stored>, bool)> {
     let mut out = Vec::new();
     let mut whole = true;

@@ -770,6 +770,12 @@ fn an_event_the_cron_moves_during_a_read_is_still_read_once() {
         .map(|e| e["event"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(evs, ["claim"], "{}", stderr(&o));
+    // Read again, not answered from a cache: both folders searched twice.
+    let searches = stderr(&o)
+        .lines()
+        .filter(|l| l.starts_with("C: ") && l.contains("UID SEARCH HEADER X-Mailduty-Target"))
+        .count();
+    assert_eq!(searches, 4, "{}", stderr(&o));
 }
 
 /// Events of one second in both folders: the one already in 対応履歴 was written

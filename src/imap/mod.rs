@@ -926,7 +926,9 @@ impl Mailbox {
                 self.opened(folder, false, &opened, highest, None)?;
             }
             for (cmd, done) in group.zip(dones) {
-                if done.status != Status::Ok {
+                // EXPUNGEISSUED (RFC 5530): some were expunged meanwhile and the rest
+                // were answered; a message gone is simply not among the answers.
+                if done.status != Status::Ok && !done.code_is("EXPUNGEISSUED") {
                     bail!("{}", conn::describe_failure(cmd, &done));
                 }
             }
