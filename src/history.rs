@@ -94,16 +94,10 @@ pub fn render_noting(ev: &Event<'_>, notify: &[String]) -> Vec<u8> {
             "Subject: {}",
             encode_word(&format!("[mailduty] {} {} by {}", ev.kind, it.id, ev.actor))
         ),
-        format!("X-Mailduty-Event: {}", ev.kind),
-        format!("X-Mailduty-Actor: {}", ev.actor),
         format!("X-Mailduty-Id: {}", it.id),
         format!("X-Mailduty-Hash: {}", it.hash),
-        format!(
-            "X-Mailduty-Time: {}",
-            ev.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        ),
-        format!("X-Mailduty-From-Folder: {}", encode_word(ev.from_folder)),
     ];
+    h.extend(shared_fields(ev));
     if !target.is_empty() {
         h.push(format!("X-Mailduty-Target: {target}"));
         h.push(format!("References: {target}"));
@@ -196,6 +190,20 @@ pub fn move_id(kind: &str, folder: &str, uid: u32) -> String {
         .map(|b| format!("{b:02x}"))
         .collect();
     format!("move.{kind}.{f}.{uid}@mailduty")
+}
+
+/// The fields every event mail has, one event or a batch: kind, actor, time and the
+/// folder moved from.
+fn shared_fields(ev: &Event<'_>) -> [String; 4] {
+    [
+        format!("X-Mailduty-Event: {}", ev.kind),
+        format!("X-Mailduty-Actor: {}", ev.actor),
+        format!(
+            "X-Mailduty-Time: {}",
+            ev.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+        format!("X-Mailduty-From-Folder: {}", encode_word(ev.from_folder)),
+    ]
 }
 
 /// Appends the event to the history folder, marked \Seen so it never shows as new mail.
@@ -591,14 +599,8 @@ fn render_batch(run: &[(&Event<'_>, &str, String)], notify: &[String]) -> Vec<u8
                 ev.actor
             ))
         ),
-        format!("X-Mailduty-Event: {}", ev.kind),
-        format!("X-Mailduty-Actor: {}", ev.actor),
-        format!(
-            "X-Mailduty-Time: {}",
-            ev.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        ),
-        format!("X-Mailduty-From-Folder: {}", encode_word(ev.from_folder)),
     ];
+    h.extend(shared_fields(ev));
     if let Some(to) = ev.to_folder {
         h.push(format!("X-Mailduty-To-Folder: {}", encode_word(to)));
     }
