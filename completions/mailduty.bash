@@ -43,6 +43,12 @@ _mailduty() {
             mailduty,list)
                 cmd="mailduty__subcmd__list"
                 ;;
+            mailduty,login)
+                cmd="mailduty__subcmd__login"
+                ;;
+            mailduty,logout)
+                cmd="mailduty__subcmd__logout"
+                ;;
             mailduty,note)
                 cmd="mailduty__subcmd__note"
                 ;;
@@ -88,6 +94,12 @@ _mailduty() {
             mailduty__subcmd__help,list)
                 cmd="mailduty__subcmd__help__subcmd__list"
                 ;;
+            mailduty__subcmd__help,login)
+                cmd="mailduty__subcmd__help__subcmd__login"
+                ;;
+            mailduty__subcmd__help,logout)
+                cmd="mailduty__subcmd__help__subcmd__logout"
+                ;;
             mailduty__subcmd__help,note)
                 cmd="mailduty__subcmd__help__subcmd__note"
                 ;;
@@ -113,7 +125,7 @@ _mailduty() {
 
     case "${cmd}" in
         mailduty)
-            opts="-v -q -h -V --rules --as --verbose --quiet --help --version init check list claim release done rotate report notify show history note archive completions help"
+            opts="-v -q -h -V --rules --as --verbose --quiet --help --version init login logout check list claim release done rotate report notify show history note archive completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -249,7 +261,7 @@ _mailduty() {
             return 0
             ;;
         mailduty__subcmd__help)
-            opts="init check list claim release done rotate report notify show history note archive completions help"
+            opts="init login logout check list claim release done rotate report notify show history note archive completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -375,6 +387,34 @@ _mailduty() {
             return 0
             ;;
         mailduty__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailduty__subcmd__help__subcmd__login)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailduty__subcmd__help__subcmd__logout)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -547,6 +587,50 @@ _mailduty() {
                     COMPREPLY=($(compgen -W "table json tsv ids" -- "${cur}"))
                     return 0
                     ;;
+                --rules)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailduty__subcmd__login)
+            opts="-v -q -h -V --smtp --rules --as --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --rules)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailduty__subcmd__logout)
+            opts="-v -q -h -V --smtp --rules --as --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --rules)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

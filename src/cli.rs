@@ -84,6 +84,28 @@ pub enum Command {
     /// servers with MOVE) 対応履歴/新着 where missing. Running it again changes nothing.
     #[command(after_help = "Example:\n  mailduty --rules ./rules.yaml init")]
     Init,
+    /// Sign in with OAuth 2.0 (Microsoft 365, Google Workspace) and keep the token here
+    ///
+    /// For an account whose rules say `oauth2:` with a provider: runs the rules' flow
+    /// and stores the refresh token in a 0600 file of its own (`oauth2.token_file`,
+    /// default $XDG_STATE_HOME/mailduty/oauth2-<user>.json), never in the rules file.
+    /// `flow: device` prints an address and a code to enter on any device;
+    /// `flow: browser` prints an address to open and waits for the browser to come back
+    /// to 127.0.0.1 (on a machine without a browser, open it elsewhere and paste the
+    /// address the browser was sent to); `flow: client_credentials` needs no person.
+    /// Then it signs in to the IMAP server to check. Every later command refreshes the
+    /// access token when it is within 5 minutes of expiry and writes a rotated refresh
+    /// token back. An expired or revoked sign-in says to run `mailduty login` again.
+    #[command(
+        after_help = "Examples:\n  mailduty login\n  mailduty login --smtp    # digest.smtp.oauth2 when it has a block of its own"
+    )]
+    Login(LoginArgs),
+    /// Forget this machine's OAuth 2.0 sign-in: remove the token file
+    ///
+    /// The provider may still list the app as allowed: revoke it there to end every
+    /// machine's sign-in at once.
+    #[command(after_help = "Example:\n  mailduty logout")]
+    Logout(LoginArgs),
     /// Validate the rules file without connecting to the server
     ///
     /// Lists every problem with file, line and column, and exits 2 if there is any:
@@ -287,6 +309,13 @@ pub struct NoteArgs {
     /// The note
     #[arg(value_name = "TEXT")]
     pub text: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The digest's SMTP sign-in (digest.smtp.oauth2) instead of the IMAP one
+    #[arg(long)]
+    pub smtp: bool,
 }
 
 #[derive(Debug, Args)]

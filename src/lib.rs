@@ -17,6 +17,7 @@ pub mod output;
 pub mod queue;
 pub mod roster;
 pub mod rules;
+pub mod signin;
 
 pub fn version_line() -> &'static str {
     concat!(env!("CARGO_PKG_VERSION"), " (TLS: native-tls, OpenSSL)")

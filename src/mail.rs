@@ -15,6 +15,7 @@ use crate::digest::{self, Report};
 use crate::error::config;
 use crate::imap::resolve_secret;
 use crate::rules::{Recipient, Rules, SmtpAccount, TlsMode, Transport};
+use crate::signin::{self, Token};
 
 /// A note on this machine that today's digest went out, kept until the marker is in
 /// the history: a run cut between the SMTP server's acceptance and the marker then
@@ -78,6 +79,7 @@ pub struct Plan {
     /// Resolved with the plan, before any server is contacted: a password source that
     /// fails is a configuration error, not something found after a whole IMAP session.
     smtp_password: Option<String>,
+    smtp_token: Option<Token>,
 }
 
 impl Plan {
@@ -154,7 +156,7 @@ pub fn plan(rules: &Rules, on_duty: &[String]) -> Result<Plan> {
         ));
     }
     let smtp_password = match &d.transport {
-        Transport::Smtp(acct) if acct.user.is_some() => {
+        Transport::Smtp(acct) if acct.user.is_some() && acct.oauth2.is_none() => {
             let secret = acct
                 .secret
                 .as_ref()
@@ -163,11 +165,21 @@ pub fn plan(rules: &Rules, on_duty: &[String]) -> Result<Plan> {
         }
         _ => None,
     };
+    // The token too is had before anything is sent: "run `mailduty login`" comes first.
+    let smtp_token = match &d.transport {
+        Transport::Smtp(SmtpAccount {
+            oauth2: Some(o),
+            user: Some(user),
+            ..
+        }) => Some(signin::access_token(o, user, false)?),
+        _ => None,
+    };
     Ok(Plan {
         from,
         to,
         cc,
         smtp_password,
+        smtp_token,
     })
 }
 
@@ -219,6 +231,16 @@ pub fn send(rules: &Rules, plan: &Plan, msg: &Message) -> Result<()> {
                     )
                 })
         }
+        Transport::Smtp(acct) if acct.oauth2.is_some() => {
+            let token = plan.smtp_token.clone().expect("plan gets the token");
+            send_with_token(acct, token, msg).map_err(|e| {
+                anyhow!(
+                    "cannot send the digest via SMTP {}:{}: {e:#}",
+                    acct.host,
+                    acct.port
+                )
+            })
+        }
         Transport::Smtp(acct) => {
             let t = smtp(acct, plan.smtp_password.as_deref())?;
             t.send(msg).map(|_| ()).map_err(|e| {
@@ -233,7 +255,7 @@ pub fn send(rules: &Rules, plan: &Plan, msg: &Message) -> Result<()> {
     }
 }
 
-fn smtp(acct: &SmtpAccount, password: Option<&str>) -> Result<SmtpTransport> {
+fn tls_parameters(acct: &SmtpAccount) -> Result<TlsParameters> {
     let mut params = TlsParameters::builder(acct.host.clone());
     if let Some(ca) = &acct.ca_file {
         let pem = std::fs::read(ca)
@@ -242,7 +264,11 @@ fn smtp(acct: &SmtpAccount, password: Option<&str>) -> Result<SmtpTransport> {
             .map_err(|e| config(format!("digest.smtp.ca_file {}: {e}", ca.display())))?;
         params = params.add_root_certificate(cert);
     }
-    let params = params.build().context("cannot set up TLS for SMTP")?;
+    params.build().context("cannot set up TLS for SMTP")
+}
+
+fn smtp(acct: &SmtpAccount, password: Option<&str>) -> Result<SmtpTransport> {
+    let params = tls_parameters(acct)?;
     let mut b = SmtpTransport::builder_dangerous(&acct.host)
         .port(acct.port)
         .timeout(Some(Duration::from_secs(30)));
@@ -255,4 +281,75 @@ fn smtp(acct: &SmtpAccount, password: Option<&str>) -> Result<SmtpTransport> {
         b = b.credentials(Credentials::new(user.clone(), pw.to_string()));
     }
     Ok(b.build())
+}
+
+/// SMTP with AUTH XOAUTH2 or OAUTHBEARER, spoken here over lettre's connection:
+/// lettre's own XOAUTH2 reads the server's failure challenge as its own error and
+/// never shows the 535 that follows. The challenge is answered, the server's refusal
+/// is shown with it, and a refused token is replaced by a fresh one once. The login
+/// (`digest.smtp.user`) may differ from the digest's From (Microsoft 365: a member
+/// with Send As rights on the shared address).
+fn send_with_token(acct: &SmtpAccount, mut token: Token, msg: &Message) -> Result<()> {
+    use lettre::transport::smtp::client::SmtpConnection;
+    use lettre::transport::smtp::extension::ClientId;
+    let o = acct.oauth2.as_ref().expect("called for OAuth accounts");
+    let user = acct.user.as_deref().expect("oauth2 needs user (rules)");
+    let params = tls_parameters(acct)?;
+    let hello = ClientId::default();
+    let timeout = Some(Duration::from_secs(30));
+    let wrapper = (acct.tls == TlsMode::Implicit).then_some(&params);
+    let mut c = SmtpConnection::connect(
+        (acct.host.as_str(), acct.port),
+        timeout,
+        &hello,
+        wrapper,
+        None,
+    )
+    .map_err(|e| anyhow!("{}", chain(&e)))?;
+    if acct.tls == TlsMode::Starttls {
+        if !c.can_starttls() {
+            anyhow::bail!("the server does not offer STARTTLS (digest.smtp.tls: starttls)");
+        }
+        c.starttls(&params, &hello)
+            .map_err(|e| anyhow!("{}", chain(&e)))?;
+    }
+    let mech = o.mechanism.name();
+    let mut refused = String::new();
+    for attempt in 0..2 {
+        if attempt == 1 {
+            token = signin::access_token(o, user, true)?;
+        }
+        let b64 = signin::sasl_b64(o.mechanism, user, &acct.host, acct.port, &token);
+        match c.command(format!("AUTH {mech} {b64}\r\n")) {
+            Ok(r) if r.code().to_string() == "235" => {
+                refused.clear();
+                break;
+            }
+            Ok(r) if r.code().to_string() == "334" => {
+                let challenge =
+                    signin::describe_challenge(&r.message().collect::<Vec<_>>().join(""));
+                let end = c.command(format!("{}\r\n", signin::abort_reply(o.mechanism)));
+                let said = match end {
+                    Err(e) => chain(&e),
+                    Ok(r) => format!("{} {}", r.code(), r.message().collect::<Vec<_>>().join(" ")),
+                };
+                refused = format!("{said} ({challenge})");
+            }
+            Ok(r) => {
+                refused = format!("{} {}", r.code(), r.message().collect::<Vec<_>>().join(" "));
+            }
+            Err(e) => refused = chain(&e),
+        }
+    }
+    if !refused.is_empty() {
+        c.abort();
+        anyhow::bail!(
+            "SMTP sign-in as {user} with {mech} failed: {}\n{}",
+            crate::output::line(&refused),
+            signin::refused_hint(o, user)
+        );
+    }
+    let sent = c.send(msg.envelope(), &msg.formatted());
+    let _ = c.quit();
+    sent.map(|_| ()).map_err(|e| anyhow!("{}", chain(&e)))
 }

@@ -1,7 +1,10 @@
 //! rules.yaml: the serde mirror of the file, then validated `Rules` with no loose
 //! options. Every problem names the file, line and key; `check` shows them all.
 
+mod oauth;
 mod yamlscan;
+
+pub use oauth::{Endpoints, Flow, Mechanism, OAuth2, Provider, TokenSource, default_token_file};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -78,6 +81,7 @@ struct RawSmtp {
     password_env: Option<String>,
     password_file: Option<PathBuf>,
     password: Option<Hidden>,
+    oauth2: Option<oauth::RawSmtpOAuth2>,
 }
 
 /// A member key or a list of them.
@@ -187,6 +191,7 @@ struct RawImap {
     password_env: Option<String>,
     password_file: Option<PathBuf>,
     password: Option<Hidden>,
+    oauth2: Option<oauth::RawOAuth2>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -275,7 +280,16 @@ pub struct ImapAccount {
     pub tls: TlsMode,
     pub ca_file: Option<PathBuf>,
     pub user: String,
-    pub secret: Secret,
+    pub auth: Auth,
+}
+
+/// How an account signs in.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    /// LOGIN (IMAP) or AUTH PLAIN/LOGIN (SMTP) with a password.
+    Password(Secret),
+    /// SASL XOAUTH2 or OAUTHBEARER with an access token.
+    OAuth2(OAuth2),
 }
 
 #[derive(Debug, Clone)]
@@ -393,6 +407,8 @@ pub struct SmtpAccount {
     pub ca_file: Option<PathBuf>,
     pub user: Option<String>,
     pub secret: Option<Secret>,
+    /// Instead of a password: the token's source (`oauth2: imap` copies the IMAP one).
+    pub oauth2: Option<OAuth2>,
 }
 
 #[derive(Debug, Clone)]
@@ -815,7 +831,7 @@ impl Validator<'_> {
             );
         }
         let routes = self.routes(raw.routes, &keys);
-        let digest = self.digest(raw.digest, &keys, private);
+        let digest = self.digest(raw.digest, &keys, private, imap.as_ref());
         let archive = self.archive(raw.archive, &folders);
         let notify =
             crate::notify::config::targets(raw.notify, private, &mut |k, m| self.problem(k, m));
@@ -1122,7 +1138,13 @@ impl Validator<'_> {
         out
     }
 
-    fn digest(&mut self, raw: Option<RawDigest>, keys: &[String], private: bool) -> DigestRules {
+    fn digest(
+        &mut self,
+        raw: Option<RawDigest>,
+        keys: &[String],
+        private: bool,
+        imap: Option<&ImapAccount>,
+    ) -> DigestRules {
         let Some(raw) = raw else {
             return DigestRules {
                 to: vec![Recipient::Duty],
@@ -1189,8 +1211,54 @@ impl Validator<'_> {
                 if sources.len() > 1 {
                     self.problem(&["digest", "smtp"], "give only one password source");
                 }
-                if s.user.is_some() && sources.is_empty() {
-                    self.problem(&["digest", "smtp"], "user is set but no password source (password_command, password_env or password_file)");
+                let oauth2 = match s.oauth2 {
+                    None => None,
+                    Some(_) if !sources.is_empty() => {
+                        self.problem(
+                            &["digest", "smtp", "oauth2"],
+                            "give a password source or oauth2, not both",
+                        );
+                        None
+                    }
+                    Some(_) if s.user.is_none() => {
+                        self.problem(
+                            &["digest", "smtp", "oauth2"],
+                            "needs user: the account the token signs in",
+                        );
+                        None
+                    }
+                    Some(oauth::RawSmtpOAuth2::Reuse(r)) if r == "imap" => match imap {
+                        Some(ImapAccount {
+                            auth: Auth::OAuth2(o),
+                            ..
+                        }) => Some(OAuth2 {
+                            key: "digest.smtp.oauth2".into(),
+                            ..o.clone()
+                        }),
+                        Some(_) => {
+                            self.problem(
+                                &["digest", "smtp", "oauth2"],
+                                "oauth2: imap reuses imap.oauth2, but imap signs in with a password",
+                            );
+                            None
+                        }
+                        // imap's own problems are reported already.
+                        None => None,
+                    },
+                    Some(oauth::RawSmtpOAuth2::Reuse(r)) => {
+                        self.problem(
+                            &["digest", "smtp", "oauth2"],
+                            format!("{r:?}: give imap (reuse imap.oauth2) or a block of its own"),
+                        );
+                        None
+                    }
+                    Some(oauth::RawSmtpOAuth2::Own(o)) => {
+                        let user = s.user.clone().unwrap_or_default();
+                        self.oauth2(&["digest", "smtp", "oauth2"], *o, &user)
+                    }
+                };
+                if s.user.is_some() && sources.is_empty() && oauth2.is_none() {
+                    self.problem(&["digest", "smtp"], "user is set but no password source (password_command, password_env or password_file) or oauth2");
                 }
                 Transport::Smtp(SmtpAccount {
                     port: s.port.unwrap_or(match tls {
@@ -1203,6 +1271,7 @@ impl Validator<'_> {
                     ca_file: s.ca_file,
                     user: s.user,
                     secret: sources.pop(),
+                    oauth2,
                 })
             }
         };
@@ -1315,12 +1384,29 @@ impl Validator<'_> {
             }
             sources.push(("password", Secret::Plain(p.0)));
         }
+        let oauth2 = match raw.oauth2 {
+            Some(o) if sources.is_empty() => {
+                let v = self.oauth2(&["imap", "oauth2"], o, &raw.user);
+                ok &= v.is_some();
+                v
+            }
+            Some(_) => {
+                self.problem(
+                    &["imap", "oauth2"],
+                    "give a password source or oauth2, not both",
+                );
+                return None;
+            }
+            None => None,
+        };
         let secret = match sources.len() {
+            _ if oauth2.is_some() => None,
             1 => sources.pop().map(|(_, s)| s),
+            0 if !ok => None,
             0 => {
                 self.problem(
                     &["imap"],
-                    "no password source: set one of password_command, password_env, password_file",
+                    "no password source: set one of password_command, password_env, password_file, or oauth2",
                 );
                 None
             }
@@ -1342,7 +1428,10 @@ impl Validator<'_> {
             tls,
             ca_file: raw.ca_file,
             user: raw.user,
-            secret: secret?,
+            auth: match oauth2 {
+                Some(o) => Auth::OAuth2(o),
+                None => Auth::Password(secret?),
+            },
         })
     }
 

@@ -31,6 +31,15 @@ pub fn run(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
             yes(caps.condstore)
         ),
     )?;
+    ctx.say(
+        out,
+        match &ctx.rules.imap.auth {
+            crate::rules::Auth::Password(_) => "signed in with LOGIN (password)".to_string(),
+            crate::rules::Auth::OAuth2(o) => {
+                format!("signed in with {}", crate::signin::describe(o))
+            }
+        },
+    )?;
     match quota {
         Some(q) if q.warn() => ctx.say(
             out,

@@ -6,6 +6,7 @@ mod check;
 mod history;
 mod init;
 mod list;
+mod login;
 mod note;
 mod notify;
 mod report;
@@ -107,6 +108,8 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Check => unreachable!("handled above"),
         Command::Init => init::run(&ctx, &mut out),
+        Command::Login(a) => login::run(&ctx, &a, &mut out),
+        Command::Logout(a) => login::logout(&ctx, &a, &mut out),
         Command::List(a) => list::run(&ctx, &a, &mut out),
         Command::Claim(a) => transition::run(&ctx, Action::Claim, &a.ids, false, &mut out),
         Command::Release(a) => {

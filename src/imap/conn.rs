@@ -245,6 +245,68 @@ impl Conn {
         self.answers(&tags, each)
     }
 
+    /// AUTHENTICATE with one client message (`b64`): in the command line with SASL-IR,
+    /// else after the server's empty `+`. Any further `+` is the server's failure
+    /// challenge: answered with `abort` (then the server says NO), and returned so the
+    /// error can show it. The client message is never logged.
+    pub fn authenticate(
+        &mut self,
+        mech: &str,
+        b64: &str,
+        sasl_ir: bool,
+        abort: &str,
+        mut each: impl FnMut(&[u8]),
+    ) -> Result<(Done, Option<String>)> {
+        let shown = format!("AUTHENTICATE {mech} <token hidden>");
+        let tag = if sasl_ir {
+            let cmd = format!("AUTHENTICATE {mech} {b64}");
+            self.send(&[(cmd.as_bytes(), &shown)])?.remove(0)
+        } else {
+            let cmd = format!("AUTHENTICATE {mech}");
+            self.send(&[(cmd.as_bytes(), &cmd)])?.remove(0)
+        };
+        let mut sent_token = sasl_ir;
+        let mut challenge = None;
+        let mut answered = 0;
+        loop {
+            let resp = self.read_response()?;
+            if let Some(done) = parse_tagged(&tag, &resp) {
+                return Ok((done, challenge));
+            }
+            if !resp.starts_with(b"+") {
+                each(&resp);
+                continue;
+            }
+            let line = if !sent_token {
+                sent_token = true;
+                if self.verbose {
+                    eprintln!("C: <token hidden>");
+                }
+                b64.to_string()
+            } else {
+                answered += 1;
+                if answered > 1 {
+                    // A server that keeps challenging is cancelled (RFC 3501 §6.2.2).
+                    "*".to_string()
+                } else {
+                    let text = String::from_utf8_lossy(&resp[1..]).trim().to_string();
+                    challenge = Some(text);
+                    if self.verbose {
+                        eprintln!("C: {abort}");
+                    }
+                    abort.to_string()
+                }
+            };
+            if answered > 2 {
+                bail!("the IMAP server went on challenging AUTHENTICATE {mech}; giving up");
+            }
+            let s = self.io.get_mut();
+            s.write_all(line.as_bytes())?;
+            s.write_all(b"\r\n")?;
+            s.flush().context("writing to the IMAP server")?;
+        }
+    }
+
     /// Sends a command without waiting for its answer (LOGOUT: nothing is left to learn).
     pub fn send_only(&mut self, cmd: &str) -> Result<()> {
         self.send(&[(cmd.as_bytes(), cmd)]).map(|_| ())

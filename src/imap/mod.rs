@@ -2,6 +2,7 @@
 //! capabilities, personal namespace and separator, encodes folder names, and offers
 //! the few operations the commands need. Commands never speak IMAP themselves.
 
+mod auth;
 pub mod conn;
 pub mod mutf7;
 
@@ -12,7 +13,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use imap_proto::{AttributeValue, MailboxDatum, NameAttribute, Response};
 
-use crate::rules::{ImapAccount, Secret, TlsMode};
+use crate::rules::{Auth, ImapAccount, Secret, TlsMode};
+use crate::signin;
+use auth::{SignIn, authenticate};
 use conn::{Conn, Done, Status, Stream, quote};
 
 /// What mailduty asks of a server. Callers name a capability; only this module knows
@@ -426,7 +429,12 @@ impl Mailbox {
         list_sent: bool,
         verbose: bool,
     ) -> Result<Mailbox> {
-        let password = resolve_secret(&acct.secret, "imap")?;
+        // Secrets first: a missing password or sign-in is a config error found
+        // before connecting.
+        let mut sign_in = match &acct.auth {
+            Auth::Password(secret) => SignIn::Password(resolve_secret(secret, "imap")?),
+            Auth::OAuth2(o) => SignIn::Token(o, signin::access_token(o, &acct.user, false)?),
+        };
         let addrs: Vec<_> = (acct.host.as_str(), acct.port)
             .to_socket_addrs()
             .with_context(|| format!("cannot resolve IMAP host {}", acct.host))?
@@ -455,15 +463,16 @@ impl Mailbox {
         tcp.set_write_timeout(Some(Duration::from_secs(120)))?;
         tcp.set_nodelay(true)?;
 
+        let greeting;
         let mut conn = match acct.tls {
             TlsMode::Implicit => {
                 let mut c = Conn::new(handshake(acct, tcp)?, verbose);
-                c.read_greeting()?;
+                greeting = c.read_greeting()?;
                 c
             }
             TlsMode::Starttls => {
                 let mut c = Conn::new(Stream::Plain(tcp), verbose);
-                c.read_greeting()?;
+                greeting = c.read_greeting()?;
                 let done = c.run_each("STARTTLS", |_| {})?;
                 if done.status != Status::Ok {
                     bail!(
@@ -479,29 +488,37 @@ impl Mailbox {
             }
             TlsMode::None => {
                 let mut c = Conn::new(Stream::Plain(tcp), verbose);
-                c.read_greeting()?;
+                greeting = c.read_greeting()?;
                 c
             }
         };
 
-        let cmd = format!("LOGIN {} {}", quote(&acct.user), quote(&password));
-        let shown = format!("LOGIN {} <password hidden>", quote(&acct.user));
         let mut caps = BTreeSet::new();
-        // LOGIN goes alone: Courier hands the connection to a new process after
-        // LOGIN and drops whatever came in the same write, so pipelining starts only
-        // after LOGIN's OK.
-        let mut dones = conn.pipeline_shown(&[(cmd.as_bytes(), &shown)], |_, r| {
-            collect_caps(r, &mut caps)
-        })?;
-        let done = dones.remove(0);
-        if done.status != Status::Ok {
-            bail!(
-                "IMAP login as {} on {} failed: {}\nCheck the password that imap.password_* gives.",
-                acct.user,
-                acct.host,
-                done.text
-            );
-        }
+        let done = match &mut sign_in {
+            SignIn::Password(password) => {
+                let cmd = format!("LOGIN {} {}", quote(&acct.user), quote(password));
+                let shown = format!("LOGIN {} <password hidden>", quote(&acct.user));
+                // LOGIN goes alone: Courier hands the connection to a new process after
+                // LOGIN and drops whatever came in the same write, so pipelining starts
+                // only after LOGIN's OK.
+                let mut dones = conn.pipeline_shown(&[(cmd.as_bytes(), &shown)], |_, r| {
+                    collect_caps(r, &mut caps)
+                })?;
+                let done = dones.remove(0);
+                if done.status != Status::Ok {
+                    bail!(
+                        "IMAP login as {} on {} failed: {}\nCheck the password that imap.password_* gives.",
+                        acct.user,
+                        acct.host,
+                        done.text
+                    );
+                }
+                done
+            }
+            SignIn::Token(o, token) => {
+                authenticate(&mut conn, acct, o, token, &greeting, &mut caps)?
+            }
+        };
         if let Some(code) = &done.code
             && let Some(list) = code.strip_prefix("CAPABILITY ")
         {

@@ -6,6 +6,7 @@
 pub mod courier;
 pub mod https;
 pub mod imapc;
+pub mod oauth;
 pub mod relay;
 pub mod seed;
 pub mod smtp;
@@ -659,6 +660,14 @@ impl Team {
             format!("imap:\n{imap}  user: {USER}\n  password_env: MAILDUTY_TEST_PW\n{members}sla:\n  unclaimed: 4h\n{tail}"),
         )
         .unwrap();
+        Team { dir, rules }
+    }
+
+    /// A team whose rules file is `text`, whole.
+    pub fn raw(text: &str) -> Team {
+        let dir = tempfile::tempdir().unwrap();
+        let rules = dir.path().join("rules.yaml");
+        std::fs::write(&rules, text).unwrap();
         Team { dir, rules }
     }
 

@@ -23,6 +23,20 @@ pub struct Received {
 impl Smtp {
     /// `tls`: (cert, key) to offer STARTTLS; `auth`: (user, password) to require AUTH.
     pub fn start(tls: Option<(&Path, &Path)>, auth: Option<(&str, &str)>) -> Smtp {
+        Smtp::start_with(tls, auth, None)
+    }
+
+    /// A server that takes AUTH XOAUTH2 for `user` only, with tokens the RFC 7662
+    /// endpoint `introspect` calls live.
+    pub fn start_oauth(tls: Option<(&Path, &Path)>, user: &str, introspect: &str) -> Smtp {
+        Smtp::start_with(tls, Some((user, "")), Some(introspect))
+    }
+
+    fn start_with(
+        tls: Option<(&Path, &Path)>,
+        auth: Option<(&str, &str)>,
+        introspect: Option<&str>,
+    ) -> Smtp {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/harness/smtp_server.py");
@@ -33,6 +47,9 @@ impl Smtp {
         }
         if let Some((u, p)) = auth {
             c.args(["--user", u, "--password", p]);
+        }
+        if let Some(url) = introspect {
+            c.args(["--introspect", url]);
         }
         let mut child = c
             .stdout(Stdio::piped())
