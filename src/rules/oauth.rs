@@ -487,3 +487,151 @@ fn hint(near: Option<&str>) -> String {
     near.map(|n| format!(" (did you mean {n}?)"))
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::rules::{Auth, Transport, parse};
+
+    const HEAD: &str = "imap:\n  host: outlook.office365.com\n  user: support@example.co.jp\n";
+    const TAIL: &str = "members:\n  tanaka: { name: 田中 太郎 }\n";
+
+    fn load(block: &str) -> Result<crate::rules::Rules, String> {
+        parse(Path::new("r.yaml"), &format!("{HEAD}{block}{TAIL}"), true)
+            .map(|l| l.rules)
+            .map_err(|e| e.to_string())
+    }
+
+    fn oauth(block: &str) -> OAuth2 {
+        match load(block).unwrap().imap.auth {
+            Auth::OAuth2(o) => o,
+            Auth::Password(_) => panic!("password"),
+        }
+    }
+
+    #[test]
+    fn microsoft_presets_fill_endpoints_and_scopes() {
+        let o = oauth(
+            "  oauth2:\n    provider: microsoft\n    tenant: example.onmicrosoft.com\n    client_id: 00000000-0000-0000-0000-000000000000\n",
+        );
+        let TokenSource::Endpoints(e) = o.source else {
+            panic!()
+        };
+        assert_eq!(e.flow, Flow::Device);
+        assert_eq!(
+            e.token_url,
+            "https://login.microsoftonline.com/example.onmicrosoft.com/oauth2/v2.0/token"
+        );
+        assert!(
+            e.scopes
+                .iter()
+                .any(|s| s.ends_with("IMAP.AccessAsUser.All"))
+        );
+        assert!(e.scopes.contains(&"offline_access".to_string()));
+        assert!(
+            e.token_file
+                .ends_with("mailduty/oauth2-support@example.co.jp.json")
+        );
+        let app = oauth(
+            "  oauth2:\n    provider: microsoft\n    tenant: t1\n    client_id: c\n    flow: client_credentials\n    client_secret_env: S\n",
+        );
+        let TokenSource::Endpoints(e) = app.source else {
+            panic!()
+        };
+        assert_eq!(e.scopes, vec![MS_APP.to_string()]);
+    }
+
+    #[test]
+    fn google_refuses_the_device_flow_and_defaults_to_the_browser() {
+        let o = oauth("  oauth2: { provider: google, client_id: x.apps.googleusercontent.com }\n");
+        let TokenSource::Endpoints(e) = o.source else {
+            panic!()
+        };
+        assert_eq!(e.flow, Flow::Browser);
+        assert_eq!(e.scopes, vec![GOOGLE_MAIL.to_string()]);
+        let err = load("  oauth2: { provider: google, client_id: x, flow: device }\n").unwrap_err();
+        assert!(
+            err.contains("r.yaml:4:") && err.contains("use flow: browser"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn mistakes_are_named_with_their_line() {
+        let cases = [
+            (
+                "  oauth2: { provider: microsfot, client_id: c }\n",
+                "did you mean microsoft?",
+            ),
+            (
+                "  oauth2: { provider: microsoft }\n",
+                "client_id is missing",
+            ),
+            (
+                "  password_env: P\n  oauth2: { token_command: x }\n",
+                "not both",
+            ),
+            (
+                "  oauth2: { token_command: x, client_id: c }\n",
+                "remove client_id",
+            ),
+            (
+                "  oauth2: { provider: custom, client_id: c, scopes: [a], token_url: \"http://tokens.example.com/t\", device_url: \"https://x/d\" }\n",
+                "use https",
+            ),
+            (
+                "  oauth2: { provider: custom, client_id: c, token_url: \"https://x/t\", device_url: \"https://x/d\" }\n",
+                "needs scopes",
+            ),
+            (
+                "  oauth2: { provider: custom, client_id: c, scopes: [], token_url: \"https://x/t\" }\n",
+                "flow: device needs device_url",
+            ),
+            (
+                "  oauth2: { provider: microsoft, client_id: c, flow: client_credentials }\n",
+                "needs the app's secret",
+            ),
+            (
+                "  oauth2: { provider: microsoft, client_id: c, flow: client_credentials, client_secret_env: S }\n",
+                "needs tenant",
+            ),
+            (
+                "  oauth2: { provider: microsoft, client_id: c, token_url: \"https://x\" }\n",
+                "is for provider: custom",
+            ),
+            (
+                "  oauth2: { token_command: x, mechanism: plain }\n",
+                "xoauth2 or oauthbearer",
+            ),
+        ];
+        for (block, want) in cases {
+            let err = load(block).map(|_| ()).unwrap_err();
+            assert!(err.contains(want), "{block}: {err}");
+            assert!(err.starts_with("r.yaml:"), "{err}");
+        }
+    }
+
+    #[test]
+    fn smtp_reuses_the_imap_block_or_has_its_own() {
+        let digest = "digest:\n  smtp: { host: smtp.office365.com, user: tanaka@example.co.jp, oauth2: imap }\n";
+        let text = format!("{HEAD}  oauth2: {{ token_command: x }}\n{TAIL}{digest}");
+        let r = parse(Path::new("r.yaml"), &text, true).unwrap().rules;
+        let Transport::Smtp(s) = r.digest.transport else {
+            panic!()
+        };
+        assert_eq!(s.oauth2.unwrap().key, "digest.smtp.oauth2");
+        let text = format!("{HEAD}  password_env: P\n{TAIL}{digest}");
+        let err = parse(Path::new("r.yaml"), &text, true)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("imap signs in with a password"), "{err}");
+    }
+
+    #[test]
+    fn a_token_command_is_never_printed() {
+        let o = oauth("  oauth2: { token_command: \"echo sekrit-9\" }\n");
+        assert!(!format!("{o:?}").contains("sekrit"));
+    }
+}
