@@ -121,10 +121,11 @@ pub fn load(mb: &mut Mailbox, rules: &Rules, paths: &Paths, scope: Scope) -> Res
         // Growing by doubling would briefly hold the queue twice at 100,000 messages.
         // The count comes from the server: a hint, never an allocation it chooses.
         Queued::Size(n) => items.reserve((n as usize).min(100_000)),
-        Queued::Message(m) => {
+        Queued::Message(m) if !deleted(&m) => {
             let (folder, status, owner) = &folders[k];
             items.push(item(m, folder, *status, owner.clone()))
         }
+        Queued::Message(_) => {}
     })?;
     settle_ids(mb, &mut items)?;
     Ok(items)
@@ -139,10 +140,11 @@ pub fn load_ids(mb: &mut Mailbox, rules: &Rules, paths: &Paths) -> Result<Vec<It
     let names: Vec<String> = folders.iter().map(|f| f.0.clone()).collect();
     mb.fetch_queues_with(&names, "MESSAGE-ID", |k, q| match q {
         Queued::Size(n) => items.reserve((n as usize).min(100_000)),
-        Queued::Message(m) => {
+        Queued::Message(m) if !deleted(&m) => {
             let (folder, status, owner) = &folders[k];
             items.push(item(m, folder, *status, owner.clone()))
         }
+        Queued::Message(_) => {}
     })?;
     let mut bare: std::collections::BTreeMap<String, Vec<u32>> = std::collections::BTreeMap::new();
     for it in items.iter().filter(|i| i.message_id.is_none()) {
@@ -186,7 +188,9 @@ pub fn active_folders(
 pub fn load_archived(mb: &mut Mailbox, folders: &[String]) -> Result<Vec<Item>> {
     let mut items = Vec::new();
     mb.fetch_queues(folders, |k, q| {
-        if let Queued::Message(m) = q {
+        if let Queued::Message(m) = q
+            && !deleted(&m)
+        {
             items.push(item(m, &folders[k], Status::Done, None));
         }
     })?;
@@ -210,10 +214,20 @@ pub fn load_uids(
     };
     let mut items = Vec::new();
     mb.fetch_fields(folder, uids, QUEUE_FIELDS, |m| {
-        items.push(item(m, folder, status, owner.clone()))
+        if !deleted(&m) {
+            items.push(item(m, folder, status, owner.clone()))
+        }
     })?;
     settle_ids(mb, &mut items)?;
     Ok(items)
+}
+
+/// Marked `\Deleted`: a mail client moved it by COPY and left the original to be
+/// expunged (now, later or when the user purges). It is on its way out, so it is in
+/// no queue, count, SLA or ID, and mailduty neither moves nor expunges it (that is
+/// the client's decision). mailduty's own removals are found by their keywords.
+fn deleted(m: &Fetched) -> bool {
+    m.flags.iter().any(|f| f.eq_ignore_ascii_case("\\Deleted"))
 }
 
 fn item(m: Fetched, folder: &str, status: Status, owner: Option<String>) -> Item {
