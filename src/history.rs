@@ -722,7 +722,7 @@ fn search_any(mb: &mut Mailbox, folders: &[String], keys: &[Key]) -> Result<Vec<
 fn about_key(it: &Item) -> Key {
     match it.message_id.as_deref() {
         Some(mid) => Key::HeaderId("X-Mailduty-Target", mid.to_string()),
-        // The display ID can change (it gains `.N` when a look-alike arrives); the
+        // The display ID can change (it gains a suffix when a look-alike arrives); the
         // hash does not. Events from before the hash was recorded have the ID only.
         None => Key::Any(vec![
             Key::Header("X-Mailduty-Hash", it.hash.clone()),
@@ -1069,6 +1069,7 @@ mod tests {
             modseq: None,
             released: false,
             answered: false,
+            tie: None,
         };
         let ev = Event {
             kind: "claim",

@@ -35,7 +35,9 @@ impl Status {
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Item {
-    /// The short ID shown to users; a `.N` suffix tells copies with one Message-ID apart.
+    /// The short ID shown to users. Where several messages share a Message-ID, a
+    /// suffix after a dot tells them apart (`copy_code`): derived from the message
+    /// itself, so it names the same stored message whatever else a command read.
     pub id: String,
     #[serde(skip)]
     pub hash: String,
@@ -66,6 +68,10 @@ pub struct Item {
     /// `rotate --apply` when it finds the reply in Sent).
     #[serde(skip)]
     pub answered: bool,
+    /// Four characters of the digest of the whole message, read only for messages
+    /// whose Message-ID, arrival second and size are all the same as another's.
+    #[serde(skip)]
+    pub tie: Option<String>,
 }
 
 /// Unclaimed mail waiting longer than its SLA, counted in business time.
@@ -115,12 +121,13 @@ pub fn load(mb: &mut Mailbox, rules: &Rules, paths: &Paths, scope: Scope) -> Res
         // Growing by doubling would briefly hold the queue twice at 100,000 messages.
         // The count comes from the server: a hint, never an allocation it chooses.
         Queued::Size(n) => items.reserve((n as usize).min(100_000)),
-        Queued::Message(m) => {
+        Queued::Message(m) if !deleted(&m) => {
             let (folder, status, owner) = &folders[k];
             items.push(item(m, folder, *status, owner.clone()))
         }
+        Queued::Message(_) => {}
     })?;
-    assign_ids(&mut items);
+    settle_ids(mb, &mut items)?;
     Ok(items)
 }
 
@@ -133,10 +140,11 @@ pub fn load_ids(mb: &mut Mailbox, rules: &Rules, paths: &Paths) -> Result<Vec<It
     let names: Vec<String> = folders.iter().map(|f| f.0.clone()).collect();
     mb.fetch_queues_with(&names, "MESSAGE-ID", |k, q| match q {
         Queued::Size(n) => items.reserve((n as usize).min(100_000)),
-        Queued::Message(m) => {
+        Queued::Message(m) if !deleted(&m) => {
             let (folder, status, owner) = &folders[k];
             items.push(item(m, folder, *status, owner.clone()))
         }
+        Queued::Message(_) => {}
     })?;
     let mut bare: std::collections::BTreeMap<String, Vec<u32>> = std::collections::BTreeMap::new();
     for it in items.iter().filter(|i| i.message_id.is_none()) {
@@ -153,7 +161,7 @@ pub fn load_ids(mb: &mut Mailbox, rules: &Rules, paths: &Paths) -> Result<Vec<It
             }
         }
     }
-    assign_ids(&mut items);
+    settle_ids(mb, &mut items)?;
     Ok(items)
 }
 
@@ -180,11 +188,13 @@ pub fn active_folders(
 pub fn load_archived(mb: &mut Mailbox, folders: &[String]) -> Result<Vec<Item>> {
     let mut items = Vec::new();
     mb.fetch_queues(folders, |k, q| {
-        if let Queued::Message(m) = q {
+        if let Queued::Message(m) = q
+            && !deleted(&m)
+        {
             items.push(item(m, &folders[k], Status::Done, None));
         }
     })?;
-    assign_ids(&mut items);
+    settle_ids(mb, &mut items)?;
     Ok(items)
 }
 
@@ -204,10 +214,20 @@ pub fn load_uids(
     };
     let mut items = Vec::new();
     mb.fetch_fields(folder, uids, QUEUE_FIELDS, |m| {
-        items.push(item(m, folder, status, owner.clone()))
+        if !deleted(&m) {
+            items.push(item(m, folder, status, owner.clone()))
+        }
     })?;
-    assign_ids(&mut items);
+    settle_ids(mb, &mut items)?;
     Ok(items)
+}
+
+/// Marked `\Deleted`: a mail client moved it by COPY and left the original to be
+/// expunged (now, later or when the user purges). It is on its way out, so it is in
+/// no queue, count, SLA or ID, and mailduty neither moves nor expunges it (that is
+/// the client's decision). mailduty's own removals are found by their keywords.
+fn deleted(m: &Fetched) -> bool {
+    m.flags.iter().any(|f| f.eq_ignore_ascii_case("\\Deleted"))
 }
 
 fn item(m: Fetched, folder: &str, status: Status, owner: Option<String>) -> Item {
@@ -267,6 +287,7 @@ fn item(m: Fetched, folder: &str, status: Status, owner: Option<String>) -> Item
         modseq: m.modseq,
         released: m.flags.iter().any(|f| f.eq_ignore_ascii_case(RELEASED)),
         answered: m.flags.iter().any(|f| f.eq_ignore_ascii_case("\\Answered")),
+        tie: None,
     }
 }
 
@@ -316,8 +337,29 @@ fn short_hash(data: &[u8]) -> String {
         .collect()
 }
 
+/// The suffix that tells apart messages sharing a Message-ID: four base32 characters
+/// of SHA-256 over the arrival second (INTERNALDATE, in UTC: Dovecot rewrites the zone
+/// on copy) and RFC822.SIZE. COPY and MOVE keep both, so the suffix is the same in
+/// every folder and whichever other messages a command read. Where two messages tie
+/// on both, `tie` (from the bytes of the whole message, read for those only) follows.
+pub fn copy_code(it: &Item) -> String {
+    let digest = Sha256::digest(format!("copy\n{}\n{}", it.arrived.timestamp(), it.size));
+    base32_4(&digest)
+}
+
+fn base32_4(bytes: &[u8]) -> String {
+    let bits = bytes
+        .iter()
+        .take(3)
+        .fold(0u32, |acc, b| (acc << 8) | u32::from(*b));
+    (0..4)
+        .map(|i| ALPHABET[((bits >> (19 - 5 * i)) & 31) as usize] as char)
+        .collect()
+}
+
 /// Gives each item its display ID: the shortest prefix (8 or more) of its hash that no
-/// other message shares, plus `.N` where several copies share one Message-ID.
+/// other message shares, plus `.` and its `copy_code` (and `tie`, where known and
+/// needed) where several messages share one Message-ID.
 pub fn assign_ids(items: &mut [Item]) {
     // Sorted indices rather than maps keyed by cloned hashes: at 100,000 messages the
     // clones would cost more memory than the queue itself.
@@ -348,25 +390,108 @@ pub fn assign_ids(items: &mut [Item]) {
             ids.push((g[0], base.to_string()));
             continue;
         }
-        // A stable order for copies: arrival and size survive moves.
-        let mut idx = g.to_vec();
-        idx.sort_by(|&a, &b| {
-            let key = |i: usize| {
-                (
-                    items[i].arrived,
-                    items[i].size,
-                    &items[i].folder,
-                    items[i].uid,
-                )
+        let codes: Vec<String> = g.iter().map(|&i| copy_code(&items[i])).collect();
+        for (n, &i) in g.iter().enumerate() {
+            let tied = codes.iter().filter(|c| **c == codes[n]).count() > 1;
+            let tie = match (&items[i].tie, tied) {
+                (Some(t), true) => t.as_str(),
+                _ => "",
             };
-            key(a).cmp(&key(b))
-        });
-        for (n, i) in idx.into_iter().enumerate() {
-            ids.push((i, format!("{base}.{}", n + 1)));
+            ids.push((i, format!("{base}.{}{tie}", codes[n])));
         }
     }
     for (i, id) in ids {
         items[i].id = id;
+    }
+}
+
+/// `assign_ids`, after reading the tie-break of the messages that need one: those
+/// sharing Message-ID, arrival second and size with another (rare, so the whole
+/// messages read for it are few).
+pub fn settle_ids(mb: &mut Mailbox, items: &mut [Item]) -> Result<()> {
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by_cached_key(|&i| (items[i].hash.clone(), copy_code(&items[i])));
+    let mut wanted: Vec<usize> = Vec::new();
+    for g in order.chunk_by(|&a, &b| {
+        items[a].hash == items[b].hash && copy_code(&items[a]) == copy_code(&items[b])
+    }) {
+        if g.len() > 1 {
+            wanted.extend(g.iter().filter(|&&i| items[i].tie.is_none()));
+        }
+    }
+    fill_ties(mb, items, &wanted)?;
+    assign_ids(items);
+    Ok(())
+}
+
+/// Reads the `tie` of these items (a message gone meanwhile keeps none).
+fn fill_ties(mb: &mut Mailbox, items: &mut [Item], wanted: &[usize]) -> Result<()> {
+    let mut by_folder: std::collections::BTreeMap<String, Vec<u32>> = Default::default();
+    for &i in wanted {
+        by_folder
+            .entry(items[i].folder.clone())
+            .or_default()
+            .push(items[i].uid);
+    }
+    for (folder, uids) in by_folder {
+        let found: std::collections::HashMap<u32, [u8; 32]> = mb
+            .identities(&folder, &uids)?
+            .into_iter()
+            .map(|(u, id)| (u, id.digest))
+            .collect();
+        for &i in wanted {
+            if items[i].folder == folder
+                && let Some(d) = found.get(&items[i].uid)
+            {
+                items[i].tie = Some(base32_4(d));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A query split into the hash prefix and the copy suffix (lowercase).
+fn split_query(q: &str) -> (String, Option<String>) {
+    let ql = q.to_ascii_lowercase();
+    match ql.split_once('.') {
+        Some((b, c)) => (b.to_string(), Some(c.to_string())),
+        None => (ql, None),
+    }
+}
+
+/// Before `resolve` of a query whose suffix carries a tie-break: reads the tie-break
+/// of the items it may name that lack one (in this set they had no twin to tell
+/// apart from, but the label may have been read where they had).
+pub fn ties_for(mb: &mut Mailbox, items: &mut [Item], query: &str) -> Result<()> {
+    let (base, Some(suffix)) = split_query(query.trim()) else {
+        return Ok(());
+    };
+    if suffix.len() != 8 {
+        return Ok(());
+    }
+    let wanted: Vec<usize> = (0..items.len())
+        .filter(|&i| {
+            items[i].tie.is_none()
+                && items[i].hash.starts_with(&base)
+                && copy_code(&items[i]) == suffix[..4]
+        })
+        .collect();
+    fill_ties(mb, items, &wanted)
+}
+
+/// The label a resolved message is shown with: where the query named it by its
+/// copy suffix and the set it was found in held no namesake (an archive folder, 完了),
+/// the suffix stays, so that the user sees the label they gave.
+pub fn label_as_named(it: &mut Item, query: &str) {
+    let q = query.trim();
+    if q.contains('@') || q.starts_with('<') {
+        return;
+    }
+    let (_, Some(suffix)) = split_query(q) else {
+        return;
+    };
+    if !it.id.contains('.') {
+        it.id = format!("{}.{suffix}", it.id);
     }
 }
 
@@ -377,8 +502,10 @@ fn norm_mid(s: &str) -> String {
         .to_string()
 }
 
-/// The one item a user's ID names: a unique prefix, `prefix.N` for one of several
-/// copies, or the full Message-ID (with or without angle brackets).
+/// The one item a user's ID names: a unique prefix, `prefix.code` for one of several
+/// messages sharing a Message-ID (`code` is the `copy_code`, and the `tie` after it
+/// where two tie), or the full Message-ID (with or without angle brackets). A suffix
+/// must match exactly: a label from before (`ID.1`) names nothing rather than a guess.
 pub fn resolve<'a>(items: &'a [Item], query: &str) -> Result<&'a Item> {
     let q = query.trim();
     if q.is_empty() {
@@ -391,16 +518,22 @@ pub fn resolve<'a>(items: &'a [Item], query: &str) -> Result<&'a Item> {
             .filter(|it| it.message_id.as_deref().map(norm_mid).as_deref() == Some(want.as_str()))
             .collect()
     } else {
-        let ql = q.to_ascii_lowercase();
-        let (base, copy) = match ql.split_once('.') {
-            Some((b, c)) => (b.to_string(), Some(c.to_string())),
-            None => (ql.clone(), None),
-        };
+        let (base, copy) = split_query(q);
+        if let Some(c) = &copy
+            && !(c.len() == 4 || c.len() == 8)
+        {
+            return Err(Error::NotFound(format!(
+                "no message with ID {q:?}: the part after the dot is 4 or 8 characters (`list` shows each message's ID; numbers like .1 are no longer used)"
+            ))
+            .into());
+        }
         items
             .iter()
             .filter(|it| it.hash.starts_with(&base))
             .filter(|it| match &copy {
-                Some(c) => it.id.rsplit_once('.').is_some_and(|(_, n)| n == c),
+                Some(c) => {
+                    copy_code(it) == c[..4] && (c.len() == 4 || it.tie.as_deref() == Some(&c[4..]))
+                }
                 None => true,
             })
             .collect()
@@ -420,8 +553,17 @@ pub fn resolve<'a>(items: &'a [Item], query: &str) -> Result<&'a Item> {
                     format!("  {}  {folder}  {subject}", it.id)
                 })
                 .collect();
-            let what = if many.iter().all(|it| it.hash == many[0].hash) {
-                format!("{q:?} names {} copies of one Message-ID; give one of these IDs:", many.len())
+            let what = if many.iter().all(|it| it.id == many[0].id) {
+                // Nothing read tells them apart, and mailduty does not pick one by a
+                // guess: a proven copy goes at the next `rotate --apply`, look-alikes
+                // are for a person to tell apart.
+                let bytes = if many.iter().all(|it| it.tie.is_some()) { ", bytes" } else { "" };
+                format!(
+                    "{q:?} names {} messages with the same Message-ID, arrival second{bytes} and size, which no ID tells apart; move one in a mail client first (a proven copy is removed by `rotate --apply`):",
+                    many.len()
+                )
+            } else if many.iter().all(|it| it.hash == many[0].hash) {
+                format!("{q:?} names {} messages with one Message-ID; give one of these IDs:", many.len())
             } else {
                 format!("the ID prefix {q:?} is ambiguous; it matches:")
             };
@@ -455,6 +597,7 @@ impl Item {
             modseq: None,
             released: false,
             answered: false,
+            tie: None,
         }
     }
 }
@@ -467,29 +610,78 @@ mod tests {
         Item::sample(mid, folder, uid)
     }
 
+    fn at(mid: &str, folder: &str, uid: u32, secs: i64, size: u32) -> Item {
+        let mut i = it(Some(mid), folder, uid);
+        i.arrived = DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap();
+        i.size = size;
+        i
+    }
+
     #[test]
-    fn ids_are_stable_and_copies_numbered() {
+    fn copies_are_labelled_by_what_a_move_keeps() {
         let mut items = vec![
-            it(Some("a@x"), "未対応", 1),
+            at("a@x", "未対応", 1, 10, 100),
             it(Some("b@x"), "未対応", 2),
-            it(Some("a@x"), "対応中/tanaka", 3),
+            at("a@x", "対応中/tanaka", 3, 20, 100),
         ];
         assign_ids(&mut items);
         assert_eq!(items[1].id.len(), 8);
-        assert_eq!(items[0].id, format!("{}.1", &items[0].hash[..8]));
-        assert_eq!(items[2].id, format!("{}.2", &items[0].hash[..8]));
+        let base = &items[0].hash[..8];
+        assert_eq!(items[0].id, format!("{base}.{}", copy_code(&items[0])));
+        assert_eq!(items[2].id, format!("{base}.{}", copy_code(&items[2])));
+        assert_ne!(items[0].id, items[2].id);
+        assert_eq!(items[0].id.len(), 13);
         // Moving a message changes neither its hash nor its ID.
         let mut moved = vec![it(Some("b@x"), "完了", 9)];
         assign_ids(&mut moved);
         assert_eq!(moved[0].id, items[1].id);
+        // Whatever else was read: another folder, other copies, a newcomer that
+        // arrived earlier than all of them, the same message under another UID.
+        let mut other = vec![
+            at("a@x", "INBOX", 7, 5, 300),
+            at("a@x", "完了", 42, 20, 100),
+            at("a@x", "完了/2025", 8, 10, 101),
+        ];
+        assign_ids(&mut other);
+        assert_eq!(other[1].id, items[2].id);
+        assert!(!other.iter().any(|o| o.id == items[0].id));
+    }
+
+    #[test]
+    fn a_tie_is_labelled_by_its_bytes_once_read() {
+        let mut items = vec![
+            at("a@x", "未対応", 1, 10, 100),
+            at("a@x", "未対応", 2, 10, 100),
+            at("a@x", "未対応", 3, 11, 100),
+        ];
+        assign_ids(&mut items);
+        // Unread: the twins share a label, which names neither.
+        assert_eq!(items[0].id, items[1].id);
+        let err = resolve(&items, &items[0].id).unwrap_err();
+        assert!(
+            matches!(err.downcast_ref::<Error>(), Some(Error::Ambiguous(_))),
+            "{err}"
+        );
+        assert!(resolve(&items, &items[2].id).is_ok());
+        items[0].tie = Some("aaaa".into());
+        items[1].tie = Some("bbbb".into());
+        assign_ids(&mut items);
+        assert_eq!(items[0].id.len(), 17);
+        assert_eq!(resolve(&items, &items[1].id).unwrap().uid, 2);
+        assert_eq!(resolve(&items, &items[0].id.to_uppercase()).unwrap().uid, 1);
+        // The short label still names both, never one of them.
+        let short = &items[0].id[..13];
+        assert!(resolve(&items, short).is_err());
+        // The third has no twin: no tie in its label.
+        assert_eq!(items[2].id.len(), 13);
     }
 
     #[test]
     fn resolving() {
         let mut items = vec![
-            it(Some("a@x"), "未対応", 1),
+            at("a@x", "未対応", 1, 10, 100),
             it(Some("b@x"), "未対応", 2),
-            it(Some("a@x"), "対応中/t", 3),
+            at("a@x", "対応中/t", 3, 20, 100),
         ];
         assign_ids(&mut items);
         let b = items[1].id.clone();
@@ -498,8 +690,31 @@ mod tests {
         assert_eq!(resolve(&items, "b@x").unwrap().uid, 2);
         let a = &items[0].hash[..8];
         let err = resolve(&items, a).unwrap_err().to_string();
-        assert!(err.contains("2 copies"), "{err}");
-        assert_eq!(resolve(&items, &format!("{a}.2")).unwrap().uid, 3);
+        assert!(err.contains("2 messages"), "{err}");
+        assert!(
+            err.contains(&items[0].id) && err.contains(&items[2].id),
+            "{err}"
+        );
+        let code = copy_code(&items[2]);
+        assert_eq!(resolve(&items, &format!("{a}.{code}")).unwrap().uid, 3);
+        assert_eq!(
+            resolve(&items, &format!("{a}.{}", code.to_uppercase()))
+                .unwrap()
+                .uid,
+            3
+        );
+        // A label names its message in a set where it has no twin too.
+        let alone = vec![items[2].clone()];
+        assert_eq!(resolve(&alone, &format!("{a}.{code}")).unwrap().uid, 3);
+        assert!(resolve(&alone, &format!("{a}.{}", copy_code(&items[0]))).is_err());
+        // Old ordinal labels name nothing.
+        for old in [format!("{a}.1"), format!("{a}.2")] {
+            let err = resolve(&items, &old).unwrap_err();
+            assert!(
+                matches!(err.downcast_ref::<Error>(), Some(Error::NotFound(_))),
+                "{err}"
+            );
+        }
         assert!(resolve(&items, "zzzzzzzz").is_err());
     }
 

@@ -418,7 +418,7 @@ fn hostile_text_is_shown_not_obeyed() {
     let o = run("ambiguous", &["--as", "suzuki", "claim", "<twice@x.jp>"]);
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("copies of one Message-ID"),
+        stderr(&o).contains("messages with one Message-ID"),
         "{}",
         stderr(&o)
     );

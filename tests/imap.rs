@@ -122,9 +122,13 @@ fn list_shows_the_seeded_mail_and_marks_nothing_read_on(dc: &dyn Server) {
         .collect();
     dup_ids.sort();
     assert_eq!(dup_ids.len(), 2);
+    let (a, b) = (
+        dup_ids[0].split_once('.').unwrap(),
+        dup_ids[1].split_once('.').unwrap(),
+    );
     assert!(
-        dup_ids[0].ends_with(".1") && dup_ids[1].ends_with(".2"),
-        "{dup_ids:?}"
+        a.0 == b.0 && a.1.len() == 4 && b.1.len() == 4 && a.1 != b.1,
+        "one ID, a suffix each: {dup_ids:?}"
     );
 
     let overdue = team.run(&["list", "--overdue", "--format", "ids"]);
@@ -247,7 +251,11 @@ fn copies_with_one_message_id_are_never_guessed_on(dc: &dyn Server) {
     seed(&dc);
     let o = team.run(&["--as", "tanaka", "claim", "<dup@client.example>"]);
     assert_eq!(code(&o), 3, "{}", stderr(&o));
-    assert!(stderr(&o).contains("2 copies"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("2 messages with one Message-ID"),
+        "{}",
+        stderr(&o)
+    );
     assert!(
         dc.locate("dup@client.example")
             .iter()
@@ -256,11 +264,13 @@ fn copies_with_one_message_id_are_never_guessed_on(dc: &dyn Server) {
     let rows = list_json(&team, &[]);
     let second = rows
         .iter()
-        .find(|r| r["id"].as_str().unwrap().ends_with(".2"))
+        .filter(|r| r["message_id"] == "dup@client.example")
+        .max_by_key(|r| r["arrived"].as_str().unwrap().to_string())
         .unwrap()["id"]
         .as_str()
         .unwrap()
         .to_string();
+
     let o = team.run(&["--as", "tanaka", "claim", &second]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let mut places: Vec<String> = dc
@@ -270,6 +280,28 @@ fn copies_with_one_message_id_are_never_guessed_on(dc: &dyn Server) {
         .collect();
     places.sort();
     assert_eq!(places, ["対応中/tanaka", "未対応"]);
+    // The label named the later arrival, and still does in its new folder.
+    let after = list_json(&team, &[]);
+    let claimed = after
+        .iter()
+        .find(|r| r["message_id"] == "dup@client.example" && r["status"] == "claimed")
+        .unwrap();
+    assert_eq!(claimed["id"], second.as_str());
+    let mid_rows = |rows: &[Value]| -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = rows
+            .iter()
+            .filter(|r| r["message_id"] == "dup@client.example")
+            .map(|r| {
+                (
+                    r["id"].as_str().unwrap().into(),
+                    r["arrived"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(mid_rows(&after), mid_rows(&rows));
     // The message without a Message-ID has an ID all the same.
     let nomid = id_of(&rows, "Message-IDのないメール");
     let o = team.run(&["--as", "suzuki", "claim", &nomid]);
@@ -377,4 +409,198 @@ fn broken_rules_touch_nothing() {
         stderr(&o)
     );
     let _ = seed::hours_ago(0);
+}
+
+/// Where each message with this Message-ID is, by subject, as the server's own tool
+/// sees it (history folders left out).
+fn by_subject(dc: &Dovecot, mid: &str) -> std::collections::BTreeMap<String, Vec<String>> {
+    let out = dc.doveadm(&[
+        "-f",
+        "tab",
+        "fetch",
+        "-u",
+        harness::USER,
+        "mailbox hdr.subject",
+        "HEADER",
+        "Message-ID",
+        &format!("<{mid}>"),
+    ]);
+    let mut m: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for l in out.lines().skip(1) {
+        let (folder, subject) = l.split_once('\t').unwrap();
+        if !harness::is_history(folder) {
+            m.entry(subject.trim().to_string())
+                .or_default()
+                .push(folder.to_string());
+        }
+    }
+    m
+}
+
+/// Issue 28: six distinct messages share one Message-ID. The label `list` shows for
+/// each names that stored message in every later command, from every folder, after
+/// moves, a newcomer with the same Message-ID and an archive run.
+#[test]
+fn a_label_names_one_message_through_moves_arrivals_and_archive() {
+    let dc = Dovecot::start();
+    let team = Team::tls(&dc, MEMBERS);
+    init(&team);
+    let mid = "six@client.example";
+    let mail = |n: usize| {
+        format!(
+            "Message-ID: <{mid}>\r\nFrom: kyaku@example.jp\r\nTo: support@example.jp\r\nSubject: six {n}\r\nDate: Fri, 20 Nov 2026 09:00:00 +0900\r\n\r\nmessage {n}{}\r\n",
+            "x".repeat(n * 7)
+        )
+    };
+    // Arrival order is not the order of appending; six 3 is old enough to archive.
+    let ages = [0, 30, 50, 400 * 24, 20, 40, 10];
+    for (n, age) in ages.iter().enumerate().take(7).skip(1) {
+        dc.append("未対応", "", &seed::hours_ago(*age), mail(n).as_bytes());
+    }
+    let subject_of = |r: &Value| r["subject"].as_str().unwrap().to_string();
+    let labels = |rows: &[Value]| -> std::collections::BTreeMap<String, String> {
+        rows.iter()
+            .filter(|r| r["message_id"] == mid)
+            .map(|r| (subject_of(r), r["id"].as_str().unwrap().to_string()))
+            .collect()
+    };
+    let first = labels(&list_json(&team, &[]));
+    assert_eq!(first.len(), 6, "{first:?}");
+    let distinct: std::collections::BTreeSet<&String> = first.values().collect();
+    assert_eq!(distinct.len(), 6, "{first:?}");
+    let l = |n: usize| first[&format!("six {n}")].clone();
+    let mut want: std::collections::BTreeMap<String, Vec<String>> = (1..=6)
+        .map(|n| (format!("six {n}"), vec!["未対応".to_string()]))
+        .collect();
+    type Places = std::collections::BTreeMap<String, Vec<String>>;
+    let step = |want: &mut Places, args: &[&str], n: usize, to: &str| {
+        let o = team.run(args);
+        assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
+        want.insert(format!("six {n}"), vec![to.to_string()]);
+        assert_eq!(by_subject(&dc, mid), *want, "after {args:?}");
+    };
+    step(
+        &mut want,
+        &["--as", "tanaka", "claim", &l(1)],
+        1,
+        "対応中/tanaka",
+    );
+    step(
+        &mut want,
+        &["--as", "tanaka", "claim", &l(2)],
+        2,
+        "対応中/tanaka",
+    );
+    step(&mut want, &["--as", "tanaka", "done", &l(3)], 3, "完了");
+    let after = labels(&list_json(&team, &["--status", "all"]));
+    assert_eq!(after, first, "labels after the moves");
+    // A newcomer with the same Message-ID, arrived before all of them.
+    dc.append("未対応", "", &seed::hours_ago(ages[6]), mail(7).as_bytes());
+    want.insert("six 7".into(), vec!["未対応".into()]);
+    step(
+        &mut want,
+        &["--as", "tanaka", "claim", &l(4)],
+        4,
+        "対応中/tanaka",
+    );
+    // `done` reads 完了 too when it looks (several IDs: the queue, then all folders).
+    want.insert("six 1".into(), vec!["完了".into()]);
+    step(
+        &mut want,
+        &["--as", "tanaka", "done", &l(6), &l(1)],
+        6,
+        "完了",
+    );
+    // The label of a message in 完了 names it there, not a namesake in the queue.
+    let o = team.run(&["--as", "suzuki", "claim", &l(3)]);
+    assert_eq!(code(&o), 3, "not in the queue: {}", stderr(&o));
+    assert_eq!(by_subject(&dc, mid), want);
+    // An old-style ordinal names nothing now, rather than a guess.
+    let base = l(5).split_once('.').unwrap().0.to_string();
+    for old in ["1", "2", "5"] {
+        let o = team.run(&["--as", "suzuki", "claim", &format!("{base}.{old}")]);
+        assert_eq!(code(&o), 3, "{base}.{old}: {}", stderr(&o));
+        assert!(stderr(&o).contains("no message"), "{}", stderr(&o));
+    }
+    let o = team.run(&["--as", "suzuki", "claim", &base]);
+    assert_eq!(code(&o), 3, "ambiguous: {}", stderr(&o));
+    assert!(stderr(&o).contains(&l(5)), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("messages with one Message-ID"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(by_subject(&dc, mid), want);
+    step(
+        &mut want,
+        &["--as", "suzuki", "claim", &l(5)],
+        5,
+        "対応中/suzuki",
+    );
+
+    let o = team.run(&["archive"]);
+    assert_eq!(code(&o), 0, "archive: {}", stderr(&o));
+    let moved = by_subject(&dc, mid);
+    assert!(
+        moved["six 3"][0].starts_with("完了/"),
+        "six 3 archived: {moved:?}"
+    );
+    let o = team.run(&["show", "--all", "--format", "json", &l(3)]);
+    assert_eq!(code(&o), 0, "show --all: {}", stderr(&o));
+    let shown: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(shown["subject"], "six 3");
+    assert_eq!(shown["id"], l(3).as_str());
+    let last = labels(&list_json(&team, &["--status", "all"]));
+    for (s, id) in &first {
+        if s != "six 3" {
+            assert_eq!(last.get(s), Some(id), "{s} after archive: {last:?}");
+        }
+    }
+    let seventh = &last["six 7"];
+    assert!(!first.values().any(|v| v == seventh), "{seventh}");
+}
+
+/// Two distinct messages with one Message-ID, arrival second and size: the bytes of
+/// each tell them apart, and each label names its own message, in 未対応 and after
+/// its twin moved away.
+#[test]
+fn twins_of_one_second_and_size_are_told_apart_by_their_bytes() {
+    let dc = Dovecot::start();
+    let team = Team::tls(&dc, MEMBERS);
+    init(&team);
+    let mid = "twin@client.example";
+    let date = seed::hours_ago(3);
+    for who in ["A", "B"] {
+        let m = format!(
+            "Message-ID: <{mid}>\r\nFrom: kyaku@example.jp\r\nTo: support@example.jp\r\nSubject: twin {who}\r\n\r\nfrom {who}\r\n"
+        );
+        dc.append("未対応", "", &date, m.as_bytes());
+    }
+    let rows = list_json(&team, &[]);
+    let (a, b) = (id_of(&rows, "twin A"), id_of(&rows, "twin B"));
+    assert_ne!(a, b);
+    assert_eq!(a.split_once('.').unwrap().1.len(), 8, "{a}");
+    // The shorter label names both: refused, nothing moved.
+    let o = team.run(&["--as", "tanaka", "claim", &b[..b.len() - 4]]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&a) && stderr(&o).contains(&b),
+        "{}",
+        stderr(&o)
+    );
+    let o = team.run(&["--as", "tanaka", "claim", &b]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let at = by_subject(&dc, mid);
+    assert_eq!(at["twin B"], ["対応中/tanaka"], "{at:?}");
+    assert_eq!(at["twin A"], ["未対応"], "{at:?}");
+    // In 完了 alone, B's label still names B, and A's never does.
+    let o = team.run(&["--as", "tanaka", "done", &b]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = team.run(&["--as", "tanaka", "done", &a.to_uppercase()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let at = by_subject(&dc, mid);
+    assert_eq!(at["twin A"], ["完了"], "{at:?}");
+    let done = list_json(&team, &["--status", "done"]);
+    assert_eq!(id_of(&done, "twin A"), a);
+    assert_eq!(id_of(&done, "twin B"), b);
 }

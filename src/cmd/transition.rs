@@ -8,7 +8,7 @@ use anyhow::Result;
 use super::{Ctx, expand_ids};
 use crate::desk::{Action, Outcome, act};
 use crate::error::{Error, config, exit_code};
-use crate::queue::{self, Scope};
+use crate::queue::Scope;
 
 pub fn run(
     ctx: &Ctx,
@@ -44,7 +44,7 @@ pub fn run(
             desk.close();
             return res;
         }
-        let mut found = queue::resolve(&items, id).cloned();
+        let mut found = desk.resolve(&mut items, id);
         if action == Action::Done
             && found
                 .as_ref()
@@ -52,7 +52,7 @@ pub fn run(
         {
             // A retried `done` finds its message in 完了 (read only on this path).
             items = desk.queue(Scope::ALL)?;
-            found = queue::resolve(&items, id).cloned();
+            found = desk.resolve(&mut items, id);
         }
         let res = found.and_then(|it| {
             if !handled.insert((it.folder.clone(), it.uid)) {

@@ -221,8 +221,8 @@ impl<'r> Desk<'r> {
     fn find_scoped(&mut self, query: &str, done_too: bool) -> Result<Item> {
         let q = query.trim();
         if q.contains('@') || q.starts_with('<') {
-            let found = self.by_message_id(q)?;
-            match queue::resolve(&found, q) {
+            let mut found = self.by_message_id(q)?;
+            match self.resolve(&mut found, q) {
                 Ok(it) => return Ok(it.clone()),
                 Err(e) if !matches!(e.downcast_ref::<Error>(), Some(Error::NotFound(_))) => {
                     return Err(e);
@@ -230,33 +230,34 @@ impl<'r> Desk<'r> {
                 Err(_) => {}
             }
         } else if !q.is_empty() {
-            let light = queue::load_ids(&mut self.mb, self.rules, &self.paths)?;
+            let mut light = queue::load_ids(&mut self.mb, self.rules, &self.paths)?;
             self.known
                 .extend(light.iter().map(|i| (i.folder.clone(), i.uid)));
-            match queue::resolve(&light, q) {
+            match self.resolve(&mut light, q) {
                 Ok(it) => {
-                    let (folder, uid, id) = (it.folder.clone(), it.uid, it.id.clone());
+                    let (folder, uid) = (it.folder.clone(), it.uid);
                     let full =
                         queue::load_uids(&mut self.mb, self.rules, &self.paths, &folder, &[uid])?;
-                    if let Some(mut it) = full.into_iter().find(|i| i.uid == uid) {
-                        it.id = id;
-                        return Ok(it);
+                    if let Some(mut full) = full.into_iter().find(|i| i.uid == uid) {
+                        full.id = it.id;
+                        full.tie = it.tie;
+                        return Ok(full);
                     }
                 }
                 Err(e) if matches!(e.downcast_ref::<Error>(), Some(Error::NotFound(_))) => {
                     if !done_too {
                         return Err(e);
                     }
-                    let all = self.queue(Scope::ALL)?;
-                    return queue::resolve(&all, query).cloned();
+                    let mut all = self.queue(Scope::ALL)?;
+                    return self.resolve(&mut all, query);
                 }
                 // Ambiguous: the answer lists subjects, which the full queue has.
                 Err(_) => {}
             }
         }
-        let active = self.queue(Scope::ACTIVE)?;
-        match queue::resolve(&active, query) {
-            Ok(it) => return Ok(it.clone()),
+        let mut active = self.queue(Scope::ACTIVE)?;
+        match self.resolve(&mut active, query) {
+            Ok(it) => return Ok(it),
             Err(e)
                 if !done_too || !matches!(e.downcast_ref::<Error>(), Some(Error::NotFound(_))) =>
             {
@@ -264,8 +265,17 @@ impl<'r> Desk<'r> {
             }
             Err(_) => {}
         }
-        let all = self.queue(Scope::ALL)?;
-        queue::resolve(&all, query).cloned()
+        let mut all = self.queue(Scope::ALL)?;
+        self.resolve(&mut all, query)
+    }
+
+    /// The one message among `items` that a query names (`queue::resolve`), after
+    /// reading the tie-break a label with one needs.
+    pub fn resolve(&mut self, items: &mut [Item], query: &str) -> Result<Item> {
+        queue::ties_for(&mut self.mb, items, query)?;
+        let mut it = queue::resolve(items, query)?.clone();
+        queue::label_as_named(&mut it, query);
+        Ok(it)
     }
 
     /// The active mail with this Message-ID, found by the server: one SEARCH per
@@ -291,7 +301,7 @@ impl<'r> Desk<'r> {
                 )?);
             }
         }
-        queue::assign_ids(&mut items);
+        queue::settle_ids(&mut self.mb, &mut items)?;
         self.known
             .extend(items.iter().map(|i| (i.folder.clone(), i.uid)));
         Ok(items)
@@ -313,8 +323,8 @@ impl<'r> Desk<'r> {
             );
         }
         let folders = self.archive_folders(&self.rules.archive.folder.clone())?;
-        let items = queue::load_archived(&mut self.mb, &folders)?;
-        queue::resolve(&items, query).cloned()
+        let mut items = queue::load_archived(&mut self.mb, &folders)?;
+        self.resolve(&mut items, query)
     }
 
     /// The folders an archive pattern has made so far (`完了/2024`, `完了/2025` …).

@@ -174,7 +174,7 @@ fn heal(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<usize> {
         }
     }
     let groups: Vec<Vec<usize>> = groups.into_values().filter(|g| g.len() > 1).collect();
-    // Without UIDPLUS one copy cannot be removed alone: both stay, shown as ID.1/ID.2.
+    // Without UIDPLUS one copy cannot be removed alone: both stay, each with its own label.
     if groups.is_empty() || !desk.mb.can(crate::imap::Cap::UidPlus) {
         return Ok(0);
     }

@@ -169,7 +169,7 @@ fn move_phase(
     };
     let Some(mine) = mine else {
         // Without the new UID this process cannot tell its copy from another: it
-        // keeps every copy (a duplicate is shown as ID.1/ID.2, nothing is lost).
+        // keeps every copy (a duplicate is listed under two labels, nothing is lost).
         return Ok(Phase::Done(Taken::Won(landed)));
     };
     // Movers into one folder: the first copy to arrive stays, whenever each looks.
