@@ -16,6 +16,9 @@ _mailduty() {
             ",$1")
                 cmd="mailduty"
                 ;;
+            mailduty,access)
+                cmd="mailduty__subcmd__access"
+                ;;
             mailduty,archive)
                 cmd="mailduty__subcmd__archive"
                 ;;
@@ -66,6 +69,9 @@ _mailduty() {
                 ;;
             mailduty,show)
                 cmd="mailduty__subcmd__show"
+                ;;
+            mailduty__subcmd__help,access)
+                cmd="mailduty__subcmd__help__subcmd__access"
                 ;;
             mailduty__subcmd__help,archive)
                 cmd="mailduty__subcmd__help__subcmd__archive"
@@ -125,8 +131,30 @@ _mailduty() {
 
     case "${cmd}" in
         mailduty)
-            opts="-v -q -h -V --rules --as --verbose --quiet --help --version init login logout check list claim release done rotate report notify show history note archive completions help"
+            opts="-v -q -h -V --rules --as --verbose --quiet --help --version init login access logout check list claim release done rotate report notify show history note archive completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --rules)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailduty__subcmd__access)
+            opts="-v -q -h -V --json --rules --as --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -261,8 +289,22 @@ _mailduty() {
             return 0
             ;;
         mailduty__subcmd__help)
-            opts="init login logout check list claim release done rotate report notify show history note archive completions help"
+            opts="init login access logout check list claim release done rotate report notify show history note archive completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailduty__subcmd__help__subcmd__access)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -603,12 +645,28 @@ _mailduty() {
             return 0
             ;;
         mailduty__subcmd__login)
-            opts="-v -q -h -V --smtp --rules --as --verbose --quiet --help --version"
+            opts="-v -q -h -V --smtp --login --password-command --password-env --password-file --rules --as --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --login)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password-command)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --rules)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -625,12 +683,28 @@ _mailduty() {
             return 0
             ;;
         mailduty__subcmd__logout)
-            opts="-v -q -h -V --smtp --rules --as --verbose --quiet --help --version"
+            opts="-v -q -h -V --smtp --login --password-command --password-env --password-file --rules --as --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --login)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password-command)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --rules)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

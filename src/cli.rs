@@ -100,6 +100,16 @@ pub enum Command {
         after_help = "Examples:\n  mailduty login\n  mailduty login --smtp    # digest.smtp.oauth2 when it has a block of its own"
     )]
     Login(LoginArgs),
+    /// Show who may do what in the shared mailbox, and what `init` would change
+    ///
+    /// As the service login (the mailbox owner): each member's and viewer's rights on
+    /// every shared folder (GETACL), and the grants and revocations `init` would make
+    /// (a login mailduty granted that the rules no longer name is a leaver). As a
+    /// member signed in as themselves: your own rights (MYRIGHTS). Changes nothing.
+    #[command(
+        after_help = "Examples:\n  mailduty access\n  mailduty access --json | jq '.changes'"
+    )]
+    Access(AccessArgs),
     /// Forget this machine's OAuth 2.0 sign-in: remove the token file
     ///
     /// The provider may still list the app as allowed: revoke it there to end every
@@ -312,10 +322,29 @@ pub struct NoteArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct AccessArgs {
+    /// JSON instead of lines
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct LoginArgs {
     /// The digest's SMTP sign-in (digest.smtp.oauth2) instead of the IMAP one
     #[arg(long)]
     pub smtp: bool,
+    /// With sign_in: personal, the login to sign in as (asked when not given)
+    #[arg(long, value_name = "LOGIN")]
+    pub login: Option<String>,
+    /// With sign_in: personal, a command that prints your password (else it is asked for, not echoed, and kept in a 0600 file)
+    #[arg(long, value_name = "COMMAND", conflicts_with_all = ["password_env", "password_file"])]
+    pub password_command: Option<String>,
+    /// With sign_in: personal, an environment variable holding your password
+    #[arg(long, value_name = "VAR", conflicts_with = "password_file")]
+    pub password_env: Option<String>,
+    /// With sign_in: personal, a file holding your password
+    #[arg(long, value_name = "PATH")]
+    pub password_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

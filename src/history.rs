@@ -167,6 +167,12 @@ pub fn note_id(actor: &str, it: &Item, text: &str, day: chrono::NaiveDate) -> St
     format!("note.{day}.{digest}@mailduty")
 }
 
+/// The Message-ID of an `access` event: one per login changed in a run.
+pub fn access_id(login: &str, at: DateTime<Utc>) -> String {
+    let digest = digest_of([login, &at.timestamp_nanos_opt().unwrap_or(0).to_string()]);
+    format!("access.{}.{digest}@mailduty", std::process::id())
+}
+
 /// 12 bytes of SHA-256 over the parts, each ended by a NUL, in hex.
 fn digest_of<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
     use sha2::{Digest, Sha256};
@@ -206,9 +212,18 @@ fn shared_fields(ev: &Event<'_>) -> [String; 4] {
     ]
 }
 
+/// An event mail with the login of the session that writes it in front: who did it,
+/// as the server knows them, beside the actor the rules name.
+pub fn stamped(login: &str, raw: &[u8]) -> Vec<u8> {
+    let mut out = format!("X-Mailduty-Login: {}\r\n", encode_word(login)).into_bytes();
+    out.extend_from_slice(raw);
+    out
+}
+
 /// Appends the event to the history folder, marked \Seen so it never shows as new mail.
 pub fn append(mb: &mut Mailbox, folder: &str, ev: &Event<'_>) -> Result<()> {
-    mb.append_seen(folder, &render(ev))
+    let raw = stamped(mb.login(), &render(ev));
+    mb.append_seen(folder, &raw)
 }
 
 /// Like `append`, with the chat targets that are to hear of it.
@@ -218,7 +233,8 @@ pub fn append_noting(
     ev: &Event<'_>,
     notify: &[String],
 ) -> Result<()> {
-    mb.append_seen(folder, &render_noting(ev, notify))
+    let raw = stamped(mb.login(), &render_noting(ev, notify));
+    mb.append_seen(folder, &raw)
 }
 
 /// An event read back from the history folder.
@@ -227,6 +243,10 @@ pub struct Stored {
     pub time: DateTime<Utc>,
     pub event: String,
     pub actor: String,
+    /// The IMAP login of the session that recorded it (events written before
+    /// mailduty recorded it have none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login: Option<String>,
     pub id: String,
     /// The Message-ID the event is about, without angle brackets.
     pub message_id: Option<String>,
@@ -262,7 +282,7 @@ impl Stored {
     }
 }
 
-const FIELDS: &str = "X-MAILDUTY-EVENT X-MAILDUTY-ACTOR X-MAILDUTY-ID X-MAILDUTY-TIME X-MAILDUTY-TARGET X-MAILDUTY-FROM-FOLDER X-MAILDUTY-TO-FOLDER X-MAILDUTY-NOTE X-MAILDUTY-SUBJECT X-MAILDUTY-ARRIVED X-MAILDUTY-SIZE X-MAILDUTY-SENDER X-MAILDUTY-NOTIFY X-MAILDUTY-HASH X-MAILDUTY-ITEM MESSAGE-ID";
+const FIELDS: &str = "X-MAILDUTY-EVENT X-MAILDUTY-ACTOR X-MAILDUTY-LOGIN X-MAILDUTY-ID X-MAILDUTY-TIME X-MAILDUTY-TARGET X-MAILDUTY-FROM-FOLDER X-MAILDUTY-TO-FOLDER X-MAILDUTY-NOTE X-MAILDUTY-SUBJECT X-MAILDUTY-ARRIVED X-MAILDUTY-SIZE X-MAILDUTY-SENDER X-MAILDUTY-NOTIFY X-MAILDUTY-HASH X-MAILDUTY-ITEM MESSAGE-ID";
 
 /// Events whose UIDs searches found, folder by folder (`search_in`), oldest first;
 /// of one second, 対応履歴's before the journal's and each folder's in UID order.
@@ -385,6 +405,7 @@ fn stored_from(fields: &Fields) -> Option<Stored> {
             .with_timezone(&Utc),
         event: get("x-mailduty-event")?,
         actor: get("x-mailduty-actor").unwrap_or_default(),
+        login: get("x-mailduty-login"),
         id: get("x-mailduty-id").unwrap_or_default(),
         message_id: get("x-mailduty-target").map(|t| t.trim_matches(['<', '>']).to_string()),
         subject: get("x-mailduty-subject"),

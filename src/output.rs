@@ -307,6 +307,36 @@ pub fn print_list<'a>(
     Ok(())
 }
 
+/// Asks on the terminal (stderr) and reads one line from stdin.
+pub fn ask(prompt: &str) -> Result<String> {
+    use std::io::BufRead;
+    eprint!("{prompt}");
+    std::io::stderr().flush()?;
+    let mut s = String::new();
+    std::io::stdin().lock().read_line(&mut s)?;
+    Ok(s.trim_end_matches(['\r', '\n']).to_string())
+}
+
+/// Like `ask`, with the terminal's echo off while the answer is typed: a password
+/// never shows on the screen (nor in a terminal's scrollback).
+pub fn ask_secret(prompt: &str) -> Result<String> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcsetattr};
+        let stdin = std::io::stdin();
+        if let Ok(saved) = tcgetattr(&stdin) {
+            let mut quiet = saved.clone();
+            quiet.local_modes.remove(LocalModes::ECHO);
+            let _ = tcsetattr(&stdin, OptionalActions::Flush, &quiet);
+            let answer = ask(prompt);
+            let _ = tcsetattr(&stdin, OptionalActions::Flush, &saved);
+            eprintln!();
+            return answer;
+        }
+    }
+    ask(prompt)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

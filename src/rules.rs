@@ -2,6 +2,7 @@
 //! options. Every problem names the file, line and key; `check` shows them all.
 
 mod oauth;
+pub mod personal;
 mod yamlscan;
 
 pub use oauth::{Endpoints, Flow, Mechanism, OAuth2, Provider, TokenSource, default_token_file};
@@ -40,6 +41,9 @@ struct RawRules {
     notify: Vec<crate::notify::config::RawTarget>,
     on_reply: Option<String>,
     reply_window: Option<String>,
+    sign_in: Option<String>,
+    #[serde(default)]
+    viewers: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -192,6 +196,7 @@ struct RawImap {
     password_file: Option<PathBuf>,
     password: Option<Hidden>,
     oauth2: Option<oauth::RawOAuth2>,
+    shared_mailbox: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -281,6 +286,11 @@ pub struct ImapAccount {
     pub ca_file: Option<PathBuf>,
     pub user: String,
     pub auth: Auth,
+    /// The mailbox the team shares, as the server names it below its other users'
+    /// namespace (`shared/support/…`). Set on a member's own session; None when
+    /// `user` is the mailbox itself (the service login, or Microsoft 365 where a
+    /// member's token opens the shared address directly).
+    pub shared_mailbox: Option<String>,
 }
 
 /// How an account signs in.
@@ -373,6 +383,21 @@ pub struct Rules {
     /// still counts as a reply to it; also how far back Sent is read when there is no
     /// earlier look to go on.
     pub reply_window: Duration,
+    pub sign_in: SignInMode,
+    /// Logins granted read-only rights (`lr`) by `init`.
+    pub viewers: Vec<String>,
+    /// `imap.shared_mailbox`: the mailbox's name below the server's other users'
+    /// namespace, for members signed in as themselves; default `imap.user`.
+    pub shared_mailbox: Option<String>,
+}
+
+/// How members reach the mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInMode {
+    /// Everybody uses the service login of `imap:` (and `--as` says who acts).
+    Shared,
+    /// Each member signs in as themselves (`login.yaml`); the actor is the login.
+    Personal,
 }
 
 /// `mailduty archive`: 完了 mail older than `after` goes to `folder` with `{year}`
@@ -790,7 +815,27 @@ impl Validator<'_> {
                 None
             }
         };
+        let shared_mailbox = raw.imap.shared_mailbox.clone();
+        if let Some(m) = &shared_mailbox {
+            self.one_line(&["imap", "shared_mailbox"], m);
+        }
         let imap = self.imap(raw.imap, private);
+        let sign_in = match raw.sign_in.as_deref() {
+            None | Some("shared") => SignInMode::Shared,
+            Some("personal") => SignInMode::Personal,
+            Some(other) => {
+                self.problem(
+                    &["sign_in"],
+                    format!("{other:?} is not a sign-in mode: shared or personal"),
+                );
+                SignInMode::Shared
+            }
+        };
+        for v in &raw.viewers {
+            if v.trim().is_empty() || v.chars().any(|c| c.is_control() || c == ' ') {
+                self.problem(&["viewers"], format!("{v:?} is not a login"));
+            }
+        }
         let folders = self.folders(raw.folders);
         let members = self.members(raw.members);
         let (sla_unclaimed, sla_claimed) = self.sla(raw.sla);
@@ -890,6 +935,9 @@ impl Validator<'_> {
             archive,
             quota_warn,
             notify,
+            sign_in,
+            viewers: raw.viewers,
+            shared_mailbox,
         })
     }
 
@@ -1432,6 +1480,7 @@ impl Validator<'_> {
                 Some(o) => Auth::OAuth2(o),
                 None => Auth::Password(secret?),
             },
+            shared_mailbox: None,
         })
     }
 

@@ -766,6 +766,7 @@ fn the_html_digest_puts_double_replies_first_and_fits_a_phone_in_a_real_browser(
         time: now,
         event: "double_reply".into(),
         actor: "suzuki".into(),
+        login: None,
         id: "id000003".into(),
         message_id: Some("m3@c.jp".into()),
         subject: Some("納期について".into()),

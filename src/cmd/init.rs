@@ -5,8 +5,16 @@ use std::io::Write;
 use anyhow::Result;
 
 use super::Ctx;
+use crate::error::config;
+use crate::rules::SignInMode;
+use crate::rules::personal::Session;
 
 pub fn run(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
+    if let Session::Person { login, .. } = &ctx.session {
+        return Err(config(format!(
+            "init runs as the mailbox owner's login (imap.user), not as {login}: run it where no personal sign-in is kept, or `mailduty logout` first"
+        )));
+    }
     let mut desk = ctx.open_reading_sent()?;
     let created = desk.create_folders()?;
     for name in &created {
@@ -14,6 +22,21 @@ pub fn run(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
     }
     if created.is_empty() {
         ctx.say(out, "all status folders exist; nothing to do")?;
+    }
+    if ctx.rules.sign_in == SignInMode::Personal || !ctx.rules.viewers.is_empty() {
+        let plan = desk.access_plan()?;
+        desk.apply_access(&plan, chrono::Utc::now())?;
+        for c in &plan.changes {
+            ctx.say(out, super::access::describe(c, false))?;
+        }
+        ctx.say(
+            out,
+            format!(
+                "access: {} logins, {} changes",
+                plan.logins.len(),
+                plan.changes.len()
+            ),
+        )?;
     }
     let sent = desk.sent_folder();
     let caps = desk.capabilities();

@@ -7,7 +7,8 @@ use anyhow::Result;
 use super::Ctx;
 use crate::cli::LoginArgs;
 use crate::error::config;
-use crate::rules::{Auth, Endpoints, OAuth2, Transport};
+use crate::rules::personal::{self, Personal};
+use crate::rules::{Auth, Endpoints, OAuth2, Secret, SignInMode, Transport};
 use crate::signin;
 
 /// The block `login` acts on, its account user and its endpoints.
@@ -44,6 +45,9 @@ fn block<'a>(ctx: &'a Ctx, a: &LoginArgs) -> Result<(&'a OAuth2, &'a str, &'a En
 }
 
 pub fn run(ctx: &Ctx, a: &LoginArgs, out: &mut dyn Write) -> Result<()> {
+    if ctx.rules.sign_in == SignInMode::Personal && !a.smtp {
+        return personal_login(ctx, a, out);
+    }
     let (o, user, e) = block(ctx, a)?;
     let stdin = Box::new(std::io::BufReader::new(std::io::stdin()));
     signin::login(e, &o.key, user, &mut std::io::stderr(), stdin)?;
@@ -62,6 +66,9 @@ pub fn run(ctx: &Ctx, a: &LoginArgs, out: &mut dyn Write) -> Result<()> {
 }
 
 pub fn logout(ctx: &Ctx, a: &LoginArgs, out: &mut dyn Write) -> Result<()> {
+    if ctx.rules.sign_in == SignInMode::Personal && !a.smtp {
+        return personal_logout(ctx, out);
+    }
     let (o, user, e) = block(ctx, a)?;
     if signin::forget(e, &o.key)? {
         ctx.say(out, format!("removed {} ({user})", e.token_file.display()))
@@ -74,4 +81,115 @@ pub fn logout(ctx: &Ctx, a: &LoginArgs, out: &mut dyn Write) -> Result<()> {
             ),
         )
     }
+}
+
+/// The password file `login` keeps beside the personal sign-in when the password was
+/// typed: 0600, in the same private directory.
+fn typed_password_file(login_file: &std::path::Path) -> std::path::PathBuf {
+    login_file.with_file_name("password")
+}
+
+/// `login` with `sign_in: personal`: the person's own login, checked by signing in
+/// to the shared mailbox before it is kept. A login file with an `oauth2:` block
+/// runs that block's flow instead.
+fn personal_login(ctx: &Ctx, a: &LoginArgs, out: &mut dyn Write) -> Result<()> {
+    let path = personal::default_path();
+    let flags = a.login.is_some()
+        || a.password_command.is_some()
+        || a.password_env.is_some()
+        || a.password_file.is_some();
+    if !flags
+        && let Some(p) = personal::load(&path)?
+        && let Auth::OAuth2(o) = &p.auth
+    {
+        let e = signin::endpoints(o).ok_or_else(|| {
+            config(format!(
+                "{} uses token_command: that helper signs in",
+                path.display()
+            ))
+        })?;
+        let stdin = Box::new(std::io::BufReader::new(std::io::stdin()));
+        signin::login(e, &o.key, &p.login, &mut std::io::stderr(), stdin)?;
+        check(ctx, p.clone())?;
+        return ctx.say(
+            out,
+            format!("signed in {} with {}", p.login, signin::describe(o)),
+        );
+    }
+    let login = match &a.login {
+        Some(l) => l.trim().to_string(),
+        None => crate::output::ask("login: ")?,
+    };
+    if login.is_empty() {
+        return Err(config("no login given: give --login or type one"));
+    }
+    let source = if let Some(c) = &a.password_command {
+        Secret::Command(c.clone())
+    } else if let Some(v) = &a.password_env {
+        Secret::Env(v.clone())
+    } else if let Some(f) = &a.password_file {
+        Secret::File(f.clone())
+    } else {
+        let pw = crate::output::ask_secret(&format!("password for {login}: "))?;
+        if pw.is_empty() {
+            return Err(config("no password given"));
+        }
+        let file = typed_password_file(&path);
+        personal::write_private(&file, pw.as_bytes())?;
+        Secret::File(file)
+    };
+    let p = Personal {
+        path: path.clone(),
+        login: login.clone(),
+        auth: Auth::Password(source.clone()),
+    };
+    // Checked before it is kept: a wrong password or a login the rules do not know
+    // leaves whatever sign-in was there.
+    if let Err(e) = check(ctx, p) {
+        if matches!(source, Secret::File(ref f) if *f == typed_password_file(&path)) {
+            let _ = std::fs::remove_file(typed_password_file(&path));
+        }
+        return Err(e);
+    }
+    personal::write(&path, &login, &source)?;
+    ctx.say(
+        out,
+        format!("signed in {login}; kept in {}", path.display()),
+    )
+}
+
+/// Signs in with `p` to the shared mailbox and out again.
+fn check(ctx: &Ctx, p: Personal) -> Result<()> {
+    let mut rules = ctx.rules.clone();
+    personal::sign_in_as(&mut rules, p)?;
+    crate::desk::Desk::open(&rules, ctx.global.verbose)?.close();
+    Ok(())
+}
+
+fn personal_logout(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
+    let path = personal::default_path();
+    let Some(p) = personal::load(&path)? else {
+        return ctx.say(
+            out,
+            format!(
+                "not signed in on this machine ({} does not exist)",
+                path.display()
+            ),
+        );
+    };
+    if let Auth::OAuth2(o) = &p.auth
+        && let Some(e) = signin::endpoints(o)
+    {
+        signin::forget(e, &o.key)?;
+    }
+    let typed = typed_password_file(&path);
+    if matches!(&p.auth, Auth::Password(Secret::File(f)) if *f == typed) {
+        let _ = std::fs::remove_file(&typed);
+    }
+    std::fs::remove_file(&path)
+        .map_err(|e| config(format!("cannot remove {}: {e}", path.display())))?;
+    ctx.say(
+        out,
+        format!("signed out {}; removed {}", p.login, path.display()),
+    )
 }

@@ -1,6 +1,7 @@
 //! One file per command. `run` resolves the rules and "me" once and hands each
 //! command what it needs; commands return errors, never print them.
 
+mod access;
 mod archive;
 mod check;
 mod history;
@@ -21,11 +22,14 @@ use anyhow::Result;
 use crate::cli::{Cli, Command, Global};
 use crate::desk::{Action, Desk};
 use crate::error::config;
-use crate::rules::{self, Member, Rules};
+use crate::rules::personal::{self, Session};
+use crate::rules::{self, Member, Rules, SignInMode};
 
 pub struct Ctx {
     pub rules: Rules,
     pub global: Global,
+    /// Who signed in: the rules' service login, or a person as themselves.
+    pub session: Session,
 }
 
 impl Ctx {
@@ -41,6 +45,27 @@ impl Ctx {
 
     /// Who "me" is: `--as`, then `MAILDUTY_MEMBER`, then the member whose login is `$USER`.
     pub fn me(&self) -> Result<&Member> {
+        if let Session::Person { login, member } = &self.session {
+            let Some(m) = member.as_deref().and_then(|k| self.rules.member(k)) else {
+                return Err(config(format!(
+                    "signed in as {login}, a viewer: viewers may look, not take or move mail"
+                )));
+            };
+            let asked = self.global.as_member.clone().or_else(|| {
+                std::env::var("MAILDUTY_MEMBER")
+                    .ok()
+                    .filter(|n| !n.is_empty())
+            });
+            if let Some(name) = asked
+                && name != m.key
+            {
+                return Err(config(format!(
+                    "signed in as {login} ({}): acting as {name} is for the service login only",
+                    m.key
+                )));
+            }
+            return Ok(m);
+        }
         if let Some(name) = &self.global.as_member {
             return self.rules.require_member(name);
         }
@@ -100,14 +125,26 @@ pub fn run(cli: Cli) -> Result<()> {
     for w in &loaded.warnings {
         eprintln!("mailduty: warning: {}", crate::output::line(w));
     }
+    let mut rules = loaded.rules;
+    // `login` and `logout` manage the personal sign-in, so they start from the rules
+    // as written; every other command runs as the person when they have signed in.
+    let manages = matches!(cli.command, Command::Login(_) | Command::Logout(_));
+    let session = match personal::load(&personal::default_path())? {
+        Some(p) if rules.sign_in == SignInMode::Personal && !manages => {
+            personal::sign_in_as(&mut rules, p)?
+        }
+        _ => Session::Service,
+    };
     let ctx = Ctx {
-        rules: loaded.rules,
+        rules,
         global: cli.global,
+        session,
     };
     let mut out = crate::error::Stdout(std::io::stdout().lock());
     match cli.command {
         Command::Check => unreachable!("handled above"),
         Command::Init => init::run(&ctx, &mut out),
+        Command::Access(a) => access::run(&ctx, &a, &mut out),
         Command::Login(a) => login::run(&ctx, &a, &mut out),
         Command::Logout(a) => login::logout(&ctx, &a, &mut out),
         Command::List(a) => list::run(&ctx, &a, &mut out),
@@ -124,9 +161,26 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Archive(a) => archive::run(&ctx, &a, &mut out),
         Command::Completions(_) => unreachable!("handled above"),
         Command::Done(a) => transition::run(&ctx, Action::Done, &a.ids.ids, a.force, &mut out),
-    }?;
+    }
+    .map_err(|e| refused_hint(&ctx, e))?;
     out.flush()?;
     Ok(())
+}
+
+/// A person's session refused by the server for want of rights: the server's NO
+/// [NOPERM], or a folder it hides from them ("doesn't exist"), means the same here.
+fn refused_hint(ctx: &Ctx, e: anyhow::Error) -> anyhow::Error {
+    let Session::Person { login, .. } = &ctx.session else {
+        return e;
+    };
+    let text = format!("{e:#}");
+    if text.contains("NOPERM") || text.contains("doesn't exist") || text.contains("does not exist")
+    {
+        return e.context(format!(
+            "{login} may not do this in the shared mailbox: ask the mailbox owner to run `mailduty init` (it grants members their rights)"
+        ));
+    }
+    e
 }
 
 /// The completion script, written whole: clap_complete panics on a closed pipe, so it

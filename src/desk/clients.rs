@@ -679,6 +679,7 @@ fn replies(
         };
         desk.record(&ev, None)?;
         before.push(Stored {
+            login: None,
             time: at,
             event: REPLY.to_string(),
             actor: who.clone(),

@@ -13,6 +13,7 @@
 //! - mail in any folder under 対応中 is in the queue, with the owner unknown when the
 //!   folder is no member's.
 
+mod access;
 mod act;
 mod apply;
 pub mod archive;
@@ -33,6 +34,7 @@ use crate::imap::{Cap, Flags, Key, Mailbox};
 use crate::queue::{self, Item, Scope, Status};
 use crate::rules::Rules;
 
+pub use access::{Change, LoginRights, Plan as AccessPlan};
 pub use act::{Action, Outcome, act};
 pub use apply::{Applied, Move, apply};
 pub use plan::Assignment;
@@ -564,6 +566,11 @@ impl<'r> Desk<'r> {
             })
             .collect();
         let folder = self.event_folder().to_string();
+        let login = self.mb.login().to_string();
+        let rendered: Vec<Vec<u8>> = rendered
+            .iter()
+            .map(|r| history::stamped(&login, r))
+            .collect();
         self.mb.append_many_seen(&folder, &rendered)?;
         let mut clear: std::collections::BTreeMap<(&str, &[String]), Vec<u32>> =
             std::collections::BTreeMap::new();

@@ -2,6 +2,7 @@
 //! capabilities, personal namespace and separator, encodes folder names, and offers
 //! the few operations the commands need. Commands never speak IMAP themselves.
 
+mod acl;
 mod auth;
 pub mod conn;
 pub mod mutf7;
@@ -26,6 +27,8 @@ pub enum Cap {
     UidPlus,
     Condstore,
     Quota,
+    /// RFC 4314 access control lists.
+    Acl,
 }
 
 impl Cap {
@@ -35,6 +38,7 @@ impl Cap {
             Cap::UidPlus => "UIDPLUS",
             Cap::Condstore => "CONDSTORE",
             Cap::Quota => "QUOTA",
+            Cap::Acl => "ACL",
         }
     }
 }
@@ -132,6 +136,8 @@ pub struct Mailbox {
     conn: Conn,
     caps: BTreeSet<String>,
     prefix: String,
+    /// The inbox's name: INBOX, or the shared mailbox's (`shared/support/INBOX`).
+    inbox: String,
     sep: char,
     selected: Option<(String, bool)>,
     /// HIGHESTMODSEQ of the selected folder when it was opened.
@@ -141,6 +147,7 @@ pub struct Mailbox {
     /// The `\Sent` folder, when it was asked for with LOGIN (`connect`'s `list_sent`).
     prelisted_sent: Option<Option<String>>,
     host: String,
+    login: String,
     /// Per folder, whether its PERMANENTFLAGS (from SELECT) had `\*`: a server
     /// without it (Exchange) forgets or refuses custom keywords.
     keeps: std::collections::HashMap<String, bool>,
@@ -587,16 +594,21 @@ impl Mailbox {
             conn,
             caps,
             prefix: String::new(),
+            inbox: "INBOX".to_string(),
             sep: '/',
             selected: None,
             highest_modseq: None,
             prelisted: (list_done.status == Status::Ok).then_some(listed),
             prelisted_sent,
             host: acct.host.clone(),
+            login: acct.user.clone(),
             keeps: Default::default(),
             creatable: BTreeSet::new(),
         };
-        mb.read_namespace(namespace)?;
+        mb.read_namespace(namespace.clone())?;
+        if let Some(owner) = &acct.shared_mailbox {
+            mb.enter_shared(owner, &acct.user, namespace.as_deref().unwrap_or_default())?;
+        }
         Ok(mb)
     }
 
@@ -635,6 +647,11 @@ impl Mailbox {
         &self.host
     }
 
+    /// The login this session signed in as.
+    pub fn login(&self) -> &str {
+        &self.login
+    }
+
     /// The personal namespace's prefix and separator, from the NAMESPACE answer that
     /// came with LOGIN, else from `LIST "" ""`.
     fn read_namespace(&mut self, namespace: Option<Vec<Vec<u8>>>) -> Result<()> {
@@ -669,13 +686,22 @@ impl Mailbox {
     /// configured name turned into the server's separator. INBOX stays INBOX.
     pub fn path(&self, configured: &str) -> String {
         if configured.eq_ignore_ascii_case("INBOX") {
-            return "INBOX".to_string();
+            return self.inbox.clone();
         }
         let local = configured.replace('/', &self.sep.to_string());
         if !self.prefix.is_empty() && local.starts_with(&self.prefix) {
             return local;
         }
         format!("{}{}", self.prefix, local)
+    }
+
+    /// A server folder name as the rules write it: prefix off, `/` between levels.
+    pub fn rules_name(&self, server: &str) -> String {
+        if server == self.inbox {
+            return "INBOX".to_string();
+        }
+        let local = server.strip_prefix(self.prefix.as_str()).unwrap_or(server);
+        local.replace(self.sep, "/")
     }
 
     pub fn child(&self, parent: &str, leaf: &str) -> String {

@@ -319,6 +319,7 @@ mod tests {
             time: chrono::Utc::now(),
             event: kind.into(),
             actor: "rotate".into(),
+            login: None,
             id: "ab12cd34".into(),
             message_id: Some("m@x".into()),
             subject: Some(subject.into()),

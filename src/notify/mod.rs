@@ -405,6 +405,7 @@ fn span(d: std::time::Duration) -> String {
 /// `notify --test`: one test message to every target; the result of each.
 pub fn test(rules: &Rules, verbose: bool) -> Vec<(String, Result<()>)> {
     let ev = crate::history::Stored {
+        login: None,
         time: Utc::now(),
         event: "test".into(),
         actor: "mailduty".into(),

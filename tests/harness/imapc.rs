@@ -18,6 +18,11 @@ pub struct Client {
 
 impl Client {
     pub fn login(port: u16) -> Client {
+        Client::login_as(port, USER, PASSWORD)
+    }
+
+    /// Signed in as another login (a member of a shared mailbox).
+    pub fn login_as(port: u16, user: &str, password: &str) -> Client {
         let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(180))).unwrap();
         let mut c = Client {
@@ -30,7 +35,7 @@ impl Client {
         let mut greeting = String::new();
         c.r.read_line(&mut greeting).unwrap();
         assert!(greeting.starts_with("* OK"), "greeting: {greeting}");
-        c.ok(&format!("LOGIN {USER} {PASSWORD}"));
+        c.ok(&format!("LOGIN {user} {password}"));
         for l in c.ok("NAMESPACE") {
             if let Some(rest) = l.strip_prefix("* NAMESPACE ((") {
                 let q: Vec<&str> = rest.split('"').collect();

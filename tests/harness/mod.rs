@@ -69,7 +69,27 @@ impl Dovecot {
         Dovecot::start_with("")
     }
 
-    /// `extra` is appended to dovecot.conf (e.g. a reduced capability list).
+    /// A Dovecot where the support account's folders can be shared with other logins:
+    /// the acl plugin (RFC 4314 over IMAP), a shared namespace `shared/<owner>/` and
+    /// \Seen private per login (INDEXPVT). Logins are added with `add_user`.
+    pub fn start_shared() -> Dovecot {
+        Dovecot::start_with(
+            "mail_plugins = $mail_plugins acl\nprotocol imap {\n  mail_plugins = $mail_plugins imap_acl\n}\nplugin {\n  acl = vfile\n  acl_shared_dict = file:@DIR@/home/shared-mailboxes.db\n}\nnamespace shared {\n  type = shared\n  separator = /\n  prefix = shared/%%n/\n  location = maildir:@DIR@/home/%%n/Maildir:INDEXPVT=~/Maildir/shared/%%n\n  subscriptions = no\n  list = children\n}\n",
+        )
+    }
+
+    /// Another login with its own password (the passwd-file is read again on change).
+    pub fn add_user(&self, login: &str, password: &str) {
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.path().join("passwd"))
+            .unwrap();
+        writeln!(f, "{login}:{{PLAIN}}{password}").unwrap();
+    }
+
+    /// `extra` is appended to dovecot.conf (e.g. a reduced capability list); `@DIR@`
+    /// in it stands for the server's directory.
     pub fn start_with(extra: &str) -> Dovecot {
         let bin = dovecot_bin();
         let dir = tempfile::Builder::new()
@@ -145,6 +165,7 @@ service auth {{
 }}
 {extra}
 "#,
+                extra = extra.replace("@DIR@", &p.to_string()),
                 pid = std::process::id()
             ),
         )
@@ -726,6 +747,7 @@ impl Team {
         // What the binary keeps on "this machine" stays in the team's directory.
         c.env("MAILDUTY_TEST_PW", PASSWORD)
             .env("XDG_STATE_HOME", self.dir.path().join("state"))
+            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
             .env_remove("MAILDUTY_MEMBER")
             .env_remove("MAILDUTY_RULES")
             .env("NO_COLOR", "1");
