@@ -40,6 +40,8 @@ Environment:
 
 Files:
   $XDG_CONFIG_HOME/mailduty/rules.yaml, then /etc/mailduty/rules.yaml
+  $XDG_CONFIG_HOME/mailduty/login.yaml  a member's own sign-in (sign_in: personal), 0600
+  $XDG_STATE_HOME/mailduty/oauth2-<user>.json  an OAuth 2.0 refresh token (mailduty login), 0600
   On the IMAP server: 未対応, 対応中/<member>, 完了 and 対応履歴 (names set in rules.yaml),
   and 対応履歴/新着 on servers with MOVE (new events until rotate --apply moves them in)
 
@@ -96,8 +98,14 @@ pub enum Command {
     /// Then it signs in to the IMAP server to check. Every later command refreshes the
     /// access token when it is within 5 minutes of expiry and writes a rotated refresh
     /// token back. An expired or revoked sign-in says to run `mailduty login` again.
+    ///
+    /// With `sign_in: personal` it signs in the person running it instead: it asks for
+    /// the login and the password (never echoed; or --password-command/-env/-file),
+    /// checks them by signing in to the shared mailbox, and keeps them in
+    /// $XDG_CONFIG_HOME/mailduty/login.yaml (0600). A login.yaml with an `oauth2:`
+    /// block runs that block's flow.
     #[command(
-        after_help = "Examples:\n  mailduty login\n  mailduty login --smtp    # digest.smtp.oauth2 when it has a block of its own"
+        after_help = "Examples:\n  mailduty login\n  mailduty login --smtp    # digest.smtp.oauth2 when it has a block of its own\n  mailduty login --login tanaka@example.co.jp --password-command 'pass show mail/tanaka'   # sign_in: personal"
     )]
     Login(LoginArgs),
     /// Show who may do what in the shared mailbox, and what `init` would change
@@ -110,10 +118,11 @@ pub enum Command {
         after_help = "Examples:\n  mailduty access\n  mailduty access --json | jq '.changes'"
     )]
     Access(AccessArgs),
-    /// Forget this machine's OAuth 2.0 sign-in: remove the token file
+    /// Forget this machine's sign-in: the OAuth 2.0 token file, or the personal login.yaml
     ///
     /// The provider may still list the app as allowed: revoke it there to end every
-    /// machine's sign-in at once.
+    /// machine's sign-in at once. With `sign_in: personal` it removes login.yaml (and
+    /// the password file `login` kept beside it, or the token file of its oauth2 block).
     #[command(after_help = "Example:\n  mailduty logout")]
     Logout(LoginArgs),
     /// Validate the rules file without connecting to the server

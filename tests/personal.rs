@@ -316,3 +316,29 @@ fn a_drag_by_a_member_in_their_mail_client_is_credited() {
     assert_eq!(claim.len(), 1, "{evs:?}");
     assert_eq!(claim[0]["actor"], "client");
 }
+
+#[test]
+fn a_server_without_acls_says_so_at_init() {
+    let dc = Dovecot::start();
+    let t = team(dc.imap_port, MEMBERS);
+    let o = t.run(&["init"]);
+    assert_eq!(code(&o), 1, "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("no access control lists"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("keep sign_in: shared"),
+        "{}",
+        stderr(&o)
+    );
+    // The same team with sign_in: shared is set up as before.
+    let rules = std::fs::read_to_string(&t.rules).unwrap();
+    std::fs::write(
+        &t.rules,
+        rules.replace("sign_in: personal\nviewers: [boss]\n", ""),
+    )
+    .unwrap();
+    assert!(ok(&t.run(&["init"])).contains("all status folders exist"));
+}
