@@ -376,22 +376,28 @@ pub struct ListArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum StatusFilter {
-    /// Unclaimed and claimed
+    /// Unclaimed, claimed and held
     Active,
     Unclaimed,
     Claimed,
+    /// 保留: waiting on the customer or on someone
+    Held,
     Done,
-    /// Everything, 完了 included
+    /// 対応不要: needs no reply
+    Dismissed,
+    /// Everything, 完了 and 対応不要 included
     All,
 }
 
 impl StatusFilter {
     pub fn admits(self, s: Status) -> bool {
         match self {
-            StatusFilter::Active => s != Status::Done,
+            StatusFilter::Active => !matches!(s, Status::Done | Status::Dismissed),
             StatusFilter::Unclaimed => s == Status::Unclaimed,
             StatusFilter::Claimed => s == Status::Claimed,
+            StatusFilter::Held => s == Status::Held,
             StatusFilter::Done => s == Status::Done,
+            StatusFilter::Dismissed => s == Status::Dismissed,
             StatusFilter::All => true,
         }
     }

@@ -163,7 +163,7 @@ pub fn build(
                     stale.push(line(it, held, sla, format!("mailduty show {}", it.id)));
                 }
             }
-            Status::Done => {}
+            Status::Done | Status::Held | Status::Dismissed => {}
         }
     }
     overdue.sort_by_key(|l| -l.business_seconds);

@@ -1070,6 +1070,7 @@ mod tests {
             released: false,
             answered: false,
             tie: None,
+            ..Item::default()
         };
         let ev = Event {
             kind: "claim",

@@ -186,7 +186,12 @@ fn apply(ctx: &Ctx, format: RotateFormat, now: DateTime<Utc>, out: &mut dyn Writ
                     out,
                     format!(
                         "{:<6} {}  {} → {}  ({})  {}",
-                        if m.event == "file" { "filed" } else { "assign" },
+                        match m.event {
+                            "file" => "filed",
+                            "dismiss" => "dismiss",
+                            "unhold" => "back",
+                            _ => "assign",
+                        },
                         m.id,
                         m.from_folder,
                         m.to_folder,
@@ -195,12 +200,18 @@ fn apply(ctx: &Ctx, format: RotateFormat, now: DateTime<Utc>, out: &mut dyn Writ
                     ),
                 )?;
             }
-            let files = done.moved.iter().filter(|m| m.event == "file").count();
+            let count = |e: &str| done.moved.iter().filter(|m| m.event == e).count();
             let mut summary = format!(
                 "rotate: {} filed, {} assigned",
-                files,
-                done.moved.len() - files
+                count("file"),
+                count("assign")
             );
+            if count("dismiss") > 0 {
+                summary.push_str(&format!(", {} dismissed (対応不要)", count("dismiss")));
+            }
+            if count("unhold") > 0 {
+                summary.push_str(&format!(", {} back from 保留", count("unhold")));
+            }
             if done.left > 0 {
                 summary.push_str(&format!(", {} left for the next run", done.left));
             }

@@ -45,6 +45,10 @@ pub enum Dest {
     Unclaimed,
     Member(String),
     Done,
+    /// 保留: waiting, the owner kept in the history.
+    Held,
+    /// 対応不要: needs no reply.
+    Dismissed,
 }
 
 /// What became of a move.
@@ -75,6 +79,8 @@ pub struct Paths {
     pub claimed: String,
     pub done: String,
     pub history: String,
+    pub held: String,
+    pub dismissed: String,
     /// Where commands write their events, on servers with MOVE: a folder that stays
     /// small, so that writing an event costs the same however long the history is
     /// (a server opens the folder an APPEND goes to). `rotate --apply` moves its
@@ -106,6 +112,8 @@ impl Paths {
             Dest::Unclaimed => self.unclaimed.clone(),
             Dest::Member(m) => self.member(m),
             Dest::Done => self.done.clone(),
+            Dest::Held => self.held.clone(),
+            Dest::Dismissed => self.dismissed.clone(),
         }
     }
 
@@ -119,6 +127,12 @@ impl Paths {
         }
         if folder == self.done {
             return Some(Place::Done);
+        }
+        if folder == self.held {
+            return Some(Place::Held);
+        }
+        if folder == self.dismissed {
+            return Some(Place::Dismissed);
         }
         if folder == self.claimed {
             return Some(Place::ClaimedUnknown);
@@ -167,12 +181,18 @@ impl<'r> Desk<'r> {
         if let Some(j) = &journal {
             mb.may_create(j);
         }
+        // Status folders newer than the mailbox's `init`: read as empty until made.
+        let (held, dismissed) = (mb.path(&f.held), mb.path(&f.dismissed));
+        mb.may_create(&held);
+        mb.may_create(&dismissed);
         let paths = Paths {
             inbox: mb.path(&f.inbox),
             unclaimed: mb.path(&f.unclaimed),
             claimed: mb.path(&f.claimed),
             done: mb.path(&f.done),
             history,
+            held,
+            dismissed,
             journal,
             sep: mb.separator(),
         };
@@ -663,6 +683,14 @@ impl<'r> Desk<'r> {
         }
     }
 
+    /// Creates a status folder that a mailbox set up by an older `init` lacks.
+    pub fn ensure_folder(&mut self, folder: &str) -> Result<()> {
+        if !self.mb.exists(folder)? {
+            self.mb.create(folder)?;
+        }
+        Ok(())
+    }
+
     /// Creates the status folders that are missing; returns those it created.
     pub fn create_folders(&mut self) -> Result<Vec<String>> {
         let existing: HashSet<String> = self.mb.list("*")?.into_iter().map(|fi| fi.name).collect();
@@ -670,6 +698,8 @@ impl<'r> Desk<'r> {
         let mut wanted = vec![p.unclaimed.clone(), p.claimed.clone()];
         wanted.extend(self.rules.members.iter().map(|m| p.member(&m.key)));
         wanted.push(p.done.clone());
+        wanted.push(p.held.clone());
+        wanted.push(p.dismissed.clone());
         wanted.push(p.history.clone());
         wanted.extend(p.journal.clone());
         let mut created = Vec::new();
@@ -770,6 +800,11 @@ impl Item {
     /// Whether the desk may treat it as unowned: in the inbox, 未対応, or a folder
     /// under 対応中 that is no member's.
     pub fn contested(&self) -> bool {
-        self.owner.is_none() && self.status != Status::Done
+        match self.status {
+            Status::Done | Status::Dismissed => false,
+            // `rotate --apply` gives held mail back while its owner may act on it.
+            Status::Held => true,
+            Status::Unclaimed | Status::Claimed => self.owner.is_none(),
+        }
     }
 }
