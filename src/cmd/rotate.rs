@@ -18,7 +18,7 @@ use crate::roster::{Duty, weekday_ja};
 use crate::rules::{Assign, Rules};
 
 pub fn run(ctx: &Ctx, args: &RotateArgs, out: &mut dyn Write) -> Result<()> {
-    let now = Utc::now();
+    let now = ctx.now()?;
     if args.apply {
         return apply(ctx, args.format, now, out);
     }
@@ -163,7 +163,7 @@ fn apply(ctx: &Ctx, format: RotateFormat, now: DateTime<Utc>, out: &mut dyn Writ
         Assign::None => &[],
     };
     let mut desk = ctx.open_reading_sent()?;
-    let done = desk::apply(&mut desk, hand_out)?;
+    let done = desk::apply(&mut desk, hand_out, now)?;
     overdue_alerts(ctx, &mut desk, now);
     super::notify_after(ctx, &mut desk);
     desk.close();

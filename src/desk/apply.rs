@@ -43,9 +43,14 @@ pub struct Applied {
 const GIVE_UP: usize = 3;
 
 /// `hand_out`: the members on duty to hand unclaimed mail to (empty: file only).
-pub fn apply(desk: &mut Desk<'_>, hand_out: &[String]) -> Result<Applied> {
+/// `now` decides which held mail is due.
+pub fn apply(
+    desk: &mut Desk<'_>,
+    hand_out: &[String],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Applied> {
     desk.write_history_directly();
-    let mut out = files_and_hands_out(desk, hand_out)?;
+    let mut out = files_and_hands_out(desk, hand_out, now)?;
     // Last, so that the moves of mail come first. The events other commands wrote
     // since the last run join the rest; a failure leaves them where every reader
     // still finds them.
@@ -56,7 +61,11 @@ pub fn apply(desk: &mut Desk<'_>, hand_out: &[String]) -> Result<Applied> {
     Ok(out)
 }
 
-fn files_and_hands_out(desk: &mut Desk<'_>, hand_out: &[String]) -> Result<Applied> {
+fn files_and_hands_out(
+    desk: &mut Desk<'_>,
+    hand_out: &[String],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Applied> {
     let mut out = Applied::default();
     let mut items = desk.queue(Scope::ACTIVE)?;
     out.recovered = desk.recover(&mut items)?;
@@ -68,6 +77,18 @@ fn files_and_hands_out(desk: &mut Desk<'_>, hand_out: &[String]) -> Result<Appli
             out.clients = seen;
         }
         Err(e) => out.failed.push(format!("mail client work: {e:#}")),
+    }
+    // Held mail due back goes first, so that the customer's reply that brought it
+    // back follows it to its owner at intake.
+    match super::hold::give_back(desk, &items, now, &mut out.failed) {
+        Ok((moved, left)) => {
+            out.left += left;
+            if !moved.is_empty() {
+                out.moved.extend(moved);
+                items = desk.queue(Scope::ACTIVE)?;
+            }
+        }
+        Err(e) => out.failed.push(format!("held mail: {e:#}")),
     }
     let plan = desk.plan_intake(&items);
     out.left += items

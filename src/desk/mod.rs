@@ -17,6 +17,7 @@ mod act;
 mod apply;
 pub mod archive;
 pub mod clients;
+pub mod hold;
 mod plan;
 mod recover;
 pub mod rules;
@@ -216,7 +217,8 @@ impl<'r> Desk<'r> {
 
     /// The messages of the active folders (and of 完了 with `scope.done`).
     pub fn queue(&mut self, scope: Scope) -> Result<Vec<Item>> {
-        let items = queue::load(&mut self.mb, self.rules, &self.paths, scope)?;
+        let mut items = queue::load(&mut self.mb, self.rules, &self.paths, scope)?;
+        hold::annotate(self, &mut items)?;
         self.known
             .extend(items.iter().map(|i| (i.folder.clone(), i.uid)));
         Ok(items)
@@ -230,12 +232,22 @@ impl<'r> Desk<'r> {
     /// Message-ID field of the active mail (the ID is a hash of it), then the one
     /// message it names.
     pub fn find(&mut self, query: &str) -> Result<Item> {
-        self.find_scoped(query, true)
+        let it = self.find_scoped(query, true)?;
+        self.annotated(it)
     }
 
     /// Like `find`, among the active folders only (claim, release: 完了 is never read).
     pub fn find_active(&mut self, query: &str) -> Result<Item> {
-        self.find_scoped(query, false)
+        let it = self.find_scoped(query, false)?;
+        self.annotated(it)
+    }
+
+    /// Held or dismissed mail with what the history says of it (`hold::annotate`).
+    fn annotated(&mut self, it: Item) -> Result<Item> {
+        let mut one = [it];
+        hold::annotate(self, &mut one)?;
+        let [it] = one;
+        Ok(it)
     }
 
     fn find_scoped(&mut self, query: &str, done_too: bool) -> Result<Item> {
