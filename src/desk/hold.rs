@@ -154,7 +154,16 @@ pub fn hold(
     }
     .render();
     if it.status == Status::Held {
-        if until.is_none() && text.is_none() {
+        // A retry after a cut, or the same hold again: the event it needs, once.
+        let last = desk
+            .events_of(it)?
+            .into_iter()
+            .filter(|e| e.concerns(it))
+            .rfind(|e| e.to_folder.as_deref() == Some(it.folder.as_str()));
+        let same = last
+            .as_ref()
+            .is_some_and(|e| e.event == HOLD && e.note.as_deref().unwrap_or("") == note);
+        if same || (until.is_none() && text.is_none()) {
             desk.complete_history(it, HOLD, &me.key)?;
             clear(desk, it)?;
             return Ok(Done::Already);
@@ -179,6 +188,30 @@ pub fn dismiss(desk: &mut Desk<'_>, it: &Item, me: &Member, text: Option<&str>) 
     let dismissed = desk.paths.dismissed.clone();
     desk.ensure_folder(&dismissed)?;
     moved(desk, it, &Dest::Dismissed, DISMISS, me, text)
+}
+
+/// Messages in 対応不要 that still carry a dismiss keyword (a dismiss cut before its
+/// event): 対応不要 is not in the active queue, so `recover` asks the server for them.
+pub fn flagged_in_dismissed(desk: &mut Desk<'_>) -> Result<Vec<Item>> {
+    use super::rules::keyword;
+    let mut kws: Vec<crate::imap::Key> = desk
+        .rules
+        .members
+        .iter()
+        .map(|m| crate::imap::Key::Keyword(keyword(&Dest::Dismissed, Actor::Member(&m.key))))
+        .collect();
+    kws.push(crate::imap::Key::Keyword(keyword(
+        &Dest::Dismissed,
+        Actor::Rotate,
+    )));
+    let folder = desk.paths.dismissed.clone();
+    let uids = desk
+        .mb
+        .search_each_present(std::slice::from_ref(&folder), &[crate::imap::Key::Any(kws)])?
+        .into_iter()
+        .flatten()
+        .collect::<Vec<u32>>();
+    crate::queue::load_uids(&mut desk.mb, desk.rules, &desk.paths, &folder, &uids)
 }
 
 /// A retry's leftover: the keyword a cut run left on the message it moved.
