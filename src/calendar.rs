@@ -338,9 +338,100 @@ impl Calendar {
     }
 }
 
+impl Calendar {
+    /// When business day `d` opens; a day that is not one opens with the next
+    /// business day (within ten years, else at `d`'s opening hour).
+    pub fn day_start(&self, d: NaiveDate) -> DateTime<Utc> {
+        let mut day = d;
+        for _ in 0..3660 {
+            if self.is_business_day(day) {
+                return self.at(day, self.start);
+            }
+            match day.succ_opt() {
+                Some(n) => day = n,
+                None => break,
+            }
+        }
+        self.at(d, self.start)
+    }
+
+    /// The same clock time `n` business days after `from`'s day, kept inside
+    /// business hours.
+    pub fn add_business_days(&self, from: DateTime<Utc>, n: u32) -> Option<DateTime<Utc>> {
+        let mut d = self.local_date(from);
+        let mut left = n;
+        let mut guard = 0;
+        while left > 0 {
+            d = d.succ_opt()?;
+            if self.is_business_day(d) {
+                left -= 1;
+            }
+            guard += 1;
+            if guard > 36600 {
+                return None;
+            }
+        }
+        let time = from.with_timezone(&self.tz).time().max(self.start);
+        let time = if self.end != NaiveTime::MIN && time > self.end {
+            self.end
+        } else {
+            time
+        };
+        Some(self.at(d, time))
+    }
+
+    /// The instant `amount` of business time after `from`: the inverse of
+    /// `business_time`. None when that lies more than ten years ahead.
+    pub fn add_business(&self, from: DateTime<Utc>, amount: Duration) -> Option<DateTime<Utc>> {
+        let midnight = NaiveTime::MIN;
+        if self.end <= self.start && self.end != midnight {
+            return None;
+        }
+        let mut left = amount;
+        let mut d = self.local_date(from);
+        for _ in 0..3660 {
+            if self.is_business_day(d) {
+                let open = self.at(d, self.start).max(from);
+                let close = if self.end == midnight {
+                    self.at(d.succ_opt()?, midnight)
+                } else {
+                    self.at(d, self.end)
+                };
+                if close > open {
+                    if close - open >= left {
+                        return Some(open + left);
+                    }
+                    left -= close - open;
+                }
+            }
+            d = d.succ_opt()?;
+        }
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn business_time_added_is_business_time_measured() {
+        let cal = Calendar::default_japan();
+        // Friday 17:00 plus 2h: Monday 10:00 (Saturday, Sunday closed).
+        let fri = tokyo("2026-12-04 17:00");
+        let t = cal.add_business(fri, Duration::hours(2)).unwrap();
+        assert_eq!(t, tokyo("2026-12-07 10:00"));
+        assert_eq!(cal.business_time(fri, t), Duration::hours(2));
+        assert_eq!(
+            cal.day_start(NaiveDate::from_ymd_opt(2026, 12, 5).unwrap()),
+            tokyo("2026-12-07 09:00")
+        );
+        // Three business days after Friday 20:00 is Wednesday, at closing time.
+        let t = cal.add_business_days(tokyo("2026-12-04 20:00"), 3).unwrap();
+        assert_eq!(t, tokyo("2026-12-09 18:00"));
+        let t = cal.add_business_days(tokyo("2026-12-04 07:00"), 1).unwrap();
+        assert_eq!(t, tokyo("2026-12-07 09:00"));
+    }
 
     fn tokyo(s: &str) -> DateTime<Utc> {
         let local = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();

@@ -160,6 +160,33 @@ pub enum Command {
     /// Finish messages: 対応中 (or 未対応) → 完了
     #[command(after_help = "Example:\n  mailduty done 4k2q9x7m")]
     Done(ForceIdArgs),
+    /// Put messages on hold (保留): waiting on the customer or on someone
+    ///
+    /// Moves them to 保留 (folders.held). The owner stays the owner (a claimed message's
+    /// member, else you), and the history says who held it and until when. Held mail is
+    /// never overdue and its waiting time is left out of the response-time figures.
+    /// `rotate --apply` gives it back to the owner's folder (未対応 when the owner is no
+    /// longer a member) once --until comes, or at once when the customer replies in the
+    /// thread; an out-of-office reply does not count. `claim`, `release` and `done`
+    /// work on held mail too. Holding held mail again records the new --until or note.
+    ///
+    /// --until takes a date (2026-12-10: the start of that business day), a date and
+    /// time in the rules' time zone ("2026-12-10 14:00"), RFC 3339 with an offset, or
+    /// business time from now: 3d (three business days later), 4h, 1d4h.
+    #[command(
+        after_help = "Examples:\n  mailduty hold 4k2q9x7m --until 3d --note \"見積もりの返事待ち\"\n  mailduty hold 4k2q9x7m --until \"2026-12-10 14:00\"\n  mailduty hold 4k2q9x7m 7w3n2p0a"
+    )]
+    Hold(HoldArgs),
+    /// Mark messages as needing no reply (対応不要): spam, notices, thanks-only mail
+    ///
+    /// Moves them to 対応不要 (folders.dismissed): out of every queue count, SLA and
+    /// figure, never deleted. A customer's later mail in the thread is new mail like
+    /// any other. `rotate --apply` puts automated mail there by itself (see `automated:`
+    /// in the rules); `list --status dismissed` shows why each message is there.
+    #[command(
+        after_help = "Examples:\n  mailduty dismiss 4k2q9x7m --note \"お礼のみ\"\n  mailduty dismiss 4k2q9x7m 7w3n2p0a"
+    )]
+    Dismiss(DismissArgs),
     /// Show who is on duty, or apply the roster to the mailbox (for cron)
     ///
     /// Without --apply: today's duty, or that of --date, or a table of the coming --days
@@ -256,6 +283,27 @@ pub enum Command {
         after_help = "Examples:\n  mailduty completions bash > /etc/bash_completion.d/mailduty\n  mailduty completions zsh > ~/.zfunc/_mailduty\n  mailduty completions fish > ~/.config/fish/completions/mailduty.fish\n  echo 'source <(COMPLETE=bash mailduty)' >> ~/.bashrc   # with members and IDs"
     )]
     Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HoldArgs {
+    #[command(flatten)]
+    pub ids: IdArgs,
+    /// When it comes back: 2026-12-10, "2026-12-10 14:00", RFC 3339, or business time (3d, 4h)
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
+    /// Why it waits, kept in the history
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DismissArgs {
+    #[command(flatten)]
+    pub ids: IdArgs,
+    /// Why it needs no reply, kept in the history and shown by `list --status dismissed`
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -414,22 +462,28 @@ pub struct ListArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum StatusFilter {
-    /// Unclaimed and claimed
+    /// Unclaimed, claimed and held
     Active,
     Unclaimed,
     Claimed,
+    /// 保留: waiting on the customer or on someone
+    Held,
     Done,
-    /// Everything, 完了 included
+    /// 対応不要: needs no reply
+    Dismissed,
+    /// Everything, 完了 and 対応不要 included
     All,
 }
 
 impl StatusFilter {
     pub fn admits(self, s: Status) -> bool {
         match self {
-            StatusFilter::Active => s != Status::Done,
+            StatusFilter::Active => !matches!(s, Status::Done | Status::Dismissed),
             StatusFilter::Unclaimed => s == Status::Unclaimed,
             StatusFilter::Claimed => s == Status::Claimed,
+            StatusFilter::Held => s == Status::Held,
             StatusFilter::Done => s == Status::Done,
+            StatusFilter::Dismissed => s == Status::Dismissed,
             StatusFilter::All => true,
         }
     }

@@ -112,7 +112,7 @@ pub fn claim_times(events: &[Stored]) -> HashMap<String, DateTime<Utc>> {
     let mut out = HashMap::new();
     for e in events
         .iter()
-        .filter(|e| e.event == "claim" || e.event == "assign")
+        .filter(|e| e.event == "claim" || e.event == "assign" || e.event == "unhold")
     {
         if let Some(mid) = &e.message_id {
             let t = out.entry(bare(mid).to_string()).or_insert(e.time);
@@ -163,7 +163,7 @@ pub fn build(
                     stale.push(line(it, held, sla, format!("mailduty show {}", it.id)));
                 }
             }
-            Status::Done => {}
+            Status::Done | Status::Held | Status::Dismissed => {}
         }
     }
     overdue.sort_by_key(|l| -l.business_seconds);

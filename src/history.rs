@@ -1091,6 +1091,7 @@ mod tests {
             released: false,
             answered: false,
             tie: None,
+            ..Item::default()
         };
         let ev = Event {
             kind: "claim",

@@ -2,6 +2,7 @@
 //! The binary in main.rs is a thin shell around `cmd::run`; the modules are a
 //! library so that the tests and the benchmark drive the same code.
 
+pub mod automated;
 pub mod calendar;
 pub mod cli;
 pub mod cmd;

@@ -184,10 +184,29 @@ pub fn plan(rules: &Rules, on_duty: &[String]) -> Result<Plan> {
 }
 
 pub fn compose(rules: &Rules, report: &Report, plan: &Plan) -> Result<Message> {
+    use lettre::message::header::{HeaderName, HeaderValue};
+    // Our own Message-ID, so that the mark can be made over it: a digest sent to the
+    // shared address is then dismissed at intake, never filed as work, and RFC 3834
+    // keeps out-of-office replies to it from coming back.
+    let mid = format!(
+        "digest.{}.{}.{}@mailduty",
+        report.date,
+        Utc::now().timestamp_nanos_opt().unwrap_or(0),
+        std::process::id()
+    );
+    let raw = |name: &'static str, value: String| {
+        HeaderValue::new(HeaderName::new_from_ascii_str(name), value)
+    };
     let mut b = Message::builder()
         .from(plan.from.clone())
         .subject(digest::subject(report))
-        .message_id(None)
+        .message_id(Some(format!("<{mid}>")))
+        .raw_header(raw("Auto-Submitted", "auto-generated".into()))
+        .raw_header(raw("X-Auto-Response-Suppress", "All".into()))
+        .raw_header(raw(
+            crate::automated::MARK_HEADER,
+            crate::automated::mark(&rules.mark_key, &mid),
+        ))
         .date_now();
     for a in &plan.to {
         b = b.to(a.clone());

@@ -32,6 +32,11 @@ pub struct ListRow<'a> {
     pub replies: Vec<ReplyView>,
     /// Two or more people replied with no customer message between (二重対応).
     pub double_reply: bool,
+    /// Held mail: when `rotate --apply` gives it back (null: when someone does, or
+    /// the customer writes).
+    pub held_until: Option<String>,
+    /// Dismissed mail: why (the automated reason and header, or the note given).
+    pub reason: Option<&'a str>,
 }
 
 /// One reply in `list`'s JSON.
@@ -62,6 +67,10 @@ impl<'a> ListRow<'a> {
             replied: it.answered,
             replies: Vec::new(),
             double_reply: false,
+            held_until: it
+                .held_until
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            reason: it.reason.as_deref(),
         }
     }
 }

@@ -21,6 +21,10 @@ pub enum Status {
     Unclaimed,
     Claimed,
     Done,
+    /// 保留: waiting on the customer or on someone.
+    Held,
+    /// 対応不要: needs no reply.
+    Dismissed,
 }
 
 impl Status {
@@ -29,6 +33,8 @@ impl Status {
             Status::Unclaimed => "unclaimed",
             Status::Claimed => "claimed",
             Status::Done => "done",
+            Status::Held => "held",
+            Status::Dismissed => "dismissed",
         }
     }
 }
@@ -72,13 +78,23 @@ pub struct Item {
     /// whose Message-ID, arrival second and size are all the same as another's.
     #[serde(skip)]
     pub tie: Option<String>,
+    /// What its headers say if it is automated mail (`crate::automated`).
+    #[serde(skip)]
+    pub automated: Option<crate::automated::Verdict>,
+    /// Held mail: when it comes back (from the history's hold event); None: until
+    /// someone gives it back or the customer writes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_until: Option<DateTime<Utc>>,
+    /// Dismissed mail: why (the dismiss event's note).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// Unclaimed mail waiting longer than its SLA, counted in business time.
 /// A message with a reply has had its first response and is not overdue; the
 /// customer's next message is a message of its own, with its own wait.
 pub fn overdue(rules: &Rules, it: &Item, now: DateTime<Utc>) -> bool {
-    if it.answered {
+    if it.answered || it.status != Status::Unclaimed || quiet(rules, it) {
         return false;
     }
     let sla = rules.unclaimed_sla(&it.from, &it.subject);
@@ -86,20 +102,30 @@ pub fn overdue(rules: &Rules, it: &Item, now: DateTime<Utc>) -> bool {
     waited.to_std().is_ok_and(|w| w > sla)
 }
 
+/// Automated mail filed into 未対応 (`automated: file`, or mail that intake left
+/// there before): kept, but never overdue, handed out or alerted on.
+pub fn quiet(rules: &Rules, it: &Item) -> bool {
+    it.automated.is_some() && rules.automated == crate::rules::Automated::File
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Scope {
     pub active: bool,
     pub done: bool,
+    /// 対応不要, which grows like 完了 and is read only when asked for.
+    pub dismissed: bool,
 }
 
 impl Scope {
     pub const ACTIVE: Scope = Scope {
         active: true,
         done: false,
+        dismissed: false,
     };
     pub const ALL: Scope = Scope {
         active: true,
         done: true,
+        dismissed: true,
     };
 }
 
@@ -115,15 +141,19 @@ pub fn load(mb: &mut Mailbox, rules: &Rules, paths: &Paths, scope: Scope) -> Res
     if scope.done {
         folders.push((paths.done.clone(), Status::Done, None));
     }
+    if scope.dismissed {
+        folders.push((paths.dismissed.clone(), Status::Dismissed, None));
+    }
     let mut items = Vec::new();
     let names: Vec<String> = folders.iter().map(|f| f.0.clone()).collect();
+    let key = &rules.mark_key;
     mb.fetch_queues(&names, |k, q| match q {
         // Growing by doubling would briefly hold the queue twice at 100,000 messages.
         // The count comes from the server: a hint, never an allocation it chooses.
         Queued::Size(n) => items.reserve((n as usize).min(100_000)),
         Queued::Message(m) if !deleted(&m) => {
             let (folder, status, owner) = &folders[k];
-            items.push(item(m, folder, *status, owner.clone()))
+            items.push(item(m, folder, *status, owner.clone(), Some(key)))
         }
         Queued::Message(_) => {}
     })?;
@@ -142,7 +172,7 @@ pub fn load_ids(mb: &mut Mailbox, rules: &Rules, paths: &Paths) -> Result<Vec<It
         Queued::Size(n) => items.reserve((n as usize).min(100_000)),
         Queued::Message(m) if !deleted(&m) => {
             let (folder, status, owner) = &folders[k];
-            items.push(item(m, folder, *status, owner.clone()))
+            items.push(item(m, folder, *status, owner.clone(), None))
         }
         Queued::Message(_) => {}
     })?;
@@ -173,6 +203,7 @@ pub fn active_folders(
     let mut folders = vec![
         (paths.inbox.clone(), Status::Unclaimed, None),
         (paths.unclaimed.clone(), Status::Unclaimed, None),
+        (paths.held.clone(), Status::Held, None),
     ];
     for f in mb.below(&paths.claimed)? {
         let owner = match paths.place(&f, rules) {
@@ -191,7 +222,7 @@ pub fn load_archived(mb: &mut Mailbox, folders: &[String]) -> Result<Vec<Item>> 
         if let Queued::Message(m) = q
             && !deleted(&m)
         {
-            items.push(item(m, &folders[k], Status::Done, None));
+            items.push(item(m, &folders[k], Status::Done, None, None));
         }
     })?;
     settle_ids(mb, &mut items)?;
@@ -210,12 +241,20 @@ pub fn load_uids(
         Some(Place::Member(m)) => (Status::Claimed, Some(m)),
         Some(Place::ClaimedUnknown) => (Status::Claimed, None),
         Some(Place::Done) => (Status::Done, None),
+        Some(Place::Held) => (Status::Held, None),
+        Some(Place::Dismissed) => (Status::Dismissed, None),
         _ => (Status::Unclaimed, None),
     };
     let mut items = Vec::new();
     mb.fetch_fields(folder, uids, QUEUE_FIELDS, |m| {
         if !deleted(&m) {
-            items.push(item(m, folder, status, owner.clone()))
+            items.push(item(
+                m,
+                folder,
+                status,
+                owner.clone(),
+                Some(&rules.mark_key),
+            ))
         }
     })?;
     settle_ids(mb, &mut items)?;
@@ -230,7 +269,13 @@ fn deleted(m: &Fetched) -> bool {
     m.flags.iter().any(|f| f.eq_ignore_ascii_case("\\Deleted"))
 }
 
-fn item(m: Fetched, folder: &str, status: Status, owner: Option<String>) -> Item {
+fn item(
+    m: Fetched,
+    folder: &str,
+    status: Status,
+    owner: Option<String>,
+    key: Option<&[u8; 32]>,
+) -> Item {
     let parsed = mail_parser::MessageParser::default().parse_headers(&m.header);
     let internal = m
         .internal_date
@@ -262,6 +307,8 @@ fn item(m: Fetched, folder: &str, status: Status, owner: Option<String>) -> Item
         // No Message-ID: the headers a mail client never rewrites stand in for it.
         None => short_hash(&immutable_headers(&m.header)),
     };
+    let automated =
+        key.and_then(|k| crate::automated::classify(&m.header, &from, message_id.as_deref(), k));
     Item {
         id: String::new(),
         hash,
@@ -288,6 +335,9 @@ fn item(m: Fetched, folder: &str, status: Status, owner: Option<String>) -> Item
         released: m.flags.iter().any(|f| f.eq_ignore_ascii_case(RELEASED)),
         answered: m.flags.iter().any(|f| f.eq_ignore_ascii_case("\\Answered")),
         tie: None,
+        automated,
+        held_until: None,
+        reason: None,
     }
 }
 
@@ -598,6 +648,9 @@ impl Item {
             released: false,
             answered: false,
             tie: None,
+            automated: None,
+            held_until: None,
+            reason: None,
         }
     }
 }

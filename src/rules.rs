@@ -44,6 +44,7 @@ struct RawRules {
     sign_in: Option<String>,
     #[serde(default)]
     viewers: Vec<String>,
+    automated: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -174,6 +175,7 @@ struct RawRoute {
     matcher: RawMatch,
     owner: Option<String>,
     sla: Option<String>,
+    action: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -207,6 +209,8 @@ struct RawFolders {
     claimed: Option<String>,
     done: Option<String>,
     history: Option<String>,
+    held: Option<String>,
+    dismissed: Option<String>,
     sent: Option<String>,
 }
 
@@ -309,6 +313,10 @@ pub struct Folders {
     pub claimed: String,
     pub done: String,
     pub history: String,
+    /// 保留: waiting on the customer or on someone.
+    pub held: String,
+    /// 対応不要: needs no reply (automated mail, spam, thanks-only).
+    pub dismissed: String,
     /// Where the account's mail clients file what they send; None: the folder the
     /// server marks SPECIAL-USE \Sent.
     pub sent: Option<String>,
@@ -389,6 +397,20 @@ pub struct Rules {
     /// `imap.shared_mailbox`: the mailbox's name below the server's other users'
     /// namespace, for members signed in as themselves; default `imap.user`.
     pub shared_mailbox: Option<String>,
+    /// What intake does with automated mail (`automated:`).
+    pub automated: Automated,
+    /// The key of the mark on what mailduty sends (`automated::mark_key`).
+    pub mark_key: [u8; 32],
+}
+
+/// What `rotate --apply` does with automated mail it finds in the inbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Automated {
+    /// Into 対応不要, with the reason in the history.
+    Dismiss,
+    /// Into 未対応 as other mail, but never overdue, handed out or alerted on.
+    File,
 }
 
 /// How members reach the mailbox.
@@ -470,6 +492,8 @@ pub struct Route {
     pub subject: Option<String>,
     pub owner: Option<String>,
     pub sla: Option<Duration>,
+    /// `action: dismiss`: matching mail goes to 対応不要 at intake.
+    pub dismiss: bool,
 }
 
 impl Route {
@@ -916,12 +940,24 @@ impl Validator<'_> {
                 }
             },
         };
+        let automated = match raw.automated.as_deref() {
+            None | Some("dismiss") => Automated::Dismiss,
+            Some("file") => Automated::File,
+            Some(other) => {
+                self.problem(&["automated"], format!("{other:?} is not dismiss or file"));
+                Automated::Dismiss
+            }
+        };
+        let imap = imap?;
+        let mark_key = crate::automated::mark_key(&imap.host, &imap.user);
         Some(Rules {
             on_reply,
             reply_window,
+            automated,
+            mark_key,
             path: path.to_path_buf(),
             timezone: timezone?,
-            imap: imap?,
+            imap,
             folders,
             members,
             sla_unclaimed: sla_unclaimed?,
@@ -1375,12 +1411,32 @@ impl Validator<'_> {
                 }
                 d
             });
+            let dismiss = match r.action.as_deref() {
+                None | Some("file") => false,
+                Some("dismiss") => true,
+                Some(other) => {
+                    self.problem(
+                        &["routes", "action"],
+                        format!("route {n}: action {other:?} is not one of dismiss, file"),
+                    );
+                    false
+                }
+            };
+            if dismiss && owner.is_some() {
+                self.problem(
+                    &["routes", "action"],
+                    format!(
+                        "route {n}: action: dismiss and an owner contradict each other; give one"
+                    ),
+                );
+            }
             out.push(Route {
                 number: n,
                 from: r.matcher.from,
                 subject: r.matcher.subject,
                 owner,
                 sla,
+                dismiss,
             });
         }
         out
@@ -1498,6 +1554,8 @@ impl Validator<'_> {
             claimed: pick("claimed", raw.claimed, "対応中"),
             done: pick("done", raw.done, "完了"),
             history: pick("history", raw.history, "対応履歴"),
+            held: pick("held", raw.held, "保留"),
+            dismissed: pick("dismissed", raw.dismissed, "対応不要"),
             sent: raw.sent.filter(|s| {
                 let empty = s.trim().is_empty();
                 if empty {
@@ -1515,6 +1573,8 @@ impl Validator<'_> {
             ("claimed", &f.claimed),
             ("done", &f.done),
             ("history", &f.history),
+            ("held", &f.held),
+            ("dismissed", &f.dismissed),
         ];
         for (k, name) in all {
             if !plain_folder_name(name) {

@@ -18,8 +18,9 @@ pub fn run(ctx: &Ctx, args: &ListArgs, out: &mut dyn Write) -> Result<()> {
         _ => None,
     };
     let scope = Scope {
-        active: args.status != StatusFilter::Done,
+        active: !matches!(args.status, StatusFilter::Done | StatusFilter::Dismissed),
         done: matches!(args.status, StatusFilter::Done | StatusFilter::All),
+        dismissed: matches!(args.status, StatusFilter::Dismissed | StatusFilter::All),
     };
     let mut desk = ctx.open()?;
     let mut items = desk.queue(scope)?;

@@ -5,6 +5,7 @@ mod access;
 mod archive;
 mod check;
 mod history;
+mod hold;
 mod init;
 mod list;
 mod login;
@@ -83,6 +84,22 @@ impl Ctx {
         })
     }
 
+    /// The time commands decide by: the clock, or `MAILDUTY_NOW` (RFC 3339), which
+    /// lets a test or an admin ask what a run at another time would do without
+    /// waiting for it.
+    pub fn now(&self) -> Result<chrono::DateTime<chrono::Utc>> {
+        match std::env::var("MAILDUTY_NOW") {
+            Ok(v) if !v.is_empty() => chrono::DateTime::parse_from_rfc3339(&v)
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .map_err(|_| {
+                    config(format!(
+                        "MAILDUTY_NOW={v:?} is not an RFC 3339 time like 2026-12-10T09:00:00+09:00"
+                    ))
+                }),
+            _ => Ok(chrono::Utc::now()),
+        }
+    }
+
     pub fn say(&self, out: &mut dyn Write, line: impl AsRef<str>) -> Result<()> {
         if !self.global.quiet {
             // Lines carry subjects and folder names from the server.
@@ -152,6 +169,20 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Release(a) => {
             transition::run(&ctx, Action::Release, &a.ids.ids, a.force, &mut out)
         }
+        Command::Hold(a) => hold::run(
+            &ctx,
+            &hold::Kind::Hold { until: a.until },
+            &a.ids.ids,
+            a.note.as_deref(),
+            &mut out,
+        ),
+        Command::Dismiss(a) => hold::run(
+            &ctx,
+            &hold::Kind::Dismiss,
+            &a.ids.ids,
+            a.note.as_deref(),
+            &mut out,
+        ),
         Command::Rotate(a) => rotate::run(&ctx, &a, &mut out),
         Command::Show(a) => show::run(&ctx, &a, &mut out),
         Command::Report(a) => report::run(&ctx, &a, &mut out),

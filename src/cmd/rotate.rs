@@ -18,7 +18,7 @@ use crate::roster::{Duty, weekday_ja};
 use crate::rules::{Assign, Rules};
 
 pub fn run(ctx: &Ctx, args: &RotateArgs, out: &mut dyn Write) -> Result<()> {
-    let now = Utc::now();
+    let now = ctx.now()?;
     if args.apply {
         return apply(ctx, args.format, now, out);
     }
@@ -163,7 +163,7 @@ fn apply(ctx: &Ctx, format: RotateFormat, now: DateTime<Utc>, out: &mut dyn Writ
         Assign::None => &[],
     };
     let mut desk = ctx.open_reading_sent()?;
-    let done = desk::apply(&mut desk, hand_out)?;
+    let done = desk::apply(&mut desk, hand_out, now)?;
     overdue_alerts(ctx, &mut desk, now);
     super::notify_after(ctx, &mut desk);
     desk.close();
@@ -186,7 +186,12 @@ fn apply(ctx: &Ctx, format: RotateFormat, now: DateTime<Utc>, out: &mut dyn Writ
                     out,
                     format!(
                         "{:<6} {}  {} → {}  ({})  {}",
-                        if m.event == "file" { "filed" } else { "assign" },
+                        match m.event {
+                            "file" => "filed",
+                            "dismiss" => "dismiss",
+                            "unhold" => "back",
+                            _ => "assign",
+                        },
                         m.id,
                         m.from_folder,
                         m.to_folder,
@@ -195,12 +200,18 @@ fn apply(ctx: &Ctx, format: RotateFormat, now: DateTime<Utc>, out: &mut dyn Writ
                     ),
                 )?;
             }
-            let files = done.moved.iter().filter(|m| m.event == "file").count();
+            let count = |e: &str| done.moved.iter().filter(|m| m.event == e).count();
             let mut summary = format!(
                 "rotate: {} filed, {} assigned",
-                files,
-                done.moved.len() - files
+                count("file"),
+                count("assign")
             );
+            if count("dismiss") > 0 {
+                summary.push_str(&format!(", {} dismissed (対応不要)", count("dismiss")));
+            }
+            if count("unhold") > 0 {
+                summary.push_str(&format!(", {} back from 保留", count("unhold")));
+            }
             if done.left > 0 {
                 summary.push_str(&format!(", {} left for the next run", done.left));
             }

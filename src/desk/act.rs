@@ -47,10 +47,12 @@ pub fn act(
     force: bool,
 ) -> Result<Outcome> {
     let mine = it.owner.as_deref() == Some(me.key.as_str());
-    let held_by_other = it.status == Status::Claimed && !mine && it.owner.is_some();
+    // Held mail keeps its owner: claiming or releasing it is the owner's, like a claim.
+    let owned = matches!(it.status, Status::Claimed | Status::Held);
+    let held_by_other = owned && !mine && it.owner.is_some();
     let dest = match action {
         Action::Claim => {
-            if mine {
+            if mine && it.status == Status::Claimed {
                 already(desk, it, "claim", &me.key)?;
                 return Ok(Outcome::Already("is already yours"));
             }
@@ -64,7 +66,7 @@ pub fn act(
                 already(desk, it, "release", &me.key)?;
                 return Ok(Outcome::Already("is already released"));
             }
-            if it.status != Status::Claimed {
+            if !owned {
                 return Err(Error::Conflict(format!("{} is not claimed by anyone", it.id)).into());
             }
             if held_by_other && !force {

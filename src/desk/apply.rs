@@ -43,9 +43,14 @@ pub struct Applied {
 const GIVE_UP: usize = 3;
 
 /// `hand_out`: the members on duty to hand unclaimed mail to (empty: file only).
-pub fn apply(desk: &mut Desk<'_>, hand_out: &[String]) -> Result<Applied> {
+/// `now` decides which held mail is due.
+pub fn apply(
+    desk: &mut Desk<'_>,
+    hand_out: &[String],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Applied> {
     desk.write_history_directly();
-    let mut out = files_and_hands_out(desk, hand_out)?;
+    let mut out = files_and_hands_out(desk, hand_out, now)?;
     // Last, so that the moves of mail come first. The events other commands wrote
     // since the last run join the rest; a failure leaves them where every reader
     // still finds them.
@@ -56,7 +61,11 @@ pub fn apply(desk: &mut Desk<'_>, hand_out: &[String]) -> Result<Applied> {
     Ok(out)
 }
 
-fn files_and_hands_out(desk: &mut Desk<'_>, hand_out: &[String]) -> Result<Applied> {
+fn files_and_hands_out(
+    desk: &mut Desk<'_>,
+    hand_out: &[String],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Applied> {
     let mut out = Applied::default();
     let mut items = desk.queue(Scope::ACTIVE)?;
     out.recovered = desk.recover(&mut items)?;
@@ -68,6 +77,18 @@ fn files_and_hands_out(desk: &mut Desk<'_>, hand_out: &[String]) -> Result<Appli
             out.clients = seen;
         }
         Err(e) => out.failed.push(format!("mail client work: {e:#}")),
+    }
+    // Held mail due back goes first, so that the customer's reply that brought it
+    // back follows it to its owner at intake.
+    match super::hold::give_back(desk, &items, now, &mut out.failed) {
+        Ok((moved, left)) => {
+            out.left += left;
+            if !moved.is_empty() {
+                out.moved.extend(moved);
+                items = desk.queue(Scope::ACTIVE)?;
+            }
+        }
+        Err(e) => out.failed.push(format!("held mail: {e:#}")),
     }
     let plan = desk.plan_intake(&items);
     out.left += items
@@ -111,8 +132,9 @@ fn released_by_history(desk: &mut Desk<'_>, items: &mut [Item]) -> Result<()> {
 /// for the next run, and the summary says how many.
 pub const CAP: usize = 5_000;
 
-/// A source folder, an owner (None: 未対応), and the plan's entries for them.
-type Group<'a> = (&'a str, Option<&'a str>, Vec<(usize, &'a Assignment)>);
+/// A source folder, an owner (None: 未対応), whether to 対応不要, and the plan's
+/// entries for them.
+type Group<'a> = (&'a str, Option<&'a str>, bool, Vec<(usize, &'a Assignment)>);
 
 /// Carries out a plan; returns how many messages moved. Messages from one folder to
 /// one place move as one set where the server allows (`take_set`: a few round trips
@@ -129,15 +151,22 @@ fn run(
     for (k, a) in now.iter().enumerate() {
         let folder = items[a.item].folder.as_str();
         let owner = a.owner.as_deref();
-        match groups.iter_mut().find(|g| g.0 == folder && g.1 == owner) {
-            Some(g) => g.2.push((k, a)),
-            None => groups.push((folder, owner, vec![(k, a)])),
+        match groups
+            .iter_mut()
+            .find(|g| g.0 == folder && g.1 == owner && g.2 == a.dismiss)
+        {
+            Some(g) => g.3.push((k, a)),
+            None => groups.push((folder, owner, a.dismiss, vec![(k, a)])),
         }
     }
     let mut moved: Vec<(usize, Move)> = Vec::new();
     let mut in_a_row = 0;
     let sets = desk.takes_sets();
-    for (_, _, group) in groups {
+    if now.iter().any(|a| a.dismiss) {
+        // A mailbox older than the 対応不要 folder gets it here.
+        desk.ensure_folder(&desk.paths.dismissed.clone())?;
+    }
+    for (_, _, _, group) in groups {
         let (together, alone): (Vec<_>, Vec<_>) = group.into_iter().partition(|(_, a)| {
             let it = &items[a.item];
             sets && it.contested() && it.modseq.is_some() && it.claim_keywords.is_empty()
@@ -185,6 +214,9 @@ fn stopped(e: anyhow::Error, moved: usize) -> anyhow::Error {
 }
 
 fn dest_of(a: &Assignment) -> (Dest, &'static str) {
+    if a.dismiss {
+        return (Dest::Dismissed, "dismiss");
+    }
     match &a.owner {
         Some(o) => (Dest::Member(o.clone()), "assign"),
         None => (Dest::Unclaimed, "file"),

@@ -122,8 +122,10 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
         .iter()
         .map(|m| desk.paths.member(&m.key))
         .collect();
+    let dismissed = desk.paths.dismissed.clone();
     let mut folders: Vec<String> = seen.sent_folder.iter().cloned().collect();
     folders.push(done.clone());
+    folders.push(dismissed.clone());
     folders.extend(members.iter().cloned());
     // The last scan's marks and every folder's UID state, in one round trip: on a
     // quiet run that is all there is to read of them.
@@ -140,6 +142,7 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
         desk.sent_folder()?;
     }
     let done_state = states.next().flatten();
+    let dismissed_state = states.next().flatten();
     // Member folders are only marked, never searched, and only when a message there
     // waits for the next scan (see `settled`): the mark says what was there now.
     let mut member_marks: Vec<Mark> = Vec::new();
@@ -201,7 +204,7 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
             i.claim_keywords.is_empty()
                 && matches!(
                     desk.paths.place(&i.folder, desk.rules),
-                    Some(Place::Member(_))
+                    Some(Place::Member(_) | Place::Held)
                 )
         })
         .collect();
@@ -211,6 +214,12 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
     let mut keeps: Option<bool> = None;
     let mut waiting = false;
     for (it, evs) in claimed.iter().zip(evs) {
+        if it.status == Status::Held {
+            if let Some(d) = dragged(desk, it, super::hold::HOLD, &evs)? {
+                seen.dragged.push(d);
+            }
+            continue;
+        }
         if unexplained(it, "claim", &evs) && !settled(it, &marks, &member_marks, scanned, now) {
             // Where keywords are kept, a claim under way carries one and is not here.
             let unclaimed = desk.paths.unclaimed.clone();
@@ -243,6 +252,23 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
     let evs = history::about_each(&mut desk.mb, &history_folder, &found)?;
     for (it, evs) in found.into_iter().zip(evs) {
         if let Some(d) = dragged(desk, it, "done", &evs)? {
+            seen.dragged.push(d);
+        }
+    }
+    // 対応不要 grows like 完了: only its new UIDs.
+    let (uids, mark) = new_uids(desk, &dismissed, dismissed_state, &marks, now - window)?;
+    new_marks.extend(mark);
+    if !uids.is_empty() {
+        read.push(dismissed.clone());
+    }
+    let found = queue::load_uids(&mut desk.mb, desk.rules, &desk.paths, &dismissed, &uids)?;
+    let found: Vec<&Item> = found
+        .iter()
+        .filter(|i| i.claim_keywords.is_empty())
+        .collect();
+    let evs = history::about_each(&mut desk.mb, &history_folder, &found)?;
+    for (it, evs) in found.into_iter().zip(evs) {
+        if let Some(d) = dragged(desk, it, super::hold::DISMISS, &evs)? {
             seen.dragged.push(d);
         }
     }

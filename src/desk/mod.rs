@@ -18,6 +18,7 @@ mod act;
 mod apply;
 pub mod archive;
 pub mod clients;
+pub mod hold;
 mod plan;
 mod recover;
 pub mod rules;
@@ -47,6 +48,10 @@ pub enum Dest {
     Unclaimed,
     Member(String),
     Done,
+    /// 保留: waiting, the owner kept in the history.
+    Held,
+    /// 対応不要: needs no reply.
+    Dismissed,
 }
 
 /// What became of a move.
@@ -77,6 +82,8 @@ pub struct Paths {
     pub claimed: String,
     pub done: String,
     pub history: String,
+    pub held: String,
+    pub dismissed: String,
     /// Where commands write their events, on servers with MOVE: a folder that stays
     /// small, so that writing an event costs the same however long the history is
     /// (a server opens the folder an APPEND goes to). `rotate --apply` moves its
@@ -108,6 +115,8 @@ impl Paths {
             Dest::Unclaimed => self.unclaimed.clone(),
             Dest::Member(m) => self.member(m),
             Dest::Done => self.done.clone(),
+            Dest::Held => self.held.clone(),
+            Dest::Dismissed => self.dismissed.clone(),
         }
     }
 
@@ -121,6 +130,12 @@ impl Paths {
         }
         if folder == self.done {
             return Some(Place::Done);
+        }
+        if folder == self.held {
+            return Some(Place::Held);
+        }
+        if folder == self.dismissed {
+            return Some(Place::Dismissed);
         }
         if folder == self.claimed {
             return Some(Place::ClaimedUnknown);
@@ -169,12 +184,18 @@ impl<'r> Desk<'r> {
         if let Some(j) = &journal {
             mb.may_create(j);
         }
+        // Status folders newer than the mailbox's `init`: read as empty until made.
+        let (held, dismissed) = (mb.path(&f.held), mb.path(&f.dismissed));
+        mb.may_create(&held);
+        mb.may_create(&dismissed);
         let paths = Paths {
             inbox: mb.path(&f.inbox),
             unclaimed: mb.path(&f.unclaimed),
             claimed: mb.path(&f.claimed),
             done: mb.path(&f.done),
             history,
+            held,
+            dismissed,
             journal,
             sep: mb.separator(),
         };
@@ -198,7 +219,8 @@ impl<'r> Desk<'r> {
 
     /// The messages of the active folders (and of 完了 with `scope.done`).
     pub fn queue(&mut self, scope: Scope) -> Result<Vec<Item>> {
-        let items = queue::load(&mut self.mb, self.rules, &self.paths, scope)?;
+        let mut items = queue::load(&mut self.mb, self.rules, &self.paths, scope)?;
+        hold::annotate(self, &mut items)?;
         self.known
             .extend(items.iter().map(|i| (i.folder.clone(), i.uid)));
         Ok(items)
@@ -212,12 +234,22 @@ impl<'r> Desk<'r> {
     /// Message-ID field of the active mail (the ID is a hash of it), then the one
     /// message it names.
     pub fn find(&mut self, query: &str) -> Result<Item> {
-        self.find_scoped(query, true)
+        let it = self.find_scoped(query, true)?;
+        self.annotated(it)
     }
 
     /// Like `find`, among the active folders only (claim, release: 完了 is never read).
     pub fn find_active(&mut self, query: &str) -> Result<Item> {
-        self.find_scoped(query, false)
+        let it = self.find_scoped(query, false)?;
+        self.annotated(it)
+    }
+
+    /// Held or dismissed mail with what the history says of it (`hold::annotate`).
+    fn annotated(&mut self, it: Item) -> Result<Item> {
+        let mut one = [it];
+        hold::annotate(self, &mut one)?;
+        let [it] = one;
+        Ok(it)
     }
 
     fn find_scoped(&mut self, query: &str, done_too: bool) -> Result<Item> {
@@ -670,6 +702,14 @@ impl<'r> Desk<'r> {
         }
     }
 
+    /// Creates a status folder that a mailbox set up by an older `init` lacks.
+    pub fn ensure_folder(&mut self, folder: &str) -> Result<()> {
+        if !self.mb.exists(folder)? {
+            self.mb.create(folder)?;
+        }
+        Ok(())
+    }
+
     /// Creates the status folders that are missing; returns those it created.
     pub fn create_folders(&mut self) -> Result<Vec<String>> {
         let existing: HashSet<String> = self.mb.list("*")?.into_iter().map(|fi| fi.name).collect();
@@ -677,6 +717,8 @@ impl<'r> Desk<'r> {
         let mut wanted = vec![p.unclaimed.clone(), p.claimed.clone()];
         wanted.extend(self.rules.members.iter().map(|m| p.member(&m.key)));
         wanted.push(p.done.clone());
+        wanted.push(p.held.clone());
+        wanted.push(p.dismissed.clone());
         wanted.push(p.history.clone());
         wanted.extend(p.journal.clone());
         let mut created = Vec::new();
@@ -777,6 +819,11 @@ impl Item {
     /// Whether the desk may treat it as unowned: in the inbox, 未対応, or a folder
     /// under 対応中 that is no member's.
     pub fn contested(&self) -> bool {
-        self.owner.is_none() && self.status != Status::Done
+        match self.status {
+            Status::Done | Status::Dismissed => false,
+            // `rotate --apply` gives held mail back while its owner may act on it.
+            Status::Held => true,
+            Status::Unclaimed | Status::Claimed => self.owner.is_none(),
+        }
     }
 }

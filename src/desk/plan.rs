@@ -14,15 +14,20 @@ pub struct Assignment {
     pub item: usize,
     /// The member it goes to; None: 未対応.
     pub owner: Option<String>,
-    /// "intake", "duty", "thread", or the route's description.
+    /// "intake", "duty", "thread", or the route's description; for automated mail
+    /// the reason code and the header that told it (`automated::Verdict::note`).
     pub reason: String,
+    /// Into 対応不要 instead (automated mail, a route's `action: dismiss`).
+    pub dismiss: bool,
 }
 
 fn bare(id: &str) -> &str {
     id.trim().trim_start_matches('<').trim_end_matches('>')
 }
 
-/// Inbox mail, oldest first: follow-ups to a member's thread go to that member
+/// Inbox mail, oldest first: automated mail and mail a route dismisses to 対応不要
+/// (or, with `automated: file`, to 未対応 whatever thread it is in: an out-of-office
+/// reply is nobody's follow-up), follow-ups to a member's thread to that member
 /// (`threads: true`), mail matching a route to the route's owner, the rest to 未対応.
 /// `busy` items (a move under way) are left for the next run.
 pub fn intake(
@@ -44,6 +49,32 @@ pub fn intake(
         .into_iter()
         .map(|i| {
             let it = &items[i];
+            let dismissed_by_route = rules
+                .route_for(&it.from, &it.subject)
+                .filter(|r| r.dismiss)
+                .map(|r| {
+                    format!(
+                        "{}: {}",
+                        crate::automated::Reason::Route.code(),
+                        r.describe()
+                    )
+                });
+            if let Some(reason) = dismissed_by_route {
+                return Assignment {
+                    item: i,
+                    owner: None,
+                    reason,
+                    dismiss: true,
+                };
+            }
+            if let Some(v) = &it.automated {
+                return Assignment {
+                    item: i,
+                    owner: None,
+                    reason: v.note(),
+                    dismiss: rules.automated == crate::rules::Automated::Dismiss,
+                };
+            }
             let sticky = rules
                 .threads
                 .then(|| {
@@ -65,11 +96,13 @@ pub fn intake(
                     item: i,
                     owner: Some(owner),
                     reason,
+                    dismiss: false,
                 },
                 None => Assignment {
                     item: i,
                     owner: None,
                     reason: "intake".into(),
+                    dismiss: false,
                 },
             }
         })
@@ -96,8 +129,12 @@ pub fn hand_out(
                 .count()
         })
         .collect();
+    // Automated mail filed into 未対応 is for whoever looks, never handed out.
     let mut waiting: Vec<usize> = (0..items.len())
-        .filter(|&i| items[i].folder == unclaimed && !items[i].released && !busy(&items[i]))
+        .filter(|&i| {
+            let it = &items[i];
+            it.folder == unclaimed && !it.released && !busy(it) && it.automated.is_none()
+        })
         .collect();
     waiting.sort_by_key(|&i| (items[i].arrived, items[i].uid));
     waiting
@@ -113,6 +150,7 @@ pub fn hand_out(
                 item: i,
                 owner: Some(on_duty[k].clone()),
                 reason: "duty".into(),
+                dismiss: false,
             }
         })
         .collect()
@@ -168,17 +206,54 @@ mod tests {
                 Assignment {
                     item: 2,
                     owner: None,
-                    reason: "intake".into()
+                    reason: "intake".into(),
+                    dismiss: false,
                 },
                 Assignment {
                     item: 1,
                     owner: Some("suzuki".into()),
-                    reason: "thread".into()
+                    reason: "thread".into(),
+                    dismiss: false,
                 },
             ]
         );
         // A busy message waits for the next run.
         assert_eq!(intake(&items, &r, "INBOX", |i| i.uid == 3).len(), 1);
+    }
+
+    #[test]
+    fn automated_mail_is_dismissed_or_filed_and_never_follows_a_thread() {
+        let verdict = |h: &str| crate::automated::classify(h.as_bytes(), "x@y", None, &[0; 32]);
+        let mut ooo = item("INBOX", 5, "r@x", None);
+        ooo.in_reply_to = vec!["<a@x>".into()];
+        ooo.automated = verdict("Auto-Submitted: auto-replied\r\n");
+        let mut news = item("INBOX", 6, "n@x", None);
+        news.from = "info@news.example".into();
+        let items = vec![
+            item("対応中/suzuki", 1, "a@x", Some("suzuki")),
+            ooo,
+            news,
+            item("INBOX", 7, "p@x", None),
+        ];
+        let routes = "routes:\n  - match: { from: news.example }\n    action: dismiss\n";
+        let r = rules(&format!("threads: true\n{routes}"));
+        let plan = intake(&items, &r, "INBOX", |_| false);
+        let by = |i: usize| plan.iter().find(|a| a.item == i).unwrap();
+        assert!(by(1).dismiss && by(1).owner.is_none());
+        assert_eq!(by(1).reason, "auto_reply: Auto-Submitted: auto-replied");
+        assert!(by(2).dismiss && by(2).reason.starts_with("route: route 1"));
+        assert!(!by(3).dismiss);
+        let r = rules(&format!("threads: true\nautomated: file\n{routes}"));
+        let plan = intake(&items, &r, "INBOX", |_| false);
+        let by = |i: usize| plan.iter().find(|a| a.item == i).unwrap();
+        assert!(
+            !by(1).dismiss && by(1).owner.is_none(),
+            "not the thread's owner"
+        );
+        // Filed automated mail is never handed out.
+        let mut filed = items[1].clone();
+        filed.folder = "未対応".into();
+        assert!(hand_out(&[filed], "未対応", &["tanaka".to_string()], |_| false).is_empty());
     }
 
     #[test]

@@ -40,6 +40,7 @@ pub fn recover(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Recovered> 
         .cloned()
         .collect();
     flagged.extend(flagged_in_done(desk)?);
+    flagged.extend(super::hold::flagged_in_dismissed(desk)?);
     if !flagged.is_empty() {
         (desk.pause)(STALE);
         let mut by_folder: HashMap<String, Vec<u32>> = HashMap::new();

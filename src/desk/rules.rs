@@ -19,6 +19,8 @@ pub const CLAIM: &str = "$MailDutyClaim";
 pub const ASSIGN: &str = "$MailDutyAssign";
 pub const RELEASE: &str = "$MailDutyRelease";
 pub const DONE: &str = "$MailDutyDone";
+pub const HOLD: &str = "$MailDutyHold";
+pub const DISMISS: &str = "$MailDutyDismiss";
 /// Left by `release`: `rotate --apply` does not hand the message out again. Not a
 /// move keyword.
 pub const RELEASED: &str = "$MailDutyReleased";
@@ -58,6 +60,8 @@ pub fn keyword(dest: &Dest, actor: Actor<'_>) -> String {
         (Dest::Member(_), Actor::Member(m)) => format!("{CLAIM}_{m}"),
         (Dest::Unclaimed, Actor::Member(m)) => format!("{RELEASE}_{m}"),
         (Dest::Done, a) => format!("{DONE}_{}", a.key()),
+        (Dest::Held, a) => format!("{HOLD}_{}", a.key()),
+        (Dest::Dismissed, a) => format!("{DISMISS}_{}", a.key()),
     }
 }
 
@@ -71,7 +75,7 @@ pub fn is_move_keyword(flag: &str) -> bool {
         return false;
     };
     !who.is_empty()
-        && [CLAIM, ASSIGN, RELEASE, DONE]
+        && [CLAIM, ASSIGN, RELEASE, DONE, HOLD, DISMISS]
             .iter()
             .any(|p| head.eq_ignore_ascii_case(p))
 }
@@ -85,6 +89,8 @@ pub enum Place {
     /// The 対応中 folder itself, or a subfolder that is no member's.
     ClaimedUnknown,
     Done,
+    Held,
+    Dismissed,
 }
 
 /// The event a stale keyword on a message in `place` stands for: what the mover was
@@ -102,6 +108,8 @@ pub fn explain(place: &Place, flag: &str) -> Option<(&'static str, String)> {
         (Place::Member(m), Some(w)) if is(ASSIGN) && w == m => Some(("assign", ROTATE.to_string())),
         (Place::Member(m), Some(w)) if is(CLAIM) && w == m => Some(("claim", w.to_string())),
         (Place::Done, Some(w)) if is(DONE) => Some(("done", w.to_string())),
+        (Place::Held, Some(w)) if is(HOLD) => Some(("hold", w.to_string())),
+        (Place::Dismissed, Some(w)) if is(DISMISS) => Some(("dismiss", w.to_string())),
         _ => None,
     }
 }
@@ -115,9 +123,11 @@ fn rank(p: &Place) -> u8 {
     match p {
         Place::Member(_) => 0,
         Place::ClaimedUnknown => 1,
-        Place::Done => 2,
-        Place::Unclaimed => 3,
-        Place::Inbox => 4,
+        Place::Held => 2,
+        Place::Done => 3,
+        Place::Dismissed => 4,
+        Place::Unclaimed => 5,
+        Place::Inbox => 6,
     }
 }
 
@@ -181,6 +191,14 @@ mod tests {
             ),
             (Dest::Unclaimed, t, Place::Unclaimed, "release", "tanaka"),
             (Dest::Done, t, Place::Done, "done", "tanaka"),
+            (Dest::Held, t, Place::Held, "hold", "tanaka"),
+            (
+                Dest::Dismissed,
+                Actor::Rotate,
+                Place::Dismissed,
+                "dismiss",
+                "rotate",
+            ),
         ];
         for (dest, actor, place, kind, who) in cases {
             let kw = keyword(&dest, actor);

@@ -135,9 +135,9 @@ fn move_phase(
     alone: bool,
 ) -> Result<Phase> {
     let keys = copy_keys(it);
-    let attempt = if *dest == Dest::Done {
-        // Searching 完了 would cost as much as 完了 is large, and a second copy there
-        // sends nobody to answer twice.
+    let attempt = if matches!(dest, Dest::Done | Dest::Dismissed) {
+        // Searching 完了 (or 対応不要) would cost as much as it is large, and a second
+        // copy there sends nobody to answer twice.
         desk.mb
             .move_uid(&it.folder, it.uid, to)
             .map(|m| (m, Vec::new()))
@@ -181,7 +181,7 @@ fn move_phase(
         desk.mb.remove(to, &[mine])?;
         return Ok(Phase::Lost);
     }
-    if alone || *dest == Dest::Done {
+    if alone || matches!(dest, Dest::Done | Dest::Dismissed) {
         return Ok(Phase::Done(Taken::Won(landed)));
     }
     Ok(Phase::Check(landed, mine))

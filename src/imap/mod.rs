@@ -129,8 +129,11 @@ pub struct Identity {
 /// A folder's UIDVALIDITY and UIDNEXT, where STATUS gave both.
 pub type UidState = Option<(u32, u32)>;
 
-/// The header fields the queue needs; fetching only these keeps `list` cheap.
-pub const QUEUE_FIELDS: &str = "MESSAGE-ID FROM TO SUBJECT DATE IN-REPLY-TO REFERENCES";
+/// The header fields the queue needs; fetching only these keeps `list` cheap. The
+/// second line is what tells automated mail (`crate::automated::FIELDS`), read in the
+/// same FETCH so that intake needs no round trip for it.
+pub const QUEUE_FIELDS: &str = "MESSAGE-ID FROM TO SUBJECT DATE IN-REPLY-TO REFERENCES \
+AUTO-SUBMITTED PRECEDENCE X-AUTOREPLY X-AUTORESPOND X-AUTORESPONDER X-AUTO-RESPONSE-SUPPRESS X-MS-EXCHANGE-INBOX-RULES-LOOP X-MS-EXCHANGE-GENERATED-MESSAGE-SOURCE CONTENT-TYPE X-MAILDUTY-MARK";
 
 pub struct Mailbox {
     conn: Conn,
@@ -891,7 +894,8 @@ impl Mailbox {
             "UID FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE{modseq} BODY.PEEK[HEADER.FIELDS ({fields})])"
         );
         let mut sized = vec![false; folders.len()];
-        let answers = self.per_folder(folders, &fetch, |k, n, r| {
+        // A status folder newer than the mailbox's `init` (`may_create`) holds nothing yet.
+        let answers = self.per_folder_present(folders, &fetch, true, |k, n, r| {
             if !sized[k] {
                 sized[k] = true;
                 each(k, Queued::Size(n));
@@ -900,7 +904,7 @@ impl Mailbox {
                 each(k, Queued::Message(f));
             }
         })?;
-        for (n, fetched) in &answers {
+        for (n, fetched) in answers.iter().flatten() {
             // `1:*` of an empty folder is an error on some servers; nothing was missed.
             if fetched.status != Status::Ok && *n > 0 {
                 bail!("{}", conn::describe_failure(&fetch, fetched));

@@ -16,6 +16,8 @@ pub const EVENTS: &[&str] = &[
     "claim",
     "release",
     "done",
+    "hold",
+    "unhold",
     "overdue",
     "reply",
     "double_reply",

@@ -90,6 +90,17 @@ pub fn note(rules: &Rules, ev: &Stored) -> Note {
             format!("{}が対応を完了しました", who(&ev.actor)),
             format!("mailduty show {id}"),
         ),
+        "hold" => (
+            format!("{}が保留にしました", who(&ev.actor)),
+            format!("mailduty show {id}"),
+        ),
+        "unhold" => (
+            match owner.as_deref() {
+                Some(o) => format!("保留から{}に戻りました", who(o)),
+                None => "保留から未対応に戻りました".to_string(),
+            },
+            format!("mailduty show {id}"),
+        ),
         "overdue" => (
             "未対応のまま期限を過ぎました".to_string(),
             format!("mailduty claim {id}"),
@@ -116,7 +127,7 @@ pub fn note(rules: &Rules, ev: &Stored) -> Note {
         ),
     };
     let mention: Vec<Member> = match ev.event.as_str() {
-        "assign" => owner
+        "assign" | "unhold" => owner
             .as_deref()
             .and_then(|o| rules.member(o))
             .cloned()
