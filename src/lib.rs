@@ -11,6 +11,7 @@ pub mod desk;
 pub mod digest;
 pub mod error;
 pub mod history;
+pub mod https;
 pub mod imap;
 pub mod mail;
 pub mod notify;

@@ -25,12 +25,7 @@ pub struct SentHere(std::path::PathBuf);
 
 impl SentHere {
     pub fn new(rules: &Rules, marker_id: &str) -> Option<SentHere> {
-        let base = std::env::var_os("XDG_STATE_HOME")
-            .filter(|v| !v.is_empty())
-            .map(std::path::PathBuf::from)
-            .or_else(|| {
-                std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".local/state"))
-            })?;
+        let base = crate::rules::xdg_dir("XDG_STATE_HOME", ".local/state")?;
         let mailbox: String = format!("{}@{}", rules.imap.user, rules.imap.host)
             .chars()
             .map(|c| {

@@ -1273,16 +1273,11 @@ impl Validator<'_> {
                 if let Some(ca) = &s.ca_file {
                     self.ca_file(&["digest", "smtp", "ca_file"], ca);
                 }
-                let mut sources = Vec::new();
-                if let Some(c) = s.password_command {
-                    sources.push(Secret::Command(c.0));
-                }
-                if let Some(e) = s.password_env {
-                    sources.push(Secret::Env(e));
-                }
-                if let Some(f) = s.password_file {
-                    sources.push(Secret::File(f));
-                }
+                let mut sources: Vec<Secret> =
+                    password_sources(s.password_command, s.password_env, s.password_file)
+                        .into_iter()
+                        .map(|(_, s)| s)
+                        .collect();
                 if let Some(p) = s.password {
                     if !private {
                         self.problem(
@@ -1468,16 +1463,8 @@ impl Validator<'_> {
         if let Some(ca) = &raw.ca_file {
             ok &= self.ca_file(&["imap", "ca_file"], ca);
         }
-        let mut sources = Vec::new();
-        if let Some(c) = raw.password_command {
-            sources.push(("password_command", Secret::Command(c.0)));
-        }
-        if let Some(e) = raw.password_env {
-            sources.push(("password_env", Secret::Env(e)));
-        }
-        if let Some(f) = raw.password_file {
-            sources.push(("password_file", Secret::File(f)));
-        }
+        let mut sources =
+            password_sources(raw.password_command, raw.password_env, raw.password_file);
         if let Some(p) = raw.password {
             if !private {
                 self.problem(
@@ -1815,6 +1802,37 @@ fn plain_folder_name(name: &str) -> bool {
         && name
             .split('/')
             .all(|seg| !seg.trim().is_empty() && seg != "." && seg != "..")
+}
+
+/// A per-user base directory: `$var` (XDG base directory spec), else `$HOME/fallback`.
+pub fn xdg_dir(var: &str, fallback: &str) -> Option<PathBuf> {
+    std::env::var_os(var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| Path::new(&h).join(fallback))
+        })
+}
+
+/// The password sources a block names, by their keys.
+fn password_sources(
+    command: Option<Hidden>,
+    env: Option<String>,
+    file: Option<PathBuf>,
+) -> Vec<(&'static str, Secret)> {
+    let mut sources = Vec::new();
+    if let Some(c) = command {
+        sources.push(("password_command", Secret::Command(c.0)));
+    }
+    if let Some(e) = env {
+        sources.push(("password_env", Secret::Env(e)));
+    }
+    if let Some(f) = file {
+        sources.push(("password_file", Secret::File(f)));
+    }
+    sources
 }
 
 pub fn is_loopback(host: &str) -> bool {

@@ -4,11 +4,9 @@
 //! limit on the whole exchange's time and on the answer's size. Messages never hold
 //! the URL's path or the token: only the target's name and host.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
-use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
 
 use super::config::Target;
 use crate::rules::Secret;
@@ -132,39 +130,11 @@ pub fn api_base(endpoint: Option<&str>) -> String {
 }
 
 fn agent(t: &Target) -> Result<ureq::Agent> {
-    let roots = match &t.ca_file {
-        Some(ca) => {
-            let pem = std::fs::read(ca).map_err(|e| {
-                anyhow!(
-                    "notify.{}.ca_file: cannot read {}: {}",
-                    t.kind.as_str(),
-                    ca.display(),
-                    e.kind()
-                )
-            })?;
-            let cert = Certificate::from_pem(&pem).map_err(|e| {
-                anyhow!(
-                    "notify.{}.ca_file: {} is not a PEM certificate: {e}",
-                    t.kind.as_str(),
-                    ca.display()
-                )
-            })?;
-            RootCerts::Specific(Arc::new(vec![cert]))
-        }
-        None => RootCerts::PlatformVerifier,
-    };
-    let tls = TlsConfig::builder()
-        .provider(TlsProvider::NativeTls)
-        .root_certs(roots)
-        .build();
-    Ok(ureq::Agent::config_builder()
-        .tls_config(tls)
-        .timeout_global(Some(t.timeout))
-        .max_redirects(0)
-        .http_status_as_error(false)
-        .user_agent(concat!("mailduty/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into())
+    crate::https::agent(
+        t.ca_file.as_deref(),
+        t.timeout,
+        &format!("notify.{}", t.kind.as_str()),
+    )
 }
 
 /// Sends one POST; Ok with the status when the server answered 2xx. `verbose` logs

@@ -2,7 +2,7 @@
 //! comes from (an external helper, or a provider's token endpoint with a refresh token
 //! kept in a file of its own), checked offline like the rest of the rules.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Deserialize;
 
@@ -132,15 +132,8 @@ const GOOGLE_MAIL: &str = "https://mail.google.com/";
 
 /// Where the token file goes when the rules do not say: one file per account user.
 pub fn default_token_file(user: &str) -> PathBuf {
-    let base = std::env::var_os("XDG_STATE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .filter(|v| !v.is_empty())
-                .map(|h| Path::new(&h).join(".local/state"))
-        })
-        .unwrap_or_else(|| PathBuf::from("."));
+    let base =
+        super::xdg_dir("XDG_STATE_HOME", ".local/state").unwrap_or_else(|| PathBuf::from("."));
     let safe: String = user
         .chars()
         .map(|c| {

@@ -31,15 +31,7 @@ pub struct Personal {
 
 /// Where the file is: $XDG_CONFIG_HOME/mailduty/login.yaml, else ~/.config/….
 pub fn default_path() -> PathBuf {
-    let base = std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .filter(|v| !v.is_empty())
-                .map(|h| Path::new(&h).join(".config"))
-        })
-        .unwrap_or_else(|| PathBuf::from("."));
+    let base = super::xdg_dir("XDG_CONFIG_HOME", ".config").unwrap_or_else(|| PathBuf::from("."));
     base.join("mailduty").join("login.yaml")
 }
 
@@ -79,16 +71,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Personal> {
         v.problem(&["login"], "is not a login");
     }
     v.one_line(&["login"], &login);
-    let mut sources = Vec::new();
-    if let Some(c) = raw.password_command {
-        sources.push(Secret::Command(c.0));
-    }
-    if let Some(e) = raw.password_env {
-        sources.push(Secret::Env(e));
-    }
-    if let Some(f) = raw.password_file {
-        sources.push(Secret::File(f));
-    }
+    let mut sources: Vec<Secret> =
+        super::password_sources(raw.password_command, raw.password_env, raw.password_file)
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect();
     let auth = match (sources.len(), raw.oauth2) {
         (0, Some(o)) => v.oauth2(&["oauth2"], o, &login).map(Auth::OAuth2),
         (1, None) => sources.pop().map(Auth::Password),

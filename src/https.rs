@@ -1,0 +1,43 @@
+//! The HTTPS client of chat deliveries and OAuth token endpoints: ureq over
+//! native-tls (the same OpenSSL as IMAP and SMTP), certificates always verified (a
+//! `ca_file` as the trusted root when given), no redirects followed (a redirect could
+//! carry a secret elsewhere), one time limit for a whole exchange, and error bodies
+//! handed back rather than turned into errors.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Result, anyhow};
+use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
+
+/// `key` names the rules block in messages (`notify.slack`, `imap.oauth2`).
+pub fn agent(ca_file: Option<&Path>, timeout: Duration, key: &str) -> Result<ureq::Agent> {
+    let roots = match ca_file {
+        Some(ca) => {
+            let pem = std::fs::read(ca).map_err(|e| {
+                anyhow!("{key}.ca_file: cannot read {}: {}", ca.display(), e.kind())
+            })?;
+            let cert = Certificate::from_pem(&pem).map_err(|e| {
+                anyhow!(
+                    "{key}.ca_file: {} is not a PEM certificate: {e}",
+                    ca.display()
+                )
+            })?;
+            RootCerts::Specific(Arc::new(vec![cert]))
+        }
+        None => RootCerts::PlatformVerifier,
+    };
+    let tls = TlsConfig::builder()
+        .provider(TlsProvider::NativeTls)
+        .root_certs(roots)
+        .build();
+    Ok(ureq::Agent::config_builder()
+        .tls_config(tls)
+        .timeout_global(Some(timeout))
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .user_agent(concat!("mailduty/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into())
+}
