@@ -76,6 +76,9 @@ _mailduty() {
             mailduty,show)
                 cmd="mailduty__subcmd__show"
                 ;;
+            mailduty,watch)
+                cmd="mailduty__subcmd__watch"
+                ;;
             mailduty__subcmd__help,access)
                 cmd="mailduty__subcmd__help__subcmd__access"
                 ;;
@@ -136,6 +139,9 @@ _mailduty() {
             mailduty__subcmd__help,show)
                 cmd="mailduty__subcmd__help__subcmd__show"
                 ;;
+            mailduty__subcmd__help,watch)
+                cmd="mailduty__subcmd__help__subcmd__watch"
+                ;;
             *)
                 ;;
         esac
@@ -143,7 +149,7 @@ _mailduty() {
 
     case "${cmd}" in
         mailduty)
-            opts="-v -q -h -V --rules --as --verbose --quiet --help --version init login access logout check list claim release done hold dismiss rotate report notify show history note archive completions help"
+            opts="-v -q -h -V --rules --as --verbose --quiet --help --version init login watch access logout check list claim release done hold dismiss rotate report notify show history note archive completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -327,7 +333,7 @@ _mailduty() {
             return 0
             ;;
         mailduty__subcmd__help)
-            opts="init login access logout check list claim release done hold dismiss rotate report notify show history note archive completions help"
+            opts="init login watch access logout check list claim release done hold dismiss rotate report notify show history note archive completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -607,6 +613,20 @@ _mailduty() {
             return 0
             ;;
         mailduty__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailduty__subcmd__help__subcmd__watch)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -951,6 +971,32 @@ _mailduty() {
             case "${prev}" in
                 --format)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --rules)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailduty__subcmd__watch)
+            opts="-v -q -h -V --every --rules --as --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --every)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --rules)

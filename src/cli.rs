@@ -62,7 +62,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct Global {
     /// The rules file [default: $MAILDUTY_RULES, $XDG_CONFIG_HOME/mailduty/rules.yaml, /etc/mailduty/rules.yaml]
     #[arg(long, global = true, value_name = "PATH")]
@@ -108,6 +108,24 @@ pub enum Command {
         after_help = "Examples:\n  mailduty login\n  mailduty login --smtp    # digest.smtp.oauth2 when it has a block of its own\n  mailduty login --login tanaka@example.co.jp --password-command 'pass show mail/tanaka'   # sign_in: personal"
     )]
     Login(LoginArgs),
+    /// Run `rotate --apply` within seconds of new mail, as a long-running service
+    ///
+    /// Waits with IMAP IDLE on the inbox and on Sent (one connection each) and, on
+    /// news, runs exactly what `rotate --apply` runs: intake, hand-out, thread and route
+    /// rules, replies found in Sent, notifications; on a timer (--every) as well, for
+    /// what depends on the clock (overdue alerts, held mail coming due, moves made in
+    /// mail clients, the journal). So it replaces the rotate timer; a watch beside a
+    /// cron run or another watch never files or hands out a message twice. A broken
+    /// connection is made again with growing pauses (1 s to 60 s) and what arrived
+    /// meanwhile is caught up on; an OAuth token is refreshed on every new connection.
+    /// The rules file is read again when it changes or on SIGHUP (a broken edit keeps
+    /// the old rules, with a warning). SIGTERM ends it after the run under way; a run
+    /// cut short anyway is finished by the next one. Prints one line per action and
+    /// per connection change; -q prints errors only.
+    #[command(
+        after_help = "Examples:\n  mailduty watch\n  mailduty watch --every 10m\n  systemctl enable --now mailduty-watch.service   # instead of mailduty-rotate.timer"
+    )]
+    Watch(WatchArgs),
     /// Show who may do what in the shared mailbox, and what `init` would change
     ///
     /// As the service login (the mailbox owner): each member's and viewer's rights on
@@ -376,6 +394,13 @@ pub struct NoteArgs {
     /// The note
     #[arg(value_name = "TEXT")]
     pub text: String,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// How often to run for what depends on the clock, news or not (10s or more)
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    pub every: String,
 }
 
 #[derive(Debug, Args)]

@@ -15,6 +15,7 @@ mod report;
 mod rotate;
 mod show;
 mod transition;
+mod watch;
 
 use std::io::{BufRead, Write};
 
@@ -184,6 +185,7 @@ pub fn run(cli: Cli) -> Result<()> {
             &mut out,
         ),
         Command::Rotate(a) => rotate::run(&ctx, &a, &mut out),
+        Command::Watch(a) => watch::run(&ctx, &a, &mut out),
         Command::Show(a) => show::run(&ctx, &a, &mut out),
         Command::Report(a) => report::run(&ctx, &a, &mut out),
         Command::History(a) => history::run(&ctx, &a, &mut out),

@@ -20,7 +20,7 @@ use crate::rules::{Assign, Rules};
 pub fn run(ctx: &Ctx, args: &RotateArgs, out: &mut dyn Write) -> Result<()> {
     let now = ctx.now()?;
     if args.apply {
-        return apply(ctx, args.format, now, out);
+        return apply(ctx, args.format, now, out, true);
     }
     let cal = &ctx.rules.calendar;
     let from = args.date.unwrap_or_else(|| cal.local_date(now));
@@ -153,7 +153,15 @@ fn overdue_alerts(ctx: &Ctx, desk: &mut desk::Desk<'_>, now: DateTime<Utc>) {
     }
 }
 
-fn apply(ctx: &Ctx, format: RotateFormat, now: DateTime<Utc>, out: &mut dyn Write) -> Result<()> {
+/// One `rotate --apply` run. With `always_sum` false (watch), a run that did nothing
+/// prints nothing.
+pub(super) fn apply(
+    ctx: &Ctx,
+    format: RotateFormat,
+    now: DateTime<Utc>,
+    out: &mut dyn Write,
+    always_sum: bool,
+) -> Result<()> {
     let rules = &ctx.rules;
     let today = rules
         .roster
@@ -261,7 +269,14 @@ fn apply(ctx: &Ctx, format: RotateFormat, now: DateTime<Utc>, out: &mut dyn Writ
             if let Some(n) = holiday_note {
                 summary.push_str(&format!("; {n}"));
             }
-            ctx.say(out, summary)?;
+            let idle = done.moved.is_empty()
+                && c.replies.is_empty()
+                && c.dragged.is_empty()
+                && done.left == 0
+                && r.events + r.unstuck + r.healed == 0;
+            if always_sum || !idle {
+                ctx.say(out, summary)?;
+            }
         }
     }
     if let Some(first) = done.failed.first() {

@@ -23,6 +23,7 @@ mod plan;
 mod recover;
 pub mod rules;
 mod take;
+pub mod watch;
 
 use std::collections::HashSet;
 

@@ -8,11 +8,22 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 
+use std::time::Duration;
+
 use anyhow::{Context, Result, bail};
 
 pub enum Stream {
     Plain(TcpStream),
     Tls(Box<native_tls::TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => s.get_ref(),
+        }
+    }
 }
 
 impl Read for Stream {
@@ -305,6 +316,60 @@ impl Conn {
             s.write_all(b"\r\n")?;
             s.flush().context("writing to the IMAP server")?;
         }
+    }
+
+    /// Whether the server has sent something, waiting at most `wait`: a response
+    /// is then read whole with the usual timeout, so a line is never cut by the wait.
+    pub fn has_data_within(&mut self, wait: Duration) -> Result<bool> {
+        if !self.io.buffer().is_empty() {
+            return Ok(true);
+        }
+        self.io.get_ref().tcp().set_read_timeout(Some(wait))?;
+        let got = self.io.fill_buf().map(|b| !b.is_empty());
+        self.io
+            .get_ref()
+            .tcp()
+            .set_read_timeout(Some(Duration::from_secs(120)))?;
+        match got {
+            Ok(true) => Ok(true),
+            Ok(false) => bail!("the IMAP server closed the connection"),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(anyhow::Error::new(e).context("reading from the IMAP server")),
+        }
+    }
+
+    /// Sends a tagged command and returns its tag without reading the answer (IDLE).
+    pub fn start(&mut self, cmd: &str) -> Result<String> {
+        Ok(self.send(&[(cmd.as_bytes(), cmd)])?.remove(0))
+    }
+
+    /// Writes an untagged line (IDLE's DONE).
+    pub fn write_line(&mut self, line: &str) -> Result<()> {
+        if self.verbose {
+            eprintln!("C: {line}");
+        }
+        let s = self.io.get_mut();
+        s.write_all(line.as_bytes())?;
+        s.write_all(b"\r\n")?;
+        s.flush().context("writing to the IMAP server")?;
+        Ok(())
+    }
+
+    /// The next response, whole.
+    pub fn next_response(&mut self) -> Result<Vec<u8>> {
+        self.read_response()
+    }
+
+    /// Whether `resp` is the tagged end of the command tagged `tag`.
+    pub fn ends(tag: &str, resp: &[u8]) -> Option<Done> {
+        parse_tagged(tag, resp)
     }
 
     /// Sends a command without waiting for its answer (LOGOUT: nothing is left to learn).

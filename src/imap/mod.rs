@@ -5,6 +5,7 @@
 mod acl;
 mod auth;
 pub mod conn;
+mod idle;
 pub mod mutf7;
 
 use std::collections::BTreeSet;
@@ -18,6 +19,7 @@ use crate::rules::{Auth, ImapAccount, Secret, TlsMode};
 use crate::signin;
 use auth::{SignIn, authenticate};
 use conn::{Conn, Done, Status, Stream, quote};
+pub use idle::Woke;
 
 /// What mailduty asks of a server. Callers name a capability; only this module knows
 /// how the server spells it.
