@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::desk::rules::{RELEASED, is_move_keyword};
+use crate::desk::rules::{RELEASED, is_move_keyword, is_own_removal};
 use crate::desk::{Paths, Place};
 use crate::error::Error;
 use crate::imap::{Fetched, Mailbox, QUEUE_FIELDS, Queued};
@@ -108,6 +108,19 @@ impl Scope {
 /// owner unknown, never left out), and 完了 when `scope.done` asks for it. Its cost
 /// grows with the active folders only.
 pub fn load(mb: &mut Mailbox, rules: &Rules, paths: &Paths, scope: Scope) -> Result<Vec<Item>> {
+    load_noting(mb, rules, paths, scope, &mut Vec::new())
+}
+
+/// `load`, noting in `removing` the (folder, UID) of the messages left out because
+/// mailduty's own removal of them was cut before its EXPUNGE: `\Deleted` together
+/// with a mark only mailduty sets (`desk::rules::is_own_removal`).
+pub fn load_noting(
+    mb: &mut Mailbox,
+    rules: &Rules,
+    paths: &Paths,
+    scope: Scope,
+    removing: &mut Vec<(String, u32)>,
+) -> Result<Vec<Item>> {
     let mut folders: Vec<(String, Status, Option<String>)> = Vec::new();
     if scope.active {
         folders = active_folders(mb, rules, paths)?;
@@ -125,7 +138,11 @@ pub fn load(mb: &mut Mailbox, rules: &Rules, paths: &Paths, scope: Scope) -> Res
             let (folder, status, owner) = &folders[k];
             items.push(item(m, folder, *status, owner.clone()))
         }
-        Queued::Message(_) => {}
+        Queued::Message(m) => {
+            if m.flags.iter().any(|f| is_own_removal(f)) {
+                removing.push((folders[k].0.clone(), m.uid));
+            }
+        }
     })?;
     settle_ids(mb, &mut items)?;
     Ok(items)

@@ -347,6 +347,27 @@ fn rotate_apply_cut_at_every_command() {
         let o = team.run(&["--as", "tanaka", "claim", "<held@x>"]);
         assert_eq!(code(&o), 0, "{}", stderr(&o));
         assert_eq!(dc.count(harness::JOURNAL), 1);
+        // Mail that was in 完了 before mailduty ever ran, with no event: the mail
+        // client step must not credit it to a client, whatever was cut.
+        dc.append(
+            "完了",
+            "",
+            &hours_ago(30),
+            &msg(Some("before@x"), "before", "4", ""),
+        );
+        dc.append(
+            "完了",
+            "",
+            &hours_ago(24 * 40),
+            &msg(Some("long-before@x"), "long before", "5", ""),
+        );
+        // One stored message in 未対応 and in a member folder (a client's COPY):
+        // the run removes the copy in 未対応, and a cut before its EXPUNGE must be
+        // finished by the next run.
+        let when = hours_ago(4);
+        let copy = msg(Some("twice@x"), "二重", "same bytes", "");
+        dc.append("未対応", "", &when, &copy);
+        dc.append("対応中/suzuki", "", &when, &copy);
     };
     let rotate: &[&str] = &["rotate", "--apply"];
     let f = cut_everywhere(&Scenario {

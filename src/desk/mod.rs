@@ -144,6 +144,9 @@ pub struct Desk<'r> {
     pub(crate) pause: fn(std::time::Duration),
     /// Set by `write_history_directly`.
     direct: bool,
+    /// Messages the queue left out that mailduty had marked for removal when a run
+    /// was cut before their EXPUNGE: for `recover` to finish.
+    removing: Vec<(String, u32)>,
 }
 
 impl<'r> Desk<'r> {
@@ -183,6 +186,7 @@ impl<'r> Desk<'r> {
             known: HashSet::new(),
             pause: std::thread::sleep,
             direct: false,
+            removing: Vec::new(),
         })
     }
 
@@ -196,7 +200,14 @@ impl<'r> Desk<'r> {
 
     /// The messages of the active folders (and of 完了 with `scope.done`).
     pub fn queue(&mut self, scope: Scope) -> Result<Vec<Item>> {
-        let items = queue::load(&mut self.mb, self.rules, &self.paths, scope)?;
+        self.removing.clear();
+        let items = queue::load_noting(
+            &mut self.mb,
+            self.rules,
+            &self.paths,
+            scope,
+            &mut self.removing,
+        )?;
         self.known
             .extend(items.iter().map(|i| (i.folder.clone(), i.uid)));
         Ok(items)
