@@ -426,14 +426,25 @@ pub fn assign_ids(items: &mut [Item]) {
 /// sharing Message-ID, arrival second and size with another (rare, so the whole
 /// messages read for it are few).
 pub fn settle_ids(mb: &mut Mailbox, items: &mut [Item]) -> Result<()> {
+    // Codes only for messages that share a hash: most share none.
     let mut order: Vec<usize> = (0..items.len()).collect();
-    order.sort_by_cached_key(|&i| (items[i].hash.clone(), copy_code(&items[i])));
+    order.sort_by(|&a, &b| items[a].hash.cmp(&items[b].hash));
     let mut wanted: Vec<usize> = Vec::new();
-    for g in order.chunk_by(|&a, &b| {
-        items[a].hash == items[b].hash && copy_code(&items[a]) == copy_code(&items[b])
-    }) {
-        if g.len() > 1 {
-            wanted.extend(g.iter().filter(|&&i| items[i].tie.is_none()));
+    for g in order.chunk_by(|&a, &b| items[a].hash == items[b].hash) {
+        if g.len() < 2 {
+            continue;
+        }
+        let mut coded: Vec<(String, usize)> =
+            g.iter().map(|&i| (copy_code(&items[i]), i)).collect();
+        coded.sort();
+        for same in coded.chunk_by(|a, b| a.0 == b.0) {
+            if same.len() > 1 {
+                wanted.extend(
+                    same.iter()
+                        .map(|(_, i)| *i)
+                        .filter(|&i| items[i].tie.is_none()),
+                );
+            }
         }
     }
     fill_ties(mb, items, &wanted)?;
