@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::desk::rules::{RELEASED, is_move_keyword};
+use crate::desk::rules::{RELEASED, is_move_keyword, is_own_removal};
 use crate::desk::{Paths, Place};
 use crate::error::Error;
 use crate::imap::{Fetched, Mailbox, QUEUE_FIELDS, Queued};
@@ -134,6 +134,19 @@ impl Scope {
 /// owner unknown, never left out), and 完了 when `scope.done` asks for it. Its cost
 /// grows with the active folders only.
 pub fn load(mb: &mut Mailbox, rules: &Rules, paths: &Paths, scope: Scope) -> Result<Vec<Item>> {
+    load_noting(mb, rules, paths, scope, &mut Vec::new())
+}
+
+/// `load`, noting in `removing` the (folder, UID) of the messages left out because
+/// mailduty's own removal of them was cut before its EXPUNGE: `\Deleted` together
+/// with a mark only mailduty sets (`desk::rules::is_own_removal`).
+pub fn load_noting(
+    mb: &mut Mailbox,
+    rules: &Rules,
+    paths: &Paths,
+    scope: Scope,
+    removing: &mut Vec<(String, u32)>,
+) -> Result<Vec<Item>> {
     let mut folders: Vec<(String, Status, Option<String>)> = Vec::new();
     if scope.active {
         folders = active_folders(mb, rules, paths)?;
@@ -155,7 +168,11 @@ pub fn load(mb: &mut Mailbox, rules: &Rules, paths: &Paths, scope: Scope) -> Res
             let (folder, status, owner) = &folders[k];
             items.push(item(m, folder, *status, owner.clone(), Some(key)))
         }
-        Queued::Message(_) => {}
+        Queued::Message(m) => {
+            if m.flags.iter().any(|f| is_own_removal(f)) {
+                removing.push((folders[k].0.clone(), m.uid));
+            }
+        }
     })?;
     settle_ids(mb, &mut items)?;
     Ok(items)
@@ -459,14 +476,25 @@ pub fn assign_ids(items: &mut [Item]) {
 /// sharing Message-ID, arrival second and size with another (rare, so the whole
 /// messages read for it are few).
 pub fn settle_ids(mb: &mut Mailbox, items: &mut [Item]) -> Result<()> {
+    // Codes only for messages that share a hash: most share none.
     let mut order: Vec<usize> = (0..items.len()).collect();
-    order.sort_by_cached_key(|&i| (items[i].hash.clone(), copy_code(&items[i])));
+    order.sort_by(|&a, &b| items[a].hash.cmp(&items[b].hash));
     let mut wanted: Vec<usize> = Vec::new();
-    for g in order.chunk_by(|&a, &b| {
-        items[a].hash == items[b].hash && copy_code(&items[a]) == copy_code(&items[b])
-    }) {
-        if g.len() > 1 {
-            wanted.extend(g.iter().filter(|&&i| items[i].tie.is_none()));
+    for g in order.chunk_by(|&a, &b| items[a].hash == items[b].hash) {
+        if g.len() < 2 {
+            continue;
+        }
+        let mut coded: Vec<(String, usize)> =
+            g.iter().map(|&i| (copy_code(&items[i]), i)).collect();
+        coded.sort();
+        for same in coded.chunk_by(|a, b| a.0 == b.0) {
+            if same.len() > 1 {
+                wanted.extend(
+                    same.iter()
+                        .map(|(_, i)| *i)
+                        .filter(|&i| items[i].tie.is_none()),
+                );
+            }
         }
     }
     fill_ties(mb, items, &wanted)?;

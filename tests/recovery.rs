@@ -347,6 +347,27 @@ fn rotate_apply_cut_at_every_command() {
         let o = team.run(&["--as", "tanaka", "claim", "<held@x>"]);
         assert_eq!(code(&o), 0, "{}", stderr(&o));
         assert_eq!(dc.count(harness::JOURNAL), 1);
+        // Mail that was in 完了 before mailduty ever ran, with no event: the mail
+        // client step must not credit it to a client, whatever was cut.
+        dc.append(
+            "完了",
+            "",
+            &hours_ago(30),
+            &msg(Some("before@x"), "before", "4", ""),
+        );
+        dc.append(
+            "完了",
+            "",
+            &hours_ago(24 * 40),
+            &msg(Some("long-before@x"), "long before", "5", ""),
+        );
+        // One stored message in 未対応 and in a member folder (a client's COPY):
+        // the run removes the copy in 未対応, and a cut before its EXPUNGE must be
+        // finished by the next run.
+        let when = hours_ago(4);
+        let copy = msg(Some("twice@x"), "二重", "same bytes", "");
+        dc.append("未対応", "", &when, &copy);
+        dc.append("対応中/suzuki", "", &when, &copy);
     };
     let rotate: &[&str] = &["rotate", "--apply"];
     let f = cut_everywhere(&Scenario {
@@ -1029,4 +1050,99 @@ fn held_mail_given_back_by_rotate_cut_at_every_command() {
         per_run: None,
     });
     check(&f);
+}
+
+/// Without MOVE a claim is COPY, \Deleted and UID EXPUNGE. Cut right before the
+/// EXPUNGE, the original stays in 未対応 marked \Deleted with the claimer's keyword:
+/// it is in no list, a retried claim finds only the copy, and the next
+/// `rotate --apply` expunges it (the copy vouches for it) and writes the claim's
+/// event once. A message a mail client marked \Deleted beside it stays.
+#[test]
+fn a_removal_cut_before_its_expunge_is_finished_by_the_next_run() {
+    let dc = Dovecot::start_with(
+        "protocol imap {\n  imap_capability = IMAP4rev1 LITERAL+ SASL-IR NAMESPACE UIDPLUS ID ENABLE IDLE CONDSTORE\n}\n",
+    );
+    let (dc, cutter, team) = setup_on(dc, EVERY_DAY);
+    let prepare = |dc: &Dovecot| {
+        dc.wipe();
+        let when = hours_ago(2);
+        dc.append("未対応", "", &when, &msg(Some("cut@x"), "cut", "body", ""));
+        // The same bytes and arrival, already a proven copy in 完了, but marked
+        // \Deleted by a mail client: never mailduty's to expunge.
+        dc.append("完了", "", &when, &msg(Some("client@x"), "c", "b", ""));
+        dc.append(
+            "未対応",
+            "\\Deleted",
+            &when,
+            &msg(Some("client@x"), "c", "b", ""),
+        );
+    };
+    prepare(&dc);
+    cutter.arm(0, Cut::Before);
+    let claim: &[&str] = &["-v", "--as", "tanaka", "claim", "<cut@x>"];
+    let o = team.run(claim);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // The tag of the claim's UID EXPUNGE is its place among the commands.
+    let at: usize = stderr(&o)
+        .lines()
+        .find_map(|l| {
+            let rest = l.strip_prefix("C: m")?;
+            let (n, cmd) = rest.split_once(' ')?;
+            cmd.starts_with("UID EXPUNGE").then(|| n.parse().ok())?
+        })
+        .unwrap_or_else(|| panic!("no UID EXPUNGE: {}", stderr(&o)));
+    // What a person and cron do next: the claim again, then the run.
+    let next = |team: &Team| {
+        let o = team.run(&["--as", "tanaka", "claim", "<cut@x>"]);
+        assert_eq!(code(&o), 0, "the retry finds the copy: {}", stderr(&o));
+        let o = team.run(&["rotate", "--apply"]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+    };
+    next(&team);
+    let flags = |mid: &str| -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = dc
+            .locate(mid)
+            .into_iter()
+            .map(|(f, _, fl)| {
+                let kept: Vec<&str> = fl
+                    .split_whitespace()
+                    .filter(|x| *x == "\\Deleted" || x.starts_with("$MailDuty"))
+                    .collect();
+                (f, kept.join(" "))
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let want = state(&dc);
+
+    prepare(&dc);
+    cutter.arm(at, Cut::Before);
+    let o = team.run(claim);
+    assert!(cutter.fired());
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    cutter.arm(0, Cut::Before);
+    assert_eq!(
+        flags("cut@x"),
+        [
+            ("対応中/tanaka".into(), "$MailDutyClaim_tanaka".into()),
+            ("未対応".into(), "\\Deleted $MailDutyClaim_tanaka".into()),
+        ],
+        "a cut before the EXPUNGE"
+    );
+    let o = team.run(&["list", "--format", "ids"]);
+    assert_eq!(stdout(&o).lines().count(), 1, "{}", stdout(&o));
+    next(&team);
+    assert_eq!(flags("cut@x"), [("対応中/tanaka".into(), String::new())]);
+    assert_eq!(
+        flags("client@x"),
+        [
+            ("完了".into(), String::new()),
+            ("未対応".into(), "\\Deleted".into()),
+        ],
+        "a client's \\Deleted is left alone"
+    );
+    let got = state(&dc);
+    assert_eq!(got.events, want.events);
+    assert_eq!(got.mail, want.mail);
 }

@@ -320,14 +320,18 @@ fn new_uids(
             desk.mb.search(folder, &[Key::Since(day)])?
         }
     };
-    // The highest UID read, not UIDNEXT: a message that arrives between the SEARCH
-    // and now is read next time.
+    // Every UID below UIDNEXT as STATUS gave it (before the SEARCH) was looked at:
+    // read, or older than the window a first look covers. Marking only up to the
+    // highest UID read would leave an old message with a higher UID (mail filed
+    // late, or restored) for the next run, which would credit it to a mail client.
+    // A message that arrived after the STATUS has a UID at or above it, and one read
+    // twice records nothing twice.
     let top = read_up_to(&uids);
-    let next = match (from, top) {
-        (_, Some(t)) => t,
-        (Some(f), None) => f,
-        (None, None) => next,
-    };
+    let next = [Some(next), top, from]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(next);
     Ok((
         uids,
         Some(Mark {

@@ -162,6 +162,9 @@ pub struct Desk<'r> {
     pub(crate) pause: fn(std::time::Duration),
     /// Set by `write_history_directly`.
     direct: bool,
+    /// Messages the queue left out that mailduty had marked for removal when a run
+    /// was cut before their EXPUNGE: for `recover` to finish.
+    removing: Vec<(String, u32)>,
 }
 
 impl<'r> Desk<'r> {
@@ -207,6 +210,7 @@ impl<'r> Desk<'r> {
             known: HashSet::new(),
             pause: std::thread::sleep,
             direct: false,
+            removing: Vec::new(),
         })
     }
 
@@ -220,7 +224,14 @@ impl<'r> Desk<'r> {
 
     /// The messages of the active folders (and of 完了 with `scope.done`).
     pub fn queue(&mut self, scope: Scope) -> Result<Vec<Item>> {
-        let mut items = queue::load(&mut self.mb, self.rules, &self.paths, scope)?;
+        self.removing.clear();
+        let mut items = queue::load_noting(
+            &mut self.mb,
+            self.rules,
+            &self.paths,
+            scope,
+            &mut self.removing,
+        )?;
         hold::annotate(self, &mut items)?;
         self.known
             .extend(items.iter().map(|i| (i.folder.clone(), i.uid)));

@@ -11,11 +11,11 @@
 //! Its cost follows the messages that carry a keyword or share a Message-ID, not the
 //! size of the folders: 完了 is only searched for keywords on the server.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use anyhow::Result;
 
-use super::rules::{self, STALE, explain, is_stale, keeper};
+use super::rules::{self, REMOVE, STALE, explain, is_stale, keeper};
 use super::{Desk, Place, event};
 use crate::history::{self, Event};
 use crate::imap::{Flags, Identity, Key};
@@ -43,7 +43,7 @@ pub fn recover(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Recovered> 
     flagged.extend(super::hold::flagged_in_dismissed(desk)?);
     if !flagged.is_empty() {
         (desk.pause)(STALE);
-        let mut by_folder: HashMap<String, Vec<u32>> = HashMap::new();
+        let mut by_folder: BTreeMap<String, Vec<u32>> = BTreeMap::new();
         for it in &flagged {
             by_folder.entry(it.folder.clone()).or_default().push(it.uid);
         }
@@ -99,8 +99,72 @@ pub fn recover(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Recovered> 
             }
         }
     }
-    done.healed = heal(desk, items)?;
+    done.healed = finish_removals(desk, items)? + heal(desk, items)?;
     Ok(done)
+}
+
+/// Removals of proven copies that a cut left between their `\Deleted` and their
+/// EXPUNGE, told by mailduty's own mark (`rules::is_own_removal`; a `\Deleted`
+/// alone may be a mail client's, which is never mailduty's to expunge). Each is
+/// finished only where a live copy of the same stored message (same size, arrival
+/// and bytes) is still there to vouch for it; otherwise it stays as it is.
+fn finish_removals(desk: &mut Desk<'_>, items: &[Item]) -> Result<usize> {
+    let pending = std::mem::take(&mut desk.removing);
+    if pending.is_empty() || !desk.mb.can(crate::imap::Cap::UidPlus) {
+        return Ok(0);
+    }
+    let mut by_folder: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    for (f, u) in pending {
+        by_folder.entry(f).or_default().push(u);
+    }
+    let mut marked: Vec<(String, u32, Identity)> = Vec::new();
+    for (f, uids) in by_folder {
+        for (u, id) in desk.mb.identities_of(&f, &uids, true)? {
+            marked.push((f.clone(), u, id));
+        }
+    }
+    // The queue's live messages of the same size and arrival may be the copies that
+    // stay; a move into 完了 without MOVE leaves its copy there instead.
+    let mut wanted: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    for it in items {
+        if marked
+            .iter()
+            .any(|(_, _, id)| id.size == it.size && id.arrived == Some(it.arrived.timestamp()))
+        {
+            wanted.entry(it.folder.clone()).or_default().push(it.uid);
+        }
+    }
+    let mut live: Vec<Identity> = Vec::new();
+    for (f, uids) in wanted {
+        live.extend(desk.mb.identities(&f, &uids)?.into_iter().map(|(_, id)| id));
+    }
+    let sizes: Vec<Key> = marked
+        .iter()
+        .filter(|(_, _, id)| !live.contains(id))
+        .map(|(_, _, id)| Key::Size(id.size))
+        .collect();
+    if !sizes.is_empty() {
+        let done = desk.paths.done.clone();
+        let uids = desk.mb.search(&done, &[Key::Any(sizes)])?;
+        live.extend(
+            desk.mb
+                .identities(&done, &uids)?
+                .into_iter()
+                .map(|(_, id)| id),
+        );
+    }
+    let mut proven: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    for (f, u, id) in &marked {
+        if live.contains(id) {
+            proven.entry(f.clone()).or_default().push(*u);
+        }
+    }
+    let mut n = 0;
+    for (f, uids) in proven {
+        desk.mb.remove(&f, &uids)?;
+        n += uids.len();
+    }
+    Ok(n)
 }
 
 /// Messages in 完了 that still carry a `done` keyword (a `done` cut before its event).
@@ -179,7 +243,7 @@ fn heal(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<usize> {
     if groups.is_empty() || !desk.mb.can(crate::imap::Cap::UidPlus) {
         return Ok(0);
     }
-    let mut wanted: HashMap<String, Vec<u32>> = HashMap::new();
+    let mut wanted: BTreeMap<String, Vec<u32>> = BTreeMap::new();
     for &i in groups.iter().flatten() {
         wanted
             .entry(items[i].folder.clone())
@@ -235,7 +299,7 @@ fn heal(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<usize> {
     }
     // The queue was read a while ago: a keeper another run or a person has moved or
     // removed since cannot vouch for its copies, which then all stay.
-    let mut keepers: HashMap<String, Vec<u32>> = HashMap::new();
+    let mut keepers: BTreeMap<String, Vec<u32>> = BTreeMap::new();
     for (f, u, _) in &keep_at {
         keepers.entry(f.clone()).or_default().push(*u);
     }
@@ -251,12 +315,12 @@ fn heal(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<usize> {
         .map(|(_, _, id)| id)
         .collect();
     gone.retain(|g| ids.get(g).is_some_and(|id| vouched.contains(&id)));
-    let mut by_folder: HashMap<String, Vec<u32>> = HashMap::new();
+    let mut by_folder: BTreeMap<String, Vec<u32>> = BTreeMap::new();
     for (f, u) in &gone {
         by_folder.entry(f.clone()).or_default().push(*u);
     }
     for (f, uids) in by_folder {
-        desk.mb.remove(&f, &uids)?;
+        desk.mb.remove_marked(&f, &uids, Some(REMOVE))?;
     }
     items.retain(|i| !gone.contains(&(i.folder.clone(), i.uid)));
     queue::assign_ids(items);

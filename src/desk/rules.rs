@@ -25,6 +25,18 @@ pub const DISMISS: &str = "$MailDutyDismiss";
 /// move keyword.
 pub const RELEASED: &str = "$MailDutyReleased";
 
+/// Set together with `\Deleted` on a proven copy that `recover` removes, so that a
+/// run cut before the EXPUNGE leaves a removal the next run can tell for its own
+/// (a `\Deleted` alone may be a mail client's, which is never mailduty's to expunge).
+/// Not a move keyword.
+pub const REMOVE: &str = "$MailDutyRemove";
+
+/// Whether a flag on a message marked `\Deleted` says mailduty set that `\Deleted`:
+/// its removal mark, or a move keyword (a copy a mover removes carries its keyword).
+pub fn is_own_removal(flag: &str) -> bool {
+    flag.eq_ignore_ascii_case(REMOVE) || is_move_keyword(flag)
+}
+
 /// The actor `rotate --apply` writes into the history.
 pub const ROTATE: &str = "rotate";
 

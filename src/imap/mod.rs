@@ -1326,9 +1326,20 @@ impl Mailbox {
     /// Removes exactly these messages: \Deleted, then UID EXPUNGE of these UIDs
     /// (never a plain EXPUNGE, which would remove other people's deleted mail).
     pub fn remove(&mut self, folder: &str, uids: &[u32]) -> Result<()> {
+        self.remove_marked(folder, uids, None)
+    }
+
+    /// `remove`, with `mark` stored in the same STORE as \Deleted where the folder
+    /// keeps keywords: a run cut before the EXPUNGE leaves a message the next one can
+    /// tell from one a mail client marked \Deleted.
+    pub fn remove_marked(&mut self, folder: &str, uids: &[u32], mark: Option<&str>) -> Result<()> {
         if uids.is_empty() {
             return Ok(());
         }
+        let mark = match mark {
+            Some(m) if self.keeps_keywords(folder)? => format!(" {m}"),
+            _ => String::new(),
+        };
         if !self.has("UIDPLUS") {
             bail!(
                 "the IMAP server {} lacks UIDPLUS; cannot remove one message safely",
@@ -1339,7 +1350,7 @@ impl Mailbox {
         for batch in batches(uids) {
             let set = uid_set(&batch);
             self.conn
-                .run_ok(&format!("UID STORE {set} +FLAGS.SILENT (\\Deleted)"))?;
+                .run_ok(&format!("UID STORE {set} +FLAGS.SILENT (\\Deleted{mark})"))?;
             self.conn.run_ok(&format!("UID EXPUNGE {set}"))?;
         }
         Ok(())
