@@ -28,6 +28,9 @@ _mailduty() {
             mailduty,completions)
                 cmd="mailduty__subcmd__completions"
                 ;;
+            mailduty,dismiss)
+                cmd="mailduty__subcmd__dismiss"
+                ;;
             mailduty,done)
                 cmd="mailduty__subcmd__done"
                 ;;
@@ -36,6 +39,9 @@ _mailduty() {
                 ;;
             mailduty,history)
                 cmd="mailduty__subcmd__history"
+                ;;
+            mailduty,hold)
+                cmd="mailduty__subcmd__hold"
                 ;;
             mailduty,init)
                 cmd="mailduty__subcmd__init"
@@ -79,6 +85,9 @@ _mailduty() {
             mailduty__subcmd__help,completions)
                 cmd="mailduty__subcmd__help__subcmd__completions"
                 ;;
+            mailduty__subcmd__help,dismiss)
+                cmd="mailduty__subcmd__help__subcmd__dismiss"
+                ;;
             mailduty__subcmd__help,done)
                 cmd="mailduty__subcmd__help__subcmd__done"
                 ;;
@@ -87,6 +96,9 @@ _mailduty() {
                 ;;
             mailduty__subcmd__help,history)
                 cmd="mailduty__subcmd__help__subcmd__history"
+                ;;
+            mailduty__subcmd__help,hold)
+                cmd="mailduty__subcmd__help__subcmd__hold"
                 ;;
             mailduty__subcmd__help,init)
                 cmd="mailduty__subcmd__help__subcmd__init"
@@ -125,7 +137,7 @@ _mailduty() {
 
     case "${cmd}" in
         mailduty)
-            opts="-v -q -h -V --rules --as --verbose --quiet --help --version init login logout check list claim release done rotate report notify show history note archive completions help"
+            opts="-v -q -h -V --rules --as --verbose --quiet --help --version init login logout check list claim release done hold dismiss rotate report notify show history note archive completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -238,6 +250,32 @@ _mailduty() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mailduty__subcmd__dismiss)
+            opts="-v -q -h -V --note --rules --as --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --note)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rules)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mailduty__subcmd__done)
             opts="-v -q -h -V --force --rules --as --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -261,7 +299,7 @@ _mailduty() {
             return 0
             ;;
         mailduty__subcmd__help)
-            opts="init login logout check list claim release done rotate report notify show history note archive completions help"
+            opts="init login logout check list claim release done hold dismiss rotate report notify show history note archive completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -330,6 +368,20 @@ _mailduty() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mailduty__subcmd__help__subcmd__dismiss)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mailduty__subcmd__help__subcmd__done)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -359,6 +411,20 @@ _mailduty() {
             return 0
             ;;
         mailduty__subcmd__help__subcmd__history)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailduty__subcmd__help__subcmd__hold)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -546,6 +612,36 @@ _mailduty() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mailduty__subcmd__hold)
+            opts="-v -q -h -V --until --note --rules --as --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --note)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rules)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mailduty__subcmd__init)
             opts="-v -q -h -V --rules --as --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -576,7 +672,7 @@ _mailduty() {
             fi
             case "${prev}" in
                 --status)
-                    COMPREPLY=($(compgen -W "active unclaimed claimed done all" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "active unclaimed claimed held done dismissed all" -- "${cur}"))
                     return 0
                     ;;
                 --owner)
