@@ -13,8 +13,9 @@ use crate::queue::Status;
 /// Shared-mailbox duty for teams on one IMAP account: status folders, a duty roster,
 /// and nothing marked read behind anyone's back.
 ///
-/// State lives on the IMAP server: 未対応 (unclaimed), 対応中/<member> (claimed) and
-/// 完了 (done). Every change is recorded in the history folder 対応履歴.
+/// State lives on the IMAP server: 未対応 (unclaimed), 対応中/<member> (claimed), 保留
+/// (held), 完了 (done) and 対応不要 (dismissed). Every change is recorded in the
+/// history folder 対応履歴.
 const AFTER_LONG_HELP: &str = "\
 Examples:
   mailduty init
@@ -32,6 +33,7 @@ Exit codes:
 Environment:
   MAILDUTY_RULES   the rules file, when --rules is not given
   MAILDUTY_MEMBER  who \"me\" is, when --as is not given
+  MAILDUTY_NOW     the time rotate --apply and hold --until take as now (RFC 3339); for tests
   USER             else \"me\" is the member whose login is $USER
   XDG_CONFIG_HOME  the rules file is looked for in $XDG_CONFIG_HOME/mailduty/rules.yaml
   NO_COLOR         no colour even on a terminal
@@ -42,7 +44,7 @@ Files:
   $XDG_CONFIG_HOME/mailduty/rules.yaml, then /etc/mailduty/rules.yaml
   $XDG_CONFIG_HOME/mailduty/login.yaml  a member's own sign-in (sign_in: personal), 0600
   $XDG_STATE_HOME/mailduty/oauth2-<user>.json  an OAuth 2.0 refresh token (mailduty login), 0600
-  On the IMAP server: 未対応, 対応中/<member>, 完了 and 対応履歴 (names set in rules.yaml),
+  On the IMAP server: 未対応, 対応中/<member>, 保留, 完了, 対応不要 and 対応履歴 (names set in rules.yaml),
   and 対応履歴/新着 on servers with MOVE (new events until rotate --apply moves them in)
 
 Servers:
@@ -82,8 +84,9 @@ pub struct Global {
 pub enum Command {
     /// Create the status folders on the server and show what it supports
     ///
-    /// Creates 未対応, 対応中, one 対応中/<member> per member, 完了, 対応履歴 and (on
-    /// servers with MOVE) 対応履歴/新着 where missing. Running it again changes nothing.
+    /// Creates 未対応, 対応中, one 対応中/<member> per member, 完了, 保留, 対応不要,
+    /// 対応履歴 and (on servers with MOVE) 対応履歴/新着 where missing. Running it
+    /// again changes nothing.
     #[command(after_help = "Example:\n  mailduty --rules ./rules.yaml init")]
     Init,
     /// Sign in with OAuth 2.0 (Microsoft 365, Google Workspace) and keep the token here
@@ -156,13 +159,14 @@ pub enum Command {
     Check,
     /// Show the queue: ID, status, owner, age, sender and subject
     ///
-    /// Reads the inbox, 未対応 and every 対応中 folder (and 完了 with --status done or
-    /// all). Nothing is marked read.
+    /// Reads the inbox, 未対応, every 対応中 folder and 保留 (and 完了 or 対応不要 with
+    /// --status done, dismissed or all). Held and dismissed mail is never overdue.
+    /// Nothing is marked read.
     #[command(
         after_help = "Examples:\n  mailduty list\n  mailduty list --mine\n  mailduty list --status unclaimed --overdue --format ids\n  mailduty list --format json | jq '.[].subject'"
     )]
     List(ListArgs),
-    /// Take messages: unclaimed → 対応中/<me>
+    /// Take messages: unclaimed (or held) → 対応中/<me>
     ///
     /// Race-free: when several people claim one message at once, exactly one gets it and
     /// the others are told who did (exit 4).
@@ -170,12 +174,12 @@ pub enum Command {
         after_help = "Examples:\n  mailduty claim 4k2q9x7m\n  mailduty list --overdue --format ids | mailduty claim -"
     )]
     Claim(IdArgs),
-    /// Give messages back: 対応中/<me> → 未対応
+    /// Give messages back: 対応中/<me> (or 保留) → 未対応
     #[command(
         after_help = "Examples:\n  mailduty release 4k2q9x7m\n  mailduty release --force 4k2q9x7m   # someone else's"
     )]
     Release(ForceIdArgs),
-    /// Finish messages: 対応中 (or 未対応) → 完了
+    /// Finish messages: from any status (対応中, 未対応, 保留, 対応不要) → 完了
     #[command(after_help = "Example:\n  mailduty done 4k2q9x7m")]
     Done(ForceIdArgs),
     /// Put messages on hold (保留): waiting on the customer or on someone
@@ -210,7 +214,10 @@ pub enum Command {
     /// Without --apply: today's duty, or that of --date, or a table of the coming --days
     /// with weekday and holiday, to review the roster before committing it.
     ///
-    /// With --apply: files new inbox mail into 未対応; sends follow-ups to the owner of
+    /// With --apply: gives back held mail whose --until came or whose customer wrote;
+    /// puts automated mail (out-of-office, bounces, bulk, its own digest; see
+    /// `automated:`) and mail a route dismisses into 対応不要; files new inbox mail into
+    /// 未対応; sends follow-ups to the owner of
     /// their thread (threads: true) and mail matching a route to the route's owner; with
     /// assign: duty hands unclaimed mail to the member(s) on duty, each to whoever has
     /// the fewest open claims. Every move is recorded in the history folder. Safe to run
@@ -221,8 +228,8 @@ pub enum Command {
     ///
     /// It also records what mail clients did: replies filed in Sent since the last run
     /// (a `reply` event; 二重対応 as `double_reply`; `on_reply` says whether the message
-    /// also moves) and messages dragged into a member folder or 完了 (a claim or done by
-    /// `client`). Sent is only read, never changed.
+    /// also moves) and messages dragged into a member folder, 保留, 完了 or 対応不要 (a
+    /// claim, hold, done or dismiss by `client`). Sent is only read, never changed.
     ///
     /// Last, it moves the events other commands wrote to 対応履歴/新着 since the last
     /// run into 対応履歴 (one UID MOVE), so that a claim's event always goes to a small
@@ -243,7 +250,8 @@ pub enum Command {
     Report(ReportArgs),
     /// Send chat notifications (Slack, Teams, Chatwork, webhook) that are pending
     ///
-    /// Events (assign, claim, release, done, overdue, reply, double_reply, digest) are
+    /// Events (assign, claim, release, done, hold, unhold, overdue, reply, double_reply,
+    /// digest) are
     /// sent to the targets under notify: in rules.yaml by the command that caused them;
     /// one that failed stays pending in the history folder for three days and is sent
     /// by the next `claim`, `release`, `done`, `rotate --apply`, `report --send` or
@@ -267,8 +275,8 @@ pub enum Command {
     Show(ShowArgs),
     /// The history of one message, or of everything since a date
     ///
-    /// Reads the events (claim, release, done, file, assign, note, digest, archive, overdue,
-    /// reply, double_reply, scan) from the
+    /// Reads the events (claim, release, done, hold, unhold, dismiss, file, assign, note,
+    /// digest, archive, overdue, reply, double_reply, scan) from the
     /// history folder; with --all also from the archived history folders. The table leaves
     /// out scan, the mail-client step's bookmark; JSON has every event.
     #[command(
@@ -474,7 +482,7 @@ pub struct ListArgs {
     /// Only messages claimed by this member
     #[arg(long, value_name = "NAME", add = ArgValueCompleter::new(complete::members))]
     pub owner: Option<String>,
-    /// Only unclaimed messages older than sla.unclaimed
+    /// Only unclaimed messages older than sla.unclaimed (never held, dismissed or automated mail)
     #[arg(long)]
     pub overdue: bool,
     /// Only messages two or more people replied to (二重対応)

@@ -79,6 +79,59 @@ pub struct Report {
     pub quota: Option<crate::desk::Quota>,
     /// Bytes in each status folder, where the server reports sizes (else empty).
     pub folder_sizes: BTreeMap<String, u64>,
+    /// 保留: held mail, what is due today (or already past) first.
+    pub held: Vec<Held>,
+    /// Held mail whose --until has passed (`rotate --apply` gives it back on its
+    /// next run).
+    pub held_past_due: usize,
+    /// Automated mail `rotate --apply` dismissed since the last digest (or the last
+    /// day), by reason: 自動応答, 配信エラー, 自社通知 …
+    pub dismissed_automatically: BTreeMap<String, usize>,
+}
+
+/// One held message.
+#[derive(Debug, Serialize)]
+pub struct Held {
+    pub id: String,
+    pub owner: Option<String>,
+    pub until: Option<DateTime<Utc>>,
+    pub due_today: bool,
+    pub past_due: bool,
+    pub subject: String,
+}
+
+/// Business time a message spent in 保留 between two instants, from its hold events
+/// and whatever event took it out again: the response-time figures leave it out.
+fn held_within(
+    rules: &Rules,
+    events: &[Stored],
+    mid: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> i64 {
+    let mut total = 0;
+    let mut since: Option<DateTime<Utc>> = None;
+    for e in events
+        .iter()
+        .filter(|e| e.message_id.as_deref().map(bare) == Some(mid))
+    {
+        let into_held = e.event == crate::desk::hold::HOLD;
+        match (since, into_held) {
+            (None, true) => since = Some(e.time),
+            (Some(s), false) if e.to_folder.is_some() => {
+                total += rules
+                    .calendar
+                    .business_time(s.max(from), e.time.min(to))
+                    .num_seconds();
+                since = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = since {
+        total += rules.calendar.business_time(s.max(from), to).num_seconds();
+    }
+    total
 }
 
 /// The owner shown for claimed mail in a folder that is no member's.
@@ -137,6 +190,7 @@ pub fn build(
     let mut overdue = Vec::new();
     let mut stale = Vec::new();
     let mut per_owner = BTreeMap::new();
+    let mut held: Vec<Held> = Vec::new();
     for it in items {
         match it.status {
             Status::Unclaimed => {
@@ -163,7 +217,20 @@ pub fn build(
                     stale.push(line(it, held, sla, format!("mailduty show {}", it.id)));
                 }
             }
-            Status::Done | Status::Held | Status::Dismissed => {}
+            Status::Held => {
+                let due_today = it
+                    .held_until
+                    .is_some_and(|u| cal.local_date(u) <= cal.local_date(now));
+                held.push(Held {
+                    id: it.id.clone(),
+                    owner: it.owner.clone(),
+                    until: it.held_until,
+                    due_today,
+                    past_due: it.held_until.is_some_and(|u| u <= now),
+                    subject: crate::output::line(&it.subject).into_owned(),
+                });
+            }
+            Status::Done | Status::Dismissed => {}
         }
     }
     overdue.sort_by_key(|l| -l.business_seconds);
@@ -181,13 +248,43 @@ pub fn build(
         })
         .collect();
     let week = now - Duration::days(7);
+    // The team's clock stops while mail waits in 保留.
     let waited = |kinds: &[&str]| {
         events
             .iter()
             .filter(|e| e.time >= week && kinds.contains(&e.event.as_str()))
-            .filter_map(|e| Some(cal.business_time(e.arrived?, e.time).num_seconds()))
+            .filter_map(|e| {
+                let arrived = e.arrived?;
+                let paused = e
+                    .message_id
+                    .as_deref()
+                    .map_or(0, |m| held_within(rules, events, bare(m), arrived, e.time));
+                Some((cal.business_time(arrived, e.time).num_seconds() - paused).max(0))
+            })
             .collect::<Vec<_>>()
     };
+    held.sort_by_key(|h| (!h.due_today, h.until.is_none(), h.until));
+    let held_past_due = held.iter().filter(|h| h.past_due).count();
+    // Since the last digest sent, else the last day.
+    let last_digest = events
+        .iter()
+        .filter(|e| e.event == "digest")
+        .map(|e| e.time)
+        .max()
+        .unwrap_or(now - Duration::days(1));
+    let mut dismissed_automatically = BTreeMap::new();
+    for e in events.iter().filter(|e| {
+        e.event == "dismiss" && e.actor == crate::desk::rules::ROTATE && e.time > last_digest
+    }) {
+        let label = e
+            .note
+            .as_deref()
+            .and_then(crate::automated::reason_of_note)
+            .map_or("その他", |r| r.label());
+        *dismissed_automatically
+            .entry(label.to_string())
+            .or_insert(0) += 1;
+    }
     let mut first_reply: HashMap<&str, &Stored> = HashMap::new();
     for e in events.iter().filter(|e| e.event == "reply") {
         if let Some(m) = &e.message_id {
@@ -251,7 +348,29 @@ pub fn build(
         time_to_done: times(waited(&["done"])),
         quota: None,
         folder_sizes: BTreeMap::new(),
+        held,
+        held_past_due,
+        dismissed_automatically,
     }
+}
+
+/// `保留 3 (本日期限 1)` and `自動応答 12, 配信エラー 3` for the digest's lines.
+pub fn held_line(r: &Report) -> String {
+    let today = r.held.iter().filter(|h| h.due_today).count();
+    format!("保留 {} (本日期限 {today})", r.held.len())
+}
+
+pub fn dismissed_line(r: &Report) -> String {
+    if r.dismissed_automatically.is_empty() {
+        return "なし".to_string();
+    }
+    // Most first, as people read a tally.
+    let mut v: Vec<(&String, &usize)> = r.dismissed_automatically.iter().collect();
+    v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    v.iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn line(it: &Item, waited: i64, sla: i64, command: String) -> Line {
@@ -405,6 +524,36 @@ pub fn text(r: &Report, rules: &Rules) -> String {
             format!(" ({})", owners.join(", "))
         }
     );
+    let _ = writeln!(s, "{} (held, due today first)", held_line(r));
+    for h in &r.held {
+        let until = h.until.map_or_else(
+            || "-".to_string(),
+            |u| {
+                u.with_timezone(&rules.timezone)
+                    .format("%m-%d %H:%M")
+                    .to_string()
+            },
+        );
+        let mark = if h.past_due {
+            "  期限切れ (past --until)"
+        } else {
+            ""
+        };
+        let line = format!(
+            "  {}  {}  until {until}  {}{mark}",
+            h.id,
+            h.owner
+                .as_deref()
+                .map_or_else(String::new, |o| rules.owner_label(o)),
+            h.subject
+        );
+        let _ = writeln!(s, "{}", crate::output::line(&line));
+    }
+    let _ = writeln!(
+        s,
+        "自動で対応不要 (dismissed automatically since the last digest): {}",
+        dismissed_line(r)
+    );
     let _ = writeln!(s, "{}", quota_line(r));
     let _ = writeln!(s, "昨日の完了 (done yesterday): {}", r.done_yesterday.len());
     for f in &r.done_yesterday {
@@ -489,7 +638,12 @@ pub fn html(r: &Report, rules: &Rules) -> String {
     if !owners.is_empty() {
         claimed.push_str(&format!(" ({})", owners.join(", ")));
     }
-    let summary = [format!("未対応 {}", r.unclaimed), claimed];
+    let summary = [
+        format!("未対応 {}", r.unclaimed),
+        claimed,
+        held_line(r),
+        format!("自動で対応不要 {}", dismissed_line(r)),
+    ];
     let _ = writeln!(
         s,
         "<tr><td style=\"padding:4px 16px 12px 16px;font-size:14px;color:#1a1a1a\"><b>二重対応 {}</b> · <b>期限超過 {}</b> · <b>滞留 {}</b> · {}</td></tr>",
@@ -611,6 +765,148 @@ pub fn html(r: &Report, rules: &Rules) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ev(kind: &str, actor: &str, at: DateTime<Utc>, to: &str, note: &str) -> Stored {
+        Stored {
+            time: at,
+            event: kind.into(),
+            actor: actor.into(),
+            id: "abcd1234".into(),
+            message_id: Some("m@x".into()),
+            subject: Some("s".into()),
+            from_folder: None,
+            to_folder: Some(to.into()),
+            note: Some(note.into()).filter(|n: &String| !n.is_empty()),
+            arrived: Some(tokyo("2026-12-07 09:00")),
+            size: Some(1),
+            sender: None,
+            hash: None,
+            notify: Vec::new(),
+            own_id: None,
+        }
+    }
+
+    fn tokyo(s: &str) -> DateTime<Utc> {
+        use chrono::TimeZone;
+        chrono_tz::Asia::Tokyo
+            .from_local_datetime(
+                &chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap(),
+            )
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_hold_pauses_the_figures_and_the_digest_counts_held_and_dismissed_mail() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("rules.yaml");
+        std::fs::write(
+            &p,
+            "imap: { host: 127.0.0.1, port: 1, tls: none, user: u, password_env: X }\nmembers:\n  tanaka: { name: T }\n",
+        )
+        .unwrap();
+        let rules = crate::rules::load(&p).unwrap().rules;
+        let now = tokyo("2026-12-07 18:00");
+        let duty = rules
+            .roster
+            .duty(&rules.calendar, rules.calendar.local_date(now));
+        let events = vec![
+            ev("digest", "report", tokyo("2026-12-07 08:30"), "", ""),
+            ev(
+                "dismiss",
+                "rotate",
+                tokyo("2026-12-07 08:00"),
+                "対応不要",
+                "bounce: From: MAILER-DAEMON@x",
+            ),
+            ev(
+                "claim",
+                "tanaka",
+                tokyo("2026-12-07 09:30"),
+                "対応中/tanaka",
+                "",
+            ),
+            ev(
+                "hold",
+                "tanaka",
+                tokyo("2026-12-07 10:00"),
+                "保留",
+                "[owner=tanaka]",
+            ),
+            ev(
+                "unhold",
+                "rotate",
+                tokyo("2026-12-07 15:00"),
+                "対応中/tanaka",
+                "reply: x",
+            ),
+            ev("done", "tanaka", tokyo("2026-12-07 17:00"), "完了", ""),
+            ev(
+                "dismiss",
+                "rotate",
+                tokyo("2026-12-07 11:00"),
+                "対応不要",
+                "auto_reply: X-Autoreply",
+            ),
+            ev(
+                "dismiss",
+                "rotate",
+                tokyo("2026-12-07 12:00"),
+                "対応不要",
+                "auto_reply: X-Autoreply",
+            ),
+            ev(
+                "dismiss",
+                "rotate",
+                tokyo("2026-12-07 13:00"),
+                "対応不要",
+                "own: X-Mailduty-Mark verified",
+            ),
+            ev(
+                "dismiss",
+                "tanaka",
+                tokyo("2026-12-07 13:00"),
+                "対応不要",
+                "お礼のみ",
+            ),
+        ];
+        let mut late = Item::sample(Some("h1@x"), "保留", 1);
+        late.status = Status::Held;
+        late.held_until = Some(tokyo("2026-12-09 09:00"));
+        let mut today = Item::sample(Some("h2@x"), "保留", 2);
+        today.status = Status::Held;
+        today.held_until = Some(tokyo("2026-12-07 12:00"));
+        let mut old = Item::sample(Some("u@x"), "未対応", 3);
+        old.arrived = tokyo("2026-12-01 09:00");
+        let mut ooo = old.clone();
+        ooo.automated = crate::automated::classify(b"X-Autoreply: yes\r\n", "a@b", None, &[0; 32]);
+        let r = build(
+            &rules,
+            &duty,
+            &[late, today, old, ooo],
+            &events,
+            &HashMap::new(),
+            now,
+        );
+        // 8 business hours from arrival to done, 5 of them held.
+        assert_eq!(r.time_to_done.median_seconds, Some(3 * 3600));
+        assert_eq!(r.time_to_claim.median_seconds, Some(1800));
+        assert_eq!(r.held.len(), 2);
+        assert!(r.held[0].due_today && r.held[0].past_due && !r.held[1].due_today);
+        assert_eq!(r.held_past_due, 1);
+        assert_eq!(held_line(&r), "保留 2 (本日期限 1)");
+        // Since the 08:30 digest, by the cron only: the 08:00 bounce is before it.
+        assert_eq!(dismissed_line(&r), "自動応答 2, 自社通知 1");
+        assert_eq!(r.unclaimed, 2);
+        assert_eq!(
+            r.overdue.len(),
+            1,
+            "automated mail in 未対応 is never overdue"
+        );
+        let text = text(&r, &rules);
+        assert!(text.contains("自動で対応不要 (dismissed automatically since the last digest): 自動応答 2, 自社通知 1"), "{text}");
+        assert!(text.contains("期限切れ"), "{text}");
+    }
 
     #[test]
     fn percentiles_by_nearest_rank() {

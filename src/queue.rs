@@ -85,6 +85,9 @@ pub struct Item {
     /// someone gives it back or the customer writes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub held_until: Option<DateTime<Utc>>,
+    /// Held mail: when the event that put it in 保留 was recorded.
+    #[serde(skip)]
+    pub held_at: Option<DateTime<Utc>>,
     /// Dismissed mail: why (the dismiss event's note).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -102,10 +105,10 @@ pub fn overdue(rules: &Rules, it: &Item, now: DateTime<Utc>) -> bool {
     waited.to_std().is_ok_and(|w| w > sla)
 }
 
-/// Automated mail filed into 未対応 (`automated: file`, or mail that intake left
-/// there before): kept, but never overdue, handed out or alerted on.
-pub fn quiet(rules: &Rules, it: &Item) -> bool {
-    it.automated.is_some() && rules.automated == crate::rules::Automated::File
+/// Automated mail in 未対応 (`automated: file`, or filed before mailduty told it
+/// apart): kept, but never overdue, handed out or alerted on.
+pub fn quiet(_rules: &Rules, it: &Item) -> bool {
+    it.automated.is_some()
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -354,6 +357,7 @@ fn item(
         tie: None,
         automated,
         held_until: None,
+        held_at: None,
         reason: None,
     }
 }
@@ -678,6 +682,7 @@ impl Item {
             tie: None,
             automated: None,
             held_until: None,
+            held_at: None,
             reason: None,
         }
     }

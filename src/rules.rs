@@ -1982,6 +1982,45 @@ mod tests {
     }
 
     #[test]
+    fn held_dismissed_automated_and_route_actions_are_checked() {
+        for (yaml, want) in [
+            (
+                "folders: { held: 完了 }",
+                "folders.held: is the same folder as folders.done",
+            ),
+            (
+                "folders: { dismissed: 対応中/x }",
+                "folders.dismissed: is inside folders.claimed",
+            ),
+            (
+                "automated: delete",
+                "automated: \"delete\" is not dismiss or file",
+            ),
+            (
+                "routes:\n  - match: { from: x.jp }\n    action: delete",
+                "route 1: action \"delete\" is not one of dismiss, file",
+            ),
+            (
+                "routes:\n  - match: { from: x.jp }\n    action: dismiss\n    owner: tanaka",
+                "route 1: action: dismiss and an owner contradict each other",
+            ),
+        ] {
+            let p = problems(&format!("{GOOD}{yaml}\n"));
+            assert!(p.contains(want), "{yaml}: {p}");
+        }
+        let text = format!(
+            "{GOOD}automated: file\nroutes:\n  - match: {{ subject: ニュース }}\n    action: dismiss\n"
+        );
+        let r = parse(Path::new("r.yaml"), &text, true).unwrap().rules;
+        assert_eq!(r.automated, Automated::File);
+        assert!(r.routes[0].dismiss);
+        assert_eq!(
+            (r.folders.held.as_str(), r.folders.dismissed.as_str()),
+            ("保留", "対応不要")
+        );
+    }
+
+    #[test]
     fn good_file_loads_with_defaults() {
         let l = parse(Path::new("r.yaml"), GOOD, true).unwrap();
         assert_eq!(l.rules.folders.unclaimed, "未対応");

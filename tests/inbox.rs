@@ -50,14 +50,12 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Option<&'static str>)> {
         "不在のお知らせ",
         "Auto-Submitted: auto-replied\r\nPrecedence: bulk\r\nX-Autoreply: yes\r\n",
     );
-    let postfix_bounce = format!(
-        "Message-ID: <bounce-postfix@mx.example>\r\nFrom: MAILER-DAEMON@mx.example (Mail Delivery System)\r\nTo: support@example.jp\r\nSubject: Undelivered Mail Returned to Sender\r\nDate: Fri, 04 Dec 2026 09:00:00 +0900\r\nAuto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status;\r\n\tboundary=\"B1\"\r\n\r\n--B1\r\nContent-Type: text/plain\r\n\r\nThis is the mail system at host mx.example.\r\n--B1\r\nContent-Type: message/delivery-status\r\n\r\nFinal-Recipient: rfc822; nobody@example.com\r\nAction: failed\r\nStatus: 5.1.1\r\n--B1--\r\n"
-    )
-    .into_bytes();
-    let exchange_bounce = format!(
-        "Message-ID: <bounce-exchange@tenant.outlook.com>\r\nFrom: postmaster@tenant.onmicrosoft.com\r\nTo: support@example.jp\r\nSubject: =?utf-8?B?6YWN5L+h44Gn44GN44G+44Gb44KT44Gn44GX44GfOiDjgYrnn6XjgonjgZs=?=\r\nDate: Fri, 04 Dec 2026 09:00:00 +0900\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=\"delivery-status\"; boundary=\"B2\"\r\nX-MS-Exchange-Message-Is-Ndr:\r\n\r\n--B2\r\nContent-Type: text/plain\r\n\r\nDelivery has failed.\r\n--B2--\r\n"
-    )
-    .into_bytes();
+    let postfix_bounce = "Message-ID: <bounce-postfix@mx.example>\r\nFrom: MAILER-DAEMON@mx.example (Mail Delivery System)\r\nTo: support@example.jp\r\nSubject: Undelivered Mail Returned to Sender\r\nDate: Fri, 04 Dec 2026 09:00:00 +0900\r\nAuto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status;\r\n\tboundary=\"B1\"\r\n\r\n--B1\r\nContent-Type: text/plain\r\n\r\nThis is the mail system at host mx.example.\r\n--B1\r\nContent-Type: message/delivery-status\r\n\r\nFinal-Recipient: rfc822; nobody@example.com\r\nAction: failed\r\nStatus: 5.1.1\r\n--B1--\r\n"
+    .as_bytes()
+    .to_vec();
+    let exchange_bounce = "Message-ID: <bounce-exchange@tenant.outlook.com>\r\nFrom: postmaster@tenant.onmicrosoft.com\r\nTo: support@example.jp\r\nSubject: =?utf-8?B?6YWN5L+h44Gn44GN44G+44Gb44KT44Gn44GX44GfOiDjgYrnn6XjgonjgZs=?=\r\nDate: Fri, 04 Dec 2026 09:00:00 +0900\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=\"delivery-status\"; boundary=\"B2\"\r\nX-MS-Exchange-Message-Is-Ndr:\r\n\r\n--B2\r\nContent-Type: text/plain\r\n\r\nDelivery has failed.\r\n--B2--\r\n"
+    .as_bytes()
+    .to_vec();
     let newsletter = mail(
         "news-1205@news.example",
         "Example News <info@news.example>",

@@ -15,7 +15,7 @@ pub fn run(path: &Path, quiet: bool) -> Result<()> {
     if !quiet {
         let r = &loaded.rules;
         println!(
-            "{}: OK ({} members; IMAP {}:{} as {}; folders {} / {} / {} / {})",
+            "{}: OK ({} members; IMAP {}:{} as {}; folders {} / {} / {} / {} / {} / {})",
             path.display(),
             r.members.len(),
             r.imap.host,
@@ -23,7 +23,9 @@ pub fn run(path: &Path, quiet: bool) -> Result<()> {
             r.imap.user,
             r.folders.unclaimed,
             r.folders.claimed,
+            r.folders.held,
             r.folders.done,
+            r.folders.dismissed,
             r.folders.history
         );
         match &r.folders.sent {

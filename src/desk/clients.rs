@@ -782,8 +782,10 @@ fn customer_between(items: &[Item], it: &Item, from: DateTime<Utc>, to: DateTime
     let Some(mid) = it.message_id.as_deref().map(bare) else {
         return false;
     };
+    // An out-of-office reply is not the customer writing again.
     items.iter().any(|o| {
         o.message_id.as_deref().map(bare) != Some(mid)
+            && o.automated.is_none()
             && o.in_reply_to
                 .iter()
                 .chain(&o.references)

@@ -112,6 +112,7 @@ pub fn annotate(desk: &mut Desk<'_>, items: &mut [Item]) -> Result<()> {
             let actor = desk.rules.member(&e.actor).map(|m| m.key.clone());
             it.owner = note.owner.or(from_member).or(actor);
             it.held_until = note.until;
+            it.held_at = Some(e.time);
         } else {
             it.reason = Some(
                 e.note
@@ -379,7 +380,7 @@ pub fn give_back(
             Some(m) => Dest::Member(m.key.clone()),
             None => Dest::Unclaimed,
         };
-        let taken = match desk.take(it, &dest, Actor::Rotate) {
+        let taken = match desk.take(it, &dest, Actor::Unhold) {
             Ok(t) => t,
             Err(e) => {
                 failed.push(format!(
@@ -391,7 +392,12 @@ pub fn give_back(
         };
         match taken {
             Taken::Won(landed) => {
-                let ev: Event<'_> = event(UNHOLD, ROTATE, it, Some(&landed.folder), Some(&why));
+                // Events are ordered by their second: one written in the second of
+                // the hold (a past --until, a reply at once) must still come after it.
+                let mut ev: Event<'_> = event(UNHOLD, ROTATE, it, Some(&landed.folder), Some(&why));
+                if let Some(h) = it.held_at {
+                    ev.at = ev.at.max(h + chrono::Duration::seconds(1));
+                }
                 if let Err(e) = desk.record(&ev, Some(&landed)) {
                     failed.push(format!(
                         "{} was given back to {}, but its history event was not written (the next run writes it): {e:#}",

@@ -20,6 +20,10 @@ pub const ASSIGN: &str = "$MailDutyAssign";
 pub const RELEASE: &str = "$MailDutyRelease";
 pub const DONE: &str = "$MailDutyDone";
 pub const HOLD: &str = "$MailDutyHold";
+/// `rotate --apply` giving held mail back; `_` and the member it goes to, or
+/// `_unclaimed`. Its own prefix, so a run cut before its event is recorded as what it
+/// was, not as a hand-out.
+pub const UNHOLD: &str = "$MailDutyUnhold";
 pub const DISMISS: &str = "$MailDutyDismiss";
 /// Left by `release`: `rotate --apply` does not hand the message out again. Not a
 /// move keyword.
@@ -51,13 +55,15 @@ pub const SETTLE: Duration = Duration::from_millis(500);
 pub enum Actor<'a> {
     Member(&'a str),
     Rotate,
+    /// `rotate --apply` giving held mail back.
+    Unhold,
 }
 
 impl Actor<'_> {
     pub fn key(&self) -> &str {
         match self {
             Actor::Member(m) => m,
-            Actor::Rotate => ROTATE,
+            Actor::Rotate | Actor::Unhold => ROTATE,
         }
     }
 }
@@ -69,6 +75,8 @@ pub fn keyword(dest: &Dest, actor: Actor<'_>) -> String {
     match (dest, actor) {
         (Dest::Unclaimed, Actor::Rotate) => CLAIM.to_string(),
         (Dest::Member(m), Actor::Rotate) => format!("{ASSIGN}_{m}"),
+        (Dest::Member(m), Actor::Unhold) => format!("{UNHOLD}_{m}"),
+        (Dest::Unclaimed, Actor::Unhold) => format!("{UNHOLD}_unclaimed"),
         (Dest::Member(_), Actor::Member(m)) => format!("{CLAIM}_{m}"),
         (Dest::Unclaimed, Actor::Member(m)) => format!("{RELEASE}_{m}"),
         (Dest::Done, a) => format!("{DONE}_{}", a.key()),
@@ -87,7 +95,7 @@ pub fn is_move_keyword(flag: &str) -> bool {
         return false;
     };
     !who.is_empty()
-        && [CLAIM, ASSIGN, RELEASE, DONE, HOLD, DISMISS]
+        && [CLAIM, ASSIGN, RELEASE, DONE, HOLD, DISMISS, UNHOLD]
             .iter()
             .any(|p| head.eq_ignore_ascii_case(p))
 }
@@ -121,6 +129,8 @@ pub fn explain(place: &Place, flag: &str) -> Option<(&'static str, String)> {
         (Place::Member(m), Some(w)) if is(CLAIM) && w == m => Some(("claim", w.to_string())),
         (Place::Done, Some(w)) if is(DONE) => Some(("done", w.to_string())),
         (Place::Held, Some(w)) if is(HOLD) => Some(("hold", w.to_string())),
+        (Place::Member(m), Some(w)) if is(UNHOLD) && w == m => Some(("unhold", ROTATE.to_string())),
+        (Place::Unclaimed, Some(_)) if is(UNHOLD) => Some(("unhold", ROTATE.to_string())),
         (Place::Dismissed, Some(w)) if is(DISMISS) => Some(("dismiss", w.to_string())),
         _ => None,
     }
