@@ -771,6 +771,7 @@ mod tests {
             time: at,
             event: kind.into(),
             actor: actor.into(),
+            login: None,
             id: "abcd1234".into(),
             message_id: Some("m@x".into()),
             subject: Some("s".into()),
