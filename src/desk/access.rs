@@ -63,7 +63,7 @@ fn same(a: &str, b: &str) -> bool {
 
 impl Desk<'_> {
     /// Every folder a member needs rights on: the inbox, the status folders (every
-    /// folder below 対応中 too), the history and its journal.
+    /// folder below 対応中 too, 保留 and 対応不要), the history and its journal.
     fn shared_folders(&mut self) -> Result<Vec<String>> {
         let p = self.paths.clone();
         let mut out = vec![p.inbox.clone(), p.unclaimed.clone()];
@@ -75,7 +75,9 @@ impl Desk<'_> {
         if !out.contains(&p.claimed) {
             out.push(p.claimed.clone());
         }
+        out.push(p.held.clone());
         out.push(p.done.clone());
+        out.push(p.dismissed.clone());
         out.push(p.history.clone());
         out.extend(p.journal.clone());
         Ok(out)
