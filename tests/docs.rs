@@ -661,6 +661,7 @@ fn the_drift_check_catches_typos() {
         "`mailduty --rules /etc/mailduty/rules.yaml rotate --apply --quiet`",
         "```sh\nsudo -u mailduty mailduty check\nmailduty list --overdue --format ids | mailduty claim -\n```",
         "`digest.smtp.user`, `oauth2.token_file`, `folders.held`, `login.yaml`, `sign_in: personal`",
+        "`imap.oauth2.client_secret_file`, `client_secret_env: VAR`, `altnamespace: yes`",
         "```yaml\nmembers:\n  arimura: { name: 有村 健, slack: U1 }\n```",
     ] {
         let p = page_problems(&f, &example, good);
@@ -703,6 +704,35 @@ fn readme_is_a_short_front_door_with_working_links() {
     }
 }
 
+/// GitHub's anchor for a heading: lowercase, letters, digits, `-` and `_` kept,
+/// spaces made `-`, everything else dropped.
+fn slug(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The anchors of a Markdown page's headings (outside code blocks).
+fn anchors(text: &str) -> Vec<String> {
+    let mut fenced = false;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+        } else if !fenced && line.starts_with('#') {
+            out.push(slug(line.trim_start_matches('#')));
+        }
+    }
+    out
+}
+
 #[test]
 fn relative_links_in_every_page_exist() {
     let mut broken = Vec::new();
@@ -713,12 +743,23 @@ fn relative_links_in_every_page_exist() {
         while let Some(p) = rest.find("](") {
             rest = &rest[p + 2..];
             let Some(end) = rest.find(')') else { break };
-            let target = rest[..end].split('#').next().unwrap();
-            if target.is_empty() || target.contains("://") || target.starts_with("mailto:") {
+            let link = &rest[..end];
+            if link.contains("://") || link.starts_with("mailto:") {
                 continue;
             }
-            if !root().join(&dir).join(target).exists() {
-                broken.push(format!("{page}: {target}"));
+            let (target, anchor) = link.split_once('#').unwrap_or((link, ""));
+            let path = if target.is_empty() {
+                root().join(&page)
+            } else {
+                root().join(&dir).join(target)
+            };
+            if !path.exists() {
+                broken.push(format!("{page}: {link}"));
+            } else if !anchor.is_empty()
+                && path.extension().is_some_and(|e| e == "md")
+                && !anchors(&std::fs::read_to_string(&path).unwrap()).contains(&anchor.to_string())
+            {
+                broken.push(format!("{page}: {link} (no such heading)"));
             }
         }
     }
