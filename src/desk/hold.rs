@@ -191,9 +191,9 @@ pub fn dismiss(desk: &mut Desk<'_>, it: &Item, me: &Member, text: Option<&str>) 
     moved(desk, it, &Dest::Dismissed, DISMISS, me, text)
 }
 
-/// Messages in 対応不要 that still carry a dismiss keyword (a dismiss cut before its
-/// event): 対応不要 is not in the active queue, so `recover` asks the server for them.
-pub fn flagged_in_dismissed(desk: &mut Desk<'_>) -> Result<Vec<Item>> {
+/// The keywords a dismiss cut before its event leaves in 対応不要: 対応不要 is not in
+/// the active queue, so `recover` asks the server for them.
+pub fn dismiss_keywords(desk: &Desk<'_>) -> Vec<crate::imap::Key> {
     use super::rules::keyword;
     let mut kws: Vec<crate::imap::Key> = desk
         .rules
@@ -205,14 +205,7 @@ pub fn flagged_in_dismissed(desk: &mut Desk<'_>) -> Result<Vec<Item>> {
         &Dest::Dismissed,
         Actor::Rotate,
     )));
-    let folder = desk.paths.dismissed.clone();
-    let uids = desk
-        .mb
-        .search_each_present(std::slice::from_ref(&folder), &[crate::imap::Key::Any(kws)])?
-        .into_iter()
-        .flatten()
-        .collect::<Vec<u32>>();
-    crate::queue::load_uids(&mut desk.mb, desk.rules, &desk.paths, &folder, &uids)
+    kws
 }
 
 /// A retry's leftover: the keyword a cut run left on the message it moved.

@@ -40,7 +40,6 @@ pub fn recover(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Recovered> 
         .cloned()
         .collect();
     flagged.extend(flagged_in_done(desk)?);
-    flagged.extend(super::hold::flagged_in_dismissed(desk)?);
     if !flagged.is_empty() {
         (desk.pause)(STALE);
         let mut by_folder: BTreeMap<String, Vec<u32>> = BTreeMap::new();
@@ -184,9 +183,21 @@ fn flagged_in_done(desk: &mut Desk<'_>) -> Result<Vec<Item>> {
         &super::Dest::Done,
         rules::Actor::Rotate,
     )));
-    let done = desk.paths.done.clone();
-    let uids = desk.mb.search(&done, &[Key::Any(kws)])?;
-    queue::load_uids(&mut desk.mb, desk.rules, &desk.paths, &done, &uids)
+    // 対応不要 likewise (a dismiss cut before its event), searched in the same round trip.
+    kws.extend(super::hold::dismiss_keywords(desk));
+    let folders = [desk.paths.done.clone(), desk.paths.dismissed.clone()];
+    let found = desk.mb.search_each_present(&folders, &[Key::Any(kws)])?;
+    let mut out = Vec::new();
+    for (folder, uids) in folders.iter().zip(found) {
+        out.extend(queue::load_uids(
+            &mut desk.mb,
+            desk.rules,
+            &desk.paths,
+            folder,
+            &uids,
+        )?);
+    }
+    Ok(out)
 }
 
 /// Writes the event of a move that is done but maybe not recorded: nothing when the
