@@ -19,6 +19,7 @@ pub mod output;
 pub mod queue;
 pub mod roster;
 pub mod rules;
+pub mod secret;
 pub mod signin;
 
 pub fn version_line() -> &'static str {

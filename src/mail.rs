@@ -13,8 +13,8 @@ use lettre::{Message, SendmailTransport, SmtpTransport, Transport as _};
 
 use crate::digest::{self, Report};
 use crate::error::config;
-use crate::imap::resolve_secret;
 use crate::rules::{Recipient, Rules, SmtpAccount, TlsMode, Transport};
+use crate::secret::resolve_secret;
 use crate::signin::{self, Token};
 
 /// A note on this machine that today's digest went out, kept until the marker is in

@@ -15,7 +15,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use imap_proto::{AttributeValue, MailboxDatum, NameAttribute, Response};
 
-use crate::rules::{Auth, ImapAccount, Secret, TlsMode};
+use crate::rules::{Auth, ImapAccount, TlsMode};
+pub use crate::secret::{PASSWORD_COMMAND_TIMEOUT, resolve_secret, secret_command};
 use crate::signin;
 use auth::{SignIn, authenticate};
 use conn::{Conn, Done, Status, Stream, quote};
@@ -247,129 +248,6 @@ fn missing(done: &Done) -> bool {
 /// An IMAP quoted string for a search argument.
 pub fn quote_arg(s: &str) -> String {
     quote(s)
-}
-
-/// The password from its source; `key` names the rules section in messages. An
-/// empty password is refused here: sent, it fails as a wrong password, or worse
-/// logs in to a server that allows empty passwords.
-pub fn resolve_secret(secret: &Secret, key: &str) -> Result<String> {
-    let (source, pw) = match secret {
-        Secret::Plain(p) => ("password", p.clone()),
-        Secret::Env(var) => (
-            "password_env",
-            std::env::var(var).map_err(|_| {
-                crate::error::config(format!(
-                    "{key}.password_env: the environment variable {var} is not set"
-                ))
-            })?,
-        ),
-        Secret::File(path) => (
-            "password_file",
-            std::fs::read_to_string(path)
-                .map_err(|e| {
-                    crate::error::config(format!(
-                        "{key}.password_file: cannot read {}: {e}",
-                        path.display()
-                    ))
-                })?
-                .trim_end_matches(['\r', '\n'])
-                .to_string(),
-        ),
-        Secret::Command(cmd) => ("password_command", password_command(cmd, key)?),
-    };
-    if pw.is_empty() {
-        bail!(crate::error::config(format!(
-            "{key}.{source} gave an empty password; nothing was sent to the server"
-        )));
-    }
-    if pw.contains(['\r', '\n', '\0']) {
-        bail!(crate::error::config(format!(
-            "{key}.{source}: the password contains a line break or NUL, which a login cannot carry"
-        )));
-    }
-    Ok(pw)
-}
-
-/// How long `password_command` may take: a password manager waiting for a person
-/// must not hang a cron job.
-pub const PASSWORD_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
-
-fn password_command(cmd: &str, key: &str) -> Result<String> {
-    secret_command(
-        cmd,
-        &format!("{key}.password_command"),
-        PASSWORD_COMMAND_TIMEOUT,
-    )
-}
-
-/// The first line `cmd` prints, run by sh with no standard input, within `limit`;
-/// `what` names its rules key in messages. Also runs the chat targets' secret commands.
-pub fn secret_command(cmd: &str, what: &str, limit: Duration) -> Result<String> {
-    use std::io::Read;
-    use std::os::unix::process::CommandExt;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        // Its own process group, so that a timeout ends whatever it started too.
-        .process_group(0)
-        .spawn()
-        .with_context(|| format!("{what}: cannot run sh"))?;
-    let mut stdout = child.stdout.take().expect("piped");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        // The first line is the password; what may follow is not waited for.
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 4096];
-        while buf.len() < 1 << 16 && !buf.contains(&b'\n') {
-            match stdout.read(&mut chunk) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        }
-        let _ = tx.send(buf);
-    });
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(st) = child.try_wait()? {
-            break st;
-        }
-        if started.elapsed() > limit {
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &format!("-{}", child.id())])
-                .stderr(Stdio::null())
-                .status();
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!(crate::error::config(format!(
-                "{what} did not finish within {} s; run it by hand to see why",
-                limit.as_secs()
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    if !status.success() {
-        bail!(crate::error::config(format!(
-            "{what} failed ({status}); run it by hand to see why"
-        )));
-    }
-    // Something it left running may hold the pipe open: take what came by the deadline.
-    let left = limit.saturating_sub(started.elapsed());
-    let out = rx
-        .recv_timeout(left.max(Duration::from_secs(1)))
-        .unwrap_or_default();
-    let first = out
-        .split(|b| *b == b'\n')
-        .next()
-        .unwrap_or_default()
-        .to_vec();
-    let text = String::from_utf8(first).map_err(|_| {
-        crate::error::config(format!("{what} printed something that is not UTF-8 text"))
-    })?;
-    Ok(text.trim_end_matches('\r').to_string())
 }
 
 fn tls_connector(acct: &ImapAccount) -> Result<native_tls::TlsConnector> {

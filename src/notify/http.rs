@@ -70,7 +70,7 @@ impl Url {
 /// gets the same time as `password_command`: a pass or gpg prompt that nobody answers
 /// must not hang a cron job.
 pub fn resolve(t: &Target) -> Result<String> {
-    resolve_within(t, crate::imap::PASSWORD_COMMAND_TIMEOUT)
+    resolve_within(t, crate::secret::PASSWORD_COMMAND_TIMEOUT)
 }
 
 fn resolve_within(t: &Target, limit: Duration) -> Result<String> {
@@ -81,7 +81,7 @@ fn resolve_within(t: &Target, limit: Duration) -> Result<String> {
             .map_err(|_| anyhow!("{key}: the environment variable {var} is not set"))?,
         Secret::File(path) => std::fs::read_to_string(path)
             .map_err(|e| anyhow!("{key}: cannot read {}: {}", path.display(), e.kind()))?,
-        Secret::Command(cmd) => crate::imap::secret_command(cmd, key, limit)?,
+        Secret::Command(cmd) => crate::secret::secret_command(cmd, key, limit)?,
     };
     let v = v.trim().to_string();
     if v.is_empty() {

@@ -38,10 +38,10 @@ const BROWSER_WAIT: Duration = Duration::from_secs(600);
 
 fn client_secret(s: &Secret, key: &str) -> Result<String> {
     let v = match s {
-        Secret::Command(cmd) => crate::imap::secret_command(
+        Secret::Command(cmd) => crate::secret::secret_command(
             cmd,
             &format!("{key}.client_secret_command"),
-            crate::imap::PASSWORD_COMMAND_TIMEOUT,
+            crate::secret::PASSWORD_COMMAND_TIMEOUT,
         )?,
         Secret::Env(var) => std::env::var(var).map_err(|_| {
             crate::error::config(format!(

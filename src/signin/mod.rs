@@ -49,7 +49,7 @@ pub fn access_token(o: &OAuth2, user: &str, fresh: bool) -> Result<Token> {
     let t = match &o.source {
         TokenSource::Command(cmd) => {
             let what = format!("{}.token_command", o.key);
-            crate::imap::secret_command(&cmd.0, &what, TOKEN_COMMAND_TIMEOUT)?
+            crate::secret::secret_command(&cmd.0, &what, TOKEN_COMMAND_TIMEOUT)?
         }
         TokenSource::Endpoints(e) => store::current(e, &o.key, user, fresh)?,
     };
