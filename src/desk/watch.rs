@@ -74,23 +74,34 @@ fn pause(d: Duration, stop: &AtomicBool) {
     }
 }
 
+/// Tells of a lost connection and waits before the next try, longer each time;
+/// false when nobody listens any more.
+fn lost(
+    which: Watched,
+    e: &anyhow::Error,
+    backoff: &mut Duration,
+    stop: &AtomicBool,
+    tx: &Sender<Signal>,
+) -> bool {
+    let retry = jittered(*backoff);
+    if tx
+        .send(Signal::Down(which, format!("{e:#}"), retry))
+        .is_err()
+    {
+        return false;
+    }
+    pause(retry, stop);
+    *backoff = (*backoff * 2).min(MAX_PAUSE);
+    true
+}
+
 fn wait(rules: Rules, which: Watched, stop: Arc<AtomicBool>, tx: Sender<Signal>, verbose: bool) {
     let mut backoff = Duration::from_secs(1);
     while !stop.load(Ordering::Relaxed) {
         let mut desk = match Desk::open_reading_sent(&rules, verbose) {
             Ok(d) => d,
-            Err(e) => {
-                let retry = jittered(backoff);
-                if tx
-                    .send(Signal::Down(which, format!("{e:#}"), retry))
-                    .is_err()
-                {
-                    return;
-                }
-                pause(retry, &stop);
-                backoff = (backoff * 2).min(MAX_PAUSE);
-                continue;
-            }
+            Err(e) if lost(which, &e, &mut backoff, &stop, &tx) => continue,
+            Err(_) => return,
         };
         let folder = match which {
             Watched::Inbox => Ok(Some(desk.paths.inbox.clone())),
@@ -103,18 +114,8 @@ fn wait(rules: Rules, which: Watched, stop: Arc<AtomicBool>, tx: Sender<Signal>,
                 desk.close();
                 return;
             }
-            Err(e) => {
-                let retry = jittered(backoff);
-                if tx
-                    .send(Signal::Down(which, format!("{e:#}"), retry))
-                    .is_err()
-                {
-                    return;
-                }
-                pause(retry, &stop);
-                backoff = (backoff * 2).min(MAX_PAUSE);
-                continue;
-            }
+            Err(e) if lost(which, &e, &mut backoff, &stop, &tx) => continue,
+            Err(_) => return,
         };
         if tx.send(Signal::Up(which, folder.clone())).is_err() {
             return;
@@ -133,18 +134,8 @@ fn wait(rules: Rules, which: Watched, stop: Arc<AtomicBool>, tx: Sender<Signal>,
                     desk.close();
                     return;
                 }
-                Err(e) => {
-                    let retry = jittered(backoff);
-                    if tx
-                        .send(Signal::Down(which, format!("{e:#}"), retry))
-                        .is_err()
-                    {
-                        return;
-                    }
-                    pause(retry, &stop);
-                    backoff = (backoff * 2).min(MAX_PAUSE);
-                    break;
-                }
+                Err(e) if lost(which, &e, &mut backoff, &stop, &tx) => break,
+                Err(_) => return,
             }
         }
     }
