@@ -2021,6 +2021,12 @@ impl Mailbox {
 
     pub fn logout(mut self) {
         let _ = self.conn.send_only("LOGOUT");
+        if self.conn.verbose() {
+            eprintln!(
+                "mailduty: {} bytes read from the IMAP server",
+                conn::BYTES_READ.load(std::sync::atomic::Ordering::Relaxed)
+            );
+        }
     }
 }
 
