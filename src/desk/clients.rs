@@ -52,6 +52,10 @@ pub struct Seen {
     /// One line per message whose `on_reply` move failed; the rest went on.
     #[serde(skip)]
     pub failed: Vec<String>,
+    /// A move into a member folder is waiting to be told from one under way (see
+    /// `settled`): the next run must look again, whatever changed.
+    #[serde(skip)]
+    pub waiting: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -237,6 +241,7 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
         }
     }
     if waiting {
+        seen.waiting = true;
         new_marks.append(&mut member_marks);
     }
     let (uids, mark) = new_uids(desk, &done, done_state, &marks, now - window)?;

@@ -131,6 +131,16 @@ pub struct Identity {
 /// A folder's UIDVALIDITY and UIDNEXT, where STATUS gave both.
 pub type UidState = Option<(u32, u32)>;
 
+/// What a CONDSTORE server's STATUS says of a folder: any message added, removed or
+/// changed (flags, keywords) moves one of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FolderState {
+    pub validity: u32,
+    pub next: u32,
+    pub messages: u32,
+    pub modseq: u64,
+}
+
 /// The header fields the queue needs; fetching only these keeps `list` cheap. The
 /// second line is what tells automated mail (`crate::automated::FIELDS`), read in the
 /// same FETCH so that intake needs no round trip for it.
@@ -2014,6 +2024,78 @@ impl Mailbox {
         Ok((uids, states))
     }
 
+    /// `FolderState` of each folder, in one round trip (pipelined STATUS), on servers
+    /// with CONDSTORE. None for a folder the server gave no whole answer for (missing,
+    /// or an answer that names no folder asked for).
+    pub fn folder_states(&mut self, folders: &[String]) -> Result<Vec<Option<FolderState>>> {
+        if !self.has("CONDSTORE") {
+            bail!("the server has no CONDSTORE");
+        }
+        if folders.is_empty() {
+            return Ok(Vec::new());
+        }
+        let names: Vec<String> = folders.iter().map(|f| mutf7::encode(f)).collect();
+        let cmds: Vec<String> = names
+            .iter()
+            .map(|n| {
+                format!(
+                    "STATUS {} (UIDVALIDITY UIDNEXT MESSAGES HIGHESTMODSEQ)",
+                    quote(n)
+                )
+            })
+            .collect();
+        let mut found: Vec<Vec<(String, u64)>> = vec![Vec::new(); folders.len()];
+        let dones = self.conn.pipeline(&cmds, |_, r| {
+            if let Some((name, fields)) = status_fields(r)
+                && let Some(k) = names.iter().position(|n| same_mailbox(n, &name))
+            {
+                found[k].extend(fields);
+            }
+        })?;
+        if dones.len() != cmds.len() {
+            bail!("the IMAP server answered fewer commands than were sent");
+        }
+        Ok(found
+            .into_iter()
+            .zip(&dones)
+            .map(|(fields, done)| {
+                if done.status != Status::Ok {
+                    return None;
+                }
+                let get = |key: &str| fields.iter().rev().find(|(k, _)| k == key).map(|(_, v)| *v);
+                Some(FolderState {
+                    validity: u32::try_from(get("UIDVALIDITY")?).ok()?,
+                    next: u32::try_from(get("UIDNEXT")?).ok()?,
+                    messages: u32::try_from(get("MESSAGES")?).ok()?,
+                    modseq: get("HIGHESTMODSEQ")?,
+                })
+            })
+            .collect())
+    }
+
+    /// `below` from the LIST sent with LOGIN, leaving it for `below`; None when there
+    /// was none.
+    pub fn listed_below(&self, parent: &str) -> Option<Vec<String>> {
+        let prefix = format!("{parent}{}", self.sep);
+        let names: BTreeSet<String> = self
+            .prelisted
+            .as_ref()?
+            .iter()
+            .filter(|f| f.selectable)
+            .filter(|f| {
+                f.name == parent || f.name.len() > prefix.len() && f.name.starts_with(&prefix)
+            })
+            .map(|f| f.name.clone())
+            .collect();
+        Some(names.into_iter().collect())
+    }
+
+    /// The `\Sent` folder listed with LOGIN, leaving it for `sent_folder`; None when
+    /// it was not asked for then.
+    pub fn listed_sent(&self) -> Option<Option<String>> {
+        self.prelisted_sent.clone()
+    }
+
     /// Whether a folder exists (LIST).
     pub fn exists(&mut self, folder: &str) -> Result<bool> {
         Ok(self.list(folder)?.iter().any(|f| f.name == folder))
@@ -2164,7 +2246,9 @@ fn modseq_flags_of(r: &[u8], uid: u32) -> Option<(u64, Vec<String>)> {
 
 /// A `* STATUS name (…)` answer: the name as sent (quoted strings unescaped) and
 /// its UIDVALIDITY and UIDNEXT. Other attributes, in any case, are passed over.
-fn status_answer(r: &[u8]) -> Option<(String, UidPair)> {
+/// The folder a `* STATUS` answer names and its items, upper-cased, with the values
+/// that parse as numbers.
+fn status_fields(r: &[u8]) -> Option<(String, Vec<(String, u64)>)> {
     let text = String::from_utf8_lossy(r);
     let head = text.get(..9)?;
     if !head.eq_ignore_ascii_case("* STATUS ") {
@@ -2199,14 +2283,24 @@ fn status_answer(r: &[u8]) -> Option<(String, UidPair)> {
         .trim_end_matches(')')
         .split_whitespace()
         .collect();
+    let fields = words
+        .chunks(2)
+        .filter_map(|w| match w {
+            [k, v] => Some((k.to_ascii_uppercase(), v.parse().ok()?)),
+            _ => None,
+        })
+        .collect();
+    Some((name, fields))
+}
+
+fn status_answer(r: &[u8]) -> Option<(String, UidPair)> {
+    let (name, fields) = status_fields(r)?;
     let mut state = (None, None);
-    for w in words.chunks(2) {
-        if let [k, v] = w {
-            if k.eq_ignore_ascii_case("UIDVALIDITY") {
-                state.0 = v.parse().ok();
-            } else if k.eq_ignore_ascii_case("UIDNEXT") {
-                state.1 = v.parse().ok();
-            }
+    for (k, v) in fields {
+        if k == "UIDVALIDITY" {
+            state.0 = u32::try_from(v).ok();
+        } else if k == "UIDNEXT" {
+            state.1 = u32::try_from(v).ok();
         }
     }
     Some((name, state))
