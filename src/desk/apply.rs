@@ -69,15 +69,31 @@ pub fn apply(
     // Last, so that the moves of mail come first. The events other commands wrote
     // since the last run join the rest; a failure leaves them where every reader
     // still finds them.
-    if let Err(e) = desk.settle_history() {
-        out.failed
-            .push(format!("moving the journal's events: {e:#}"));
-    }
+    let settled = match desk.settle_history() {
+        Ok(n) => n,
+        Err(e) => {
+            out.failed
+                .push(format!("moving the journal's events: {e:#}"));
+            1
+        }
+    };
     if let Some(l) = look {
-        // Everything this run found is done on the server: a run at the state it
-        // began with has nothing to do until the clock brings something.
-        let all_done = out.failed.is_empty() && out.left == 0 && !out.clients.waiting;
-        l.keep(out.settled_until.filter(|_| all_done), now);
+        // Kept only from a run that found nothing to do and changed nothing: then a
+        // run at the state this one began with (even one restored from a backup) has
+        // nothing to do either, until the clock brings something.
+        let c = &out.clients;
+        let r = out.recovered;
+        let idle = out.moved.is_empty()
+            && out.left == 0
+            && out.failed.is_empty()
+            && r.events + r.unstuck + r.healed == 0
+            && c.replies.is_empty()
+            && c.double_replies == 0
+            && c.dragged.is_empty()
+            && !c.waiting
+            && !c.marked
+            && settled == 0;
+        l.keep(out.settled_until.filter(|_| idle), now);
     }
     Ok(out)
 }

@@ -56,6 +56,9 @@ pub struct Seen {
     /// `settled`): the next run must look again, whatever changed.
     #[serde(skip)]
     pub waiting: bool,
+    /// New scan marks were written to the history.
+    #[serde(skip)]
+    pub marked: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -288,6 +291,7 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
     old.sort_by(|a, b| a.folder.cmp(&b.folder));
     if !new_marks.is_empty() && new_marks != old {
         write_marks(desk, &new_marks, now)?;
+        seen.marked = true;
     }
     Ok(seen)
 }

@@ -9,9 +9,11 @@
 //! `$XDG_CACHE_HOME/mailduty/quiet-<mailbox>.json`. It is an optimisation only:
 //! missing, unreadable, from another mailbox, other rules, another day's duty or
 //! past its time, and the run reads everything as it would without it. It is written
-//! only after a run whose work is all on the server (no failure, nothing left for
-//! later, no move under way), with the state from before that run's first read: a run
-//! cut anywhere writes nothing, and whatever it changed differs from what was kept.
+//! only after a whole run that moved, wrote and left nothing (no failure, no move
+//! under way), with the state from before that run's first read: so a run at that
+//! state has nothing to do, whoever runs it and whenever the server was restored to
+//! it. A run cut anywhere writes nothing, and whatever it changed differs from what
+//! was kept.
 //! What the clock alone brings (held mail coming due) is kept as a time after which
 //! the next run reads everything; so is an hour, whatever else.
 
