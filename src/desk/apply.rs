@@ -69,7 +69,17 @@ pub fn apply(
     // Last, so that the moves of mail come first. The events other commands wrote
     // since the last run join the rest; a failure leaves them where every reader
     // still finds them.
-    let settled = match desk.settle_history() {
+    // An empty journal is not opened: what other commands write to it during this
+    // run is moved by the next (every reader reads both).
+    let journal_empty = look
+        .as_ref()
+        .zip(desk.paths.journal.as_deref())
+        .is_some_and(|(l, j)| l.was_empty(j));
+    let settled = match if journal_empty {
+        Ok(0)
+    } else {
+        desk.settle_history()
+    } {
         Ok(n) => n,
         Err(e) => {
             out.failed

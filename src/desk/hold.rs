@@ -191,30 +191,6 @@ pub fn dismiss(desk: &mut Desk<'_>, it: &Item, me: &Member, text: Option<&str>) 
     moved(desk, it, &Dest::Dismissed, DISMISS, me, text)
 }
 
-/// Messages in 対応不要 that still carry a dismiss keyword (a dismiss cut before its
-/// event): 対応不要 is not in the active queue, so `recover` asks the server for them.
-pub fn flagged_in_dismissed(desk: &mut Desk<'_>) -> Result<Vec<Item>> {
-    use super::rules::keyword;
-    let mut kws: Vec<crate::imap::Key> = desk
-        .rules
-        .members
-        .iter()
-        .map(|m| crate::imap::Key::Keyword(keyword(&Dest::Dismissed, Actor::Member(&m.key))))
-        .collect();
-    kws.push(crate::imap::Key::Keyword(keyword(
-        &Dest::Dismissed,
-        Actor::Rotate,
-    )));
-    let folder = desk.paths.dismissed.clone();
-    let uids = desk
-        .mb
-        .search_each_present(std::slice::from_ref(&folder), &[crate::imap::Key::Any(kws)])?
-        .into_iter()
-        .flatten()
-        .collect::<Vec<u32>>();
-    crate::queue::load_uids(&mut desk.mb, desk.rules, &desk.paths, &folder, &uids)
-}
-
 /// A retry's leftover: the keyword a cut run left on the message it moved.
 fn clear(desk: &mut Desk<'_>, it: &Item) -> Result<()> {
     desk.mb.store(

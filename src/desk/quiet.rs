@@ -123,6 +123,14 @@ pub fn look(desk: &mut Desk<'_>, hand_out: &[String], now: DateTime<Utc>) -> Res
 }
 
 impl Look {
+    /// Whether `folder` held no message when the run began.
+    pub fn was_empty(&self, folder: &str) -> bool {
+        self.view
+            .folders
+            .iter()
+            .any(|(f, st)| f == folder && st.is_some_and(|s| s.messages == 0))
+    }
+
     /// Keeps the view for the next run, which may skip its work until `until`
     /// (capped at an hour from `now`) if nothing changed; None forgets it.
     pub fn keep(&self, until: Option<DateTime<Utc>>, now: DateTime<Utc>) {
