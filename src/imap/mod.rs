@@ -838,35 +838,58 @@ impl Mailbox {
         folders: &[String],
         cmd: &str,
         missing_ok: bool,
-        mut each: impl FnMut(usize, u32, &[u8]),
+        each: impl FnMut(usize, u32, &[u8]),
     ) -> Result<Vec<Option<(u32, Done)>>> {
-        let mut cmds = Vec::with_capacity(folders.len() * 2);
+        Ok(self
+            .per_folder_many(
+                folders,
+                std::slice::from_ref(&cmd.to_string()),
+                missing_ok,
+                each,
+            )?
+            .into_iter()
+            .map(|a| a.map(|(n, mut d)| (n, d.swap_remove(0))))
+            .collect())
+    }
+
+    /// `per_folder_present` with several commands after each folder's opening, all
+    /// in one round trip; each folder's answers in the order of `cmds`.
+    fn per_folder_many(
+        &mut self,
+        folders: &[String],
+        cmds_each: &[String],
+        missing_ok: bool,
+        mut each: impl FnMut(usize, u32, &[u8]),
+    ) -> Result<Vec<Option<(u32, Vec<Done>)>>> {
+        let stride = 1 + cmds_each.len();
+        let mut cmds = Vec::with_capacity(folders.len() * stride);
         for f in folders {
             cmds.push(self.open_cmd(f, false));
-            cmds.push(cmd.to_string());
+            cmds.extend(cmds_each.iter().cloned());
         }
         let mut exists = vec![0u32; folders.len()];
         let mut highest = vec![None; folders.len()];
         let dones = self.conn.pipeline(&cmds, |i, r| {
-            if i % 2 == 1 {
-                each(i / 2, exists[i / 2], r);
+            if i % stride != 0 {
+                each(i / stride, exists[i / stride], r);
             } else if let Some(h) = highest_modseq_code(r) {
-                highest[i / 2] = Some(h);
+                highest[i / stride] = Some(h);
             } else if let Ok((_, Response::MailboxData(MailboxDatum::Exists(n)))) =
                 imap_proto::parser::parse_response(r)
             {
-                exists[i / 2] = n;
+                exists[i / stride] = n;
             }
         })?;
         self.selected = None;
         self.highest_modseq = highest.last().copied().flatten();
+        if dones.len() != cmds.len() {
+            bail!("the IMAP server answered fewer commands than were sent");
+        }
         let mut out = Vec::with_capacity(folders.len());
         let mut dones = dones.into_iter();
         for (folder, n) in folders.iter().zip(exists) {
-            let (opened, done) = (dones.next(), dones.next());
-            let (Some(opened), Some(done)) = (opened, done) else {
-                bail!("the IMAP server answered fewer commands than were sent");
-            };
+            let opened = dones.next().expect("counted above");
+            let answers: Vec<Done> = dones.by_ref().take(cmds_each.len()).collect();
             if opened.status != Status::Ok {
                 if missing_ok && self.creatable.contains(folder) && missing(&opened) {
                     out.push(None);
@@ -874,7 +897,7 @@ impl Mailbox {
                 }
                 return Err(self.open_failed(folder, &opened));
             }
-            out.push(Some((n, done)));
+            out.push(Some((n, answers)));
         }
         if let (Some(last), Some(Some(_))) = (folders.last(), out.last()) {
             self.selected = Some((last.clone(), false));
@@ -1054,6 +1077,45 @@ impl Mailbox {
                     bail!("{}", conn::describe_failure(&cmd, done));
                 }
                 Some(_) => {}
+                None => out[k].clear(),
+            }
+        }
+        Ok(out)
+    }
+
+    /// `search_each_present` of several searches, all in one round trip: each
+    /// folder opened once, then one SEARCH per entry of `searches`; the UIDs any of
+    /// them matched, per folder. (Answers are not told apart by search: an untagged
+    /// SEARCH names none, and a server may answer pipelined ones out of order.)
+    pub fn search_many_present(
+        &mut self,
+        folders: &[String],
+        searches: &[Vec<Key>],
+    ) -> Result<Vec<Vec<u32>>> {
+        let cmds: Vec<String> = searches
+            .iter()
+            .map(|keys| format!("UID SEARCH {}", criteria(keys)))
+            .collect();
+        let mut out = vec![Vec::new(); folders.len()];
+        if cmds.is_empty() {
+            return Ok(out);
+        }
+        let answers = self.per_folder_many(folders, &cmds, true, |k, _, r| {
+            if let Ok((_, Response::MailboxData(MailboxDatum::Search(ids)))) =
+                imap_proto::parser::parse_response(r)
+            {
+                out[k].extend(ids);
+            }
+        })?;
+        for (k, a) in answers.iter().enumerate() {
+            match a {
+                Some((_, dones)) => {
+                    for (cmd, done) in cmds.iter().zip(dones) {
+                        if done.status != Status::Ok {
+                            bail!("{}", conn::describe_failure(cmd, done));
+                        }
+                    }
+                }
                 None => out[k].clear(),
             }
         }
