@@ -128,6 +128,9 @@ pub struct Identity {
     pub digest: [u8; 32],
 }
 
+/// A folder's EXISTS and the answers to the commands sent after opening it.
+type Answered = (u32, Vec<Done>);
+
 /// A folder's UIDVALIDITY and UIDNEXT, where STATUS gave both.
 pub type UidState = Option<(u32, u32)>;
 
@@ -860,7 +863,7 @@ impl Mailbox {
         cmds_each: &[String],
         missing_ok: bool,
         mut each: impl FnMut(usize, u32, &[u8]),
-    ) -> Result<Vec<Option<(u32, Vec<Done>)>>> {
+    ) -> Result<Vec<Option<Answered>>> {
         let stride = 1 + cmds_each.len();
         let mut cmds = Vec::with_capacity(folders.len() * stride);
         for f in folders {
