@@ -2684,6 +2684,27 @@ mod tests {
     }
 
     #[test]
+    fn status_fields_give_every_number_the_answer_has() {
+        let (name, f) = status_fields(
+            b"* STATUS \"&Zypb,l,c-\" (UIDVALIDITY 9 uidnext 7 MESSAGES 5 HIGHESTMODSEQ 18446744073709551615)\r\n",
+        )
+        .unwrap();
+        assert_eq!(name, "&Zypb,l,c-");
+        assert_eq!(
+            f,
+            vec![
+                ("UIDVALIDITY".to_string(), 9),
+                ("UIDNEXT".to_string(), 7),
+                ("MESSAGES".to_string(), 5),
+                ("HIGHESTMODSEQ".to_string(), u64::MAX),
+            ]
+        );
+        // A value that is not a number is passed over, the rest kept.
+        let (_, f) = status_fields(b"* STATUS INBOX (X-FOO bar UIDNEXT 3)\r\n").unwrap();
+        assert_eq!(f, vec![("UIDNEXT".to_string(), 3)]);
+    }
+
+    #[test]
     fn namespace_lines() {
         assert_eq!(
             parse_namespace("* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n"),
