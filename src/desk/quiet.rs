@@ -93,6 +93,20 @@ pub fn look(desk: &mut Desk<'_>, hand_out: &[String], now: DateTime<Utc>) -> Res
     let mut seen = std::collections::HashSet::new();
     folders.retain(|f| seen.insert(f.clone()));
     let states = desk.mb.folder_states(&folders)?;
+    // Only the folders made on first use may be missing; a folder the server gave no
+    // state for otherwise (a refused STATUS) would look unchanged forever.
+    let optional = [&p.held, &p.dismissed]
+        .into_iter()
+        .chain(p.journal.as_ref())
+        .cloned()
+        .collect::<Vec<String>>();
+    if folders
+        .iter()
+        .zip(&states)
+        .any(|(f, st)| st.is_none() && !optional.contains(f))
+    {
+        return Ok(None);
+    }
     let acct = &rules.imap;
     let account = format!(
         "{}:{} {} {}",
