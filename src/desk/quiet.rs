@@ -172,12 +172,13 @@ fn write(path: &std::path::Path, kept: &Kept) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
-/// The rules that decide where a run puts mail, without the credentials.
+/// The rules that decide where a run puts mail, without the credentials, and
+/// wherever the file is (a cron job and `watch` may name it differently).
 fn rules_digest(r: &crate::rules::Rules) -> String {
     let text = format!(
         "{:?}",
         (
-            (&r.path, &r.timezone, &r.folders, &r.members, &r.roster),
+            (&r.timezone, &r.folders, &r.members, &r.roster),
             (&r.calendar, &r.assign, &r.threads, &r.routes, &r.on_reply),
             (&r.reply_window, &r.automated, &r.sign_in, &r.shared_mailbox),
             (&r.sla_unclaimed, &r.sla_claimed),
