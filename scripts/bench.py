@@ -930,6 +930,72 @@ business_hours: {{ start: "09:00", end: "18:00", days: [mon, tue, wed, thu, fri]
 """)
 
 
+def proc_rss_fds(pid):
+    """Resident memory (KiB) and open file descriptors of a running process."""
+    rss = 0
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1])
+    return rss, len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def watch_soak(bin_):
+    """`mailduty watch` under 20,000 arrivals in bursts (BENCH_SOAK=N to change):
+    how long each burst takes to be filed, and whether memory and descriptors stay
+    flat from the first burst to the last. After each burst the filed mail is moved
+    to 完了, as a team finishing its work would."""
+    total = int(os.environ.get("BENCH_SOAK", "20000"))
+    burst = 500
+    srv = Server()
+    try:
+        rules = os.path.join(srv.dir, "rules.yaml")
+        write_rules(rules, srv.port)
+        env = dict(os.environ, BENCH_PW=PASSWORD, MAILDUTY_RULES=rules, NO_COLOR="1",
+                   XDG_STATE_HOME=os.path.join(srv.dir, "state-md"))
+        subprocess.run([bin_, "init"], env=env, check=True, capture_output=True)
+        w = subprocess.Popen([bin_, "-q", "watch", "--every", "1h"], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(2)
+        start = proc_rss_fds(w.pid)
+        samples, drains = [], []
+        m = imaplib.IMAP4("127.0.0.1", srv.port)
+        m.login("support", PASSWORD)
+        sent = 0
+        while sent < total:
+            for _ in range(min(burst, total - sent)):
+                sent += 1
+                body = (f"Message-ID: <soak-{sent}@load.example>\r\nFrom: c@client.example\r\n"
+                        f"To: support@example.co.jp\r\nSubject: soak {sent}\r\n\r\nbody\r\n").encode()
+                m.append("INBOX", None, None, body)
+            t = time.perf_counter()
+            while True:
+                m.select("INBOX", readonly=True)
+                typ, data = m.search(None, "ALL")
+                if not data[0].split():
+                    break
+                if time.perf_counter() - t > 120:
+                    sys.exit("watch soak: a burst was not filed within 120 s")
+                time.sleep(0.05)
+            drains.append(time.perf_counter() - t)
+            # The team finishes what came (a drag into 完了), so the open queue stays
+            # the size of one burst: what grows from here on is the watch itself.
+            m.select('"&Zypb,l,c-"')
+            m.uid("MOVE", "1:*", '"&W4xOhg-"')
+            samples.append(proc_rss_fds(w.pid))
+        m.logout()
+        w.send_signal(signal.SIGTERM)
+        w.wait(timeout=60)
+        first, last = samples[0], samples[-1]
+        print(f"watch soak: {total:,} arrivals in bursts of {burst}; "
+              f"inbox empty after each burst in median {statistics.median(drains) * 1000:.0f} ms "
+              f"(max {max(drains) * 1000:.0f} ms)")
+        print(f"  RSS: {start[0] / 1024:.1f} MB idle, {first[0] / 1024:.1f} MB after the first burst, "
+              f"{last[0] / 1024:.1f} MB after the last; open fds {start[1]}, {first[1]}, {last[1]}")
+    finally:
+        srv.stop()
+
+
 def main():
     bin_ = sys.argv[1]
     runs = int(os.environ.get("BENCH_RUNS", "5"))
@@ -1050,5 +1116,7 @@ if __name__ == "__main__":
         floor_claim(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
     elif len(sys.argv) > 5 and sys.argv[1] == "tcp-inner":
         tcp_inner(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), sys.argv[5])
+    elif os.environ.get("BENCH_ONLY") == "watch":
+        watch_soak(sys.argv[1])
     else:
         main()

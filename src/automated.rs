@@ -194,12 +194,15 @@ pub fn classify(
         );
     }
     if local == "mailer-daemon" || local == "postmaster" {
-        // Microsoft 365 sends out-of-office replies from postmaster@….outbound.protection.outlook.com
-        // too; those carry Auto-Submitted: auto-replied, checked first below.
-        if let Some(v) = get("auto-submitted")
-            && token(v) == "auto-replied"
-        {
-            return found(Reason::AutoReply, format!("Auto-Submitted: {}", token(v)));
+        // Microsoft 365 sends out-of-office replies from
+        // postmaster@<tenant>.outbound.protection.outlook.com; its bounces are reports,
+        // told apart above.
+        let m365 = from
+            .to_ascii_lowercase()
+            .ends_with(".outbound.protection.outlook.com");
+        let replied = get("auto-submitted").is_some_and(|v| token(v) == "auto-replied");
+        if local == "postmaster" && (m365 || replied) {
+            return found(Reason::AutoReply, format!("From: {from}"));
         }
         return found(Reason::Bounce, format!("From: {from}"));
     }
@@ -305,6 +308,10 @@ mod tests {
                 "Auto-Submitted: auto-replied\r\n",
                 "postmaster@tenant.outbound.protection.outlook.com"
             ),
+            Some(Reason::AutoReply)
+        );
+        assert_eq!(
+            why("", "postmaster@tenant.outbound.protection.outlook.com"),
             Some(Reason::AutoReply)
         );
     }

@@ -122,7 +122,8 @@ pub enum Command {
     /// connection is made again with growing pauses (1 s to 60 s) and what arrived
     /// meanwhile is caught up on; an OAuth token is refreshed on every new connection.
     /// The rules file is read again when it changes or on SIGHUP (a broken edit keeps
-    /// the old rules, with a warning). SIGTERM ends it after the run under way; a run
+    /// the old rules, with a warning; a change of `imap:` itself takes effect at the
+    /// next start). SIGTERM ends it after the run under way; a run
     /// cut short anyway is finished by the next one. Prints one line per action and
     /// per connection change; -q prints errors only.
     #[command(

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::cli::Format;
 use crate::queue::Item;
 
-/// One row of `list`; its JSON fields are documented in the README and stay stable.
+/// One row of `list`; its JSON fields are documented in docs/reference.md and stay stable.
 #[derive(Debug, Serialize)]
 pub struct ListRow<'a> {
     pub id: &'a str,

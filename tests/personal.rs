@@ -163,6 +163,18 @@ fn members_work_as_themselves_and_a_leaver_loses_access() {
     let v = person(&t, "boss", &["claim", "p2@example.com"]);
     assert_eq!(code(&v), 2, "{}", stderr(&v));
     assert!(stderr(&v).contains("viewers may look"), "{}", stderr(&v));
+    // Members write events but cannot take one back: no flags, no deleting there.
+    let theirs = ok(&person(&t, "tanaka", &["access"]));
+    let hist = theirs
+        .lines()
+        .find(|l| l.contains("  対応履歴  "))
+        .unwrap_or_else(|| panic!("{theirs}"));
+    let rights = hist.rsplit("  ").next().unwrap();
+    assert!(rights.contains('i') && rights.contains('r'), "{hist}");
+    assert!(
+        !rights.contains('t') && !rights.contains('e') && !rights.contains('w'),
+        "{hist}"
+    );
     let mine = ok(&person(&t, "boss", &["access"]));
     assert!(mine.contains("boss  INBOX  lr"), "{mine}");
 
@@ -322,7 +334,16 @@ fn a_server_without_acls_says_so_at_init() {
     let dc = Dovecot::start();
     let t = team(dc.imap_port, MEMBERS);
     let o = t.run(&["init"]);
-    assert_eq!(code(&o), 1, "{}", stdout(&o));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!stdout(&o).contains("granted"), "{}", stdout(&o));
+    // `access` has nothing to show there and says why.
+    let a = t.run(&["access"]);
+    assert_eq!(code(&a), 1, "{}", stdout(&a));
+    assert!(
+        stderr(&a).contains("no access control lists"),
+        "{}",
+        stderr(&a)
+    );
     assert!(
         stderr(&o).contains("no access control lists"),
         "{}",

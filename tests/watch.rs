@@ -301,3 +301,42 @@ fn sigterm_during_a_batch_loses_nothing() {
     each_once(&team, &dc, &mids);
     again.term();
 }
+
+#[test]
+fn a_session_ended_with_its_token_comes_back_with_a_fresh_one() {
+    let oa = harness::oauth::OAuthServer::start();
+    let dc = oa.dovecot();
+    let team = Team::raw(&format!(
+        "imap:\n  host: 127.0.0.1\n  port: {}\n  tls: implicit\n  ca_file: {}\n  user: support\n{}{MEMBERS}{}",
+        dc.imaps_port,
+        dc.ca().display(),
+        oa.block("device"),
+        "business_hours: { start: \"00:00\", end: \"24:00\", days: [mon, tue, wed, thu, fri, sat, sun] }\nroster:\n  rotation: { members: [tanaka], every: day, start: 2026-01-01 }\n  holidays: { japan: false }\nassign: duty\n"
+    ));
+    // Tokens that live a minute: every new connection refreshes first.
+    oa.control(r#"{"lifetime": 60}"#);
+    assert_eq!(code(&team.run(&["login"])), 0);
+    assert_eq!(code(&team.run(&["init"])), 0);
+    let w = Watch::start(&team, "1h");
+    let before = oa.grants("refresh_token").1;
+    // The provider ends the tokens and the server the sessions (Gmail closes an IMAP
+    // session when its token expires).
+    oa.control(r#"{"expire": true}"#);
+    dc.doveadm(&["kick", "support"]);
+    w.until("connection lost", Duration::from_secs(30));
+    dc.append("INBOX", "", &hours_ago(0), &mail("tok@example.com"));
+    let took = arrives(
+        &dc,
+        "tok@example.com",
+        "対応中/tanaka",
+        Duration::from_secs(90),
+    );
+    eprintln!("watch: back with a fresh token, mail filed {took:?} after the APPEND");
+    let after = oa.grants("refresh_token").1;
+    assert!(
+        after > before,
+        "reconnecting refreshed the token ({before} → {after})"
+    );
+    let out = w.term();
+    assert!(out.contains("connection lost"), "{out}");
+}

@@ -23,7 +23,13 @@ pub fn run(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
     if created.is_empty() {
         ctx.say(out, "all status folders exist; nothing to do")?;
     }
-    if ctx.rules.sign_in == SignInMode::Personal || !ctx.rules.viewers.is_empty() {
+    let manage = ctx.rules.sign_in == SignInMode::Personal || !ctx.rules.viewers.is_empty();
+    if manage && !desk.has_acl() {
+        eprintln!(
+            "mailduty: warning: {} has no access control lists (RFC 4314 ACL): init grants no rights; on Microsoft 365 give members FullAccess in the Exchange admin center, elsewhere keep sign_in: shared",
+            desk.capabilities().host
+        );
+    } else if manage {
         let plan = desk.access_plan()?;
         desk.apply_access(&plan, chrono::Utc::now())?;
         for c in &plan.changes {

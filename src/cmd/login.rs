@@ -134,7 +134,9 @@ fn personal_login(ctx: &Ctx, a: &LoginArgs, out: &mut dyn Write) -> Result<()> {
         if pw.is_empty() {
             return Err(config("no password given"));
         }
-        let file = typed_password_file(&path);
+        // Beside the one in use until it is proven: a wrong password must not
+        // replace a working one.
+        let file = typed_password_file(&path).with_extension("new");
         personal::write_private(&file, pw.as_bytes())?;
         Secret::File(file)
     };
@@ -143,14 +145,28 @@ fn personal_login(ctx: &Ctx, a: &LoginArgs, out: &mut dyn Write) -> Result<()> {
         login: login.clone(),
         auth: Auth::Password(source.clone()),
     };
+    let typed_new = typed_password_file(&path).with_extension("new");
+    let typed = matches!(&source, Secret::File(f) if *f == typed_new);
     // Checked before it is kept: a wrong password or a login the rules do not know
     // leaves whatever sign-in was there.
     if let Err(e) = check(ctx, p) {
-        if matches!(source, Secret::File(ref f) if *f == typed_password_file(&path)) {
-            let _ = std::fs::remove_file(typed_password_file(&path));
+        if typed {
+            let _ = std::fs::remove_file(&typed_new);
         }
         return Err(e);
     }
+    let source = if typed {
+        let kept = typed_password_file(&path);
+        std::fs::rename(&typed_new, &kept).map_err(|e| {
+            config(format!(
+                "cannot keep the password in {}: {e}",
+                kept.display()
+            ))
+        })?;
+        Secret::File(kept)
+    } else {
+        source
+    };
     personal::write(&path, &login, &source)?;
     ctx.say(
         out,

@@ -17,10 +17,12 @@ use crate::cli::{RotateFormat, WatchArgs};
 use crate::desk::watch::{self, Signal};
 use crate::error::config;
 use crate::rules;
+use crate::rules::personal::{self, Session};
 
 /// News that comes in a burst is taken together: a run starts once the folder has
 /// been quiet this long.
 const SETTLE: Duration = Duration::from_millis(200);
+const MAX_SETTLE: Duration = Duration::from_secs(2);
 
 pub fn run(ctx: &Ctx, a: &WatchArgs, out: &mut dyn Write) -> Result<()> {
     let every = rules::parse_duration(&a.every)
@@ -55,9 +57,14 @@ pub fn run(ctx: &Ctx, a: &WatchArgs, out: &mut dyn Write) -> Result<()> {
         let mut due = false;
         match rx.recv_timeout(wait) {
             Ok(Signal::News(w)) => {
-                // Let the rest of a burst arrive.
-                while let Ok(more) = rx.recv_timeout(SETTLE) {
-                    report(ctx, out, &more)?;
+                // Let the rest of a burst arrive, but not for ever: a steady stream
+                // must not hold off the runs, the timer or a stop.
+                let settling = Instant::now();
+                while settling.elapsed() < MAX_SETTLE && !stop.load(Ordering::Relaxed) {
+                    match rx.recv_timeout(SETTLE) {
+                        Ok(more) => report(ctx, out, &more)?,
+                        Err(_) => break,
+                    }
                 }
                 if ctx.global.verbose {
                     log(ctx, out, format!("watch: news in {}", w.name()))?;
@@ -78,9 +85,9 @@ pub fn run(ctx: &Ctx, a: &WatchArgs, out: &mut dyn Write) -> Result<()> {
         let changed = modified(&current.rules.path);
         if reload.swap(false, Ordering::Relaxed) || changed != stamp {
             stamp = changed;
-            match rules::load(&current.rules.path) {
-                Ok(l) => {
-                    current.rules = l.rules;
+            match reloaded(&current) {
+                Ok(r) => {
+                    current.rules = r;
                     log(ctx, out, "watch: rules reloaded")?;
                 }
                 Err(e) => eprintln!(
@@ -143,6 +150,18 @@ fn log(ctx: &Ctx, out: &mut dyn Write, line: impl AsRef<str>) -> Result<()> {
     ctx.say(out, line)?;
     out.flush()?;
     Ok(())
+}
+
+/// The rules read again, as this watch's session sees them (a person's own sign-in
+/// applied again). The waiters keep the connection settings they started with.
+fn reloaded(current: &Ctx) -> Result<rules::Rules> {
+    let mut r = rules::load(&current.rules.path)?.rules;
+    if let Session::Person { .. } = &current.session
+        && let Some(p) = personal::load(&personal::default_path())?
+    {
+        personal::sign_in_as(&mut r, p)?;
+    }
+    Ok(r)
 }
 
 fn modified(p: &std::path::Path) -> Option<SystemTime> {

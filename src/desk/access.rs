@@ -20,6 +20,9 @@ use crate::queue::Item;
 pub const MEMBER_RIGHTS: &str = "lrswite";
 /// Look up and read: `list`, `show`, `history`, `report`.
 pub const VIEWER_RIGHTS: &str = "lr";
+/// A member's rights on 対応履歴 and its journal: read, and write new events (with
+/// \Seen); no flags, no deleting.
+pub const HISTORY_RIGHTS: &str = "lrsi";
 
 /// One change of one login's rights on one folder.
 #[derive(Debug, Clone, Serialize)]
@@ -39,6 +42,8 @@ pub struct Plan {
     /// Per login the rules name: its role and its rights per folder now.
     pub logins: Vec<LoginRights>,
     pub changes: Vec<Change>,
+    /// Logins the rules name with no grant recorded yet (`init` records one).
+    pub unrecorded: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -63,7 +68,7 @@ fn same(a: &str, b: &str) -> bool {
 
 impl Desk<'_> {
     /// Every folder a member needs rights on: the inbox, the status folders (every
-    /// folder below 対応中 too), the history and its journal.
+    /// folder below 対応中 too, 保留 and 対応不要), the history and its journal.
     fn shared_folders(&mut self) -> Result<Vec<String>> {
         let p = self.paths.clone();
         let mut out = vec![p.inbox.clone(), p.unclaimed.clone()];
@@ -75,10 +80,17 @@ impl Desk<'_> {
         if !out.contains(&p.claimed) {
             out.push(p.claimed.clone());
         }
+        out.push(p.held.clone());
         out.push(p.done.clone());
+        out.push(p.dismissed.clone());
         out.push(p.history.clone());
         out.extend(p.journal.clone());
         Ok(out)
+    }
+
+    /// Whether the server has access control lists at all.
+    pub fn has_acl(&self) -> bool {
+        self.mb.can(Cap::Acl)
     }
 
     /// What the server grants on the shared folders now, and what the rules ask for.
@@ -92,18 +104,34 @@ impl Desk<'_> {
         let folders = self.shared_folders()?;
         let acls = self.mb.acls(&folders)?;
         let owner = self.mb.login().to_string();
-        let mut want: BTreeMap<String, (&'static str, &'static str)> = BTreeMap::new();
+        let journal = self.paths.history_reads();
+        // Members write events and read them, nothing more: an event once written
+        // cannot be taken back, so neither can the record of a grant.
+        let rights_for = |folder: &str, role: &str| -> &'static str {
+            match role {
+                "member" if journal.iter().any(|j| j == folder) => HISTORY_RIGHTS,
+                "member" => MEMBER_RIGHTS,
+                _ => VIEWER_RIGHTS,
+            }
+        };
+        let mut want: BTreeMap<String, &'static str> = BTreeMap::new();
         for m in &self.rules.members {
-            want.insert(m.login.clone(), ("member", MEMBER_RIGHTS));
+            want.insert(m.login.clone(), "member");
         }
         for v in &self.rules.viewers {
-            want.entry(v.clone()).or_insert(("viewer", VIEWER_RIGHTS));
+            want.entry(v.clone()).or_insert("viewer");
         }
         want.remove(&owner);
-        let granted = self.granted_before()?;
-        let leavers: Vec<String> = granted
-            .into_iter()
-            .filter(|l| !want.contains_key(l) && *l != owner)
+        let recorded = self.granted_before(&owner)?;
+        let leavers: Vec<String> = recorded
+            .iter()
+            .filter(|(l, granted)| **granted && !want.contains_key(*l) && **l != owner)
+            .map(|(l, _)| l.clone())
+            .collect();
+        let unrecorded: Vec<String> = want
+            .keys()
+            .filter(|l| recorded.get(*l) != Some(&true))
+            .cloned()
             .collect();
         let mut changes = Vec::new();
         let mut logins: Vec<LoginRights> = Vec::new();
@@ -114,10 +142,11 @@ impl Desk<'_> {
                 .map(|(_, r)| r.0.clone())
                 .unwrap_or_default()
         };
-        for (login, (role, rights)) in &want {
+        for (login, role) in &want {
             let mut per = Vec::new();
             for (k, f) in folders.iter().enumerate() {
                 let now = now_of(k, login);
+                let rights = rights_for(f, role);
                 if !same(&now, rights) {
                     changes.push(Change {
                         folder: f.clone(),
@@ -138,7 +167,12 @@ impl Desk<'_> {
             let mut per = Vec::new();
             for (k, f) in folders.iter().enumerate() {
                 let now = now_of(k, login);
-                if !now.is_empty() {
+                // Only rights exactly as mailduty grants them are taken back: what
+                // someone granted by hand differently stays.
+                let ours = ["member", "viewer"]
+                    .iter()
+                    .any(|role| same(&now, rights_for(f, role)));
+                if !now.is_empty() && ours {
                     changes.push(Change {
                         folder: f.clone(),
                         login: login.clone(),
@@ -162,39 +196,51 @@ impl Desk<'_> {
             folders: folders.iter().map(|f| self.mb.rules_name(f)).collect(),
             logins,
             changes,
+            unrecorded,
         })
     }
 
-    /// The logins whose last `access` event says mailduty granted them rights.
-    fn granted_before(&mut self) -> Result<Vec<String>> {
-        let folders = self.paths.history_reads();
+    /// Per login, whether its last `access` event written by `owner` (the service
+    /// login that runs `init`) was a grant. Events other logins wrote are not taken
+    /// as a record of what mailduty granted.
+    fn granted_before(&mut self, owner: &str) -> Result<BTreeMap<String, bool>> {
+        let mut folders = self.paths.history_reads();
+        // Old grants may have been archived with the rest of the history.
+        let pattern = self.rules.archive.history_folder.clone();
+        for f in self.archive_folders(&pattern)? {
+            if !folders.contains(&f) {
+                folders.push(f);
+            }
+        }
         let since = DateTime::<Utc>::UNIX_EPOCH;
         let mut evs = history::kind_since(&mut self.mb, &folders, "access", since)?;
+        evs.retain(|e| e.login.as_deref() == Some(owner));
         evs.sort_by_key(|e| e.time);
         let mut last: BTreeMap<String, bool> = BTreeMap::new();
         for e in evs {
             let grant = e.note.as_deref().is_some_and(|n| n.starts_with("grant"));
             last.insert(e.id.clone(), grant);
         }
-        Ok(last
-            .into_iter()
-            .filter(|(_, g)| *g)
-            .map(|(l, _)| l)
-            .collect())
+        Ok(last)
     }
 
-    /// Makes the changes and records one `access` event per login changed.
+    /// Records one `access` event per login changed (and a grant for each login the
+    /// rules name that has none recorded yet), then makes the changes: a grant is
+    /// recorded before it exists, so a run cut between the two leaves nothing granted
+    /// that the next `init` could not take back.
     pub fn apply_access(&mut self, plan: &Plan, at: DateTime<Utc>) -> Result<()> {
-        if plan.changes.is_empty() {
-            return Ok(());
-        }
-        let sets: Vec<(String, String, Option<String>)> = plan
-            .changes
-            .iter()
-            .map(|c| (self.mb.path(&c.folder), c.login.clone(), c.want.clone()))
-            .collect();
-        self.mb.set_rights(&sets)?;
         let mut by_login: BTreeMap<&str, Option<&str>> = BTreeMap::new();
+        for l in &plan.unrecorded {
+            let role = plan.logins.iter().find(|r| r.login == *l).map(|r| r.role);
+            by_login.insert(
+                l,
+                Some(if role == Some("viewer") {
+                    VIEWER_RIGHTS
+                } else {
+                    MEMBER_RIGHTS
+                }),
+            );
+        }
         for c in &plan.changes {
             by_login.insert(&c.login, c.want.as_deref());
         }
@@ -220,7 +266,15 @@ impl Desk<'_> {
             };
             self.append_event(&ev)?;
         }
-        Ok(())
+        if plan.changes.is_empty() {
+            return Ok(());
+        }
+        let sets: Vec<(String, String, Option<String>)> = plan
+            .changes
+            .iter()
+            .map(|c| (self.mb.path(&c.folder), c.login.clone(), c.want.clone()))
+            .collect();
+        self.mb.set_rights(&sets)
     }
 
     /// This login's own rights on the shared folders (MYRIGHTS), for `access` run by

@@ -191,6 +191,23 @@ pub fn dismiss(desk: &mut Desk<'_>, it: &Item, me: &Member, text: Option<&str>) 
     moved(desk, it, &Dest::Dismissed, DISMISS, me, text)
 }
 
+/// The keywords a dismiss cut before its event leaves in 対応不要: 対応不要 is not in
+/// the active queue, so `recover` asks the server for them.
+pub fn dismiss_keywords(desk: &Desk<'_>) -> Vec<crate::imap::Key> {
+    use super::rules::keyword;
+    let mut kws: Vec<crate::imap::Key> = desk
+        .rules
+        .members
+        .iter()
+        .map(|m| crate::imap::Key::Keyword(keyword(&Dest::Dismissed, Actor::Member(&m.key))))
+        .collect();
+    kws.push(crate::imap::Key::Keyword(keyword(
+        &Dest::Dismissed,
+        Actor::Rotate,
+    )));
+    kws
+}
+
 /// A retry's leftover: the keyword a cut run left on the message it moved.
 fn clear(desk: &mut Desk<'_>, it: &Item) -> Result<()> {
     desk.mb.store(

@@ -125,7 +125,7 @@ pub fn hand_out(
         .map(|m| {
             items
                 .iter()
-                .filter(|i| i.owner.as_deref() == Some(m.as_str()))
+                .filter(|i| i.status == Status::Claimed && i.owner.as_deref() == Some(m.as_str()))
                 .count()
         })
         .collect();

@@ -39,7 +39,7 @@ pub fn recover(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Recovered> 
         .filter(|i| !i.claim_keywords.is_empty())
         .cloned()
         .collect();
-    flagged.extend(flagged_in_done_or_dismissed(desk)?);
+    flagged.extend(flagged_in_done(desk)?);
     if !flagged.is_empty() {
         (desk.pause)(STALE);
         let mut by_folder: BTreeMap<String, Vec<u32>> = BTreeMap::new();
@@ -166,25 +166,30 @@ fn finish_removals(desk: &mut Desk<'_>, items: &[Item]) -> Result<usize> {
     Ok(n)
 }
 
-/// Messages in 完了 or 対応不要 that still carry a keyword of a move there (a `done`
-/// or dismiss cut before its event): neither is in the active queue, so the server is
-/// asked for them, both folders in one round trip (one not made yet has none).
-fn flagged_in_done_or_dismissed(desk: &mut Desk<'_>) -> Result<Vec<Item>> {
-    let mut kws: Vec<Key> = Vec::new();
-    for dest in [super::Dest::Done, super::Dest::Dismissed] {
-        kws.extend(
-            desk.rules
-                .members
-                .iter()
-                .map(|m| Key::Keyword(rules::keyword(&dest, rules::Actor::Member(&m.key)))),
-        );
-        kws.push(Key::Keyword(rules::keyword(&dest, rules::Actor::Rotate)));
-    }
+/// Messages in 完了 that still carry a `done` keyword (a `done` cut before its event).
+fn flagged_in_done(desk: &mut Desk<'_>) -> Result<Vec<Item>> {
+    let mut kws: Vec<Key> = desk
+        .rules
+        .members
+        .iter()
+        .map(|m| {
+            Key::Keyword(rules::keyword(
+                &super::Dest::Done,
+                rules::Actor::Member(&m.key),
+            ))
+        })
+        .collect();
+    kws.push(Key::Keyword(rules::keyword(
+        &super::Dest::Done,
+        rules::Actor::Rotate,
+    )));
+    // 対応不要 likewise (a dismiss cut before its event), searched in the same round trip.
+    kws.extend(super::hold::dismiss_keywords(desk));
     let folders = [desk.paths.done.clone(), desk.paths.dismissed.clone()];
     let found = desk.mb.search_each_present(&folders, &[Key::Any(kws)])?;
-    let mut items = Vec::new();
+    let mut out = Vec::new();
     for (folder, uids) in folders.iter().zip(found) {
-        items.extend(queue::load_uids(
+        out.extend(queue::load_uids(
             &mut desk.mb,
             desk.rules,
             &desk.paths,
@@ -192,7 +197,7 @@ fn flagged_in_done_or_dismissed(desk: &mut Desk<'_>) -> Result<Vec<Item>> {
             &uids,
         )?);
     }
-    Ok(items)
+    Ok(out)
 }
 
 /// Writes the event of a move that is done but maybe not recorded: nothing when the

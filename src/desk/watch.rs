@@ -93,26 +93,42 @@ fn wait(rules: Rules, which: Watched, stop: Arc<AtomicBool>, tx: Sender<Signal>,
             }
         };
         let folder = match which {
-            Watched::Inbox => Some(desk.paths.inbox.clone()),
-            Watched::Sent => desk.sent_folder().ok().flatten(),
+            Watched::Inbox => Ok(Some(desk.paths.inbox.clone())),
+            Watched::Sent => desk.sent_folder(),
         };
-        let Some(folder) = folder else {
+        let folder = match folder {
+            Ok(Some(f)) => f,
             // No Sent folder: replies are still found by the timer's runs.
-            desk.close();
-            return;
+            Ok(None) => {
+                desk.close();
+                return;
+            }
+            Err(e) => {
+                let retry = jittered(backoff);
+                if tx
+                    .send(Signal::Down(which, format!("{e:#}"), retry))
+                    .is_err()
+                {
+                    return;
+                }
+                pause(retry, &stop);
+                backoff = (backoff * 2).min(MAX_PAUSE);
+                continue;
+            }
         };
-        backoff = Duration::from_secs(1);
         if tx.send(Signal::Up(which, folder.clone())).is_err() {
             return;
         }
         loop {
             match desk.idle(&folder, REIDLE, &stop) {
                 Ok(Woke::News) => {
+                    // Only a wait that worked proves the connection sound.
+                    backoff = Duration::from_secs(1);
                     if tx.send(Signal::News(which)).is_err() {
                         return;
                     }
                 }
-                Ok(Woke::Quiet) => {}
+                Ok(Woke::Quiet) => backoff = Duration::from_secs(1),
                 Ok(Woke::Stopped) => {
                     desk.close();
                     return;
@@ -126,6 +142,7 @@ fn wait(rules: Rules, which: Watched, stop: Arc<AtomicBool>, tx: Sender<Signal>,
                         return;
                     }
                     pause(retry, &stop);
+                    backoff = (backoff * 2).min(MAX_PAUSE);
                     break;
                 }
             }

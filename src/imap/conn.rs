@@ -343,10 +343,13 @@ impl Conn {
         match got {
             Ok(true) => Ok(true),
             Ok(false) => bail!("the IMAP server closed the connection"),
+            // A signal landing on this thread interrupts the wait, not the connection.
             Err(e)
                 if matches!(
                     e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
                 ) =>
             {
                 Ok(false)

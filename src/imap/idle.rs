@@ -43,11 +43,14 @@ impl Mailbox {
         }
         self.open(folder, false)?;
         let tag = self.conn.start("IDLE")?;
+        // News told between two IDLEs (after DONE, before the next `+`) counts too.
+        let mut told = false;
         loop {
             let r = self.conn.next_response()?;
             if r.starts_with(b"+") {
                 break;
             }
+            told |= news(&r);
             if let Some(done) = Conn::ends(&tag, &r) {
                 bail!(
                     "the IMAP server refused IDLE on {folder}: {}",
@@ -55,7 +58,10 @@ impl Mailbox {
                 );
             }
         }
-        let woke = loop {
+        let mut woke = loop {
+            if told {
+                break Woke::News;
+            }
             if stop.load(Ordering::Relaxed) {
                 break Woke::Stopped;
             }
@@ -66,6 +72,16 @@ impl Mailbox {
                 let r = self.conn.next_response()?;
                 if news(&r) {
                     break Woke::News;
+                }
+                // A server may end IDLE itself: a DONE then would be read as a command.
+                if let Some(done) = Conn::ends(&tag, &r) {
+                    if done.status != Status::Ok {
+                        bail!(
+                            "IDLE on {folder} ended with {}",
+                            crate::output::line(&done.text)
+                        );
+                    }
+                    return Ok(Woke::News);
                 }
                 if r.starts_with(b"* BYE") {
                     bail!(
@@ -78,6 +94,9 @@ impl Mailbox {
         self.conn.write_line("DONE")?;
         loop {
             let r = self.conn.next_response()?;
+            if news(&r) && woke != Woke::Stopped {
+                woke = Woke::News;
+            }
             if let Some(done) = Conn::ends(&tag, &r) {
                 if done.status != Status::Ok {
                     bail!(

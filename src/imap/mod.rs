@@ -497,7 +497,11 @@ impl Mailbox {
             }
             TlsMode::Starttls => {
                 let mut c = Conn::new(Stream::Plain(tcp), verbose);
-                greeting = c.read_greeting()?;
+                c.read_greeting()?;
+                // What the server offered before TLS is not what it offers after
+                // (RFC 3501 §6.2.1; Dovecot hides AUTH=XOAUTH2 until TLS): the sign-in
+                // then goes without knowing the mechanisms.
+                greeting = Vec::new();
                 let done = c.run_each("STARTTLS", |_| {})?;
                 if done.status != Status::Ok {
                     bail!(

@@ -290,7 +290,7 @@ pub fn chatwork(n: &Note) -> String {
     text
 }
 
-/// The generic webhook's JSON (schema `mailduty.notify/1`, documented in the README).
+/// The generic webhook's JSON (schema `mailduty.notify/1`, documented in docs/reference.md).
 pub fn webhook(n: &Note) -> serde_json::Value {
     let mentions: Vec<serde_json::Value> = n
         .mention

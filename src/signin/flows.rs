@@ -30,6 +30,9 @@ pub struct Got {
     pub refresh: Option<String>,
 }
 
+/// The longest a device sign-in is waited for.
+const DEVICE_WAIT: Duration = Duration::from_secs(900);
+
 /// How long a person has to finish signing in in the browser.
 const BROWSER_WAIT: Duration = Duration::from_secs(600);
 
@@ -205,7 +208,13 @@ fn device(e: &Endpoints, key: &str, user: &str, tell: &mut dyn Write) -> Result<
     tell.flush()?;
     let t = c
         .exchange_device_access_token(&details)
-        .request(&http, std::thread::sleep, None)
+        // The server's interval and lifetime are its say, within bounds: a zero
+        // interval must not hammer it, a year-long code not hang `login`.
+        .request(
+            &http,
+            |d: Duration| std::thread::sleep(d.max(Duration::from_secs(1))),
+            Some(DEVICE_WAIT),
+        )
         .map_err(|err| refusal(err, key, "waiting for the device sign-in").0)?;
     Ok(got(&t))
 }
@@ -243,7 +252,7 @@ fn browser(
         output::line(url.as_str())
     )?;
     tell.flush()?;
-    let query = wait_for_redirect(&listener, paste, key)?;
+    let query = wait_for_redirect(&listener, paste, key, state.secret())?;
     let found = |name: &str| {
         query
             .iter()
@@ -281,6 +290,7 @@ fn wait_for_redirect(
     listener: &TcpListener,
     paste: Box<dyn BufRead + Send>,
     key: &str,
+    state: &str,
 ) -> Result<Vec<(String, String)>> {
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
@@ -295,7 +305,7 @@ fn wait_for_redirect(
     let started = Instant::now();
     while started.elapsed() < BROWSER_WAIT {
         if let Ok(line) = rx.try_recv() {
-            match query_of(line.trim()) {
+            match query_of(line.trim(), state) {
                 Some(q) => return Ok(q),
                 None => eprintln!(
                     "mailduty: that is not the address the browser was sent to (http://127.0.0.1:…/?code=…); paste it again"
@@ -321,7 +331,7 @@ fn wait_for_redirect(
                     .and_then(|l| l.strip_prefix("GET "))
                     .and_then(|l| l.split(' ').next())
                     .unwrap_or("");
-                let q = query_of(&format!("http://127.0.0.1{target}"));
+                let q = query_of(&format!("http://127.0.0.1{target}"), state);
                 let page = if q.is_some() {
                     "mailduty: signed in. You may close this window."
                 } else {
@@ -348,16 +358,17 @@ fn wait_for_redirect(
     )
 }
 
-/// The query pairs of a redirect address that carries `code` or `error`.
-fn query_of(addr: &str) -> Option<Vec<(String, String)>> {
+/// The query pairs of a redirect address that carries `code` or `error` for this
+/// sign-in's `state`. Anything else (another page, another sign-in, a local process
+/// trying its luck) is ignored and the wait goes on.
+fn query_of(addr: &str, state: &str) -> Option<Vec<(String, String)>> {
     let u = oauth2::url::Url::parse(addr).ok()?;
     let q: Vec<(String, String)> = u
         .query_pairs()
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
-    q.iter()
-        .any(|(k, _)| k == "code" || k == "error")
-        .then_some(q)
+    let ours = q.iter().any(|(k, v)| k == "state" && v == state);
+    (ours && q.iter().any(|(k, _)| k == "code" || k == "error")).then_some(q)
 }
 
 #[cfg(test)]
@@ -366,11 +377,13 @@ mod tests {
 
     #[test]
     fn redirect_addresses() {
-        let q = query_of("http://127.0.0.1:5000/?code=abc%2F1&state=xyz").unwrap();
+        let q = query_of("http://127.0.0.1:5000/?code=abc%2F1&state=xyz", "xyz").unwrap();
         assert!(q.contains(&("code".into(), "abc/1".into())));
-        assert!(query_of("http://127.0.0.1:5000/favicon.ico").is_none());
-        assert!(query_of("not a url").is_none());
-        let e = query_of("http://127.0.0.1:1/?error=access_denied&state=s").unwrap();
+        assert!(query_of("http://127.0.0.1:5000/?code=abc&state=other", "xyz").is_none());
+        assert!(query_of("http://127.0.0.1:5000/?error=x", "xyz").is_none());
+        assert!(query_of("http://127.0.0.1:5000/favicon.ico", "xyz").is_none());
+        assert!(query_of("not a url", "xyz").is_none());
+        let e = query_of("http://127.0.0.1:1/?error=access_denied&state=s", "s").unwrap();
         assert!(e.iter().any(|(k, v)| k == "error" && v == "access_denied"));
     }
 

@@ -143,7 +143,12 @@ fn now() -> i64 {
 
 fn keep(s: &mut Stored, e: &Endpoints, got: Got) {
     s.access_token = Some(got.access);
-    s.expires_at = Some(now() + got.expires_in.map_or(3600, |d| d.as_secs() as i64));
+    // A server's lifetime is believed up to a year: more is a bad answer, not a token
+    // to keep using.
+    let life = got
+        .expires_in
+        .map_or(3600, |d| d.as_secs().min(365 * 86400) as i64);
+    s.expires_at = Some(now().saturating_add(life));
     if let Some(r) = got.refresh {
         s.refresh_token = Some(r);
     }
