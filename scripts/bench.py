@@ -526,6 +526,94 @@ def report_rows(bin_, runs):
     return rows
 
 
+def bytes_of(err):
+    """Bytes read from the server, from the `-v` summary line."""
+    for line in err.splitlines():
+        if line.startswith("mailduty: ") and line.endswith(" bytes read from the IMAP server"):
+            return int(line.split()[1])
+    return None
+
+
+def steady_rows(bin_, runs):
+    """The cron case (issue 28): `rotate --apply` with nothing new over 10,000 claimed
+    and 10,000 unclaimed, and with 1,000 new beside 3,000 claimed (vs one UID MOVE)."""
+    rows = []
+    srv = Server()
+    try:
+        rules = os.path.join(srv.dir, "rules.yaml")
+        write_scale_rules(rules, srv.port, "duty")
+        cache = os.path.join(srv.dir, "cache")
+        env = dict(os.environ, BENCH_PW=PASSWORD, MAILDUTY_RULES=rules, NO_COLOR="1", XDG_CACHE_HOME=cache)
+        subprocess.run([bin_, "init"], env=env, check=True, capture_output=True)
+        srv.fill("対応中/tanaka", 5000)
+        srv.fill("対応中/suzuki", 5000)
+        srv.fill("未対応", 10000)
+        t, _, err = run_once([bin_, "-v", "rotate", "--apply"], env)
+        sent, trips = trips_of(err)
+        rows.append((f"rotate --apply, first run over 10,000 claimed (no history) and 10,000 unclaimed"
+                     f" ({sent} commands, {trips} round trips, {bytes_of(err) or 0:,} bytes read)", t, None, None))
+        # The hand-out took the unclaimed; put 10,000 back in 未対応 with assign: none.
+        write_scale_rules(rules, srv.port, "none")
+        srv.fill("未対応", 10000)
+        run_once([bin_, "rotate", "--apply"], env)
+        t, rss = median([bin_, "rotate", "--apply"], env, runs)
+        _, _, err = run_once([bin_, "-v", "rotate", "--apply"], env)
+        if os.environ.get("BENCH_LOG"):
+            sys.stderr.write(err)
+        sent, trips = trips_of(err)
+        rows.append((f"rotate --apply, nothing new, 10,000 claimed and 10,000 unclaimed"
+                     f" ({sent} commands, {trips} round trips, {bytes_of(err) or 0:,} bytes read)", t, None, rss))
+        shutil.rmtree(cache, ignore_errors=True)
+        t, _, err = run_once([bin_, "-v", "rotate", "--apply"], env)
+        sent, trips = trips_of(err)
+        rows.append((f"rotate --apply, nothing new, same, cache deleted"
+                     f" ({sent} commands, {trips} round trips, {bytes_of(err) or 0:,} bytes read)", t, None, None))
+        l_t, _ = median([bin_, "list", "--format", "json"], env, runs)
+        f_t = floor_median(srv.port, runs)
+        rows.append(("list, 10,000 claimed and 10,000 unclaimed (reference: one UID FETCH of 未対応)", l_t, f_t, None))
+    finally:
+        srv.stop()
+    # 1,000 new beside 3,000 claimed, assign: duty, against one UID MOVE of 1,000.
+    srv = Server()
+    try:
+        rules = os.path.join(srv.dir, "rules.yaml")
+        write_scale_rules(rules, srv.port, "duty")
+        cache = os.path.join(srv.dir, "cache")
+        env = dict(os.environ, BENCH_PW=PASSWORD, MAILDUTY_RULES=rules, NO_COLOR="1", XDG_CACHE_HOME=cache)
+        subprocess.run([bin_, "init"], env=env, check=True, capture_output=True)
+        floors = []
+        for _ in range(runs):
+            srv.fill("INBOX", 1000)
+            out = subprocess.run([sys.executable, __file__, "floor-intake", str(srv.port)],
+                                 check=True, capture_output=True, text=True).stdout
+            floors.append(float(out))
+            wipe(srv)
+        floor_m = statistics.median(floors)
+        times = []
+        for r in range(runs):
+            # Three cron runs of 1,000 new each, then the measured fourth.
+            wipe(srv)
+            shutil.rmtree(cache, ignore_errors=True)
+            for _ in range(3):
+                srv.fill("INBOX", 1000)
+                run_once([bin_, "rotate", "--apply"], env)
+            srv.fill("INBOX", 1000)
+            argv = [bin_, "rotate", "--apply"]
+            if r == runs - 1:
+                argv.insert(1, "-v")
+            t, rss, err = run_once(argv, env)
+            times.append(t)
+        sent, trips = trips_of(err)
+        if os.environ.get("BENCH_LOG"):
+            sys.stderr.write(err)
+        rows.append((f"rotate --apply, 1,000 new, 3,000 claimed, assign: duty"
+                     f" ({sent} commands, {trips} round trips, {bytes_of(err) or 0:,} bytes read;"
+                     f" reference: one UID MOVE of 1,000)", statistics.median(times), floor_m, rss))
+    finally:
+        srv.stop()
+    return rows
+
+
 def wipe_history(srv):
     srv.doveadm("expunge", "-u", "support", "mailbox", "対応履歴", "ALL")
 
@@ -945,7 +1033,7 @@ def main():
         subprocess.run(md + ["init"], env=env, check=True, capture_output=True)
         have = 0
         only = os.environ.get("BENCH_ONLY")
-        if only in ("archive", "sent", "scale", "tcp", "claim-history"):
+        if only in ("archive", "sent", "scale", "tcp", "claim-history", "steady"):
             sizes = []
         for n in sizes:
             srv.fill("未対応", n - have)
@@ -980,9 +1068,11 @@ def main():
             rows.extend(claim_history_rows(bin_, runs))
         if only == "claim-history":
             rows.extend(claim_history_rows(bin_, runs))
-        if os.environ.get("BENCH_ARCHIVE", "1") != "0" and only not in ("scale", "list", "sent", "tcp", "claim-history"):
+        if only in (None, "", "steady"):
+            rows.extend(steady_rows(bin_, runs))
+        if os.environ.get("BENCH_ARCHIVE", "1") != "0" and only not in ("scale", "list", "sent", "tcp", "claim-history", "steady"):
             rows.extend(archive_rows(bin_, runs))
-        if os.environ.get("BENCH_SENT", "1") != "0" and only not in ("archive", "scale", "list", "tcp", "claim-history"):
+        if os.environ.get("BENCH_SENT", "1") != "0" and only not in ("archive", "scale", "list", "tcp", "claim-history", "steady"):
             rows.extend(sent_rows(bin_, runs))
         probe = None
         if rtt > 0 and os.environ.get("BENCH_TCP", "1") != "0" and only in (None, "", "tcp"):

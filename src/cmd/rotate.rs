@@ -172,6 +172,9 @@ pub(super) fn apply(
     };
     let mut desk = ctx.open_reading_sent()?;
     let done = desk::apply(&mut desk, hand_out, now)?;
+    if done.quiet && ctx.global.verbose {
+        eprintln!("mailduty: no folder changed since the last run; nothing read");
+    }
     overdue_alerts(ctx, &mut desk, now);
     super::notify_after(ctx, &mut desk);
     desk.close();

@@ -37,6 +37,11 @@ pub struct Applied {
     pub failed: Vec<String>,
     /// Replies found in Sent and moves made in mail clients (`clients.rs`).
     pub clients: super::clients::Seen,
+    /// Until when a run finding the folders as this one did has nothing to do (held
+    /// mail coming due); None when it cannot tell (a move under way).
+    pub settled_until: Option<chrono::DateTime<chrono::Utc>>,
+    /// The run found nothing new since the last one and read no message data.
+    pub quiet: bool,
 }
 
 /// After this many failures in a row the connection is taken to be gone.
@@ -50,13 +55,55 @@ pub fn apply(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Applied> {
     desk.write_history_directly();
+    // Before the first read: what the folders were when this run began.
+    let look = super::quiet::look(desk, hand_out, now)?;
+    if let Some(l) = look.as_ref().filter(|l| l.quiet) {
+        let mut out = Applied {
+            quiet: true,
+            ..Applied::default()
+        };
+        out.clients.sent_folder = l.sent_folder.clone();
+        return Ok(out);
+    }
     let mut out = files_and_hands_out(desk, hand_out, now)?;
     // Last, so that the moves of mail come first. The events other commands wrote
     // since the last run join the rest; a failure leaves them where every reader
     // still finds them.
-    if let Err(e) = desk.settle_history() {
-        out.failed
-            .push(format!("moving the journal's events: {e:#}"));
+    // An empty journal is not opened: what other commands write to it during this
+    // run is moved by the next (every reader reads both).
+    let journal_empty = look
+        .as_ref()
+        .zip(desk.paths.journal.as_deref())
+        .is_some_and(|(l, j)| l.was_empty(j));
+    let settled = match if journal_empty {
+        Ok(0)
+    } else {
+        desk.settle_history()
+    } {
+        Ok(n) => n,
+        Err(e) => {
+            out.failed
+                .push(format!("moving the journal's events: {e:#}"));
+            1
+        }
+    };
+    if let Some(l) = look {
+        // Kept only from a run that found nothing to do and changed nothing: then a
+        // run at the state this one began with (even one restored from a backup) has
+        // nothing to do either, until the clock brings something.
+        let c = &out.clients;
+        let r = out.recovered;
+        let idle = out.moved.is_empty()
+            && out.left == 0
+            && out.failed.is_empty()
+            && r.events + r.unstuck + r.healed == 0
+            && c.replies.is_empty()
+            && c.double_replies == 0
+            && c.dragged.is_empty()
+            && !c.waiting
+            && !c.marked
+            && settled == 0;
+        l.keep(out.settled_until.filter(|_| idle), now);
     }
     Ok(out)
 }
@@ -68,6 +115,20 @@ fn files_and_hands_out(
 ) -> Result<Applied> {
     let mut out = Applied::default();
     let mut items = desk.queue(Scope::ACTIVE)?;
+    // Held mail comes back at its time even if nothing else changes; a move under
+    // way is finished by whichever run sees it stale.
+    out.settled_until =
+        if !desk.removing.is_empty() || items.iter().any(|i| !i.claim_keywords.is_empty()) {
+            None
+        } else {
+            Some(
+                items
+                    .iter()
+                    .filter(|i| i.status == crate::queue::Status::Held)
+                    .filter_map(|i| i.held_until)
+                    .fold(now + chrono::Duration::days(1), |a, b| a.min(b)),
+            )
+        };
     out.recovered = desk.recover(&mut items)?;
     // Mail-client work is read before intake, so that `on_reply` can take a replied
     // message straight from the inbox; a failure there never holds up intake.

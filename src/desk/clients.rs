@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::rules::{Actor, ROTATE};
-use super::{Desk, Dest, Place, Taken, event};
+use super::{Desk, Dest, Landed, Place, Taken, event};
 use crate::history::{self, Event, Stored};
 use crate::imap::{Flags, Key};
 use crate::queue::{self, Item, Scope, Status};
@@ -52,6 +52,13 @@ pub struct Seen {
     /// One line per message whose `on_reply` move failed; the rest went on.
     #[serde(skip)]
     pub failed: Vec<String>,
+    /// A move into a member folder is waiting to be told from one under way (see
+    /// `settled`): the next run must look again, whatever changed.
+    #[serde(skip)]
+    pub waiting: bool,
+    /// New scan marks were written to the history.
+    #[serde(skip)]
+    pub marked: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -213,9 +220,10 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
     let claimed: Vec<Item> = claimed.into_iter().cloned().collect();
     let mut keeps: Option<bool> = None;
     let mut waiting = false;
+    let mut drags: Vec<Drag> = Vec::new();
     for (it, evs) in claimed.iter().zip(evs) {
         if it.status == Status::Held {
-            if let Some(d) = dragged(desk, it, super::hold::HOLD, &evs)? {
+            if let Some(d) = dragged(desk, it, super::hold::HOLD, &evs, &mut drags) {
                 seen.dragged.push(d);
             }
             continue;
@@ -232,11 +240,12 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
                 continue;
             }
         }
-        if let Some(d) = dragged(desk, it, "claim", &evs)? {
+        if let Some(d) = dragged(desk, it, "claim", &evs, &mut drags) {
             seen.dragged.push(d);
         }
     }
     if waiting {
+        seen.waiting = true;
         new_marks.append(&mut member_marks);
     }
     let (uids, mark) = new_uids(desk, &done, done_state, &marks, now - window)?;
@@ -251,7 +260,7 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
         .collect();
     let evs = history::about_each(&mut desk.mb, &history_folder, &found)?;
     for (it, evs) in found.into_iter().zip(evs) {
-        if let Some(d) = dragged(desk, it, "done", &evs)? {
+        if let Some(d) = dragged(desk, it, "done", &evs, &mut drags) {
             seen.dragged.push(d);
         }
     }
@@ -268,10 +277,12 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
         .collect();
     let evs = history::about_each(&mut desk.mb, &history_folder, &found)?;
     for (it, evs) in found.into_iter().zip(evs) {
-        if let Some(d) = dragged(desk, it, super::hold::DISMISS, &evs)? {
+        if let Some(d) = dragged(desk, it, super::hold::DISMISS, &evs, &mut drags) {
             seen.dragged.push(d);
         }
     }
+
+    record_drags(desk, &drags)?;
 
     // An empty folder gets no mark (a new mailbox gets no events); the next run looks
     // back as far again, which costs nothing there.
@@ -283,6 +294,7 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
     old.sort_by(|a, b| a.folder.cmp(&b.folder));
     if !new_marks.is_empty() && new_marks != old {
         write_marks(desk, &new_marks, now)?;
+        seen.marked = true;
     }
     Ok(seen)
 }
@@ -840,49 +852,89 @@ fn unexplained(it: &Item, kind: &str, evs: &[Stored]) -> bool {
     last.and_then(|e| e.to_folder.as_deref()) != Some(it.folder.as_str())
 }
 
+/// A move made in a mail client, to be recorded with the others of the run.
+struct Drag {
+    item: Item,
+    kind: &'static str,
+    from: String,
+    own: String,
+}
+
 /// A message found in a member folder or 完了: if no event puts it there, a
-/// mail client moved it; records that once.
+/// mail client moved it; noted in `drags`, recorded by `record_drags`.
 fn dragged(
-    desk: &mut Desk<'_>,
+    desk: &Desk<'_>,
     it: &Item,
     kind: &'static str,
     evs: &[Stored],
-) -> Result<Option<Dragged>> {
+    drags: &mut Vec<Drag>,
+) -> Option<Dragged> {
     let own = history::move_id(kind, &it.folder, it.uid);
     if evs
         .iter()
         .any(|e| e.own_id.as_deref() == Some(own.as_str()))
     {
-        return Ok(None);
+        return None;
     }
     let last = evs
         .iter()
         .filter(|e| e.concerns(it))
         .rfind(|e| e.to_folder.is_some());
     if last.and_then(|e| e.to_folder.as_deref()) == Some(it.folder.as_str()) {
-        return Ok(None);
+        return None;
     }
     let from = last
         .and_then(|e| e.to_folder.clone())
         .unwrap_or_else(|| desk.paths.unclaimed.clone());
-    let ev = Event {
-        from_folder: &from,
-        message_id: Some(own),
-        ..event(
-            kind,
-            CLIENT,
-            it,
-            Some(&it.folder),
-            Some("moved in a mail client"),
-        )
-    };
-    desk.record(&ev, None)?;
-    Ok(Some(Dragged {
+    drags.push(Drag {
+        item: it.clone(),
+        kind,
+        from,
+        own,
+    });
+    Some(Dragged {
         id: it.id.clone(),
         event: kind,
         folder: it.folder.clone(),
         subject: it.subject.clone(),
-    }))
+    })
+}
+
+/// The events of the moves made in mail clients, together (a few APPENDs for
+/// thousands). Each is known by its own ID: a run cut part-way records nothing twice.
+fn record_drags(desk: &mut Desk<'_>, drags: &[Drag]) -> Result<()> {
+    if drags.is_empty() {
+        return Ok(());
+    }
+    let nowhere: Vec<Landed> = drags
+        .iter()
+        .map(|d| Landed {
+            folder: d.item.folder.clone(),
+            uid: None,
+            keywords: Vec::new(),
+        })
+        .collect();
+    let mut evs: Vec<(Event<'_>, &Landed)> = drags
+        .iter()
+        .zip(&nowhere)
+        .map(|(d, l)| {
+            let ev = Event {
+                from_folder: &d.from,
+                message_id: Some(d.own.clone()),
+                ..event(
+                    d.kind,
+                    CLIENT,
+                    &d.item,
+                    Some(&d.item.folder),
+                    Some("moved in a mail client"),
+                )
+            };
+            (ev, l)
+        })
+        .collect();
+    // Batches are made of one kind.
+    evs.sort_by_key(|(e, _)| e.kind);
+    desk.record_all(&evs)
 }
 
 /// Reply events about the given messages: `replies` per Message-ID, and which of

@@ -20,6 +20,7 @@ pub mod archive;
 pub mod clients;
 pub mod hold;
 mod plan;
+mod quiet;
 mod recover;
 pub mod rules;
 mod take;

@@ -26,12 +26,18 @@ impl Stream {
     }
 }
 
+/// Bytes read from IMAP servers by this process (after TLS), for the `-v` summary
+/// and the benchmark.
+pub static BYTES_READ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self {
+        let n = match self {
             Stream::Plain(s) => s.read(buf),
             Stream::Tls(s) => s.read(buf),
-        }
+        }?;
+        BYTES_READ.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
     }
 }
 
@@ -91,6 +97,10 @@ impl Conn {
             verbose,
             sent: 0,
         }
+    }
+
+    pub fn verbose(&self) -> bool {
+        self.verbose
     }
 
     pub fn into_stream(self) -> Stream {

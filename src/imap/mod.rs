@@ -129,8 +129,21 @@ pub struct Identity {
     pub digest: [u8; 32],
 }
 
+/// A folder's EXISTS and the answers to the commands sent after opening it.
+type Answered = (u32, Vec<Done>);
+
 /// A folder's UIDVALIDITY and UIDNEXT, where STATUS gave both.
 pub type UidState = Option<(u32, u32)>;
+
+/// What a CONDSTORE server's STATUS says of a folder: any message added, removed or
+/// changed (flags, keywords) moves one of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FolderState {
+    pub validity: u32,
+    pub next: u32,
+    pub messages: u32,
+    pub modseq: u64,
+}
 
 /// The header fields the queue needs; fetching only these keeps `list` cheap. The
 /// second line is what tells automated mail (`crate::automated::FIELDS`), read in the
@@ -710,35 +723,58 @@ impl Mailbox {
         folders: &[String],
         cmd: &str,
         missing_ok: bool,
-        mut each: impl FnMut(usize, u32, &[u8]),
+        each: impl FnMut(usize, u32, &[u8]),
     ) -> Result<Vec<Option<(u32, Done)>>> {
-        let mut cmds = Vec::with_capacity(folders.len() * 2);
+        Ok(self
+            .per_folder_many(
+                folders,
+                std::slice::from_ref(&cmd.to_string()),
+                missing_ok,
+                each,
+            )?
+            .into_iter()
+            .map(|a| a.map(|(n, mut d)| (n, d.swap_remove(0))))
+            .collect())
+    }
+
+    /// `per_folder_present` with several commands after each folder's opening, all
+    /// in one round trip; each folder's answers in the order of `cmds`.
+    fn per_folder_many(
+        &mut self,
+        folders: &[String],
+        cmds_each: &[String],
+        missing_ok: bool,
+        mut each: impl FnMut(usize, u32, &[u8]),
+    ) -> Result<Vec<Option<Answered>>> {
+        let stride = 1 + cmds_each.len();
+        let mut cmds = Vec::with_capacity(folders.len() * stride);
         for f in folders {
             cmds.push(self.open_cmd(f, false));
-            cmds.push(cmd.to_string());
+            cmds.extend(cmds_each.iter().cloned());
         }
         let mut exists = vec![0u32; folders.len()];
         let mut highest = vec![None; folders.len()];
         let dones = self.conn.pipeline(&cmds, |i, r| {
-            if i % 2 == 1 {
-                each(i / 2, exists[i / 2], r);
+            if i % stride != 0 {
+                each(i / stride, exists[i / stride], r);
             } else if let Some(h) = highest_modseq_code(r) {
-                highest[i / 2] = Some(h);
+                highest[i / stride] = Some(h);
             } else if let Ok((_, Response::MailboxData(MailboxDatum::Exists(n)))) =
                 imap_proto::parser::parse_response(r)
             {
-                exists[i / 2] = n;
+                exists[i / stride] = n;
             }
         })?;
         self.selected = None;
         self.highest_modseq = highest.last().copied().flatten();
+        if dones.len() != cmds.len() {
+            bail!("the IMAP server answered fewer commands than were sent");
+        }
         let mut out = Vec::with_capacity(folders.len());
         let mut dones = dones.into_iter();
         for (folder, n) in folders.iter().zip(exists) {
-            let (opened, done) = (dones.next(), dones.next());
-            let (Some(opened), Some(done)) = (opened, done) else {
-                bail!("the IMAP server answered fewer commands than were sent");
-            };
+            let opened = dones.next().expect("counted above");
+            let answers: Vec<Done> = dones.by_ref().take(cmds_each.len()).collect();
             if opened.status != Status::Ok {
                 if missing_ok && self.creatable.contains(folder) && missing(&opened) {
                     out.push(None);
@@ -746,7 +782,7 @@ impl Mailbox {
                 }
                 return Err(self.open_failed(folder, &opened));
             }
-            out.push(Some((n, done)));
+            out.push(Some((n, answers)));
         }
         if let (Some(last), Some(Some(_))) = (folders.last(), out.last()) {
             self.selected = Some((last.clone(), false));
@@ -926,6 +962,45 @@ impl Mailbox {
                     bail!("{}", conn::describe_failure(&cmd, done));
                 }
                 Some(_) => {}
+                None => out[k].clear(),
+            }
+        }
+        Ok(out)
+    }
+
+    /// `search_each_present` of several searches, all in one round trip: each
+    /// folder opened once, then one SEARCH per entry of `searches`; the UIDs any of
+    /// them matched, per folder. (Answers are not told apart by search: an untagged
+    /// SEARCH names none, and a server may answer pipelined ones out of order.)
+    pub fn search_many_present(
+        &mut self,
+        folders: &[String],
+        searches: &[Vec<Key>],
+    ) -> Result<Vec<Vec<u32>>> {
+        let cmds: Vec<String> = searches
+            .iter()
+            .map(|keys| format!("UID SEARCH {}", criteria(keys)))
+            .collect();
+        let mut out = vec![Vec::new(); folders.len()];
+        if cmds.is_empty() {
+            return Ok(out);
+        }
+        let answers = self.per_folder_many(folders, &cmds, true, |k, _, r| {
+            if let Ok((_, Response::MailboxData(MailboxDatum::Search(ids)))) =
+                imap_proto::parser::parse_response(r)
+            {
+                out[k].extend(ids);
+            }
+        })?;
+        for (k, a) in answers.iter().enumerate() {
+            match a {
+                Some((_, dones)) => {
+                    for (cmd, done) in cmds.iter().zip(dones) {
+                        if done.status != Status::Ok {
+                            bail!("{}", conn::describe_failure(cmd, done));
+                        }
+                    }
+                }
                 None => out[k].clear(),
             }
         }
@@ -1896,6 +1971,78 @@ impl Mailbox {
         Ok((uids, states))
     }
 
+    /// `FolderState` of each folder, in one round trip (pipelined STATUS), on servers
+    /// with CONDSTORE. None for a folder the server gave no whole answer for (missing,
+    /// or an answer that names no folder asked for).
+    pub fn folder_states(&mut self, folders: &[String]) -> Result<Vec<Option<FolderState>>> {
+        if !self.has("CONDSTORE") {
+            bail!("the server has no CONDSTORE");
+        }
+        if folders.is_empty() {
+            return Ok(Vec::new());
+        }
+        let names: Vec<String> = folders.iter().map(|f| mutf7::encode(f)).collect();
+        let cmds: Vec<String> = names
+            .iter()
+            .map(|n| {
+                format!(
+                    "STATUS {} (UIDVALIDITY UIDNEXT MESSAGES HIGHESTMODSEQ)",
+                    quote(n)
+                )
+            })
+            .collect();
+        let mut found: Vec<Vec<(String, u64)>> = vec![Vec::new(); folders.len()];
+        let dones = self.conn.pipeline(&cmds, |_, r| {
+            if let Some((name, fields)) = status_fields(r)
+                && let Some(k) = names.iter().position(|n| same_mailbox(n, &name))
+            {
+                found[k].extend(fields);
+            }
+        })?;
+        if dones.len() != cmds.len() {
+            bail!("the IMAP server answered fewer commands than were sent");
+        }
+        Ok(found
+            .into_iter()
+            .zip(&dones)
+            .map(|(fields, done)| {
+                if done.status != Status::Ok {
+                    return None;
+                }
+                let get = |key: &str| fields.iter().rev().find(|(k, _)| k == key).map(|(_, v)| *v);
+                Some(FolderState {
+                    validity: u32::try_from(get("UIDVALIDITY")?).ok()?,
+                    next: u32::try_from(get("UIDNEXT")?).ok()?,
+                    messages: u32::try_from(get("MESSAGES")?).ok()?,
+                    modseq: get("HIGHESTMODSEQ")?,
+                })
+            })
+            .collect())
+    }
+
+    /// `below` from the LIST sent with LOGIN, leaving it for `below`; None when there
+    /// was none.
+    pub fn listed_below(&self, parent: &str) -> Option<Vec<String>> {
+        let prefix = format!("{parent}{}", self.sep);
+        let names: BTreeSet<String> = self
+            .prelisted
+            .as_ref()?
+            .iter()
+            .filter(|f| f.selectable)
+            .filter(|f| {
+                f.name == parent || f.name.len() > prefix.len() && f.name.starts_with(&prefix)
+            })
+            .map(|f| f.name.clone())
+            .collect();
+        Some(names.into_iter().collect())
+    }
+
+    /// The `\Sent` folder listed with LOGIN, leaving it for `sent_folder`; None when
+    /// it was not asked for then.
+    pub fn listed_sent(&self) -> Option<Option<String>> {
+        self.prelisted_sent.clone()
+    }
+
     /// Whether a folder exists (LIST).
     pub fn exists(&mut self, folder: &str) -> Result<bool> {
         Ok(self.list(folder)?.iter().any(|f| f.name == folder))
@@ -1903,6 +2050,12 @@ impl Mailbox {
 
     pub fn logout(mut self) {
         let _ = self.conn.send_only("LOGOUT");
+        if self.conn.verbose() {
+            eprintln!(
+                "mailduty: {} bytes read from the IMAP server",
+                conn::BYTES_READ.load(std::sync::atomic::Ordering::Relaxed)
+            );
+        }
     }
 }
 
@@ -2040,7 +2193,9 @@ fn modseq_flags_of(r: &[u8], uid: u32) -> Option<(u64, Vec<String>)> {
 
 /// A `* STATUS name (…)` answer: the name as sent (quoted strings unescaped) and
 /// its UIDVALIDITY and UIDNEXT. Other attributes, in any case, are passed over.
-fn status_answer(r: &[u8]) -> Option<(String, UidPair)> {
+/// The folder a `* STATUS` answer names and its items, upper-cased, with the values
+/// that parse as numbers.
+fn status_fields(r: &[u8]) -> Option<(String, Vec<(String, u64)>)> {
     let text = String::from_utf8_lossy(r);
     let head = text.get(..9)?;
     if !head.eq_ignore_ascii_case("* STATUS ") {
@@ -2075,14 +2230,24 @@ fn status_answer(r: &[u8]) -> Option<(String, UidPair)> {
         .trim_end_matches(')')
         .split_whitespace()
         .collect();
+    let fields = words
+        .chunks(2)
+        .filter_map(|w| match w {
+            [k, v] => Some((k.to_ascii_uppercase(), v.parse().ok()?)),
+            _ => None,
+        })
+        .collect();
+    Some((name, fields))
+}
+
+fn status_answer(r: &[u8]) -> Option<(String, UidPair)> {
+    let (name, fields) = status_fields(r)?;
     let mut state = (None, None);
-    for w in words.chunks(2) {
-        if let [k, v] = w {
-            if k.eq_ignore_ascii_case("UIDVALIDITY") {
-                state.0 = v.parse().ok();
-            } else if k.eq_ignore_ascii_case("UIDNEXT") {
-                state.1 = v.parse().ok();
-            }
+    for (k, v) in fields {
+        if k == "UIDVALIDITY" {
+            state.0 = u32::try_from(v).ok();
+        } else if k == "UIDNEXT" {
+            state.1 = u32::try_from(v).ok();
         }
     }
     Some((name, state))
@@ -2398,6 +2563,27 @@ mod tests {
         assert!(status_answer(b"* STATUS \"unterminated (UIDNEXT 5)\r\n").is_none());
         assert!(status_answer(b"* SEARCH 1 2\r\n").is_none());
         assert!(status_answer(b"* STATUS").is_none());
+    }
+
+    #[test]
+    fn status_fields_give_every_number_the_answer_has() {
+        let (name, f) = status_fields(
+            b"* STATUS \"&Zypb,l,c-\" (UIDVALIDITY 9 uidnext 7 MESSAGES 5 HIGHESTMODSEQ 18446744073709551615)\r\n",
+        )
+        .unwrap();
+        assert_eq!(name, "&Zypb,l,c-");
+        assert_eq!(
+            f,
+            vec![
+                ("UIDVALIDITY".to_string(), 9),
+                ("UIDNEXT".to_string(), 7),
+                ("MESSAGES".to_string(), 5),
+                ("HIGHESTMODSEQ".to_string(), u64::MAX),
+            ]
+        );
+        // A value that is not a number is passed over, the rest kept.
+        let (_, f) = status_fields(b"* STATUS INBOX (X-FOO bar UIDNEXT 3)\r\n").unwrap();
+        assert_eq!(f, vec![("UIDNEXT".to_string(), 3)]);
     }
 
     #[test]

@@ -793,6 +793,7 @@ impl Team {
         c.env("MAILDUTY_TEST_PW", PASSWORD)
             .env("XDG_STATE_HOME", self.dir.path().join("state"))
             .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
+            .env("XDG_CACHE_HOME", self.dir.path().join("cache"))
             .env_remove("MAILDUTY_MEMBER")
             .env_remove("MAILDUTY_RULES")
             .env("NO_COLOR", "1");
