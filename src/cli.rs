@@ -44,6 +44,8 @@ Files:
   $XDG_CONFIG_HOME/mailduty/rules.yaml, then /etc/mailduty/rules.yaml
   $XDG_CONFIG_HOME/mailduty/login.yaml  a member's own sign-in (sign_in: personal), 0600
   $XDG_STATE_HOME/mailduty/oauth2-<user>.json  an OAuth 2.0 refresh token (mailduty login), 0600
+  $XDG_CACHE_HOME/mailduty/quiet-*.json  what the last rotate --apply with nothing to do saw
+                   (an optimisation only: delete it and the next run reads everything)
   On the IMAP server: 未対応, 対応中/<member>, 保留, 完了, 対応不要 and 対応履歴 (names set in rules.yaml),
   and 対応履歴/新着 on servers with MOVE (new events until rotate --apply moves them in)
 
