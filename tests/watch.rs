@@ -28,8 +28,16 @@ impl Watch {
 
     /// Started, and on its way once a line holds `ready`.
     fn start_until(team: &Team, every: &str, ready: &str) -> Watch {
-        let mut child = team
-            .command(&["watch", "--every", every])
+        Watch::start_with(team, every, ready, &[])
+    }
+
+    /// `start_until` with more environment for the watch.
+    fn start_with(team: &Team, every: &str, ready: &str, env: &[(&str, String)]) -> Watch {
+        let mut cmd = team.command(&["watch", "--every", every]);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -132,27 +140,12 @@ fn new_mail_is_filed_handed_out_and_announced_on_idle() {
     let team = duty_team(&dc, &tail);
     assert_eq!(code(&team.run(&["init"])), 0);
     // The webhook URL comes from the environment of the watch itself.
-    let mut child = team
-        .command(&["watch", "--every", "1h"])
-        .env("HOOK_URL", format!("{}/hook/secret-path", hook.url()))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    for pipe in [
-        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-        Box::new(child.stderr.take().unwrap()),
-    ] {
-        let l = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                l.lock().unwrap().push(line);
-            }
-        });
-    }
-    let w = Watch { child, lines };
-    w.until("waiting on INBOX", Duration::from_secs(30));
+    let w = Watch::start_with(
+        &team,
+        "1h",
+        "waiting on INBOX",
+        &[("HOOK_URL", format!("{}/hook/secret-path", hook.url()))],
+    );
 
     dc.append("INBOX", "", &hours_ago(0), &mail("w1@example.com"));
     let took = arrives(

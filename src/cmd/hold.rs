@@ -6,7 +6,7 @@ use anyhow::Result;
 
 use super::{Ctx, expand_ids};
 use crate::desk::hold::{self, Done};
-use crate::error::{Error, config, exit_code};
+use crate::error::config;
 
 /// Which of the two.
 pub enum Kind {
@@ -72,24 +72,10 @@ pub fn run(
                 desk.close();
                 return Err(e);
             }
-            for line in format!("{e:#}").lines() {
-                eprintln!(
-                    "mailduty: {}",
-                    crate::output::line(&format!("{id}: {line}"))
-                );
-            }
-            let worse = worst.as_ref().is_none_or(|f| {
-                exit_code(f) != crate::error::FAILURE && exit_code(&e) == crate::error::FAILURE
-            });
-            if worse {
-                worst = Some(e);
-            }
+            super::keep_worst(&mut worst, id, e);
         }
     }
     super::notify_after(ctx, &mut desk);
     desk.close();
-    match worst {
-        None => Ok(()),
-        Some(e) => Err(Error::Silent(exit_code(&e)).into()),
-    }
+    super::worst_of(worst)
 }

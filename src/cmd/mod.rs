@@ -226,6 +226,32 @@ fn completions(shell: clap_complete::Shell) -> Result<()> {
     Ok(())
 }
 
+/// One ID's failure among several: shown at once, and kept when it is the worst so
+/// far (a failure outranks a conflict or a miss), for the exit code.
+pub fn keep_worst(worst: &mut Option<anyhow::Error>, id: &str, e: anyhow::Error) {
+    for line in format!("{e:#}").lines() {
+        eprintln!(
+            "mailduty: {}",
+            crate::output::line(&format!("{id}: {line}"))
+        );
+    }
+    let code = crate::error::exit_code;
+    if worst
+        .as_ref()
+        .is_none_or(|f| code(f) != crate::error::FAILURE && code(&e) == crate::error::FAILURE)
+    {
+        *worst = Some(e);
+    }
+}
+
+/// The exit of a command over several IDs, each failure already shown.
+pub fn worst_of(worst: Option<anyhow::Error>) -> Result<()> {
+    match worst {
+        None => Ok(()),
+        Some(e) => Err(crate::error::Error::Silent(crate::error::exit_code(&e)).into()),
+    }
+}
+
 /// IDs from the arguments, where `-` stands for one ID a line (or several per line) on stdin.
 pub fn expand_ids(args: &[String]) -> Result<Vec<String>> {
     let mut ids = Vec::new();

@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use super::{Ctx, expand_ids};
 use crate::desk::{Action, Outcome, act};
-use crate::error::{Error, config, exit_code};
+use crate::error::{config, exit_code};
 use crate::queue::Scope;
 
 pub fn run(
@@ -65,27 +65,12 @@ pub fn run(
                 desk.close();
                 return Err(e);
             }
-            for line in format!("{e:#}").lines() {
-                eprintln!(
-                    "mailduty: {}",
-                    crate::output::line(&format!("{id}: {line}"))
-                );
-            }
-            // The exit code is the worst one: a failure outranks a conflict or a miss.
-            let worse = first_err.as_ref().is_none_or(|f| {
-                exit_code(f) != crate::error::FAILURE && exit_code(&e) == crate::error::FAILURE
-            });
-            if worse {
-                first_err = Some(e);
-            }
+            super::keep_worst(&mut first_err, id, e);
         }
     }
     super::notify_after(ctx, &mut desk);
     desk.close();
-    match first_err {
-        None => Ok(()),
-        Some(e) => Err(Error::Silent(exit_code(&e)).into()),
-    }
+    super::worst_of(first_err)
 }
 
 /// One message's transition, and its line.
