@@ -7,8 +7,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use clap_complete::ArgValueCompleter;
 
 use crate::complete;
+pub use crate::output::Format;
 
-use crate::queue::Status;
+use crate::desk::queue::Status;
 
 /// Shared-mailbox duty for teams on one IMAP account: status folders, a duty roster,
 /// and nothing marked read behind anyone's back.
@@ -523,15 +524,6 @@ impl StatusFilter {
             StatusFilter::All => true,
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Table,
-    Json,
-    Tsv,
-    /// One ID a line, for xargs or `claim -`
-    Ids,
 }
 
 #[derive(Debug, Args)]

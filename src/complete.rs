@@ -6,7 +6,7 @@ use clap_complete::CompletionCandidate;
 use std::ffi::OsStr;
 
 use crate::desk::Desk;
-use crate::queue::Scope;
+use crate::desk::queue::Scope;
 use crate::rules::{self, Rules};
 
 /// The rules named by `--rules` on the line being completed, else the usual lookup.

@@ -8,9 +8,9 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
 
-use crate::history::Stored;
+use crate::desk::history::Stored;
+use crate::desk::queue::{Item, Status};
 use crate::output::age;
-use crate::queue::{Item, Status};
 use crate::roster::Duty;
 use crate::rules::Rules;
 
@@ -197,7 +197,7 @@ pub fn build(
                 let sla = secs(rules.unclaimed_sla(&it.from, &it.subject));
                 let waited = cal.business_time(it.arrived, now).num_seconds();
                 // The same test as `list --overdue`, to the sub-second, so both agree.
-                if crate::queue::overdue(rules, it, now) {
+                if crate::desk::queue::overdue(rules, it, now) {
                     overdue.push(line(it, waited, sla, format!("mailduty claim {}", it.id)));
                 }
             }

@@ -41,3 +41,55 @@ pub fn agent(ca_file: Option<&Path>, timeout: Duration, key: &str) -> Result<ure
         .build()
         .into())
 }
+
+/// The parts of a URL mailduty needs: whether TLS, where, and the rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Url {
+    pub https: bool,
+    /// Host and port as written (`127.0.0.1:8443`).
+    pub authority: String,
+    pub host: String,
+    /// Path and query, starting with `/` (or empty).
+    pub rest: String,
+}
+
+impl Url {
+    pub fn parse(s: &str) -> Option<Url> {
+        let (https, tail) = if let Some(t) = s.strip_prefix("https://") {
+            (true, t)
+        } else if let Some(t) = s.strip_prefix("http://") {
+            (false, t)
+        } else {
+            return None;
+        };
+        let (authority, rest) = match tail.find(['/', '?']) {
+            Some(i) => (&tail[..i], &tail[i..]),
+            None => (tail, ""),
+        };
+        if authority.is_empty()
+            || authority.contains('@')
+            || s.chars().any(|c| c.is_control() || c == ' ')
+        {
+            return None;
+        }
+        let host = if authority.starts_with('[') {
+            authority.split(']').next()?.trim_start_matches('[')
+        } else {
+            authority.split(':').next()?
+        };
+        Some(Url {
+            https,
+            authority: authority.to_string(),
+            host: host.to_string(),
+            rest: rest.to_string(),
+        })
+    }
+
+    pub fn base(&self) -> String {
+        format!(
+            "{}://{}",
+            if self.https { "https" } else { "http" },
+            self.authority
+        )
+    }
+}

@@ -4,12 +4,18 @@
 use std::io::{IsTerminal, Write};
 
 use anyhow::Result;
-use chrono::{DateTime, Utc};
 use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 use serde::Serialize;
 
-use crate::cli::Format;
-use crate::queue::Item;
+/// How `list` prints: `Table` for people, the rest for scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Tsv,
+    /// One ID a line, for xargs or `claim -`
+    Ids,
+}
 
 /// One row of `list`; its JSON fields are documented in docs/reference.md and stay stable.
 #[derive(Debug, Serialize)]
@@ -45,34 +51,6 @@ pub struct ReplyView {
     pub at: String,
     pub replier: String,
     pub message_id: Option<String>,
-}
-
-impl<'a> ListRow<'a> {
-    pub fn new(it: &'a Item, now: DateTime<Utc>, overdue: bool) -> Self {
-        ListRow {
-            id: &it.id,
-            message_id: it.message_id.as_deref(),
-            status: it.status.as_str(),
-            owner: it.owner.as_deref(),
-            folder: &it.folder,
-            arrived: it
-                .arrived
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            age_seconds: (now - it.arrived).num_seconds().max(0),
-            overdue,
-            from: &it.from,
-            from_name: it.from_name.as_deref(),
-            subject: &it.subject,
-            seen: it.seen,
-            replied: it.answered,
-            replies: Vec::new(),
-            double_reply: false,
-            held_until: it
-                .held_until
-                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-            reason: it.reason.as_deref(),
-        }
-    }
 }
 
 pub fn age(secs: i64) -> String {

@@ -1,6 +1,7 @@
 //! rules.yaml: the serde mirror of the file, then validated `Rules` with no loose
 //! options. Every problem names the file, line and key; `check` shows them all.
 
+pub mod notify;
 mod oauth;
 pub mod personal;
 mod yamlscan;
@@ -17,6 +18,8 @@ use serde::Deserialize;
 use crate::calendar::{Calendar, YearlyRange};
 use crate::error::{Error, config};
 use crate::roster::{self, Every, Plan, Roster};
+use crate::secret::password_sources;
+pub use crate::secret::{Hidden, Secret};
 use chrono::{NaiveDate, NaiveTime, Weekday};
 
 #[derive(Debug, Deserialize)]
@@ -38,7 +41,7 @@ struct RawRules {
     archive: Option<RawArchive>,
     quota: Option<RawQuota>,
     #[serde(default)]
-    notify: Vec<crate::notify::config::RawTarget>,
+    notify: Vec<notify::RawTarget>,
     on_reply: Option<String>,
     reply_window: Option<String>,
     sign_in: Option<String>,
@@ -248,40 +251,6 @@ pub enum TlsMode {
     None,
 }
 
-/// Where a password, webhook URL or token comes from. Debug hides a plaintext value
-/// and a command (which may hold one, as in `echo …`); a variable's name and a file's
-/// path are not secrets and help when reading a dump.
-#[derive(Clone)]
-pub enum Secret {
-    Command(String),
-    Env(String),
-    File(PathBuf),
-    Plain(String),
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Secret::Command(_) => f.write_str("Command(<hidden>)"),
-            Secret::Env(v) => f.debug_tuple("Env").field(v).finish(),
-            Secret::File(p) => f.debug_tuple("File").field(p).finish(),
-            Secret::Plain(_) => f.write_str("Plain(<hidden>)"),
-        }
-    }
-}
-
-/// A secret (or a command that may print one) as the rules file gives it: Debug
-/// prints `<hidden>`, so that no `{:?}` of the parsed rules shows it.
-#[derive(Clone, Deserialize)]
-#[serde(transparent)]
-pub struct Hidden(pub String);
-
-impl std::fmt::Debug for Hidden {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<hidden>")
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct ImapAccount {
     pub host: String,
@@ -385,7 +354,7 @@ pub struct Rules {
     /// Percent of the quota above which init, report and the digest warn.
     pub quota_warn: u8,
     /// Chat targets that hear of events (`notify:`).
-    pub notify: Vec<crate::notify::Target>,
+    pub notify: Vec<notify::Target>,
     pub on_reply: OnReply,
     /// How long after a message a "Re:" with no In-Reply-To/References to its sender
     /// still counts as a reply to it; also how far back Sent is read when there is no
@@ -902,8 +871,7 @@ impl Validator<'_> {
         let routes = self.routes(raw.routes, &keys);
         let digest = self.digest(raw.digest, &keys, private, imap.as_ref());
         let archive = self.archive(raw.archive, &folders);
-        let notify =
-            crate::notify::config::targets(raw.notify, private, &mut |k, m| self.problem(k, m));
+        let notify = notify::targets(raw.notify, private, &mut |k, m| self.problem(k, m));
         let quota_warn = match raw.quota.and_then(|q| q.warn) {
             None => 80,
             Some(w @ 1..=100) => w,
@@ -1814,25 +1782,6 @@ pub fn xdg_dir(var: &str, fallback: &str) -> Option<PathBuf> {
                 .filter(|v| !v.is_empty())
                 .map(|h| Path::new(&h).join(fallback))
         })
-}
-
-/// The password sources a block names, by their keys.
-fn password_sources(
-    command: Option<Hidden>,
-    env: Option<String>,
-    file: Option<PathBuf>,
-) -> Vec<(&'static str, Secret)> {
-    let mut sources = Vec::new();
-    if let Some(c) = command {
-        sources.push(("password_command", Secret::Command(c.0)));
-    }
-    if let Some(e) = env {
-        sources.push(("password_env", Secret::Env(e)));
-    }
-    if let Some(f) = file {
-        sources.push(("password_file", Secret::File(f)));
-    }
-    sources
 }
 
 pub fn is_loopback(host: &str) -> bool {

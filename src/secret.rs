@@ -3,11 +3,64 @@
 //! file. Below every module that signs in (IMAP, SMTP, OAuth, chat), so that all of
 //! them read secrets one way and none imports another for it.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use serde::Deserialize;
 
-use crate::rules::Secret;
+/// Where a password, webhook URL or token comes from. Debug hides a plaintext value
+/// and a command (which may hold one, as in `echo …`); a variable's name and a file's
+/// path are not secrets and help when reading a dump.
+#[derive(Clone)]
+pub enum Secret {
+    Command(String),
+    Env(String),
+    File(PathBuf),
+    Plain(String),
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Secret::Command(_) => f.write_str("Command(<hidden>)"),
+            Secret::Env(v) => f.debug_tuple("Env").field(v).finish(),
+            Secret::File(p) => f.debug_tuple("File").field(p).finish(),
+            Secret::Plain(_) => f.write_str("Plain(<hidden>)"),
+        }
+    }
+}
+
+/// A secret (or a command that may print one) as the rules file gives it: Debug
+/// prints `<hidden>`, so that no `{:?}` of the parsed rules shows it.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Hidden(pub String);
+
+impl std::fmt::Debug for Hidden {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<hidden>")
+    }
+}
+
+/// The password sources a block names, by their keys.
+pub fn password_sources(
+    command: Option<Hidden>,
+    env: Option<String>,
+    file: Option<PathBuf>,
+) -> Vec<(&'static str, Secret)> {
+    let mut sources = Vec::new();
+    if let Some(c) = command {
+        sources.push(("password_command", Secret::Command(c.0)));
+    }
+    if let Some(e) = env {
+        sources.push(("password_env", Secret::Env(e)));
+    }
+    if let Some(f) = file {
+        sources.push(("password_file", Secret::File(f)));
+    }
+    sources
+}
 
 /// The password from its source; `key` names the rules section in messages. An
 /// empty password is refused here: sent, it fails as a wrong password, or worse

@@ -8,7 +8,7 @@ use crate::rules;
 
 pub fn run(path: &Path, quiet: bool) -> Result<()> {
     let loaded = rules::load(path)?;
-    let secrets = crate::notify::config::source_warnings(&loaded.rules.notify);
+    let secrets = crate::rules::notify::source_warnings(&loaded.rules.notify);
     for w in loaded.warnings.iter().chain(&secrets) {
         eprintln!("mailduty: warning: {}", crate::output::line(w));
     }

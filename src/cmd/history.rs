@@ -7,8 +7,8 @@ use chrono::{TimeZone, Utc};
 
 use super::Ctx;
 use crate::cli::{HistoryArgs, RotateFormat};
+use crate::desk::history::Stored;
 use crate::error::config;
-use crate::history::Stored;
 use crate::rules::Rules;
 
 pub fn run(ctx: &Ctx, args: &HistoryArgs, out: &mut dyn Write) -> Result<()> {

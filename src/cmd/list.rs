@@ -3,13 +3,13 @@
 use std::io::Write;
 
 use anyhow::Result;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::Ctx;
 use crate::cli::{ListArgs, StatusFilter};
 use crate::desk::clients::{DOUBLE_REPLY, REPLY};
+use crate::desk::queue::{self, Item, Scope, Status};
 use crate::output::{ListRow, ReplyView, print_list};
-use crate::queue::{self, Scope, Status};
 
 pub fn run(ctx: &Ctx, args: &ListArgs, out: &mut dyn Write) -> Result<()> {
     let owner = match (&args.owner, args.mine) {
@@ -35,7 +35,7 @@ pub fn run(ctx: &Ctx, args: &ListArgs, out: &mut dyn Write) -> Result<()> {
         .filter(|it| owner.is_none() || it.owner == owner)
         .map(|it| {
             let overdue = it.status == Status::Unclaimed && queue::overdue(&ctx.rules, it, now);
-            let mut row = ListRow::new(it, now, overdue);
+            let mut row = row(it, now, overdue);
             if let Some(evs) = it
                 .message_id
                 .as_deref()
@@ -59,4 +59,31 @@ pub fn run(ctx: &Ctx, args: &ListArgs, out: &mut dyn Write) -> Result<()> {
         .filter(|r| !args.overdue || r.overdue)
         .filter(|r| !args.double || r.double_reply);
     print_list(rows, args.format, out)
+}
+
+/// The view of one queue item; replies are filled in by the caller.
+fn row(it: &Item, now: DateTime<Utc>, overdue: bool) -> ListRow<'_> {
+    ListRow {
+        id: &it.id,
+        message_id: it.message_id.as_deref(),
+        status: it.status.as_str(),
+        owner: it.owner.as_deref(),
+        folder: &it.folder,
+        arrived: it
+            .arrived
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        age_seconds: (now - it.arrived).num_seconds().max(0),
+        overdue,
+        from: &it.from,
+        from_name: it.from_name.as_deref(),
+        subject: &it.subject,
+        seen: it.seen,
+        replied: it.answered,
+        replies: Vec::new(),
+        double_reply: false,
+        held_until: it
+            .held_until
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        reason: it.reason.as_deref(),
+    }
 }

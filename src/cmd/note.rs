@@ -7,8 +7,8 @@ use anyhow::Result;
 use super::Ctx;
 use crate::cli::NoteArgs;
 use crate::desk::event;
+use crate::desk::history::Event;
 use crate::error::config;
-use crate::history::Event;
 
 pub fn run(ctx: &Ctx, args: &NoteArgs, out: &mut dyn Write) -> Result<()> {
     let text = args.text.trim();
@@ -23,7 +23,8 @@ pub fn run(ctx: &Ctx, args: &NoteArgs, out: &mut dyn Write) -> Result<()> {
     let now = chrono::Utc::now();
     // The same note on the same message by the same member on the same day has one
     // Message-ID, so a retry after a cut connection finds it instead of saving it twice.
-    let own_id = crate::history::note_id(&me.key, &it, text, ctx.rules.calendar.local_date(now));
+    let own_id =
+        crate::desk::history::note_id(&me.key, &it, text, ctx.rules.calendar.local_date(now));
     if desk.has_event(&own_id)? {
         desk.close();
         return ctx.say(

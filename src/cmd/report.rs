@@ -11,10 +11,10 @@ use chrono::Utc;
 
 use super::Ctx;
 use crate::cli::{ReportArgs, RotateFormat};
+use crate::desk::history::Event;
+use crate::desk::queue::{Item, Scope, Status};
 use crate::digest;
-use crate::history::Event;
 use crate::mail::{SentHere, compose, plan, send};
-use crate::queue::{Item, Scope, Status};
 
 /// The history's actor when the sender is not a member (cron under a service account).
 const ACTOR: &str = "report";

@@ -143,7 +143,7 @@ fn overdue_alerts(ctx: &Ctx, desk: &mut desk::Desk<'_>, now: DateTime<Utc>) {
         return;
     }
     let res = desk
-        .queue(crate::queue::Scope::ACTIVE)
+        .queue(crate::desk::queue::Scope::ACTIVE)
         .and_then(|items| crate::notify::record_overdue(desk, &items, now));
     if let Err(e) = res {
         eprintln!(

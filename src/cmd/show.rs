@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::Ctx;
 use crate::cli::{RotateFormat, ShowArgs};
-use crate::history::Stored;
+use crate::desk::history::Stored;
 use crate::output::{age, line, text};
 
 #[derive(Serialize)]

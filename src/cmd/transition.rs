@@ -6,9 +6,9 @@ use std::io::Write;
 use anyhow::Result;
 
 use super::{Ctx, expand_ids};
+use crate::desk::queue::Scope;
 use crate::desk::{Action, Outcome, act};
 use crate::error::{config, exit_code};
-use crate::queue::Scope;
 
 pub fn run(
     ctx: &Ctx,
@@ -77,7 +77,7 @@ pub fn run(
 fn one(
     ctx: &Ctx,
     desk: &mut crate::desk::Desk<'_>,
-    it: &crate::queue::Item,
+    it: &crate::desk::queue::Item,
     action: Action,
     me: &crate::rules::Member,
     force: bool,

@@ -11,9 +11,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::Desk;
-use crate::history::{self, Event};
+use crate::desk::history::{self, Event};
+use crate::desk::queue::Item;
 use crate::imap::Cap;
-use crate::queue::Item;
 
 /// Look up, read, keep \Seen, write flags and keywords, insert, delete, expunge:
 /// what claim, release, done, note and the history need.

@@ -7,9 +7,9 @@ use anyhow::Result;
 
 use super::rules::Actor;
 use super::{Desk, Dest, Taken, event};
+use crate::desk::queue::{self, Item, Status};
 use crate::error::Error;
 use crate::imap::Key;
-use crate::queue::{self, Item, Status};
 use crate::rules::Member;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::rules::{Actor, ROTATE};
 use super::take::SetPart;
 use super::{Assignment, Desk, Dest, Recovered, Taken, event};
-use crate::queue::{Item, Scope};
+use crate::desk::queue::{Item, Scope};
 
 /// One message moved.
 #[derive(Debug, Serialize)]
@@ -124,7 +124,7 @@ fn files_and_hands_out(
             Some(
                 items
                     .iter()
-                    .filter(|i| i.status == crate::queue::Status::Held)
+                    .filter(|i| i.status == crate::desk::queue::Status::Held)
                     .filter_map(|i| i.held_until)
                     .fold(now + chrono::Duration::days(1), |a, b| a.min(b)),
             )
@@ -180,7 +180,7 @@ fn released_by_history(desk: &mut Desk<'_>, items: &mut [Item]) -> Result<()> {
         if it.folder != unclaimed || it.released {
             continue;
         }
-        let events = crate::history::about(&mut desk.mb, &history, it)?;
+        let events = crate::desk::history::about(&mut desk.mb, &history, it)?;
         let last = events.iter().rev().find(|e| e.concerns(it));
         it.released = last.is_some_and(|e| {
             e.event == "release" && e.to_folder.as_deref() == Some(unclaimed.as_str())

@@ -19,8 +19,8 @@ use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 
 use super::{Desk, event};
+use crate::desk::queue::Item;
 use crate::imap::{Cap, Flags, Identity, Key};
-use crate::queue::Item;
 use crate::rules::ArchiveRules;
 
 /// The keyword on messages whose COPY into the archive is under way (servers

@@ -20,9 +20,9 @@ use serde::Serialize;
 
 use super::rules::{Actor, ROTATE};
 use super::{Desk, Dest, Landed, Place, Taken, event};
-use crate::history::{self, Event, Stored};
+use crate::desk::history::{self, Event, Stored};
+use crate::desk::queue::{self, Item, Scope, Status};
 use crate::imap::{Flags, Key};
-use crate::queue::{self, Item, Scope, Status};
 use crate::rules::OnReply;
 
 /// Event kinds; notifications read them by these names.

@@ -13,9 +13,9 @@ use chrono::{DateTime, Utc};
 
 use super::rules::{Actor, ROTATE};
 use super::{Desk, Dest, Move, Place, Taken, event};
+use crate::desk::history::{self, Event};
+use crate::desk::queue::{Item, Status};
 use crate::error::Error;
-use crate::history::{self, Event};
-use crate::queue::{Item, Status};
 use crate::rules::Member;
 
 pub const HOLD: &str = "hold";

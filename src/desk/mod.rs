@@ -18,8 +18,10 @@ mod act;
 mod apply;
 pub mod archive;
 pub mod clients;
+pub mod history;
 pub mod hold;
 mod plan;
+pub mod queue;
 mod quiet;
 mod recover;
 pub mod rules;
@@ -32,10 +34,10 @@ use anyhow::Result;
 use chrono::Utc;
 
 use crate::error::Error;
-use crate::history::{self, Event, Stored};
 use crate::imap::{Cap, Flags, Key, Mailbox};
-use crate::queue::{self, Item, Scope, Status};
 use crate::rules::Rules;
+use history::{Event, Stored};
+use queue::{Item, Scope, Status};
 
 pub use access::{Change, LoginRights, Plan as AccessPlan};
 pub use act::{Action, Outcome, act};
@@ -509,7 +511,7 @@ impl<'r> Desk<'r> {
     /// Appends an event with the chat targets that want its kind: its pending
     /// deliveries (see `notify`).
     fn append_event(&mut self, ev: &Event<'_>) -> Result<()> {
-        let notify = crate::notify::wanting(self.rules, ev.kind);
+        let notify = self.rules.wanting(ev.kind);
         let folder = self.event_folder().to_string();
         history::append_noting(&mut self.mb, &folder, ev, &notify)
     }
@@ -606,9 +608,7 @@ impl<'r> Desk<'r> {
         // The chat targets to tell depend on the kind.
         let rendered: Vec<Vec<u8>> = named
             .chunk_by(|a, b| a.0.kind == b.0.kind)
-            .flat_map(|run| {
-                history::render_many(run, &crate::notify::wanting(self.rules, run[0].0.kind))
-            })
+            .flat_map(|run| history::render_many(run, &self.rules.wanting(run[0].0.kind)))
             .collect();
         let folder = self.event_folder().to_string();
         let login = self.mb.login().to_string();

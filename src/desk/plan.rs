@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::queue::{Item, Status};
+use crate::desk::queue::{Item, Status};
 use crate::rules::Rules;
 
 /// Where one message goes, and why.

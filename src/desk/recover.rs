@@ -17,9 +17,9 @@ use anyhow::Result;
 
 use super::rules::{self, REMOVE, STALE, explain, is_stale, keeper};
 use super::{Desk, Place, event};
-use crate::history::{self, Event};
+use crate::desk::history::{self, Event};
+use crate::desk::queue::{self, Item};
 use crate::imap::{Flags, Identity, Key};
-use crate::queue::{self, Item};
 
 /// What `recover` did.
 #[derive(Debug, Default, Clone, Copy, serde::Serialize)]

@@ -23,8 +23,8 @@ use anyhow::Result;
 
 use super::rules::{RELEASED, SETTLE, STALE, is_move_keyword, is_stale, keyword, precedes};
 use super::{Actor, Desk, Dest, Landed, Place, Taken};
+use crate::desk::queue::Item;
 use crate::imap::{Cap, Flags, Key, Moved, Stored, batches};
-use crate::queue::Item;
 
 pub fn take(desk: &mut Desk<'_>, it: &Item, dest: &Dest, actor: Actor<'_>) -> Result<Taken> {
     let to = desk.paths.of(dest);

@@ -9,7 +9,7 @@
 use serde::Serialize;
 use serde_json::json;
 
-use crate::history::Stored;
+use crate::desk::history::Stored;
 use crate::rules::{Member, Rules};
 
 /// One notification, in the words every target shares.

@@ -8,63 +8,12 @@ use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
 
-use super::config::Target;
+use crate::https::Url;
 use crate::rules::Secret;
+use crate::rules::notify::Target;
 
 /// The most of an answer that is read (an error's first line is all that is shown).
 const ANSWER_LIMIT: u64 = 16 * 1024;
-
-/// The parts of a URL mailduty needs: whether TLS, where, and the rest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Url {
-    pub https: bool,
-    /// Host and port as written (`127.0.0.1:8443`).
-    pub authority: String,
-    pub host: String,
-    /// Path and query, starting with `/` (or empty).
-    pub rest: String,
-}
-
-impl Url {
-    pub fn parse(s: &str) -> Option<Url> {
-        let (https, tail) = if let Some(t) = s.strip_prefix("https://") {
-            (true, t)
-        } else if let Some(t) = s.strip_prefix("http://") {
-            (false, t)
-        } else {
-            return None;
-        };
-        let (authority, rest) = match tail.find(['/', '?']) {
-            Some(i) => (&tail[..i], &tail[i..]),
-            None => (tail, ""),
-        };
-        if authority.is_empty()
-            || authority.contains('@')
-            || s.chars().any(|c| c.is_control() || c == ' ')
-        {
-            return None;
-        }
-        let host = if authority.starts_with('[') {
-            authority.split(']').next()?.trim_start_matches('[')
-        } else {
-            authority.split(':').next()?
-        };
-        Some(Url {
-            https,
-            authority: authority.to_string(),
-            host: host.to_string(),
-            rest: rest.to_string(),
-        })
-    }
-
-    fn base(&self) -> String {
-        format!(
-            "{}://{}",
-            if self.https { "https" } else { "http" },
-            self.authority
-        )
-    }
-}
 
 /// The secret from its source. Errors name the source, never the value. A command
 /// gets the same time as `password_command`: a pass or gpg prompt that nobody answers

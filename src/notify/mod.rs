@@ -18,7 +18,6 @@
 //! `overdue` events are written by `rotate --apply` once per message, only in
 //! business hours (`record_overdue`).
 
-pub mod config;
 pub mod format;
 pub mod http;
 
@@ -27,27 +26,17 @@ use std::collections::HashSet;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
-pub use config::{EVENTS, Kind, Target};
+pub use crate::rules::notify::{EVENTS, Kind, Target};
 use format::Note;
 
 use crate::desk::Desk;
-use crate::history::Stored;
-use crate::queue::{Item, Status};
+use crate::desk::history::Stored;
+use crate::desk::queue::{Item, Status};
 use crate::rules::Rules;
 
 /// How long a pending delivery is retried; older ones are dropped (a chat message
 /// days late helps nobody).
 pub const RETRY_DAYS: i64 = 3;
-
-/// The names of the targets that want events of `kind`.
-pub fn wanting(rules: &Rules, kind: &str) -> Vec<String> {
-    rules
-        .notify
-        .iter()
-        .filter(|t| t.wants(kind))
-        .map(|t| t.name.clone())
-        .collect()
-}
 
 /// What a flush did.
 #[derive(Debug, Default)]
@@ -146,7 +135,7 @@ fn take(desk: &mut Desk<'_>, target: &str, nonce: &str) -> Result<bool> {
 
 /// Whether the live holder of `target`'s lock is one of `mine` (a run's first mark
 /// and its renewals, each with its own nonce so that no two marks share a Message-ID).
-fn holds(locks: &[crate::history::Lock], target: &str, mine: &[String]) -> bool {
+fn holds(locks: &[crate::desk::history::Lock], target: &str, mine: &[String]) -> bool {
     let freed: HashSet<&str> = locks
         .iter()
         .filter(|l| !l.take && l.target == target)
@@ -362,7 +351,7 @@ pub fn record_overdue(desk: &mut Desk<'_>, items: &[Item], now: DateTime<Utc>) -
     }
     let over: Vec<&Item> = items
         .iter()
-        .filter(|i| i.status == Status::Unclaimed && crate::queue::overdue(rules, i, now))
+        .filter(|i| i.status == Status::Unclaimed && crate::desk::queue::overdue(rules, i, now))
         .collect();
     let Some(oldest) = over.iter().map(|i| i.arrived).min() else {
         return Ok(0);
@@ -404,7 +393,7 @@ fn span(d: std::time::Duration) -> String {
 
 /// `notify --test`: one test message to every target; the result of each.
 pub fn test(rules: &Rules, verbose: bool) -> Vec<(String, Result<()>)> {
-    let ev = crate::history::Stored {
+    let ev = crate::desk::history::Stored {
         login: None,
         time: Utc::now(),
         event: "test".into(),
@@ -462,8 +451,8 @@ mod tests {
         assert!(renewals >= 4, "{renewals}");
     }
 
-    fn lock(uid: u32, take: bool, nonce: &str) -> crate::history::Lock {
-        crate::history::Lock {
+    fn lock(uid: u32, take: bool, nonce: &str) -> crate::desk::history::Lock {
+        crate::desk::history::Lock {
             uid,
             take,
             target: "slack".into(),

@@ -72,7 +72,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Personal> {
     }
     v.one_line(&["login"], &login);
     let mut sources: Vec<Secret> =
-        super::password_sources(raw.password_command, raw.password_env, raw.password_file)
+        crate::secret::password_sources(raw.password_command, raw.password_env, raw.password_file)
             .into_iter()
             .map(|(_, s)| s)
             .collect();

@@ -6,8 +6,8 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::desk::queue::Item;
 use crate::imap::{Key, Mailbox};
-use crate::queue::Item;
 
 pub struct Event<'a> {
     pub kind: &'a str,
@@ -1083,7 +1083,7 @@ mod tests {
             id: "abcd1234".into(),
             hash: "abcd1234zz".into(),
             message_id: Some("x@y".into()),
-            status: crate::queue::Status::Unclaimed,
+            status: crate::desk::queue::Status::Unclaimed,
             owner: None,
             folder: "未対応".into(),
             uid: 1,

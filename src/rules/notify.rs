@@ -1,13 +1,14 @@
-//! `notify:` in rules.yaml: the serde mirror of one target and its validation into a
-//! `Target`. A webhook URL or an API token is a secret, read from an env variable, a
-//! command or a file; written in the rules it is refused unless the file is private.
+//! `notify:` in rules.yaml: the serde mirror of one target, its validation into a
+//! `Target`, and which targets want an event. A webhook URL or an API token is a
+//! secret, read from an env variable, a command or a file; written in the rules it is
+//! refused unless the file is private.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::rules::{Hidden, Secret, parse_duration};
+use super::{Hidden, Rules, Secret, parse_duration};
 
 /// Every event a target can ask for; a target without `events:` gets them all.
 /// `reply` and `double_reply` are the history's events of replies found in Sent.
@@ -23,6 +24,17 @@ pub const EVENTS: &[&str] = &[
     "double_reply",
     "digest",
 ];
+
+impl Rules {
+    /// The names of the targets that want events of `kind`.
+    pub fn wanting(&self, kind: &str) -> Vec<String> {
+        self.notify
+            .iter()
+            .filter(|t| t.wants(kind))
+            .map(|t| t.name.clone())
+            .collect()
+    }
+}
 
 /// How long one delivery may take, connection to last byte, unless `timeout:` says.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -380,7 +392,7 @@ fn hook_common(h: RawHook) -> Common {
 /// An endpoint is a scheme and a host (and a port): `https://proxy.example.jp:8443`.
 /// Plain http only to a loopback host, since the request carries the secret.
 pub fn check_endpoint(e: &str) -> Result<(), String> {
-    let Some(url) = super::http::Url::parse(e) else {
+    let Some(url) = crate::https::Url::parse(e) else {
         return Err(format!(
             "{e:?} is not a URL like https://host[:port] (the path, if any, is kept)"
         ));
