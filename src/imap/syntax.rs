@@ -1,0 +1,673 @@
+//! IMAP syntax both ways, as pure functions with their unit tests: the arguments
+//! built (UID sets and batches, search keys, quoted text) and the response lines read
+//! (STATUS, LIST, NAMESPACE, COPYUID, FETCH, response codes). No I/O.
+
+use super::*;
+
+/// Whether a failed SELECT or EXAMINE says the folder does not exist.
+pub(super) fn missing(done: &Done) -> bool {
+    done.text.contains("exist") || done.code_is("NONEXISTENT")
+}
+
+impl Key {
+    pub(super) fn render(&self) -> String {
+        match self {
+            Key::MessageId(m) => message_id_criteria("Message-ID", m),
+            Key::HeaderId(f, m) => message_id_criteria(f, m),
+            Key::Header(f, v) => format!("HEADER {f} {}", quote(&search_text(v))),
+            Key::Size(n) => format!(
+                "LARGER {} SMALLER {}",
+                (n / 2).saturating_sub(1),
+                n.saturating_add(1)
+            ),
+            Key::Keyword(k) => format!("KEYWORD {k}"),
+            Key::Since(d) => format!("SINCE {}", d.format("%d-%b-%Y")),
+            Key::Before(d) => format!("BEFORE {}", d.format("%d-%b-%Y")),
+            Key::Undeleted => "UNDELETED".to_string(),
+            Key::UidFrom(n) => format!("UID {}:*", (*n).max(1)),
+            Key::Any(keys) => match keys.as_slice() {
+                [] => "UID 0".to_string(),
+                [one] => one.render(),
+                [first, rest @ ..] => format!(
+                    "OR ({}) ({})",
+                    first.render(),
+                    Key::Any(rest.to_vec()).render()
+                ),
+            },
+        }
+    }
+}
+
+pub(super) fn criteria(keys: &[Key]) -> String {
+    if keys.is_empty() {
+        return "ALL".to_string();
+    }
+    keys.iter().map(Key::render).collect::<Vec<_>>().join(" ")
+}
+
+/// A UID set with runs compressed to ranges: `1:5,9,12:14`.
+pub(super) fn uid_set(uids: &[u32]) -> String {
+    let mut sorted = uids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let start = sorted[i];
+        let mut end = start;
+        while i + 1 < sorted.len() && sorted[i + 1] == end + 1 {
+            i += 1;
+            end = sorted[i];
+        }
+        out.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}:{end}")
+        });
+        i += 1;
+    }
+    out.join(",")
+}
+
+/// UIDs split into sets for one command each: at most 20,000 messages (each MOVE is
+/// one transaction on the server) and a UID set under 8,000 characters (servers
+/// limit a command line's length). Every MOVE costs the server an index update of the
+/// whole folder, so fewer, larger sets are much cheaper than many small ones.
+pub fn batches(uids: &[u32]) -> Vec<Vec<u32>> {
+    let mut sorted = uids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut out = Vec::new();
+    let mut todo: Vec<&[u32]> = sorted.chunks(20_000).rev().collect();
+    while let Some(part) = todo.pop() {
+        if part.len() > 1 && uid_set(part).len() > 8_000 {
+            let (a, b) = part.split_at(part.len() / 2);
+            todo.push(b);
+            todo.push(a);
+        } else {
+            out.push(part.to_vec());
+        }
+    }
+    out
+}
+
+/// Keys to search for any of, grouped into `Key::Any`s of at most ~8 KB rendered each
+/// (like `batches`): servers limit a command line (Dovecot to 64 KiB), and a
+/// Message-ID may be 1,000 bytes long.
+pub fn any_batches(keys: Vec<Key>) -> Vec<Key> {
+    let mut out = Vec::new();
+    let (mut group, mut len) = (Vec::new(), 0);
+    for k in keys {
+        // An OR and two pairs of parentheses around each but the last.
+        let n = k.render().len() + 8;
+        if !group.is_empty() && len + n > 8_000 {
+            out.push(Key::Any(std::mem::take(&mut group)));
+            len = 0;
+        }
+        len += n;
+        group.push(k);
+    }
+    if !group.is_empty() {
+        out.push(Key::Any(group));
+    }
+    out
+}
+
+/// `* STATUS "完了" (SIZE 123456)` → 123456.
+pub(super) fn status_size(r: &[u8]) -> Option<u64> {
+    let text = String::from_utf8_lossy(r);
+    if !text.starts_with("* STATUS ") {
+        return None;
+    }
+    let at = text.rfind("(SIZE ")? + "(SIZE ".len();
+    let digits: String = text[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// `* QUOTA "User quota" (STORAGE 10 1024)` → (used, limit) in KiB.
+pub(super) fn storage_of(r: &[u8]) -> Option<(u64, u64)> {
+    let text = String::from_utf8_lossy(r);
+    let rest = text.strip_prefix("* QUOTA ")?;
+    let inside = rest.get(rest.find('(')? + 1..rest.rfind(')')?)?;
+    let words: Vec<&str> = inside.split_whitespace().collect();
+    let at = words
+        .iter()
+        .position(|w| w.eq_ignore_ascii_case("STORAGE"))?;
+    let used = words.get(at + 1)?.parse().ok()?;
+    let limit = words.get(at + 2)?.parse().ok()?;
+    Some((used, limit))
+}
+
+/// None unless the server gave the arrival, the size and the text: a message whose
+/// identity is unknown is never proven to be the same as another.
+pub(super) fn identity_of(f: &Fetched) -> Option<Identity> {
+    use sha2::Digest;
+    let arrived = f
+        .internal_date
+        .as_deref()
+        .and_then(|d| chrono::DateTime::parse_from_str(d, "%d-%b-%Y %H:%M:%S %z").ok())?
+        .timestamp();
+    if f.header.is_empty() || f.size as usize != f.header.len() {
+        return None;
+    }
+    Some(Identity {
+        size: f.size,
+        arrived: Some(arrived),
+        digest: sha2::Sha256::digest(&f.header).into(),
+    })
+}
+
+/// `* 3 FETCH (UID 3 MODSEQ (12) FLAGS (…))` for `uid` → its MODSEQ and flags.
+pub(super) fn modseq_flags_of(r: &[u8], uid: u32) -> Option<(u64, Vec<String>)> {
+    let Ok((_, Response::Fetch(_, attrs))) = imap_proto::parser::parse_response(r) else {
+        return None;
+    };
+    let (mut u, mut m, mut fl) = (None, None, Vec::new());
+    for a in attrs {
+        match a {
+            AttributeValue::Uid(x) => u = Some(x),
+            AttributeValue::ModSeq(x) => m = Some(x),
+            AttributeValue::Flags(f) => fl = f.into_iter().map(|s| s.into_owned()).collect(),
+            _ => {}
+        }
+    }
+    (u == Some(uid)).then(|| (m.unwrap_or(0), fl))
+}
+
+/// A `* STATUS name (…)` answer: the name as sent (quoted strings unescaped) and
+/// its UIDVALIDITY and UIDNEXT. Other attributes, in any case, are passed over.
+/// The folder a `* STATUS` answer names and its items, upper-cased, with the values
+/// that parse as numbers.
+pub(super) fn status_fields(r: &[u8]) -> Option<(String, Vec<(String, u64)>)> {
+    let text = String::from_utf8_lossy(r);
+    let head = text.get(..9)?;
+    if !head.eq_ignore_ascii_case("* STATUS ") {
+        return None;
+    }
+    let rest = &text[9..];
+    let (name, after) = match rest.strip_prefix('"') {
+        Some(q) => {
+            let mut name = String::new();
+            let mut chars = q.char_indices();
+            let mut end = None;
+            while let Some((k, c)) = chars.next() {
+                match c {
+                    '\\' => name.extend(chars.next().map(|(_, c)| c)),
+                    '"' => {
+                        end = Some(k + 1);
+                        break;
+                    }
+                    c => name.push(c),
+                }
+            }
+            (name, &q[end?..])
+        }
+        None => {
+            let (name, after) = rest.split_once(' ')?;
+            (name.to_string(), after)
+        }
+    };
+    let open = after.find('(')?;
+    let words: Vec<&str> = after[open + 1..]
+        .trim_end()
+        .trim_end_matches(')')
+        .split_whitespace()
+        .collect();
+    let fields = words
+        .chunks(2)
+        .filter_map(|w| match w {
+            [k, v] => Some((k.to_ascii_uppercase(), v.parse().ok()?)),
+            _ => None,
+        })
+        .collect();
+    Some((name, fields))
+}
+
+pub(super) fn status_answer(r: &[u8]) -> Option<(String, UidPair)> {
+    let (name, fields) = status_fields(r)?;
+    let mut state = (None, None);
+    for (k, v) in fields {
+        if k == "UIDVALIDITY" {
+            state.0 = u32::try_from(v).ok();
+        } else if k == "UIDNEXT" {
+            state.1 = u32::try_from(v).ok();
+        }
+    }
+    Some((name, state))
+}
+
+/// UIDVALIDITY and UIDNEXT as far as an answer gave them.
+pub(super) type UidPair = (Option<u32>, Option<u32>);
+
+/// Whether a name a server answered with is the folder asked for: INBOX in any case.
+pub(super) fn same_mailbox(asked: &str, answered: &str) -> bool {
+    asked == answered
+        || asked.eq_ignore_ascii_case("INBOX") && answered.eq_ignore_ascii_case("INBOX")
+}
+
+pub(super) fn merge_state(old: UidPair, new: UidPair) -> UidPair {
+    (new.0.or(old.0), new.1.or(old.1))
+}
+
+pub(super) const SPECIAL_USE_LIST: &str = "LIST (SPECIAL-USE) \"\" \"*\"";
+
+/// The folder a LIST answer names, when it is marked `\Sent` and can be opened.
+pub(super) fn sent_of(r: &[u8]) -> Option<String> {
+    folder_info(r)
+        .filter(|f| f.sent && f.selectable)
+        .map(|f| f.name)
+}
+
+/// Gmail-style accounts may mark more than one folder `\Sent`; the shortest name is
+/// the account's own (not a shared or nested copy).
+pub(super) fn pick_sent(mut found: Vec<String>) -> Option<String> {
+    found.sort_by_key(|n| (n.chars().count(), n.clone()));
+    found.into_iter().next()
+}
+
+/// `LIST "" pattern`, the pattern in UTF-8.
+pub(super) fn list_cmd(pattern: &str) -> String {
+    format!("LIST \"\" {}", quote(&mutf7::encode(pattern)))
+}
+
+/// One `* LIST` line as a folder (name decoded to UTF-8).
+pub(super) fn folder_info(r: &[u8]) -> Option<FolderInfo> {
+    let Ok((
+        _,
+        Response::MailboxData(MailboxDatum::List {
+            name_attributes,
+            name,
+            ..
+        }),
+    )) = imap_proto::parser::parse_response(r)
+    else {
+        return None;
+    };
+    let has = |want: fn(&NameAttribute) -> bool| name_attributes.iter().any(want);
+    Some(FolderInfo {
+        name: mutf7::decode_lossy(&name),
+        selectable: !has(|a| matches!(a, NameAttribute::NoSelect)),
+        sent: has(|a| matches!(a, NameAttribute::Sent)),
+    })
+}
+
+/// The SEARCH key for a Message-ID in `field`, angle brackets included. An ID too long
+/// for a command line is searched by its start: HEADER matches substrings, so that
+/// finds a few more messages, never fewer, and every caller proves what it found.
+pub(super) fn message_id_criteria(field: &str, message_id: &str) -> String {
+    let bare = message_id
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>');
+    format!(
+        "HEADER {field} {}",
+        quote(&search_text(&format!("<{bare}>")))
+    )
+}
+
+/// Longest text sent as one SEARCH argument. Dovecot refuses a command line over
+/// 64 KiB ("Too long argument"), and a sender chooses how long a Message-ID is.
+pub const MAX_SEARCH_TEXT: usize = 1000;
+
+/// A header text as a SEARCH argument: its start, up to the first control character
+/// (a line break cannot go in a quoted string) and at most MAX_SEARCH_TEXT bytes. A
+/// start matches at least the messages the whole would.
+pub(super) fn search_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len().min(MAX_SEARCH_TEXT));
+    for c in s.chars().take_while(|c| !c.is_control()) {
+        if out.len() + c.len_utf8() > MAX_SEARCH_TEXT {
+            break;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `* OK [HIGHESTMODSEQ 11] …` → 11.
+pub(super) fn highest_modseq_code(r: &[u8]) -> Option<u64> {
+    let rest = r.strip_prefix(b"* OK [HIGHESTMODSEQ ")?;
+    let end = rest.iter().position(|&b| b == b']')?;
+    std::str::from_utf8(&rest[..end]).ok()?.parse().ok()
+}
+
+/// `* OK [PERMANENTFLAGS (\Seen \*)]` → whether custom keywords are kept.
+pub(super) fn permanent_keywords(r: &[u8]) -> Option<bool> {
+    let text = String::from_utf8_lossy(r);
+    let rest = text.strip_prefix("* OK [")?;
+    let (code, _) = rest.split_once(']')?;
+    let list = code.strip_prefix("PERMANENTFLAGS")?;
+    Some(list.split([' ', '(', ')']).any(|f| f == "\\*"))
+}
+
+pub(super) fn collect_caps(r: &[u8], caps: &mut BTreeSet<String>) {
+    let text = String::from_utf8_lossy(r);
+    if let Some(rest) = text.strip_prefix("* CAPABILITY ") {
+        caps.extend(rest.split_whitespace().map(|s| s.to_ascii_uppercase()));
+    }
+}
+
+/// `* NAMESPACE (("INBOX." ".")) NIL NIL` → the personal prefix and separator.
+pub(super) fn parse_namespace(line: &str) -> Option<(String, Option<char>)> {
+    let rest = line.strip_prefix("* NAMESPACE ")?.trim_start();
+    let rest = rest.strip_prefix("((")?;
+    let (prefix, rest) = parse_quoted(rest)?;
+    let rest = rest.trim_start();
+    let sep = if rest.starts_with("NIL") {
+        None
+    } else {
+        parse_quoted(rest)?.0.chars().next()
+    };
+    Some((prefix, sep))
+}
+
+pub(super) fn parse_quoted(s: &str) -> Option<(String, &str)> {
+    let s = s.strip_prefix('"')?;
+    let mut out = String::new();
+    let mut chars = s.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => out.push(chars.next()?.1),
+            '"' => return Some((out, &s[i + 1..])),
+            _ => out.push(c),
+        }
+    }
+    None
+}
+
+pub(super) fn copyuid_code(code: &str) -> Option<u32> {
+    let mut parts = code.split_whitespace();
+    if !parts.next()?.eq_ignore_ascii_case("COPYUID") {
+        return None;
+    }
+    let _validity = parts.next()?;
+    let _src = parts.next()?;
+    parts.next()?.split([':', ',']).next()?.parse().ok()
+}
+
+/// The source UIDs a COPYUID code names (`COPYUID v 4:6,9 20:23`), only those of
+/// `asked`: a server cannot make this process expunge what it did not ask to move.
+pub(super) fn copyuid_sources(code: &str, asked: &[u32]) -> Option<Vec<u32>> {
+    let mut parts = code.split_whitespace();
+    if !parts.next()?.eq_ignore_ascii_case("COPYUID") {
+        return None;
+    }
+    let _validity = parts.next()?;
+    let src = parts.next()?;
+    let mut ranges = Vec::new();
+    for piece in src.split(',') {
+        let (a, b): (u32, u32) = match piece.split_once(':') {
+            Some((a, b)) => (a.parse().ok()?, b.parse().ok()?),
+            None => {
+                let a = piece.parse().ok()?;
+                (a, a)
+            }
+        };
+        ranges.push((a.min(b), a.max(b)));
+    }
+    Some(
+        asked
+            .iter()
+            .copied()
+            .filter(|u| ranges.iter().any(|(a, b)| (a..=b).contains(&u)))
+            .collect(),
+    )
+}
+
+/// The members of a UID set (`4:6,9`) that are among `asked`: a server cannot make
+/// this process act on a UID it did not name. None when the set does not parse.
+pub(super) fn set_members(set: &str, asked: &[u32]) -> Option<Vec<u32>> {
+    let ranges = parse_ranges(set)?;
+    Some(
+        asked
+            .iter()
+            .copied()
+            .filter(|u| ranges.iter().any(|(a, b)| (a..=b).contains(&u)))
+            .collect(),
+    )
+}
+
+pub(super) fn parse_ranges(set: &str) -> Option<Vec<(u32, u32)>> {
+    let mut ranges = Vec::new();
+    for piece in set.split(',') {
+        let (a, b): (u32, u32) = match piece.split_once(':') {
+            Some((a, b)) => (a.parse().ok()?, b.parse().ok()?),
+            None => {
+                let a = piece.parse().ok()?;
+                (a, a)
+            }
+        };
+        ranges.push((a.min(b), a.max(b)));
+    }
+    Some(ranges)
+}
+
+/// The (source, new) UID pairs of a COPYUID code (`COPYUID v 4:6,9 20:23`), in the
+/// order RFC 4315 gives them. None when it is no COPYUID, does not parse, names more
+/// UIDs than were asked, or a source that was not asked: such an answer proves
+/// nothing about which copy is which.
+pub(super) fn copyuid_pairs(code: &str, asked: &[u32]) -> Option<Vec<(u32, u32)>> {
+    let mut parts = code.split_whitespace();
+    if !parts.next()?.eq_ignore_ascii_case("COPYUID") {
+        return None;
+    }
+    let _validity = parts.next()?;
+    let expand = |set: &str| -> Option<Vec<u32>> {
+        let mut out = Vec::new();
+        for piece in set.split(',') {
+            let (a, b): (u32, u32) = match piece.split_once(':') {
+                Some((a, b)) => (a.parse().ok()?, b.parse().ok()?),
+                None => {
+                    let a = piece.parse().ok()?;
+                    (a, a)
+                }
+            };
+            let (lo, hi) = (a.min(b), a.max(b));
+            if out.len() + (hi - lo) as usize >= asked.len() {
+                return None;
+            }
+            // Ranges in a COPYUID run upwards; a:b with a > b lists the same UIDs.
+            out.extend(lo..=hi);
+        }
+        Some(out)
+    };
+    let src = expand(parts.next()?)?;
+    let dst = expand(parts.next()?)?;
+    let asked: std::collections::HashSet<u32> = asked.iter().copied().collect();
+    if src.len() != dst.len() || src.iter().any(|u| !asked.contains(u)) {
+        return None;
+    }
+    Some(src.into_iter().zip(dst).collect())
+}
+
+pub(super) fn copyuid_untagged(r: &[u8]) -> Option<u32> {
+    let text = String::from_utf8_lossy(r);
+    let rest = text.strip_prefix("* OK ")?;
+    let (code, _) = conn::split_code(rest.trim_end());
+    copyuid_code(&code?)
+}
+
+pub(super) fn parse_fetch(r: &[u8]) -> Option<Fetched> {
+    let Ok((_, Response::Fetch(_, attrs))) = imap_proto::parser::parse_response(r) else {
+        return None;
+    };
+    let mut f = Fetched {
+        uid: 0,
+        flags: Vec::new(),
+        modseq: None,
+        internal_date: None,
+        size: 0,
+        header: Vec::new(),
+    };
+    for a in attrs {
+        match a {
+            AttributeValue::Uid(u) => f.uid = u,
+            AttributeValue::Flags(fl) => f.flags = fl.into_iter().map(|s| s.into_owned()).collect(),
+            AttributeValue::InternalDate(d) => f.internal_date = Some(d.into_owned()),
+            AttributeValue::Rfc822Size(s) => f.size = s,
+            AttributeValue::ModSeq(m) => f.modseq = Some(m),
+            AttributeValue::BodySection { data: Some(d), .. } => f.header = d.into_owned(),
+            _ => {}
+        }
+    }
+    (f.uid != 0).then_some(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_answers_name_their_folder_however_written() {
+        let (name, st) = status_answer(b"* STATUS &W4xOhg- (UIDNEXT 7 UIDVALIDITY 9)\r\n").unwrap();
+        assert_eq!((name.as_str(), st), ("&W4xOhg-", (Some(9), Some(7))));
+        // Quoted with escapes; attributes not asked for, in any case, passed over.
+        let (name, st) =
+            status_answer(b"* status \"a \\\"b\\\\\" (SIZE 3 X-FOO 4 uidnext 5 UIDVALIDITY 6)\r\n")
+                .unwrap();
+        assert_eq!((name.as_str(), st), ("a \"b\\", (Some(6), Some(5))));
+        assert!(same_mailbox("INBOX", "inbox"));
+        assert!(!same_mailbox("Sent", "sent"));
+        assert!(status_answer(b"* STATUS \"unterminated (UIDNEXT 5)\r\n").is_none());
+        assert!(status_answer(b"* SEARCH 1 2\r\n").is_none());
+        assert!(status_answer(b"* STATUS").is_none());
+    }
+
+    #[test]
+    fn status_fields_give_every_number_the_answer_has() {
+        let (name, f) = status_fields(
+            b"* STATUS \"&Zypb,l,c-\" (UIDVALIDITY 9 uidnext 7 MESSAGES 5 HIGHESTMODSEQ 18446744073709551615)\r\n",
+        )
+        .unwrap();
+        assert_eq!(name, "&Zypb,l,c-");
+        assert_eq!(
+            f,
+            vec![
+                ("UIDVALIDITY".to_string(), 9),
+                ("UIDNEXT".to_string(), 7),
+                ("MESSAGES".to_string(), 5),
+                ("HIGHESTMODSEQ".to_string(), u64::MAX),
+            ]
+        );
+        // A value that is not a number is passed over, the rest kept.
+        let (_, f) = status_fields(b"* STATUS INBOX (X-FOO bar UIDNEXT 3)\r\n").unwrap();
+        assert_eq!(f, vec![("UIDNEXT".to_string(), 3)]);
+    }
+
+    #[test]
+    fn namespace_lines() {
+        assert_eq!(
+            parse_namespace("* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n"),
+            Some((String::new(), Some('/')))
+        );
+        assert_eq!(
+            parse_namespace("* NAMESPACE ((\"INBOX.\" \".\")) NIL NIL"),
+            Some(("INBOX.".to_string(), Some('.')))
+        );
+        assert_eq!(parse_namespace("* NAMESPACE NIL NIL NIL"), None);
+    }
+
+    #[test]
+    fn copyuid() {
+        assert_eq!(
+            copyuid_untagged(b"* OK [COPYUID 1700000000 4 12] Moved UIDs.\r\n"),
+            Some(12)
+        );
+        assert_eq!(copyuid_code("COPYUID 1 4:5 12:13"), Some(12));
+        assert_eq!(copyuid_untagged(b"* OK [UIDNEXT 4] x\r\n"), None);
+        assert_eq!(
+            copyuid_sources("COPYUID 1 4:6,9 20:23", &[3, 4, 5, 9, 10]),
+            Some(vec![4, 5, 9])
+        );
+        assert_eq!(
+            copyuid_sources("COPYUID 1 0:4294967295 1:2", &[7]),
+            Some(vec![7])
+        );
+    }
+
+    #[test]
+    fn copyuid_pairs_name_only_what_was_asked() {
+        assert_eq!(
+            copyuid_pairs("COPYUID 9 4:6,9 20:23", &[3, 4, 5, 6, 9]),
+            Some(vec![(4, 20), (5, 21), (6, 22), (9, 23)])
+        );
+        // A source this process did not ask to move, a length mismatch, a range
+        // far larger than the set asked: nothing is proven.
+        assert_eq!(copyuid_pairs("COPYUID 9 4,7 20:21", &[4, 5]), None);
+        assert_eq!(copyuid_pairs("COPYUID 9 4:5 20", &[4, 5]), None);
+        assert_eq!(
+            copyuid_pairs("COPYUID 9 1:4294967295 1:4294967295", &[1]),
+            None
+        );
+        assert_eq!(copyuid_pairs("APPENDUID 9 4", &[4]), None);
+        assert_eq!(set_members("2:4,9", &[1, 3, 9, 10]), Some(vec![3, 9]));
+        assert_eq!(set_members("x", &[1]), None);
+    }
+
+    #[test]
+    fn permanentflags_tell_whether_keywords_stay() {
+        assert_eq!(
+            permanent_keywords(b"* OK [PERMANENTFLAGS (\\Answered \\Seen \\*)] Ok\r\n"),
+            Some(true)
+        );
+        assert_eq!(
+            permanent_keywords(b"* OK [PERMANENTFLAGS (\\Answered \\Seen)] Limited\r\n"),
+            Some(false)
+        );
+        assert_eq!(
+            permanent_keywords(b"* OK [PERMANENTFLAGS ()] x\r\n"),
+            Some(false)
+        );
+        assert_eq!(permanent_keywords(b"* OK [UIDVALIDITY 3] x\r\n"), None);
+        assert_eq!(permanent_keywords(b"* OK [PERMANENTFLAGS (\r\n"), None);
+    }
+
+    #[test]
+    fn uid_sets_and_quota() {
+        assert_eq!(uid_set(&[5, 1, 2, 3, 9, 12, 13, 14, 3]), "1:3,5,9,12:14");
+        assert_eq!(uid_set(&[7]), "7");
+        let contiguous: Vec<u32> = (1..=45_000).collect();
+        assert_eq!(batches(&contiguous).len(), 3);
+        let sparse: Vec<u32> = (1..=20_000).map(|u| u * 2).collect();
+        let b = batches(&sparse);
+        assert!(b.iter().all(|s| uid_set(s).len() <= 8_000), "{}", b.len());
+        assert_eq!(b.iter().map(Vec::len).sum::<usize>(), 20_000);
+        assert_eq!(
+            storage_of(b"* QUOTA \"User quota\" (STORAGE 10 1024)\r\n"),
+            Some((10, 1024))
+        );
+        assert_eq!(storage_of(b"* QUOTA \"\" ()\r\n"), None);
+        assert_eq!(storage_of(b"* QUOTA x )(\r\n"), None);
+        assert_eq!(
+            status_size(b"* STATUS \"&W4xOhg-\" (SIZE 4096)\r\n"),
+            Some(4096)
+        );
+        assert_eq!(
+            status_size(b"* STATUS x (SIZE 99999999999999999999999)\r\n"),
+            None
+        );
+    }
+
+    #[test]
+    fn any_batches_stay_under_a_line_limit() {
+        let keys: Vec<Key> = (0..300)
+            .map(|i| Key::HeaderId("X-Mailduty-Target", format!("{i}{}@x", "a".repeat(990))))
+            .collect();
+        let groups = any_batches(keys.clone());
+        assert!(groups.len() > 30, "{}", groups.len());
+        let mut n = 0;
+        for g in &groups {
+            let Key::Any(ks) = g else {
+                panic!("not an Any")
+            };
+            n += ks.len();
+            assert!(criteria(std::slice::from_ref(g)).len() <= 8_000 + 1_100);
+        }
+        assert_eq!(n, 300);
+        let short: Vec<Key> = (0..100).map(|i| Key::MessageId(format!("{i}@x"))).collect();
+        assert_eq!(any_batches(short).len(), 1);
+        assert!(any_batches(Vec::new()).is_empty());
+    }
+}
