@@ -1,5 +1,6 @@
 //! Automated mail told from a person's mail by its headers alone, and the mark that
-//! proves a mail is mailduty's own. Pure: no socket, no clock.
+//! proves a mail is mailduty's own. Pure: no socket, no clock, and it imports no
+//! other module of mailduty.
 //!
 //! Only what a sender declares counts (RFC 3834 and the fields mail systems really
 //! set); nothing is guessed from a subject or a body, because a person's mail wrongly

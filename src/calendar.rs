@@ -1,7 +1,7 @@
 //! The working calendar: Japanese national holidays computed from the law (国民の祝日に
 //! 関する法律 and the one-off laws of 1959, 1989–1993 and 2019–2021), company holidays,
 //! business hours, and time counted in business hours. Pure functions: "now" is always
-//! a parameter.
+//! a parameter. Imports no other module of mailduty.
 
 use std::collections::{BTreeMap, BTreeSet};
 

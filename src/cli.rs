@@ -1,5 +1,8 @@
 //! The one definition of the command line. Doc comments are the help text; the man
 //! pages and shell completions are generated from this file.
+//!
+//! Part of the command layer: used by `cmd`; uses `complete` for dynamic values and
+//! the types of `output` and the desk's queue that flags name.
 
 use std::path::PathBuf;
 

@@ -1,6 +1,8 @@
 //! Values for dynamic shell completion (`source <(COMPLETE=bash mailduty)`): member
 //! keys from the rules file, and the IDs of the active queue from the server. A
 //! completer never prints an error; with no rules or no server it offers nothing.
+//!
+//! Part of the command layer, below `cli`: it opens the desk to read the queue.
 
 use clap_complete::CompletionCandidate;
 use std::ffi::OsStr;

@@ -1,6 +1,7 @@
 //! The errors callers must tell apart, and the exit codes they map to.
 //!
-//! Everything else travels as `anyhow::Error` and exits with FAILURE.
+//! Everything else travels as `anyhow::Error` and exits with FAILURE. At the bottom:
+//! imports no other module of mailduty.
 
 pub const SUCCESS: u8 = 0;
 pub const FAILURE: u8 = 1;

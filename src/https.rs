@@ -3,6 +3,8 @@
 //! `ca_file` as the trusted root when given), no redirects followed (a redirect could
 //! carry a secret elsewhere), one time limit for a whole exchange, and error bodies
 //! handed back rather than turned into errors.
+//!
+//! Below `rules`, `signin` and `notify`; imports no other module of mailduty.
 
 use std::path::Path;
 use std::sync::Arc;

@@ -1,5 +1,8 @@
 //! The digest as mail: who gets it, its MIME shape, delivery by SMTP or sendmail, and
 //! the note on this machine that it went out.
+//!
+//! Above `digest` (what it sends), below the commands; signs in through `signin` and
+//! `secret`, never through `imap`.
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -1,5 +1,7 @@
 //! Printing views: a table for people, JSON / TSV / bare IDs for scripts.
-//! Commands build rows; only this module formats them.
+//! Commands build rows; only this module formats them. At the bottom: every layer
+//! may use `line` and `text` to make text from mail safe, and it imports no other
+//! module of mailduty.
 
 use std::io::{IsTerminal, Write};
 

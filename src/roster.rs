@@ -1,6 +1,8 @@
 //! Who is on duty on a given day: fixed weekdays or a rotation, per-date overrides,
 //! and no duty on holidays or days outside business hours. Pure functions over the
 //! calendar; the date is always a parameter.
+//!
+//! A pure module: calls only `calendar`; `rules` builds a `Roster` from the file.
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,8 @@
 //! One file per command. `run` resolves the rules and "me" once and hands each
 //! command what it needs; commands return errors, never print them.
+//!
+//! The top layer: a command parses, calls the desk (or `mail`, `digest`, `notify`,
+//! `signin`) and returns a view for `output`. No IMAP here, and nothing imports it.
 
 mod access;
 mod archive;

@@ -1,6 +1,10 @@
 //! Chat notifications: the history's events told to Slack, Teams, Chatwork or a
 //! generic webhook (`notify:` in the rules).
 //!
+//! Above the desk (it reads pending events and writes marks through it), below the
+//! commands. Which targets want an event is decided in `rules::notify`, so the desk
+//! never calls up here.
+//!
 //! How a delivery survives failures, with the IMAP server as the only shared state:
 //! - the desk records an event with the names of the targets that want its kind
 //!   (`X-Mailduty-Notify`); that is the pending delivery, on the server;
