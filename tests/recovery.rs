@@ -51,7 +51,7 @@ fn header(text: &str, name: &str) -> String {
             let (k, v) = l.split_once(':')?;
             k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
         })
-        .map(|v| mailduty::history::decode_word(&v))
+        .map(|v| mailduty::desk::history::decode_word(&v))
         .unwrap_or_default()
 }
 
@@ -63,7 +63,7 @@ fn state(dc: &Dovecot) -> State {
         if harness::is_history(&folder) {
             // A mail may carry several events (a batch); each counts.
             let head = text.split("\r\n\r\n").next().unwrap_or("");
-            let parsed = mailduty::history::parse_all(head.as_bytes());
+            let parsed = mailduty::desk::history::parse_all(head.as_bytes());
             if parsed.is_empty() {
                 events.push((
                     header(&text, "X-Mailduty-Event"),

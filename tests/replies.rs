@@ -733,8 +733,8 @@ fn chromium() -> std::path::PathBuf {
 
 #[test]
 fn the_html_digest_puts_double_replies_first_and_fits_a_phone_in_a_real_browser() {
-    use mailduty::history::Stored;
-    use mailduty::queue::{Item, Status};
+    use mailduty::desk::history::Stored;
+    use mailduty::desk::queue::{Item, Status};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("rules.yaml");
     let text = format!(

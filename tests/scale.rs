@@ -114,7 +114,7 @@ fn events(dc: &Dovecot, kind: &str) -> (usize, usize) {
     let mut carrying = 0;
     for (_, _, text) in &mails {
         let head = text.split("\r\n\r\n").next().unwrap_or("");
-        let of_kind = mailduty::history::parse_all(head.as_bytes())
+        let of_kind = mailduty::desk::history::parse_all(head.as_bytes())
             .into_iter()
             .filter(|e| e.event == kind)
             .count();
@@ -178,13 +178,13 @@ fn rotate_trips(n: usize, tag: &str, duty: bool) -> usize {
     // A thousand moves are written as tens of history mails, not a thousand.
     assert_eq!(
         mails,
-        n.div_ceil(mailduty::history::BATCH),
+        n.div_ceil(mailduty::desk::history::BATCH),
         "file events' mails"
     );
     let (given, mails) = events(&dc, "assign");
     assert_eq!(given, assigned);
     assert!(
-        mails <= assigned.div_ceil(mailduty::history::BATCH) + 2,
+        mails <= assigned.div_ceil(mailduty::desk::history::BATCH) + 2,
         "{mails} assign mails"
     );
     assert_eq!(keywords_left(&dc), 0, "every move keyword cleared");
@@ -267,7 +267,7 @@ fn event_at(
     at: chrono::DateTime<chrono::Utc>,
     own: &str,
 ) -> (std::time::SystemTime, Vec<u8>) {
-    let item = mailduty::queue::Item {
+    let item = mailduty::desk::queue::Item {
         id: format!("id{n:05}"),
         hash: format!("hash{n}"),
         message_id: Some(format!("m{n}@x")),
@@ -278,7 +278,7 @@ fn event_at(
         size: 100,
         ..Default::default()
     };
-    let ev = mailduty::history::Event {
+    let ev = mailduty::desk::history::Event {
         kind,
         actor: "rotate",
         item: &item,
@@ -289,7 +289,7 @@ fn event_at(
         message_id: Some(own.to_string()),
     };
     let when = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(at.timestamp() as u64);
-    (when, mailduty::history::render(&ev))
+    (when, mailduty::desk::history::render(&ev))
 }
 
 /// The longest command line in a `-v` log.
