@@ -7,9 +7,10 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::rules::{Actor, ROTATE};
+use super::rules::{Place, RELEASED, is_move_keyword};
 use super::take::SetPart;
 use super::{Assignment, Desk, Dest, Recovered, Taken, event};
-use crate::queue::{Item, Scope};
+use crate::queue::{Item, Scope, Status};
 
 /// One message moved.
 #[derive(Debug, Serialize)]
@@ -42,6 +43,8 @@ pub struct Applied {
     pub settled_until: Option<chrono::DateTime<chrono::Utc>>,
     /// The run found nothing new since the last one and read no message data.
     pub quiet: bool,
+    /// Where this run's moves landed (folder, UID), their events written.
+    landed: Vec<(String, u32)>,
 }
 
 /// After this many failures in a row the connection is taken to be gone.
@@ -66,6 +69,10 @@ pub fn apply(
         return Ok(out);
     }
     let mut out = files_and_hands_out(desk, hand_out, now)?;
+    // The scan marks go last, over what this run moved itself.
+    if let Err(e) = super::clients::finish(desk, &mut out.clients, &out.landed) {
+        out.failed.push(format!("mail client work: {e:#}"));
+    }
     // Last, so that the moves of mail come first. The events other commands wrote
     // since the last run join the rest; a failure leaves them where every reader
     // still finds them.
@@ -156,20 +163,85 @@ fn files_and_hands_out(
         .iter()
         .filter(|i| i.folder == desk.paths.inbox && !i.claim_keywords.is_empty())
         .count();
-    let filed = run(desk, &items, &plan, &mut out)?;
+    let (left, failed) = (out.left, out.failed.len());
+    let (filed, landed) = run(desk, &items, &plan, &mut out, !hand_out.is_empty())?;
     if hand_out.is_empty() {
         return Ok(out);
     }
     if filed > 0 {
-        items = desk.queue(Scope::ACTIVE)?;
+        // What the intake moved is known from COPYUID and from what clearing its
+        // keywords left; the queue is read again only when something is unclear.
+        let clean = out.left == left && out.failed.len() == failed;
+        items = match landed
+            .filter(|_| clean)
+            .and_then(|l| moved_on(desk, &items, l))
+        {
+            Some(next) => next,
+            None => desk.queue(Scope::ACTIVE)?,
+        };
     }
     let unclaimed = desk.paths.unclaimed.clone();
     if !desk.mb.keeps_keywords(&unclaimed)? {
         released_by_history(desk, &mut items)?;
     }
     let plan = desk.plan_hand_out(&items, hand_out);
-    run(desk, &items, &plan, &mut out)?;
+    run(desk, &items, &plan, &mut out, false)?;
     Ok(out)
+}
+
+/// What moves of a step left, as the server said: (index into the items, folder,
+/// flags and MODSEQ there). None when that is not known for every move made.
+type Landings = Option<Vec<(usize, String, crate::imap::After)>>;
+
+/// The queue after the moves `landed` describes, as a read of it would give it:
+/// each moved message in its new folder with its new UID, flags and MODSEQ (mail
+/// moved to 対応不要 leaves the active queue). None when a move landed somewhere
+/// this cannot tell (then the queue is read again).
+fn moved_on(
+    desk: &mut Desk<'_>,
+    items: &[Item],
+    landed: Vec<(usize, String, crate::imap::After)>,
+) -> Option<Vec<Item>> {
+    let mut next = items.to_vec();
+    let mut gone = vec![false; next.len()];
+    let has = |flags: &[String], f: &str| flags.iter().any(|x| x.eq_ignore_ascii_case(f));
+    for (k, folder, a) in landed {
+        if has(&a.flags, "\\Deleted") {
+            return None;
+        }
+        let (status, owner) = match desk.paths.place(&folder, desk.rules) {
+            Some(Place::Unclaimed) => (Status::Unclaimed, None),
+            Some(Place::Member(m)) => (Status::Claimed, Some(m)),
+            Some(Place::Dismissed) => {
+                gone[k] = true;
+                continue;
+            }
+            _ => return None,
+        };
+        let it = next.get_mut(k)?;
+        it.folder = folder;
+        it.uid = a.uid;
+        it.modseq = Some(a.modseq);
+        it.status = status;
+        it.owner = owner;
+        it.claim_keywords = a
+            .flags
+            .iter()
+            .filter(|f| is_move_keyword(f))
+            .cloned()
+            .collect();
+        it.released = has(&a.flags, RELEASED);
+        it.seen = has(&a.flags, "\\Seen");
+        it.answered = has(&a.flags, "\\Answered");
+        desk.known.insert((it.folder.clone(), it.uid));
+    }
+    Some(
+        next.into_iter()
+            .zip(gone)
+            .filter(|(_, g)| !g)
+            .map(|(i, _)| i)
+            .collect(),
+    )
 }
 
 /// Where 未対応 keeps no keywords (Exchange), the released mark is lost: a message
@@ -197,15 +269,18 @@ pub const CAP: usize = 5_000;
 /// entries for them.
 type Group<'a> = (&'a str, Option<&'a str>, bool, Vec<(usize, &'a Assignment)>);
 
-/// Carries out a plan; returns how many messages moved. Messages from one folder to
-/// one place move as one set where the server allows (`take_set`: a few round trips
-/// whatever their number), else one by one.
+/// Carries out a plan; returns how many messages moved and, with `report`, where
+/// they landed as the server left them. Messages from one folder to one place move
+/// as one set where the server allows (`take_set`: a few round trips whatever their
+/// number), else one by one.
 fn run(
     desk: &mut Desk<'_>,
     items: &[Item],
     plan: &[Assignment],
     out: &mut Applied,
-) -> Result<usize> {
+    report: bool,
+) -> Result<(usize, Landings)> {
+    let mut landings: Landings = report.then(Vec::new);
     let (now, later) = plan.split_at(plan.len().min(CAP));
     out.left += later.len();
     let mut groups: Vec<Group<'_>> = Vec::new();
@@ -233,8 +308,12 @@ fn run(
             sets && it.contested() && it.modseq.is_some() && it.claim_keywords.is_empty()
         });
         if !together.is_empty() {
-            let (m, failed) = set(desk, items, &together, out);
+            let (m, failed, l) = set(desk, items, &together, out, report);
             moved.extend(m);
+            match (landings.as_mut(), l) {
+                (Some(all), Some(l)) if failed.is_none() => all.extend(l),
+                _ => landings = None,
+            }
             match failed {
                 None => in_a_row = 0,
                 Some(e) => {
@@ -250,6 +329,9 @@ fn run(
             match one(desk, it, a, out) {
                 Ok(m) => {
                     in_a_row = 0;
+                    if m.is_some() {
+                        landings = None;
+                    }
                     moved.extend(m.map(|m| (k, m)));
                 }
                 Err(e) => {
@@ -265,7 +347,7 @@ fn run(
     moved.sort_by_key(|(k, _)| *k);
     let n = moved.len();
     out.moved.extend(moved.into_iter().map(|(_, m)| m));
-    Ok(n)
+    Ok((n, landings))
 }
 
 fn stopped(e: anyhow::Error, moved: usize) -> anyhow::Error {
@@ -305,7 +387,8 @@ fn set(
     items: &[Item],
     group: &[(usize, &Assignment)],
     out: &mut Applied,
-) -> (Vec<(usize, Move)>, Option<anyhow::Error>) {
+    report: bool,
+) -> (Vec<(usize, Move)>, Option<anyhow::Error>, Landings) {
     let its: Vec<&Item> = group.iter().map(|(_, a)| &items[a.item]).collect();
     let (dest, kind) = dest_of(group[0].1);
     let to = desk.paths.of(&dest);
@@ -324,7 +407,9 @@ fn set(
         .map(|e| format!("{e:#}"))
         .unwrap_or_default();
     let mut won = Vec::new();
+    let mut all_won = true;
     for (&(k, a), part) in group.iter().zip(parts) {
+        all_won &= matches!(part, SetPart::Taken(Taken::Won(_)));
         match part {
             SetPart::Taken(Taken::Won(landed)) => won.push((k, a, landed)),
             SetPart::Taken(Taken::Lost { .. } | Taken::Already) => out.left += 1,
@@ -346,19 +431,40 @@ fn set(
             (ev, l)
         })
         .collect();
-    if let Err(e) = desk.record_all(&evs) {
-        let e = e.context(format!(
-            "{} messages were moved to {to}, but their history events were not written (the next run writes them)",
-            won.len()
-        ));
-        out.failed.push(format!("{e:#}"));
-        failed.get_or_insert(e);
+    let mut landings = None;
+    match desk.record_all_reporting(&evs, report) {
+        Ok(after) => {
+            out.landed.extend(
+                won.iter()
+                    .filter_map(|(_, _, l)| Some((l.folder.clone(), l.uid?))),
+            );
+            // Each report back to its message, by where it landed.
+            let by_place: std::collections::HashMap<(&str, u32), usize> = won
+                .iter()
+                .filter_map(|(_, a, l)| Some(((l.folder.as_str(), l.uid?), a.item)))
+                .collect();
+            landings = after
+                .filter(|a| all_won && a.len() == won.len())
+                .and_then(|a| {
+                    a.into_iter()
+                        .map(|(f, st)| Some((*by_place.get(&(f.as_str(), st.uid))?, f, st)))
+                        .collect::<Option<Vec<_>>>()
+                });
+        }
+        Err(e) => {
+            let e = e.context(format!(
+                "{} messages were moved to {to}, but their history events were not written (the next run writes them)",
+                won.len()
+            ));
+            out.failed.push(format!("{e:#}"));
+            failed.get_or_insert(e);
+        }
     }
     let moved = won
         .into_iter()
         .map(|(k, a, l)| (k, move_of(&items[a.item], a, kind, l.folder)))
         .collect();
-    (moved, failed)
+    (moved, failed, landings)
 }
 
 /// One message of a plan; the move, if it moved.
@@ -380,6 +486,9 @@ fn one(desk: &mut Desk<'_>, it: &Item, a: &Assignment, out: &mut Applied) -> Res
                     it.id, landed.folder
                 ))
             })?;
+            if let Some(uid) = landed.uid {
+                out.landed.push((landed.folder.clone(), uid));
+            }
             Ok(Some(move_of(it, a, kind, landed.folder)))
         }
         Taken::Lost { .. } | Taken::Already => {

@@ -59,6 +59,30 @@ pub struct Seen {
     /// New scan marks were written to the history.
     #[serde(skip)]
     pub marked: bool,
+    /// The marks to write once the run's own moves are known (`finish`).
+    #[serde(skip)]
+    pending: Option<Pending>,
+}
+
+/// The scan marks a run writes at its end: those of Sent, 完了 and 対応不要 (and of
+/// the member folders when a move waits to be told), and for each member folder
+/// how far its messages were checked.
+#[derive(Debug)]
+struct Pending {
+    marks: Vec<Mark>,
+    /// The marks the run began with, checked ones included.
+    old: Vec<Mark>,
+    /// Every UID of these member folders below `next` was checked this run or
+    /// before; `start` is the UID after the highest one the run read there, from
+    /// which its own moves (with their events written) can take `next` on.
+    checked: Vec<Checked>,
+    now: DateTime<Utc>,
+}
+
+#[derive(Debug)]
+struct Checked {
+    mark: Mark,
+    start: Option<u32>,
 }
 
 #[derive(Debug, Serialize)]
@@ -136,7 +160,7 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
     folders.extend(members.iter().cloned());
     // The last scan's marks and every folder's UID state, in one round trip: on a
     // quiet run that is all there is to read of them.
-    let (marks, scanned, states) = last_marks(desk, now - window, &folders)?;
+    let (marks, old_checked, scanned, states) = last_marks(desk, now - window, &folders)?;
     let mut states = states.into_iter();
     let sent_state = if seen.sent_folder.is_some() {
         states.next().flatten()
@@ -203,17 +227,36 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
         }
     }
 
-    // Drag and drop. Member folders are active and small: every message there is
-    // checked, in two round trips. 完了 may be large: only its new UIDs are.
+    // Drag and drop. In member folders, the messages not checked before (a UID at or
+    // above the folder's checked mark, under the same UIDVALIDITY); 完了 may be
+    // large: only its new UIDs.
+    let validity_now = |f: &str| {
+        member_marks
+            .iter()
+            .find(|m| m.folder == f)
+            .map(|m| m.validity)
+    };
+    let checked_before = |i: &Item| {
+        old_checked.iter().any(|m| {
+            m.folder == i.folder && Some(m.validity) == validity_now(&i.folder) && i.uid < m.next
+        })
+    };
     let claimed: Vec<&Item> = items
         .iter()
         .filter(|i| {
             i.claim_keywords.is_empty()
-                && matches!(
-                    desk.paths.place(&i.folder, desk.rules),
-                    Some(Place::Member(_) | Place::Held)
-                )
+                && match desk.paths.place(&i.folder, desk.rules) {
+                    Some(Place::Member(_)) => !checked_before(i),
+                    Some(Place::Held) => true,
+                    _ => false,
+                }
         })
+        .collect();
+    // Left to check again: what a move under way keeps busy, and what waits.
+    let mut again: Vec<(String, u32)> = items
+        .iter()
+        .filter(|i| !i.claim_keywords.is_empty())
+        .map(|i| (i.folder.clone(), i.uid))
         .collect();
     let history_folder = desk.paths.history_reads();
     let evs = history::about_each(&mut desk.mb, &history_folder, &claimed)?;
@@ -237,6 +280,7 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
             };
             if !kept {
                 waiting = true;
+                again.push((it.folder.clone(), it.uid));
                 continue;
             }
         }
@@ -244,6 +288,42 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
             seen.dragged.push(d);
         }
     }
+    let checked: Vec<Checked> = member_marks
+        .iter()
+        .map(|m| {
+            let read: Vec<u32> = items
+                .iter()
+                .filter(|i| i.folder == m.folder)
+                .map(|i| i.uid)
+                .collect();
+            let start = read_up_to(&read);
+            let old = old_checked
+                .iter()
+                .find(|o| o.folder == m.folder && o.validity == m.validity)
+                .map(|o| o.next);
+            let floor = again
+                .iter()
+                .filter(|(f, _)| *f == m.folder)
+                .map(|(_, u)| *u)
+                .min();
+            // Every UID below the old mark was checked before, every one below
+            // `start` now (nothing read there: nothing is known beyond the old mark).
+            let base = start.max(old);
+            let next = match (base, floor) {
+                (Some(b), Some(f)) => Some(b.min(f)),
+                (b, _) => b,
+            };
+            Checked {
+                mark: Mark {
+                    folder: m.folder.clone(),
+                    validity: m.validity,
+                    next: next.unwrap_or(0),
+                },
+                start: base.filter(|b| floor.is_none_or(|f| f >= *b)),
+            }
+        })
+        .filter(|c| c.mark.next > 0)
+        .collect();
     if waiting {
         seen.waiting = true;
         new_marks.append(&mut member_marks);
@@ -289,15 +369,65 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
     new_marks.retain(|m| {
         m.next > 1 || read.contains(&m.folder) || marks.iter().any(|o| o.folder == m.folder)
     });
-    new_marks.sort_by(|a, b| a.folder.cmp(&b.folder));
     let mut old = marks.clone();
-    old.sort_by(|a, b| a.folder.cmp(&b.folder));
-    if !new_marks.is_empty() && new_marks != old {
-        write_marks(desk, &new_marks, now)?;
-        seen.marked = true;
-    }
+    old.extend(old_checked.iter().map(|m| Mark {
+        folder: format!("{CHECKED}{}", m.folder),
+        ..m.clone()
+    }));
+    seen.pending = Some(Pending {
+        marks: new_marks,
+        old,
+        checked,
+        now,
+    });
     Ok(seen)
 }
+
+/// Writes the run's scan marks, at its end: a member folder's checked mark moves
+/// on over the messages the run itself moved there (`landed`, their events written)
+/// when they follow what it read there without a gap, so that the next run does not
+/// look them up again. Anything else that arrived is checked by the next run.
+pub fn finish(desk: &mut Desk<'_>, seen: &mut Seen, landed: &[(String, u32)]) -> Result<()> {
+    let Some(p) = seen.pending.take() else {
+        return Ok(());
+    };
+    let mut all = p.marks;
+    for c in p.checked {
+        let mut next = c.mark.next;
+        if let Some(start) = c.start {
+            let mut mine: Vec<u32> = landed
+                .iter()
+                .filter(|(f, _)| *f == c.mark.folder)
+                .map(|(_, u)| *u)
+                .collect();
+            mine.sort_unstable();
+            mine.dedup();
+            if mine.first() == Some(&start)
+                && mine.windows(2).all(|w| w[1] == w[0] + 1)
+                && let Some(last) = read_up_to(&mine)
+            {
+                next = last;
+            }
+        }
+        all.push(Mark {
+            folder: format!("{CHECKED}{}", c.mark.folder),
+            next,
+            ..c.mark
+        });
+    }
+    all.sort_by(|a, b| a.folder.cmp(&b.folder));
+    let mut old = p.old;
+    old.sort_by(|a, b| a.folder.cmp(&b.folder));
+    if !all.is_empty() && all != old {
+        write_marks(desk, &all, p.now)?;
+        seen.marked = true;
+    }
+    Ok(())
+}
+
+/// Before a folder's name in a scan mark: how far its messages were checked (a
+/// member folder), not what arrived. Runs of older versions skip such a line.
+const CHECKED: &str = "checked:";
 
 /// UIDs of `folder` not read before, and the mark to keep after reading them.
 /// `state` is its UIDVALIDITY and UIDNEXT.
@@ -362,7 +492,12 @@ fn read_up_to(uids: &[u32]) -> Option<u32> {
 
 /// The marks of the last `scan` event within the window, when it was written, and
 /// the UID state of `folders` (asked in the same round trip).
-type Looked = (Vec<Mark>, Option<DateTime<Utc>>, Vec<crate::imap::UidState>);
+type Looked = (
+    Vec<Mark>,
+    Vec<Mark>,
+    Option<DateTime<Utc>>,
+    Vec<crate::imap::UidState>,
+);
 
 fn last_marks(desk: &mut Desk<'_>, since: DateTime<Utc>, folders: &[String]) -> Result<Looked> {
     // Scan marks are written only by `rotate --apply`, which writes to the history
@@ -370,12 +505,21 @@ fn last_marks(desk: &mut Desk<'_>, since: DateTime<Utc>, folders: &[String]) -> 
     let history = desk.paths.history.clone();
     let (ev, states) = history::latest_and_states(&mut desk.mb, &history, SCAN, since, folders)?;
     Ok(match ev {
-        Some(ev) => (
-            parse_marks(ev.note.as_deref().unwrap_or("")),
-            Some(ev.time),
-            states,
-        ),
-        None => (Vec::new(), None, states),
+        Some(ev) => {
+            let (checked, marks): (Vec<Mark>, Vec<Mark>) =
+                parse_marks(ev.note.as_deref().unwrap_or(""))
+                    .into_iter()
+                    .partition(|m| m.folder.starts_with(CHECKED));
+            let checked = checked
+                .into_iter()
+                .map(|m| Mark {
+                    folder: m.folder[CHECKED.len()..].to_string(),
+                    ..m
+                })
+                .collect();
+            (marks, checked, Some(ev.time), states)
+        }
+        None => (Vec::new(), Vec::new(), None, states),
     })
 }
 

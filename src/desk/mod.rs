@@ -590,6 +590,17 @@ impl<'r> Desk<'r> {
     /// Appends the events of several moves together, then clears the moves'
     /// keywords: like `record` for each, in a constant number of round trips.
     pub fn record_all(&mut self, evs: &[(Event<'_>, &Landed)]) -> Result<()> {
+        self.record_all_reporting(evs, false).map(|_| ())
+    }
+
+    /// `record_all`; with `report`, also what clearing the keywords left on each
+    /// message (folder, flags, MODSEQ), so that a run can go on with them without
+    /// reading them again. None when the server did not say it for every one.
+    pub fn record_all_reporting(
+        &mut self,
+        evs: &[(Event<'_>, &Landed)],
+        report: bool,
+    ) -> Result<Option<Vec<(String, crate::imap::After)>>> {
         // Each event is known by the ID a later run that finishes the move would give
         // it (`move_id`), where the server told where the message landed.
         let named: Vec<(&Event<'_>, String)> = evs
@@ -627,10 +638,25 @@ impl<'r> Desk<'r> {
                     .push(uid);
             }
         }
+        let mut after = Some(Vec::new());
         for ((folder, kws), uids) in clear {
-            self.mb.store(folder, &uids, Flags::Remove(kws))?;
+            if !report {
+                self.mb.store(folder, &uids, Flags::Remove(kws))?;
+                continue;
+            }
+            match self.mb.store_reporting(folder, &uids, Flags::Remove(kws))? {
+                Some(a) => {
+                    if let Some(all) = after.as_mut() {
+                        all.extend(a.into_iter().map(|a| (folder.to_string(), a)));
+                    }
+                }
+                None => after = None,
+            }
         }
-        Ok(())
+        if !report || evs.iter().any(|(_, l)| l.uid.is_none()) {
+            return Ok(None);
+        }
+        Ok(after)
     }
 
     /// Whether sets of contested messages move together here (`take_set`).

@@ -5,6 +5,7 @@
 mod acl;
 mod auth;
 pub mod conn;
+mod echo;
 mod idle;
 pub mod mutf7;
 
@@ -20,6 +21,7 @@ pub use crate::secret::{PASSWORD_COMMAND_TIMEOUT, resolve_secret, secret_command
 use crate::signin;
 use auth::{SignIn, authenticate};
 use conn::{Conn, Done, Status, Stream, quote};
+pub use echo::After;
 pub use idle::Woke;
 
 /// What mailduty asks of a server. Callers name a capability; only this module knows
