@@ -302,29 +302,42 @@ fn run(
         // A mailbox older than the 対応不要 folder gets it here.
         desk.ensure_folder(&desk.paths.dismissed.clone())?;
     }
-    for (_, _, _, group) in groups {
+    // The sets out of one folder (to each member on duty, say) move together.
+    type Sets<'p> = Vec<(&'p str, Vec<Vec<(usize, &'p Assignment)>>)>;
+    let mut by_source: Sets<'_> = Vec::new();
+    let mut alone_ones = Vec::new();
+    for (folder, _, _, group) in groups {
         let (together, alone): (Vec<_>, Vec<_>) = group.into_iter().partition(|(_, a)| {
             let it = &items[a.item];
             sets && it.contested() && it.modseq.is_some() && it.claim_keywords.is_empty()
         });
         if !together.is_empty() {
-            let (m, failed, l) = set(desk, items, &together, out, report);
-            moved.extend(m);
-            match (landings.as_mut(), l) {
-                (Some(all), Some(l)) if failed.is_none() => all.extend(l),
-                _ => landings = None,
+            match by_source.iter_mut().find(|(f, _)| *f == folder) {
+                Some((_, gs)) => gs.push(together),
+                None => by_source.push((folder, vec![together])),
             }
-            match failed {
-                None => in_a_row = 0,
-                Some(e) => {
-                    in_a_row += 1;
-                    if in_a_row >= GIVE_UP {
-                        return Err(stopped(e, moved.len()));
-                    }
+        }
+        alone_ones.extend(alone);
+    }
+    for (_, groups) in by_source {
+        let (m, failed, l) = set(desk, items, &groups, out, report);
+        moved.extend(m);
+        match (landings.as_mut(), l) {
+            (Some(all), Some(l)) if failed.is_none() => all.extend(l),
+            _ => landings = None,
+        }
+        match failed {
+            None => in_a_row = 0,
+            Some(e) => {
+                in_a_row += 1;
+                if in_a_row >= GIVE_UP {
+                    return Err(stopped(e, moved.len()));
                 }
             }
         }
-        for (k, a) in alone {
+    }
+    {
+        for (k, a) in alone_ones {
             let it = &items[a.item];
             match one(desk, it, a, out) {
                 Ok(m) => {
@@ -379,48 +392,66 @@ fn move_of(it: &Item, a: &Assignment, kind: &'static str, to: String) -> Move {
     }
 }
 
-/// Messages of one folder bound for one place, moved as a set and recorded together.
-/// Returns the moves made (recorded even when the set failed part-way) and the
-/// failure, whose messages that did not move are listed in `out.failed`.
+/// Messages of one folder bound for a few places (one set each), moved together and
+/// recorded together. Returns the moves made (recorded even when a set failed
+/// part-way) and the first failure, whose messages that did not move are listed in
+/// `out.failed`.
 fn set(
     desk: &mut Desk<'_>,
     items: &[Item],
-    group: &[(usize, &Assignment)],
+    groups: &[Vec<(usize, &Assignment)>],
     out: &mut Applied,
     report: bool,
 ) -> (Vec<(usize, Move)>, Option<anyhow::Error>, Landings) {
-    let its: Vec<&Item> = group.iter().map(|(_, a)| &items[a.item]).collect();
-    let (dest, kind) = dest_of(group[0].1);
-    let to = desk.paths.of(&dest);
-    let (parts, mut failed) = match desk.take_set(&its, &dest, Actor::Rotate) {
-        Ok(taken) => (taken.into_iter().map(SetPart::Taken).collect(), None),
-        Err(f) => (
-            f.parts,
-            Some(f.error.context(format!(
-                "moving {} messages to {to} failed part-way (the next run finishes it)",
-                its.len()
-            ))),
-        ),
-    };
-    let why = failed
-        .as_ref()
-        .map(|e| format!("{e:#}"))
-        .unwrap_or_default();
+    let its: Vec<Vec<&Item>> = groups
+        .iter()
+        .map(|g| g.iter().map(|(_, a)| &items[a.item]).collect())
+        .collect();
+    let dests: Vec<(Dest, &'static str)> = groups.iter().map(|g| dest_of(g[0].1)).collect();
+    let asks: Vec<(&[&Item], Dest)> = its
+        .iter()
+        .zip(&dests)
+        .map(|(i, (d, _))| (i.as_slice(), d.clone()))
+        .collect();
+    let results = desk.take_sets(&asks, Actor::Rotate);
+    let mut failed: Option<anyhow::Error> = None;
     let mut won = Vec::new();
     let mut all_won = true;
-    for (&(k, a), part) in group.iter().zip(parts) {
-        all_won &= matches!(part, SetPart::Taken(Taken::Won(_)));
-        match part {
-            SetPart::Taken(Taken::Won(landed)) => won.push((k, a, landed)),
-            SetPart::Taken(Taken::Lost { .. } | Taken::Already) => out.left += 1,
-            // Moved; the next run finishes it once its keyword is stale.
-            SetPart::Unsettled => out.left += 1,
-            SetPart::Stayed => out.failed.push(format!("{}: {why}", items[a.item].id)),
+    for (((group, its), (dest, kind)), result) in groups.iter().zip(&its).zip(&dests).zip(results) {
+        let to = desk.paths.of(dest);
+        let (parts, f) = match result {
+            Ok(taken) => (taken.into_iter().map(SetPart::Taken).collect(), None),
+            Err(f) => (
+                f.parts,
+                Some(f.error.context(format!(
+                    "moving {} messages to {to} failed part-way (the next run finishes it)",
+                    its.len()
+                ))),
+            ),
+        };
+        let why = f.as_ref().map(|e| format!("{e:#}")).unwrap_or_default();
+        for (&(k, a), part) in group.iter().zip(parts) {
+            all_won &= matches!(part, SetPart::Taken(Taken::Won(_)));
+            match part {
+                SetPart::Taken(Taken::Won(landed)) => won.push((k, a, landed, *kind)),
+                SetPart::Taken(Taken::Lost { .. } | Taken::Already) => out.left += 1,
+                // Moved; the next run finishes it once its keyword is stale.
+                SetPart::Unsettled => out.left += 1,
+                SetPart::Stayed => out.failed.push(format!("{}: {why}", items[a.item].id)),
+            }
+        }
+        if let Some(f) = f {
+            failed.get_or_insert(f);
         }
     }
+    let to = dests
+        .iter()
+        .map(|(d, _)| desk.paths.of(d))
+        .collect::<Vec<_>>()
+        .join(", ");
     let evs: Vec<_> = won
         .iter()
-        .map(|(_, a, l)| {
+        .map(|(_, a, l, kind)| {
             let ev = event(
                 kind,
                 ROTATE,
@@ -436,12 +467,12 @@ fn set(
         Ok(after) => {
             out.landed.extend(
                 won.iter()
-                    .filter_map(|(_, _, l)| Some((l.folder.clone(), l.uid?))),
+                    .filter_map(|(_, _, l, _)| Some((l.folder.clone(), l.uid?))),
             );
             // Each report back to its message, by where it landed.
             let by_place: std::collections::HashMap<(&str, u32), usize> = won
                 .iter()
-                .filter_map(|(_, a, l)| Some(((l.folder.as_str(), l.uid?), a.item)))
+                .filter_map(|(_, a, l, _)| Some(((l.folder.as_str(), l.uid?), a.item)))
                 .collect();
             landings = after
                 .filter(|a| all_won && a.len() == won.len())
@@ -462,7 +493,7 @@ fn set(
     }
     let moved = won
         .into_iter()
-        .map(|(k, a, l)| (k, move_of(&items[a.item], a, kind, l.folder)))
+        .map(|(k, a, l, kind)| (k, move_of(&items[a.item], a, kind, l.folder)))
         .collect();
     (moved, failed, landings)
 }

@@ -638,12 +638,17 @@ impl<'r> Desk<'r> {
                     .push(uid);
             }
         }
+        if !report {
+            // Every folder's in one round trip.
+            let changes: Vec<(&str, &[u32], Flags<'_>)> = clear
+                .iter()
+                .map(|((folder, kws), uids)| (*folder, uids.as_slice(), Flags::Remove(kws)))
+                .collect();
+            self.mb.store_each(&changes)?;
+            return Ok(None);
+        }
         let mut after = Some(Vec::new());
         for ((folder, kws), uids) in clear {
-            if !report {
-                self.mb.store(folder, &uids, Flags::Remove(kws))?;
-                continue;
-            }
             match self.mb.store_reporting(folder, &uids, Flags::Remove(kws))? {
                 Some(a) => {
                     if let Some(all) = after.as_mut() {
@@ -672,6 +677,15 @@ impl<'r> Desk<'r> {
         actor: Actor<'_>,
     ) -> std::result::Result<Vec<Taken>, take::SetFailed> {
         take::take_set(self, its, dest, actor)
+    }
+
+    /// Several sets of one folder, each to its own place; see `take.rs`.
+    pub fn take_sets(
+        &mut self,
+        sets: &[(&[&Item], Dest)],
+        actor: Actor<'_>,
+    ) -> Vec<std::result::Result<Vec<Taken>, take::SetFailed>> {
+        take::take_sets(self, sets, actor)
     }
 
     /// Whether an event with this Message-ID is in the history (a retried note).

@@ -8,6 +8,7 @@ pub mod conn;
 mod echo;
 mod idle;
 pub mod mutf7;
+mod sets;
 
 use std::collections::BTreeSet;
 use std::net::{TcpStream, ToSocketAddrs};
