@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::rules::{Actor, ROTATE};
 use super::rules::{Place, RELEASED, is_move_keyword};
 use super::take::SetPart;
-use super::{Assignment, Desk, Dest, Recovered, Taken, event};
+use super::{Assignment, Desk, Dest, Landed, Recovered, Taken, event};
 use crate::queue::{Item, Scope, Status};
 
 /// One message moved.
@@ -164,7 +164,14 @@ fn files_and_hands_out(
         .filter(|i| i.folder == desk.paths.inbox && !i.claim_keywords.is_empty())
         .count();
     let (left, failed) = (out.left, out.failed.len());
-    let (filed, landed) = run(desk, &items, &plan, &mut out, !hand_out.is_empty())?;
+    let (filed, landed) = run(
+        desk,
+        &items,
+        &plan,
+        &mut out,
+        !hand_out.is_empty(),
+        hand_out.is_empty(),
+    )?;
     if hand_out.is_empty() {
         return Ok(out);
     }
@@ -185,7 +192,7 @@ fn files_and_hands_out(
         released_by_history(desk, &mut items)?;
     }
     let plan = desk.plan_hand_out(&items, hand_out);
-    run(desk, &items, &plan, &mut out, false)?;
+    run(desk, &items, &plan, &mut out, false, true)?;
     Ok(out)
 }
 
@@ -270,7 +277,8 @@ pub const CAP: usize = 5_000;
 type Group<'a> = (&'a str, Option<&'a str>, bool, Vec<(usize, &'a Assignment)>);
 
 /// Carries out a plan; returns how many messages moved and, with `report`, where
-/// they landed as the server left them. Messages from one folder to one place move
+/// they landed as the server left them. With `last` (no step moves mail after this
+/// one), the run's scan marks go up with the events of its last set. Messages from one folder to one place move
 /// as one set where the server allows (`take_set`: a few round trips whatever their
 /// number), else one by one.
 fn run(
@@ -279,6 +287,7 @@ fn run(
     plan: &[Assignment],
     out: &mut Applied,
     report: bool,
+    last: bool,
 ) -> Result<(usize, Landings)> {
     let mut landings: Landings = report.then(Vec::new);
     let (now, later) = plan.split_at(plan.len().min(CAP));
@@ -319,8 +328,10 @@ fn run(
         }
         alone_ones.extend(alone);
     }
-    for (_, groups) in by_source {
-        let (m, failed, l) = set(desk, items, &groups, out, report);
+    let n_sources = by_source.len();
+    for (k, (_, groups)) in by_source.into_iter().enumerate() {
+        let attach = last && k + 1 == n_sources;
+        let (m, failed, l) = set(desk, items, &groups, out, report, attach);
         moved.extend(m);
         match (landings.as_mut(), l) {
             (Some(all), Some(l)) if failed.is_none() => all.extend(l),
@@ -402,6 +413,7 @@ fn set(
     groups: &[Vec<(usize, &Assignment)>],
     out: &mut Applied,
     report: bool,
+    attach: bool,
 ) -> (Vec<(usize, Move)>, Option<anyhow::Error>, Landings) {
     let its: Vec<Vec<&Item>> = groups
         .iter()
@@ -449,7 +461,7 @@ fn set(
         .map(|(d, _)| desk.paths.of(d))
         .collect::<Vec<_>>()
         .join(", ");
-    let evs: Vec<_> = won
+    let mut evs: Vec<_> = won
         .iter()
         .map(|(_, a, l, kind)| {
             let ev = event(
@@ -462,9 +474,30 @@ fn set(
             (ev, l)
         })
         .collect();
+    // The scan marks in the same MULTIAPPEND as these events: over these moves too,
+    // written with them or not at all.
+    let scan = attach
+        .then(|| {
+            let mut landed = out.landed.clone();
+            landed.extend(
+                won.iter()
+                    .filter_map(|(_, _, l, _)| Some((l.folder.clone(), l.uid?))),
+            );
+            super::clients::scan(desk, &mut out.clients, &landed)
+        })
+        .flatten();
+    let nowhere = Landed {
+        folder: desk.paths.history.clone(),
+        uid: None,
+        keywords: Vec::new(),
+    };
+    if let Some(s) = &scan {
+        evs.push((s.event(), &nowhere));
+    }
     let mut landings = None;
     match desk.record_all_reporting(&evs, report) {
         Ok(after) => {
+            out.clients.marked |= scan.is_some();
             out.landed.extend(
                 won.iter()
                     .filter_map(|(_, _, l, _)| Some((l.folder.clone(), l.uid?))),

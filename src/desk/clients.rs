@@ -388,9 +388,18 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
 /// when they follow what it read there without a gap, so that the next run does not
 /// look them up again. Anything else that arrived is checked by the next run.
 pub fn finish(desk: &mut Desk<'_>, seen: &mut Seen, landed: &[(String, u32)]) -> Result<()> {
-    let Some(p) = seen.pending.take() else {
-        return Ok(());
-    };
+    if let Some(scan) = scan(desk, seen, landed) {
+        desk.record(&scan.event(), None)?;
+        seen.marked = true;
+    }
+    Ok(())
+}
+
+/// The scan event `finish` would write, for a caller that writes it together with
+/// the events of its last moves (`landed` includes them); None when the marks did
+/// not change. The marks are taken: `finish` after it writes nothing.
+pub fn scan(desk: &Desk<'_>, seen: &mut Seen, landed: &[(String, u32)]) -> Option<Scan> {
+    let p = seen.pending.take()?;
     let mut all = p.marks;
     for c in p.checked {
         let mut next = c.mark.next;
@@ -418,11 +427,7 @@ pub fn finish(desk: &mut Desk<'_>, seen: &mut Seen, landed: &[(String, u32)]) ->
     all.sort_by(|a, b| a.folder.cmp(&b.folder));
     let mut old = p.old;
     old.sort_by(|a, b| a.folder.cmp(&b.folder));
-    if !all.is_empty() && all != old {
-        write_marks(desk, &all, p.now)?;
-        seen.marked = true;
-    }
-    Ok(())
+    (!all.is_empty() && all != old).then(|| Scan::of(desk, &all, p.now))
 }
 
 /// Before a folder's name in a scan mark: how far its messages were checked (a
@@ -562,30 +567,44 @@ fn parse_marks(note: &str) -> Vec<Mark> {
         .collect()
 }
 
-fn write_marks(desk: &mut Desk<'_>, marks: &[Mark], now: DateTime<Utc>) -> Result<()> {
-    let note: Vec<String> = marks
-        .iter()
-        .map(|m| format!("{} {} {}", m.validity, m.next, m.folder))
-        .collect();
-    let note = note.join("\n");
-    let marker = Item {
-        id: SCAN.to_string(),
-        subject: "mail client work read up to here".to_string(),
-        folder: desk.paths.history.clone(),
-        arrived: now,
-        ..Item::default()
-    };
-    let ev = Event {
-        kind: SCAN,
-        actor: ROTATE,
-        item: &marker,
-        from_folder: "",
-        to_folder: None,
-        note: Some(&note),
-        at: now,
-        message_id: None,
-    };
-    desk.record(&ev, None)
+/// A scan event: where each folder was read (and checked) up to.
+pub struct Scan {
+    marker: Item,
+    note: String,
+    at: DateTime<Utc>,
+}
+
+impl Scan {
+    fn of(desk: &Desk<'_>, marks: &[Mark], now: DateTime<Utc>) -> Scan {
+        let note: Vec<String> = marks
+            .iter()
+            .map(|m| format!("{} {} {}", m.validity, m.next, m.folder))
+            .collect();
+        Scan {
+            marker: Item {
+                id: SCAN.to_string(),
+                subject: "mail client work read up to here".to_string(),
+                folder: desk.paths.history.clone(),
+                arrived: now,
+                ..Item::default()
+            },
+            note: note.join("\n"),
+            at: now,
+        }
+    }
+
+    pub fn event(&self) -> Event<'_> {
+        Event {
+            kind: SCAN,
+            actor: ROTATE,
+            item: &self.marker,
+            from_folder: "",
+            to_folder: None,
+            note: Some(&self.note),
+            at: self.at,
+            message_id: None,
+        }
+    }
 }
 
 fn bare(s: &str) -> &str {
