@@ -220,6 +220,64 @@ fn hand_out_takes_the_same_round_trips_for_any_batch_size() {
     assert!(large <= 14, "{large} round trips");
 }
 
+/// The cron case of issue 28: new mail beside mail handed out by earlier runs
+/// (`assign: duty`). What the intake moved is not read again for the hand-out, and
+/// what the earlier runs handed out is not looked up in the history again (their
+/// scan marks say it was checked): the round trips are those of a first run with
+/// an empty mailbox, one more for the scan mark's event, whatever was handed out
+/// before.
+#[test]
+fn new_mail_beside_claimed_mail_takes_the_round_trips_of_new_mail_alone() {
+    let dc = Dovecot::start();
+    let team = Team::plain(dc.imap_port, MEMBERS);
+    std::fs::write(
+        &team.rules,
+        std::fs::read_to_string(&team.rules)
+            .unwrap()
+            .replace("business_hours", "assign: duty\nbusiness_hours")
+            .replace(
+                "business_hours: { start: \"00:00\", end: \"24:00\", days: [mon, tue, wed, thu, fri, sat, sun] }\nroster:\n  holidays: { japan: false }\n",
+                DUTY_BOTH,
+            ),
+    )
+    .unwrap();
+    let o = team.run(&["init"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let mut counts = Vec::new();
+    for (run, n) in [(0, 30), (1, 30), (2, 30), (3, 10)] {
+        inbox(&dc, &format!("c{run}-"), n);
+        let o = team.run(&["-v", "rotate", "--apply"]);
+        let err = stderr(&o);
+        assert_eq!(
+            code(&o),
+            0,
+            "{}",
+            err.lines().rev().take(5).collect::<Vec<_>>().join("\n")
+        );
+        assert!(
+            stdout(&o).contains(&format!("rotate: {n} filed, {n} assigned")),
+            "{}",
+            stdout(&o)
+        );
+        let lookups = err
+            .lines()
+            .filter(|l| l.starts_with("C: ") && l.contains("X-Mailduty-Target"))
+            .count();
+        counts.push((trips(&err).1, lookups));
+    }
+    eprintln!("round trips and history lookups per run: {counts:?}");
+    assert_eq!(dc.count("INBOX") + dc.count("未対応"), 0);
+    assert_eq!(dc.count("対応中/tanaka") + dc.count("対応中/suzuki"), 100);
+    assert_eq!(keywords_left(&dc), 0, "every move keyword cleared");
+    // The second run looks up what the first handed out (the first wrote no marks:
+    // the member folders were empty); from then on, nothing.
+    assert_eq!(counts[2].1, 0, "{counts:?}");
+    assert_eq!(counts[3].1, 0, "{counts:?}");
+    // 14 as for a first run (tests above), and the scan marks' event in its MULTIAPPEND.
+    assert!(counts[3].0 <= 15, "{counts:?}");
+    assert_eq!(counts[2].0, counts[3].0, "{counts:?}");
+}
+
 /// Writes messages straight into a folder's Maildir and has Dovecot index them:
 /// seconds for tens of thousands, where APPEND takes minutes. Each file's mtime is
 /// its INTERNALDATE. Dovecot numbers them in its own order, not the files' names.
