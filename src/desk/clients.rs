@@ -6,11 +6,12 @@
 //! in the history keeps, for each of the two, the UIDVALIDITY and the UID from which
 //! the next run reads on (one pipelined STATUS tells whether anything arrived).
 //! Without one (the first run, or none within `reply_window`), they are read back to
-//! `reply_window` by arrival. The member folders are active and small, so every
-//! message in them is checked against its events, in two round trips. Sent mail is
-//! read headers only, with BODY.PEEK, and never changed; every event written here has
-//! a Message-ID made from what it is about, so a run repeated or cut part-way records
-//! nothing twice, and what a cut run left undone is done by the next.
+//! `reply_window` by arrival. In the member folders, only messages at or above the
+//! folder's checked mark (kept in the same event, moved on over the run's own moves)
+//! are checked against their events. Sent mail is read headers only, with
+//! BODY.PEEK, and never changed; every event written here has a Message-ID made from
+//! what it is about, so a run repeated or cut part-way records nothing twice, and
+//! what a cut run left undone is done by the next.
 
 use std::collections::HashMap;
 
@@ -135,14 +136,13 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
     let now = Utc::now();
     let window =
         chrono::Duration::from_std(desk.rules.reply_window).unwrap_or(chrono::Duration::days(7));
-    // A Sent folder the rules name is checked by its STATUS below, not by a LIST of
-    // its own.
-    let configured_sent = desk.rules.folders.sent.as_deref().map(|f| desk.mb.path(f));
+    // Found once a run (without a folder the rules name, by a LIST).
+    let (sent_folder, folders) = match &desk.scan_look {
+        Some(l) => (l.sent.clone(), l.folders.clone()),
+        None => scan_folders(desk)?,
+    };
     let mut seen = Seen {
-        sent_folder: match configured_sent {
-            Some(path) => Some(path),
-            None => desk.sent_folder()?,
-        },
+        sent_folder,
         ..Seen::default()
     };
     let mut new_marks: Vec<Mark> = Vec::new();
@@ -154,10 +154,6 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
         .map(|m| desk.paths.member(&m.key))
         .collect();
     let dismissed = desk.paths.dismissed.clone();
-    let mut folders: Vec<String> = seen.sent_folder.iter().cloned().collect();
-    folders.push(done.clone());
-    folders.push(dismissed.clone());
-    folders.extend(members.iter().cloned());
     // The last scan's marks and every folder's UID state, in one round trip: on a
     // quiet run that is all there is to read of them.
     let (marks, old_checked, scanned, states) = last_marks(desk, now - window, &folders)?;
@@ -495,8 +491,66 @@ fn read_up_to(uids: &[u32]) -> Option<u32> {
     uids.iter().map(|u| u.saturating_add(1)).max()
 }
 
+/// The Sent folder, and the folders whose UID state the scan marks follow: Sent,
+/// 完了, 対応不要 and the member folders.
+fn scan_folders(desk: &mut Desk<'_>) -> Result<(Option<String>, Vec<String>)> {
+    // A Sent folder the rules name is checked by its STATUS, not by a LIST of its own.
+    let configured_sent = desk.rules.folders.sent.as_deref().map(|f| desk.mb.path(f));
+    let sent = match configured_sent {
+        Some(path) => Some(path),
+        None => desk.sent_folder()?,
+    };
+    let mut folders: Vec<String> = sent.iter().cloned().collect();
+    folders.push(desk.paths.done.clone());
+    folders.push(desk.paths.dismissed.clone());
+    folders.extend(desk.rules.members.iter().map(|m| desk.paths.member(&m.key)));
+    Ok((sent, folders))
+}
+
+/// The look `last_marks` takes, taken early in the round trip of other searches.
+#[derive(Debug)]
+pub struct Early {
+    sent: Option<String>,
+    folders: Vec<String>,
+    ev: Option<Stored>,
+    states: Vec<crate::imap::UidState>,
+}
+
+/// The look at the last scan marks and the folders' UID state taken ahead, in the
+/// round trip of `searches` (the recovery's, before this step runs), and kept for
+/// `run`; the UIDs each search found. None, with nothing sent, where the server
+/// cannot fetch in a search's round trip (no SEARCHRES).
+pub fn look_ahead(
+    desk: &mut Desk<'_>,
+    searches: &[(&str, &[Key])],
+) -> Result<Option<Vec<Vec<u32>>>> {
+    let window =
+        chrono::Duration::from_std(desk.rules.reply_window).unwrap_or(chrono::Duration::days(7));
+    let (sent, folders) = scan_folders(desk)?;
+    let history = desk.paths.history.clone();
+    let Some((ev, states, hits)) = history::latest_and_states_after(
+        &mut desk.mb,
+        searches,
+        &history,
+        SCAN,
+        Utc::now() - window,
+        &folders,
+    )?
+    else {
+        return Ok(None);
+    };
+    desk.scan_look = Some(Early {
+        sent,
+        folders,
+        ev,
+        states,
+    });
+    Ok(Some(hits))
+}
+
 /// The marks of the last `scan` event within the window, when it was written, and
-/// the UID state of `folders` (asked in the same round trip).
+/// the UID state of `folders` (asked in the same round trip, or taken ahead by
+/// `look_ahead`).
 type Looked = (
     Vec<Mark>,
     Vec<Mark>,
@@ -508,7 +562,10 @@ fn last_marks(desk: &mut Desk<'_>, since: DateTime<Utc>, folders: &[String]) -> 
     // Scan marks are written only by `rotate --apply`, which writes to the history
     // folder itself (`Desk::write_history_directly`), never to the journal.
     let history = desk.paths.history.clone();
-    let (ev, states) = history::latest_and_states(&mut desk.mb, &history, SCAN, since, folders)?;
+    let (ev, states) = match desk.scan_look.take().filter(|l| l.folders == folders) {
+        Some(l) => (l.ev, l.states),
+        None => history::latest_and_states(&mut desk.mb, &history, SCAN, since, folders)?,
+    };
     Ok(match ev {
         Some(ev) => {
             let (checked, marks): (Vec<Mark>, Vec<Mark>) =

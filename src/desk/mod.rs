@@ -166,6 +166,8 @@ pub struct Desk<'r> {
     /// Messages the queue left out that mailduty had marked for removal when a run
     /// was cut before their EXPUNGE: for `recover` to finish.
     removing: Vec<(String, u32)>,
+    /// The mail-client step's first look, taken ahead in the recovery's round trip.
+    scan_look: Option<clients::Early>,
 }
 
 impl<'r> Desk<'r> {
@@ -212,6 +214,7 @@ impl<'r> Desk<'r> {
             pause: std::thread::sleep,
             direct: false,
             removing: Vec::new(),
+            scan_look: None,
         })
     }
 

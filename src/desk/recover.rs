@@ -186,7 +186,14 @@ fn flagged_in_done(desk: &mut Desk<'_>) -> Result<Vec<Item>> {
     // 対応不要 likewise (a dismiss cut before its event), searched in the same round trip.
     kws.extend(super::hold::dismiss_keywords(desk));
     let folders = [desk.paths.done.clone(), desk.paths.dismissed.clone()];
-    let found = desk.mb.search_each_present(&folders, &[Key::Any(kws)])?;
+    let keys = [Key::Any(kws)];
+    // With the mail-client step's first look in the same round trip, where the
+    // server allows.
+    let searches: Vec<(&str, &[Key])> = folders.iter().map(|f| (f.as_str(), &keys[..])).collect();
+    let found = match super::clients::look_ahead(desk, &searches)? {
+        Some(found) => found,
+        None => desk.mb.search_each_present(&folders, &keys)?,
+    };
     let mut out = Vec::new();
     for (folder, uids) in folders.iter().zip(found) {
         out.extend(queue::load_uids(

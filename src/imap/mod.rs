@@ -8,6 +8,7 @@ pub mod conn;
 mod echo;
 mod idle;
 pub mod mutf7;
+mod searchres;
 mod sets;
 
 use std::collections::BTreeSet;
