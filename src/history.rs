@@ -1084,6 +1084,37 @@ pub fn latest_and_states_after(
     }))
 }
 
+/// `latest_and_states_after`, behind a `fetch_queues` of `queues` in the same round
+/// trip (`Mailbox::queue_then_look`); None, with nothing sent, where the server
+/// lacks SEARCHRES.
+#[allow(clippy::too_many_arguments)]
+pub fn queue_then_latest(
+    mb: &mut Mailbox,
+    queues: &[String],
+    each: &mut dyn FnMut(usize, crate::imap::Queued),
+    searches: &[(&str, &[Key])],
+    folder: &str,
+    kind: &str,
+    since: DateTime<Utc>,
+    others: &[String],
+) -> Result<Option<Latest>> {
+    let keys = since_keys(
+        since,
+        Some(Key::Header("X-Mailduty-Event", kind.to_string())),
+    );
+    let mut newest = Vec::new();
+    let got = mb.queue_then_look(queues, each, searches, folder, &keys, FIELDS, others, |f| {
+        newest.extend(parse_all(&f.header))
+    })?;
+    Ok(got.map(|(hits, states)| {
+        let latest = newest
+            .into_iter()
+            .filter(|e| e.event == kind)
+            .max_by_key(|e| e.time);
+        (latest, states, hits)
+    }))
+}
+
 /// The latest event of a kind, the UID state of other folders and the UIDs other
 /// searches found.
 pub type Latest = (Option<Stored>, Vec<crate::imap::UidState>, Vec<Vec<u32>>);

@@ -121,7 +121,7 @@ fn files_and_hands_out(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Applied> {
     let mut out = Applied::default();
-    let mut items = desk.queue(Scope::ACTIVE)?;
+    let mut items = desk.queue_ahead()?;
     // Held mail comes back at its time even if nothing else changes; a move under
     // way is finished by whichever run sees it stale.
     out.settled_until =

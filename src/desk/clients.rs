@@ -33,7 +33,7 @@ pub const DOUBLE_REPLY: &str = "double_reply";
 pub const CLIENT: &str = "client";
 /// The replier when neither the owner nor any member's `sent_as` says who.
 pub const UNKNOWN: &str = "unknown";
-const SCAN: &str = "scan";
+pub(super) const SCAN: &str = "scan";
 const ANSWERED: &str = "\\Answered";
 
 /// The header fields read from Sent mail.
@@ -493,7 +493,7 @@ fn read_up_to(uids: &[u32]) -> Option<u32> {
 
 /// The Sent folder, and the folders whose UID state the scan marks follow: Sent,
 /// 完了, 対応不要 and the member folders.
-fn scan_folders(desk: &mut Desk<'_>) -> Result<(Option<String>, Vec<String>)> {
+pub(super) fn scan_folders(desk: &mut Desk<'_>) -> Result<(Option<String>, Vec<String>)> {
     // A Sent folder the rules name is checked by its STATUS, not by a LIST of its own.
     let configured_sent = desk.rules.folders.sent.as_deref().map(|f| desk.mb.path(f));
     let sent = match configured_sent {
@@ -510,10 +510,15 @@ fn scan_folders(desk: &mut Desk<'_>) -> Result<(Option<String>, Vec<String>)> {
 /// The look `last_marks` takes, taken early in the round trip of other searches.
 #[derive(Debug)]
 pub struct Early {
-    sent: Option<String>,
-    folders: Vec<String>,
-    ev: Option<Stored>,
-    states: Vec<crate::imap::UidState>,
+    pub(super) sent: Option<String>,
+    pub(super) folders: Vec<String>,
+    pub(super) ev: Option<Stored>,
+    pub(super) states: Vec<crate::imap::UidState>,
+}
+
+/// How far back the first look at Sent, 完了 and 対応不要 goes.
+pub(super) fn window(desk: &Desk<'_>) -> chrono::Duration {
+    chrono::Duration::from_std(desk.rules.reply_window).unwrap_or(chrono::Duration::days(7))
 }
 
 /// The look at the last scan marks and the folders' UID state taken ahead, in the

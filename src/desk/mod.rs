@@ -168,6 +168,9 @@ pub struct Desk<'r> {
     removing: Vec<(String, u32)>,
     /// The mail-client step's first look, taken ahead in the recovery's round trip.
     scan_look: Option<clients::Early>,
+    /// The recovery's keyword search in 完了 and 対応不要, made in the queue's round
+    /// trip (`queue_ahead`).
+    done_hits: Option<Vec<Vec<u32>>>,
 }
 
 impl<'r> Desk<'r> {
@@ -215,6 +218,7 @@ impl<'r> Desk<'r> {
             direct: false,
             removing: Vec::new(),
             scan_look: None,
+            done_hits: None,
         })
     }
 
@@ -236,6 +240,57 @@ impl<'r> Desk<'r> {
             scope,
             &mut self.removing,
         )?;
+        hold::annotate(self, &mut items)?;
+        self.known
+            .extend(items.iter().map(|i| (i.folder.clone(), i.uid)));
+        Ok(items)
+    }
+
+    /// The active queue for `rotate --apply`: the recovery's keyword search in 完了
+    /// and 対応不要 and the mail-client step's first look go in the queue's round
+    /// trip, where the server allows (SEARCHRES); else as `queue`.
+    pub fn queue_ahead(&mut self) -> Result<Vec<Item>> {
+        let keys = recover::done_keys(self);
+        let searched = [self.paths.done.clone(), self.paths.dismissed.clone()];
+        let (sent, looked) = clients::scan_folders(self)?;
+        let since = Utc::now() - clients::window(self);
+        let history = self.paths.history.clone();
+        let mut got = None;
+        self.removing.clear();
+        let mut items = queue::load_noting_by(
+            &mut self.mb,
+            self.rules,
+            &self.paths,
+            Scope::ACTIVE,
+            &mut self.removing,
+            |mb, names, each| {
+                let searches: Vec<(&str, &[crate::imap::Key])> =
+                    searched.iter().map(|f| (f.as_str(), &keys[..])).collect();
+                got = history::queue_then_latest(
+                    mb,
+                    names,
+                    each,
+                    &searches,
+                    &history,
+                    clients::SCAN,
+                    since,
+                    &looked,
+                )?;
+                if got.is_none() {
+                    mb.fetch_queues(names, each)?;
+                }
+                Ok(())
+            },
+        )?;
+        if let Some((ev, states, hits)) = got {
+            self.scan_look = Some(clients::Early {
+                sent,
+                folders: looked,
+                ev,
+                states,
+            });
+            self.done_hits = Some(hits);
+        }
         hold::annotate(self, &mut items)?;
         self.known
             .extend(items.iter().map(|i| (i.folder.clone(), i.uid)));
