@@ -7,9 +7,10 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::rules::{Actor, ROTATE};
+use super::rules::{Place, RELEASED, is_move_keyword};
 use super::take::SetPart;
-use super::{Assignment, Desk, Dest, Recovered, Taken, event};
-use crate::desk::queue::{Item, Scope};
+use super::{Assignment, Desk, Dest, Landed, Recovered, Taken, event};
+use crate::desk::queue::{Item, Scope, Status};
 
 /// One message moved.
 #[derive(Debug, Serialize)]
@@ -42,6 +43,8 @@ pub struct Applied {
     pub settled_until: Option<chrono::DateTime<chrono::Utc>>,
     /// The run found nothing new since the last one and read no message data.
     pub quiet: bool,
+    /// Where this run's moves landed (folder, UID), their events written.
+    landed: Vec<(String, u32)>,
 }
 
 /// After this many failures in a row the connection is taken to be gone.
@@ -66,6 +69,10 @@ pub fn apply(
         return Ok(out);
     }
     let mut out = files_and_hands_out(desk, hand_out, now)?;
+    // The scan marks go last, over what this run moved itself.
+    if let Err(e) = super::clients::finish(desk, &mut out.clients, &out.landed) {
+        out.failed.push(format!("mail client work: {e:#}"));
+    }
     // Last, so that the moves of mail come first. The events other commands wrote
     // since the last run join the rest; a failure leaves them where every reader
     // still finds them.
@@ -114,7 +121,7 @@ fn files_and_hands_out(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Applied> {
     let mut out = Applied::default();
-    let mut items = desk.queue(Scope::ACTIVE)?;
+    let mut items = desk.queue_ahead()?;
     // Held mail comes back at its time even if nothing else changes; a move under
     // way is finished by whichever run sees it stale.
     out.settled_until =
@@ -156,20 +163,92 @@ fn files_and_hands_out(
         .iter()
         .filter(|i| i.folder == desk.paths.inbox && !i.claim_keywords.is_empty())
         .count();
-    let filed = run(desk, &items, &plan, &mut out)?;
+    let (left, failed) = (out.left, out.failed.len());
+    let (filed, landed) = run(
+        desk,
+        &items,
+        &plan,
+        &mut out,
+        !hand_out.is_empty(),
+        hand_out.is_empty(),
+    )?;
     if hand_out.is_empty() {
         return Ok(out);
     }
     if filed > 0 {
-        items = desk.queue(Scope::ACTIVE)?;
+        // What the intake moved is known from COPYUID and from what clearing its
+        // keywords left; the queue is read again only when something is unclear.
+        let clean = out.left == left && out.failed.len() == failed;
+        items = match landed
+            .filter(|_| clean)
+            .and_then(|l| moved_on(desk, &items, l))
+        {
+            Some(next) => next,
+            None => desk.queue(Scope::ACTIVE)?,
+        };
     }
     let unclaimed = desk.paths.unclaimed.clone();
     if !desk.mb.keeps_keywords(&unclaimed)? {
         released_by_history(desk, &mut items)?;
     }
     let plan = desk.plan_hand_out(&items, hand_out);
-    run(desk, &items, &plan, &mut out)?;
+    run(desk, &items, &plan, &mut out, false, true)?;
     Ok(out)
+}
+
+/// What moves of a step left, as the server said: (index into the items, folder,
+/// flags and MODSEQ there). None when that is not known for every move made.
+type Landings = Option<Vec<(usize, String, crate::imap::After)>>;
+
+/// The queue after the moves `landed` describes, as a read of it would give it:
+/// each moved message in its new folder with its new UID, flags and MODSEQ (mail
+/// moved to 対応不要 leaves the active queue). None when a move landed somewhere
+/// this cannot tell (then the queue is read again).
+fn moved_on(
+    desk: &mut Desk<'_>,
+    items: &[Item],
+    landed: Vec<(usize, String, crate::imap::After)>,
+) -> Option<Vec<Item>> {
+    let mut next = items.to_vec();
+    let mut gone = vec![false; next.len()];
+    let has = |flags: &[String], f: &str| flags.iter().any(|x| x.eq_ignore_ascii_case(f));
+    for (k, folder, a) in landed {
+        if has(&a.flags, "\\Deleted") {
+            return None;
+        }
+        let (status, owner) = match desk.paths.place(&folder, desk.rules) {
+            Some(Place::Unclaimed) => (Status::Unclaimed, None),
+            Some(Place::Member(m)) => (Status::Claimed, Some(m)),
+            Some(Place::Dismissed) => {
+                gone[k] = true;
+                continue;
+            }
+            _ => return None,
+        };
+        let it = next.get_mut(k)?;
+        it.folder = folder;
+        it.uid = a.uid;
+        it.modseq = Some(a.modseq);
+        it.status = status;
+        it.owner = owner;
+        it.claim_keywords = a
+            .flags
+            .iter()
+            .filter(|f| is_move_keyword(f))
+            .cloned()
+            .collect();
+        it.released = has(&a.flags, RELEASED);
+        it.seen = has(&a.flags, "\\Seen");
+        it.answered = has(&a.flags, "\\Answered");
+        desk.known.insert((it.folder.clone(), it.uid));
+    }
+    Some(
+        next.into_iter()
+            .zip(gone)
+            .filter(|(_, g)| !g)
+            .map(|(i, _)| i)
+            .collect(),
+    )
 }
 
 /// Where 未対応 keeps no keywords (Exchange), the released mark is lost: a message
@@ -197,15 +276,20 @@ pub const CAP: usize = 5_000;
 /// entries for them.
 type Group<'a> = (&'a str, Option<&'a str>, bool, Vec<(usize, &'a Assignment)>);
 
-/// Carries out a plan; returns how many messages moved. Messages from one folder to
-/// one place move as one set where the server allows (`take_set`: a few round trips
-/// whatever their number), else one by one.
+/// Carries out a plan; returns how many messages moved and, with `report`, where
+/// they landed as the server left them. With `last` (no step moves mail after this
+/// one), the run's scan marks go up with the events of its last set. Messages from one folder to one place move
+/// as one set where the server allows (`take_set`: a few round trips whatever their
+/// number), else one by one.
 fn run(
     desk: &mut Desk<'_>,
     items: &[Item],
     plan: &[Assignment],
     out: &mut Applied,
-) -> Result<usize> {
+    report: bool,
+    last: bool,
+) -> Result<(usize, Landings)> {
+    let mut landings: Landings = report.then(Vec::new);
     let (now, later) = plan.split_at(plan.len().min(CAP));
     out.left += later.len();
     let mut groups: Vec<Group<'_>> = Vec::new();
@@ -227,29 +311,51 @@ fn run(
         // A mailbox older than the 対応不要 folder gets it here.
         desk.ensure_folder(&desk.paths.dismissed.clone())?;
     }
-    for (_, _, _, group) in groups {
+    // The sets out of one folder (to each member on duty, say) move together.
+    type Sets<'p> = Vec<(&'p str, Vec<Vec<(usize, &'p Assignment)>>)>;
+    let mut by_source: Sets<'_> = Vec::new();
+    let mut alone_ones = Vec::new();
+    for (folder, _, _, group) in groups {
         let (together, alone): (Vec<_>, Vec<_>) = group.into_iter().partition(|(_, a)| {
             let it = &items[a.item];
             sets && it.contested() && it.modseq.is_some() && it.claim_keywords.is_empty()
         });
         if !together.is_empty() {
-            let (m, failed) = set(desk, items, &together, out);
-            moved.extend(m);
-            match failed {
-                None => in_a_row = 0,
-                Some(e) => {
-                    in_a_row += 1;
-                    if in_a_row >= GIVE_UP {
-                        return Err(stopped(e, moved.len()));
-                    }
+            match by_source.iter_mut().find(|(f, _)| *f == folder) {
+                Some((_, gs)) => gs.push(together),
+                None => by_source.push((folder, vec![together])),
+            }
+        }
+        alone_ones.extend(alone);
+    }
+    let n_sources = by_source.len();
+    for (k, (_, groups)) in by_source.into_iter().enumerate() {
+        let attach = last && k + 1 == n_sources;
+        let (m, failed, l) = set(desk, items, &groups, out, report, attach);
+        moved.extend(m);
+        match (landings.as_mut(), l) {
+            (Some(all), Some(l)) if failed.is_none() => all.extend(l),
+            _ => landings = None,
+        }
+        match failed {
+            None => in_a_row = 0,
+            Some(e) => {
+                in_a_row += 1;
+                if in_a_row >= GIVE_UP {
+                    return Err(stopped(e, moved.len()));
                 }
             }
         }
-        for (k, a) in alone {
+    }
+    {
+        for (k, a) in alone_ones {
             let it = &items[a.item];
             match one(desk, it, a, out) {
                 Ok(m) => {
                     in_a_row = 0;
+                    if m.is_some() {
+                        landings = None;
+                    }
                     moved.extend(m.map(|m| (k, m)));
                 }
                 Err(e) => {
@@ -265,7 +371,7 @@ fn run(
     moved.sort_by_key(|(k, _)| *k);
     let n = moved.len();
     out.moved.extend(moved.into_iter().map(|(_, m)| m));
-    Ok(n)
+    Ok((n, landings))
 }
 
 fn stopped(e: anyhow::Error, moved: usize) -> anyhow::Error {
@@ -297,45 +403,67 @@ fn move_of(it: &Item, a: &Assignment, kind: &'static str, to: String) -> Move {
     }
 }
 
-/// Messages of one folder bound for one place, moved as a set and recorded together.
-/// Returns the moves made (recorded even when the set failed part-way) and the
-/// failure, whose messages that did not move are listed in `out.failed`.
+/// Messages of one folder bound for a few places (one set each), moved together and
+/// recorded together. Returns the moves made (recorded even when a set failed
+/// part-way) and the first failure, whose messages that did not move are listed in
+/// `out.failed`.
 fn set(
     desk: &mut Desk<'_>,
     items: &[Item],
-    group: &[(usize, &Assignment)],
+    groups: &[Vec<(usize, &Assignment)>],
     out: &mut Applied,
-) -> (Vec<(usize, Move)>, Option<anyhow::Error>) {
-    let its: Vec<&Item> = group.iter().map(|(_, a)| &items[a.item]).collect();
-    let (dest, kind) = dest_of(group[0].1);
-    let to = desk.paths.of(&dest);
-    let (parts, mut failed) = match desk.take_set(&its, &dest, Actor::Rotate) {
-        Ok(taken) => (taken.into_iter().map(SetPart::Taken).collect(), None),
-        Err(f) => (
-            f.parts,
-            Some(f.error.context(format!(
-                "moving {} messages to {to} failed part-way (the next run finishes it)",
-                its.len()
-            ))),
-        ),
-    };
-    let why = failed
-        .as_ref()
-        .map(|e| format!("{e:#}"))
-        .unwrap_or_default();
+    report: bool,
+    attach: bool,
+) -> (Vec<(usize, Move)>, Option<anyhow::Error>, Landings) {
+    let its: Vec<Vec<&Item>> = groups
+        .iter()
+        .map(|g| g.iter().map(|(_, a)| &items[a.item]).collect())
+        .collect();
+    let dests: Vec<(Dest, &'static str)> = groups.iter().map(|g| dest_of(g[0].1)).collect();
+    let asks: Vec<(&[&Item], Dest)> = its
+        .iter()
+        .zip(&dests)
+        .map(|(i, (d, _))| (i.as_slice(), d.clone()))
+        .collect();
+    let results = desk.take_sets(&asks, Actor::Rotate);
+    let mut failed: Option<anyhow::Error> = None;
     let mut won = Vec::new();
-    for (&(k, a), part) in group.iter().zip(parts) {
-        match part {
-            SetPart::Taken(Taken::Won(landed)) => won.push((k, a, landed)),
-            SetPart::Taken(Taken::Lost { .. } | Taken::Already) => out.left += 1,
-            // Moved; the next run finishes it once its keyword is stale.
-            SetPart::Unsettled => out.left += 1,
-            SetPart::Stayed => out.failed.push(format!("{}: {why}", items[a.item].id)),
+    let mut all_won = true;
+    for (((group, its), (dest, kind)), result) in groups.iter().zip(&its).zip(&dests).zip(results) {
+        let to = desk.paths.of(dest);
+        let (parts, f) = match result {
+            Ok(taken) => (taken.into_iter().map(SetPart::Taken).collect(), None),
+            Err(f) => (
+                f.parts,
+                Some(f.error.context(format!(
+                    "moving {} messages to {to} failed part-way (the next run finishes it)",
+                    its.len()
+                ))),
+            ),
+        };
+        let why = f.as_ref().map(|e| format!("{e:#}")).unwrap_or_default();
+        for (&(k, a), part) in group.iter().zip(parts) {
+            all_won &= matches!(part, SetPart::Taken(Taken::Won(_)));
+            match part {
+                SetPart::Taken(Taken::Won(landed)) => won.push((k, a, landed, *kind)),
+                SetPart::Taken(Taken::Lost { .. } | Taken::Already) => out.left += 1,
+                // Moved; the next run finishes it once its keyword is stale.
+                SetPart::Unsettled => out.left += 1,
+                SetPart::Stayed => out.failed.push(format!("{}: {why}", items[a.item].id)),
+            }
+        }
+        if let Some(f) = f {
+            failed.get_or_insert(f);
         }
     }
-    let evs: Vec<_> = won
+    let to = dests
         .iter()
-        .map(|(_, a, l)| {
+        .map(|(d, _)| desk.paths.of(d))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut evs: Vec<_> = won
+        .iter()
+        .map(|(_, a, l, kind)| {
             let ev = event(
                 kind,
                 ROTATE,
@@ -346,19 +474,61 @@ fn set(
             (ev, l)
         })
         .collect();
-    if let Err(e) = desk.record_all(&evs) {
-        let e = e.context(format!(
-            "{} messages were moved to {to}, but their history events were not written (the next run writes them)",
-            won.len()
-        ));
-        out.failed.push(format!("{e:#}"));
-        failed.get_or_insert(e);
+    // The scan marks in the same MULTIAPPEND as these events: over these moves too,
+    // written with them or not at all.
+    let scan = attach
+        .then(|| {
+            let mut landed = out.landed.clone();
+            landed.extend(
+                won.iter()
+                    .filter_map(|(_, _, l, _)| Some((l.folder.clone(), l.uid?))),
+            );
+            super::clients::scan(desk, &mut out.clients, &landed)
+        })
+        .flatten();
+    let nowhere = Landed {
+        folder: desk.paths.history.clone(),
+        uid: None,
+        keywords: Vec::new(),
+    };
+    if let Some(s) = &scan {
+        evs.push((s.event(), &nowhere));
+    }
+    let mut landings = None;
+    match desk.record_all_reporting(&evs, report) {
+        Ok(after) => {
+            out.clients.marked |= scan.is_some();
+            out.landed.extend(
+                won.iter()
+                    .filter_map(|(_, _, l, _)| Some((l.folder.clone(), l.uid?))),
+            );
+            // Each report back to its message, by where it landed.
+            let by_place: std::collections::HashMap<(&str, u32), usize> = won
+                .iter()
+                .filter_map(|(_, a, l, _)| Some(((l.folder.as_str(), l.uid?), a.item)))
+                .collect();
+            landings = after
+                .filter(|a| all_won && a.len() == won.len())
+                .and_then(|a| {
+                    a.into_iter()
+                        .map(|(f, st)| Some((*by_place.get(&(f.as_str(), st.uid))?, f, st)))
+                        .collect::<Option<Vec<_>>>()
+                });
+        }
+        Err(e) => {
+            let e = e.context(format!(
+                "{} messages were moved to {to}, but their history events were not written (the next run writes them)",
+                won.len()
+            ));
+            out.failed.push(format!("{e:#}"));
+            failed.get_or_insert(e);
+        }
     }
     let moved = won
         .into_iter()
-        .map(|(k, a, l)| (k, move_of(&items[a.item], a, kind, l.folder)))
+        .map(|(k, a, l, kind)| (k, move_of(&items[a.item], a, kind, l.folder)))
         .collect();
-    (moved, failed)
+    (moved, failed, landings)
 }
 
 /// One message of a plan; the move, if it moved.
@@ -380,6 +550,9 @@ fn one(desk: &mut Desk<'_>, it: &Item, a: &Assignment, out: &mut Applied) -> Res
                     it.id, landed.folder
                 ))
             })?;
+            if let Some(uid) = landed.uid {
+                out.landed.push((landed.folder.clone(), uid));
+            }
             Ok(Some(move_of(it, a, kind, landed.folder)))
         }
         Taken::Lost { .. } | Taken::Already => {

@@ -6,11 +6,12 @@
 //! in the history keeps, for each of the two, the UIDVALIDITY and the UID from which
 //! the next run reads on (one pipelined STATUS tells whether anything arrived).
 //! Without one (the first run, or none within `reply_window`), they are read back to
-//! `reply_window` by arrival. The member folders are active and small, so every
-//! message in them is checked against its events, in two round trips. Sent mail is
-//! read headers only, with BODY.PEEK, and never changed; every event written here has
-//! a Message-ID made from what it is about, so a run repeated or cut part-way records
-//! nothing twice, and what a cut run left undone is done by the next.
+//! `reply_window` by arrival. In the member folders, only messages at or above the
+//! folder's checked mark (kept in the same event, moved on over the run's own moves)
+//! are checked against their events. Sent mail is read headers only, with
+//! BODY.PEEK, and never changed; every event written here has a Message-ID made from
+//! what it is about, so a run repeated or cut part-way records nothing twice, and
+//! what a cut run left undone is done by the next.
 
 use std::collections::HashMap;
 
@@ -32,7 +33,7 @@ pub const DOUBLE_REPLY: &str = "double_reply";
 pub const CLIENT: &str = "client";
 /// The replier when neither the owner nor any member's `sent_as` says who.
 pub const UNKNOWN: &str = "unknown";
-const SCAN: &str = "scan";
+pub(super) const SCAN: &str = "scan";
 const ANSWERED: &str = "\\Answered";
 
 /// The header fields read from Sent mail.
@@ -59,6 +60,30 @@ pub struct Seen {
     /// New scan marks were written to the history.
     #[serde(skip)]
     pub marked: bool,
+    /// The marks to write once the run's own moves are known (`finish`).
+    #[serde(skip)]
+    pending: Option<Pending>,
+}
+
+/// The scan marks a run writes at its end: those of Sent, 完了 and 対応不要 (and of
+/// the member folders when a move waits to be told), and for each member folder
+/// how far its messages were checked.
+#[derive(Debug)]
+struct Pending {
+    marks: Vec<Mark>,
+    /// The marks the run began with, checked ones included.
+    old: Vec<Mark>,
+    /// Every UID of these member folders below `next` was checked this run or
+    /// before; `start` is the UID after the highest one the run read there, from
+    /// which its own moves (with their events written) can take `next` on.
+    checked: Vec<Checked>,
+    now: DateTime<Utc>,
+}
+
+#[derive(Debug)]
+struct Checked {
+    mark: Mark,
+    start: Option<u32>,
 }
 
 #[derive(Debug, Serialize)]
@@ -111,14 +136,13 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
     let now = Utc::now();
     let window =
         chrono::Duration::from_std(desk.rules.reply_window).unwrap_or(chrono::Duration::days(7));
-    // A Sent folder the rules name is checked by its STATUS below, not by a LIST of
-    // its own.
-    let configured_sent = desk.rules.folders.sent.as_deref().map(|f| desk.mb.path(f));
+    // Found once a run (without a folder the rules name, by a LIST).
+    let (sent_folder, folders) = match &desk.scan_look {
+        Some(l) => (l.sent.clone(), l.folders.clone()),
+        None => scan_folders(desk)?,
+    };
     let mut seen = Seen {
-        sent_folder: match configured_sent {
-            Some(path) => Some(path),
-            None => desk.sent_folder()?,
-        },
+        sent_folder,
         ..Seen::default()
     };
     let mut new_marks: Vec<Mark> = Vec::new();
@@ -130,13 +154,9 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
         .map(|m| desk.paths.member(&m.key))
         .collect();
     let dismissed = desk.paths.dismissed.clone();
-    let mut folders: Vec<String> = seen.sent_folder.iter().cloned().collect();
-    folders.push(done.clone());
-    folders.push(dismissed.clone());
-    folders.extend(members.iter().cloned());
     // The last scan's marks and every folder's UID state, in one round trip: on a
     // quiet run that is all there is to read of them.
-    let (marks, scanned, states) = last_marks(desk, now - window, &folders)?;
+    let (marks, old_checked, scanned, states) = last_marks(desk, now - window, &folders)?;
     let mut states = states.into_iter();
     let sent_state = if seen.sent_folder.is_some() {
         states.next().flatten()
@@ -203,17 +223,36 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
         }
     }
 
-    // Drag and drop. Member folders are active and small: every message there is
-    // checked, in two round trips. 完了 may be large: only its new UIDs are.
+    // Drag and drop. In member folders, the messages not checked before (a UID at or
+    // above the folder's checked mark, under the same UIDVALIDITY); 完了 may be
+    // large: only its new UIDs.
+    let validity_now = |f: &str| {
+        member_marks
+            .iter()
+            .find(|m| m.folder == f)
+            .map(|m| m.validity)
+    };
+    let checked_before = |i: &Item| {
+        old_checked.iter().any(|m| {
+            m.folder == i.folder && Some(m.validity) == validity_now(&i.folder) && i.uid < m.next
+        })
+    };
     let claimed: Vec<&Item> = items
         .iter()
         .filter(|i| {
             i.claim_keywords.is_empty()
-                && matches!(
-                    desk.paths.place(&i.folder, desk.rules),
-                    Some(Place::Member(_) | Place::Held)
-                )
+                && match desk.paths.place(&i.folder, desk.rules) {
+                    Some(Place::Member(_)) => !checked_before(i),
+                    Some(Place::Held) => true,
+                    _ => false,
+                }
         })
+        .collect();
+    // Left to check again: what a move under way keeps busy, and what waits.
+    let mut again: Vec<(String, u32)> = items
+        .iter()
+        .filter(|i| !i.claim_keywords.is_empty())
+        .map(|i| (i.folder.clone(), i.uid))
         .collect();
     let history_folder = desk.paths.history_reads();
     let evs = history::about_each(&mut desk.mb, &history_folder, &claimed)?;
@@ -237,6 +276,7 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
             };
             if !kept {
                 waiting = true;
+                again.push((it.folder.clone(), it.uid));
                 continue;
             }
         }
@@ -244,6 +284,42 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
             seen.dragged.push(d);
         }
     }
+    let checked: Vec<Checked> = member_marks
+        .iter()
+        .map(|m| {
+            let read: Vec<u32> = items
+                .iter()
+                .filter(|i| i.folder == m.folder)
+                .map(|i| i.uid)
+                .collect();
+            let start = read_up_to(&read);
+            let old = old_checked
+                .iter()
+                .find(|o| o.folder == m.folder && o.validity == m.validity)
+                .map(|o| o.next);
+            let floor = again
+                .iter()
+                .filter(|(f, _)| *f == m.folder)
+                .map(|(_, u)| *u)
+                .min();
+            // Every UID below the old mark was checked before, every one below
+            // `start` now (nothing read there: nothing is known beyond the old mark).
+            let base = start.max(old);
+            let next = match (base, floor) {
+                (Some(b), Some(f)) => Some(b.min(f)),
+                (b, _) => b,
+            };
+            Checked {
+                mark: Mark {
+                    folder: m.folder.clone(),
+                    validity: m.validity,
+                    next: next.unwrap_or(0),
+                },
+                start: base.filter(|b| floor.is_none_or(|f| f >= *b)),
+            }
+        })
+        .filter(|c| c.mark.next > 0)
+        .collect();
     if waiting {
         seen.waiting = true;
         new_marks.append(&mut member_marks);
@@ -289,15 +365,70 @@ pub fn run(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<Seen> {
     new_marks.retain(|m| {
         m.next > 1 || read.contains(&m.folder) || marks.iter().any(|o| o.folder == m.folder)
     });
-    new_marks.sort_by(|a, b| a.folder.cmp(&b.folder));
     let mut old = marks.clone();
-    old.sort_by(|a, b| a.folder.cmp(&b.folder));
-    if !new_marks.is_empty() && new_marks != old {
-        write_marks(desk, &new_marks, now)?;
-        seen.marked = true;
-    }
+    old.extend(old_checked.iter().map(|m| Mark {
+        folder: format!("{CHECKED}{}", m.folder),
+        ..m.clone()
+    }));
+    seen.pending = Some(Pending {
+        marks: new_marks,
+        old,
+        checked,
+        now,
+    });
     Ok(seen)
 }
+
+/// Writes the run's scan marks, at its end: a member folder's checked mark moves
+/// on over the messages the run itself moved there (`landed`, their events written)
+/// when they follow what it read there without a gap, so that the next run does not
+/// look them up again. Anything else that arrived is checked by the next run.
+pub fn finish(desk: &mut Desk<'_>, seen: &mut Seen, landed: &[(String, u32)]) -> Result<()> {
+    if let Some(scan) = scan(desk, seen, landed) {
+        desk.record(&scan.event(), None)?;
+        seen.marked = true;
+    }
+    Ok(())
+}
+
+/// The scan event `finish` would write, for a caller that writes it together with
+/// the events of its last moves (`landed` includes them); None when the marks did
+/// not change. The marks are taken: `finish` after it writes nothing.
+pub fn scan(desk: &Desk<'_>, seen: &mut Seen, landed: &[(String, u32)]) -> Option<Scan> {
+    let p = seen.pending.take()?;
+    let mut all = p.marks;
+    for c in p.checked {
+        let mut next = c.mark.next;
+        if let Some(start) = c.start {
+            let mut mine: Vec<u32> = landed
+                .iter()
+                .filter(|(f, _)| *f == c.mark.folder)
+                .map(|(_, u)| *u)
+                .collect();
+            mine.sort_unstable();
+            mine.dedup();
+            if mine.first() == Some(&start)
+                && mine.windows(2).all(|w| w[1] == w[0] + 1)
+                && let Some(last) = read_up_to(&mine)
+            {
+                next = last;
+            }
+        }
+        all.push(Mark {
+            folder: format!("{CHECKED}{}", c.mark.folder),
+            next,
+            ..c.mark
+        });
+    }
+    all.sort_by(|a, b| a.folder.cmp(&b.folder));
+    let mut old = p.old;
+    old.sort_by(|a, b| a.folder.cmp(&b.folder));
+    (!all.is_empty() && all != old).then(|| Scan::of(desk, &all, p.now))
+}
+
+/// Before a folder's name in a scan mark: how far its messages were checked (a
+/// member folder), not what arrived. Runs of older versions skip such a line.
+const CHECKED: &str = "checked:";
 
 /// UIDs of `folder` not read before, and the mark to keep after reading them.
 /// `state` is its UIDVALIDITY and UIDNEXT.
@@ -360,22 +491,102 @@ fn read_up_to(uids: &[u32]) -> Option<u32> {
     uids.iter().map(|u| u.saturating_add(1)).max()
 }
 
+/// The Sent folder, and the folders whose UID state the scan marks follow: Sent,
+/// 完了, 対応不要 and the member folders.
+pub(super) fn scan_folders(desk: &mut Desk<'_>) -> Result<(Option<String>, Vec<String>)> {
+    // A Sent folder the rules name is checked by its STATUS, not by a LIST of its own.
+    let configured_sent = desk.rules.folders.sent.as_deref().map(|f| desk.mb.path(f));
+    let sent = match configured_sent {
+        Some(path) => Some(path),
+        None => desk.sent_folder()?,
+    };
+    let mut folders: Vec<String> = sent.iter().cloned().collect();
+    folders.push(desk.paths.done.clone());
+    folders.push(desk.paths.dismissed.clone());
+    folders.extend(desk.rules.members.iter().map(|m| desk.paths.member(&m.key)));
+    Ok((sent, folders))
+}
+
+/// The look `last_marks` takes, taken early in the round trip of other searches.
+#[derive(Debug)]
+pub struct Early {
+    pub(super) sent: Option<String>,
+    pub(super) folders: Vec<String>,
+    pub(super) ev: Option<Stored>,
+    pub(super) states: Vec<crate::imap::UidState>,
+}
+
+/// How far back the first look at Sent, 完了 and 対応不要 goes.
+pub(super) fn window(desk: &Desk<'_>) -> chrono::Duration {
+    chrono::Duration::from_std(desk.rules.reply_window).unwrap_or(chrono::Duration::days(7))
+}
+
+/// The look at the last scan marks and the folders' UID state taken ahead, in the
+/// round trip of `searches` (the recovery's, before this step runs), and kept for
+/// `run`; the UIDs each search found. None, with nothing sent, where the server
+/// cannot fetch in a search's round trip (no SEARCHRES).
+pub fn look_ahead(
+    desk: &mut Desk<'_>,
+    searches: &[(&str, &[Key])],
+) -> Result<Option<Vec<Vec<u32>>>> {
+    let window =
+        chrono::Duration::from_std(desk.rules.reply_window).unwrap_or(chrono::Duration::days(7));
+    let (sent, folders) = scan_folders(desk)?;
+    let history = desk.paths.history.clone();
+    let Some((ev, states, hits)) = history::latest_and_states_after(
+        &mut desk.mb,
+        searches,
+        &history,
+        SCAN,
+        Utc::now() - window,
+        &folders,
+    )?
+    else {
+        return Ok(None);
+    };
+    desk.scan_look = Some(Early {
+        sent,
+        folders,
+        ev,
+        states,
+    });
+    Ok(Some(hits))
+}
+
 /// The marks of the last `scan` event within the window, when it was written, and
-/// the UID state of `folders` (asked in the same round trip).
-type Looked = (Vec<Mark>, Option<DateTime<Utc>>, Vec<crate::imap::UidState>);
+/// the UID state of `folders` (asked in the same round trip, or taken ahead by
+/// `look_ahead`).
+type Looked = (
+    Vec<Mark>,
+    Vec<Mark>,
+    Option<DateTime<Utc>>,
+    Vec<crate::imap::UidState>,
+);
 
 fn last_marks(desk: &mut Desk<'_>, since: DateTime<Utc>, folders: &[String]) -> Result<Looked> {
     // Scan marks are written only by `rotate --apply`, which writes to the history
     // folder itself (`Desk::write_history_directly`), never to the journal.
     let history = desk.paths.history.clone();
-    let (ev, states) = history::latest_and_states(&mut desk.mb, &history, SCAN, since, folders)?;
+    let (ev, states) = match desk.scan_look.take().filter(|l| l.folders == folders) {
+        Some(l) => (l.ev, l.states),
+        None => history::latest_and_states(&mut desk.mb, &history, SCAN, since, folders)?,
+    };
     Ok(match ev {
-        Some(ev) => (
-            parse_marks(ev.note.as_deref().unwrap_or("")),
-            Some(ev.time),
-            states,
-        ),
-        None => (Vec::new(), None, states),
+        Some(ev) => {
+            let (checked, marks): (Vec<Mark>, Vec<Mark>) =
+                parse_marks(ev.note.as_deref().unwrap_or(""))
+                    .into_iter()
+                    .partition(|m| m.folder.starts_with(CHECKED));
+            let checked = checked
+                .into_iter()
+                .map(|m| Mark {
+                    folder: m.folder[CHECKED.len()..].to_string(),
+                    ..m
+                })
+                .collect();
+            (marks, checked, Some(ev.time), states)
+        }
+        None => (Vec::new(), Vec::new(), None, states),
     })
 }
 
@@ -418,30 +629,44 @@ fn parse_marks(note: &str) -> Vec<Mark> {
         .collect()
 }
 
-fn write_marks(desk: &mut Desk<'_>, marks: &[Mark], now: DateTime<Utc>) -> Result<()> {
-    let note: Vec<String> = marks
-        .iter()
-        .map(|m| format!("{} {} {}", m.validity, m.next, m.folder))
-        .collect();
-    let note = note.join("\n");
-    let marker = Item {
-        id: SCAN.to_string(),
-        subject: "mail client work read up to here".to_string(),
-        folder: desk.paths.history.clone(),
-        arrived: now,
-        ..Item::default()
-    };
-    let ev = Event {
-        kind: SCAN,
-        actor: ROTATE,
-        item: &marker,
-        from_folder: "",
-        to_folder: None,
-        note: Some(&note),
-        at: now,
-        message_id: None,
-    };
-    desk.record(&ev, None)
+/// A scan event: where each folder was read (and checked) up to.
+pub struct Scan {
+    marker: Item,
+    note: String,
+    at: DateTime<Utc>,
+}
+
+impl Scan {
+    fn of(desk: &Desk<'_>, marks: &[Mark], now: DateTime<Utc>) -> Scan {
+        let note: Vec<String> = marks
+            .iter()
+            .map(|m| format!("{} {} {}", m.validity, m.next, m.folder))
+            .collect();
+        Scan {
+            marker: Item {
+                id: SCAN.to_string(),
+                subject: "mail client work read up to here".to_string(),
+                folder: desk.paths.history.clone(),
+                arrived: now,
+                ..Item::default()
+            },
+            note: note.join("\n"),
+            at: now,
+        }
+    }
+
+    pub fn event(&self) -> Event<'_> {
+        Event {
+            kind: SCAN,
+            actor: ROTATE,
+            item: &self.marker,
+            from_folder: "",
+            to_folder: None,
+            note: Some(&self.note),
+            at: self.at,
+            message_id: None,
+        }
+    }
 }
 
 fn bare(s: &str) -> &str {

@@ -169,6 +169,11 @@ pub struct Desk<'r> {
     /// Messages the queue left out that mailduty had marked for removal when a run
     /// was cut before their EXPUNGE: for `recover` to finish.
     removing: Vec<(String, u32)>,
+    /// The mail-client step's first look, taken ahead in the recovery's round trip.
+    scan_look: Option<clients::Early>,
+    /// The recovery's keyword search in 完了 and 対応不要, made in the queue's round
+    /// trip (`queue_ahead`).
+    done_hits: Option<Vec<Vec<u32>>>,
 }
 
 impl<'r> Desk<'r> {
@@ -215,6 +220,8 @@ impl<'r> Desk<'r> {
             pause: std::thread::sleep,
             direct: false,
             removing: Vec::new(),
+            scan_look: None,
+            done_hits: None,
         })
     }
 
@@ -236,6 +243,57 @@ impl<'r> Desk<'r> {
             scope,
             &mut self.removing,
         )?;
+        hold::annotate(self, &mut items)?;
+        self.known
+            .extend(items.iter().map(|i| (i.folder.clone(), i.uid)));
+        Ok(items)
+    }
+
+    /// The active queue for `rotate --apply`: the recovery's keyword search in 完了
+    /// and 対応不要 and the mail-client step's first look go in the queue's round
+    /// trip, where the server allows (SEARCHRES); else as `queue`.
+    pub fn queue_ahead(&mut self) -> Result<Vec<Item>> {
+        let keys = recover::done_keys(self);
+        let searched = [self.paths.done.clone(), self.paths.dismissed.clone()];
+        let (sent, looked) = clients::scan_folders(self)?;
+        let since = Utc::now() - clients::window(self);
+        let history = self.paths.history.clone();
+        let mut got = None;
+        self.removing.clear();
+        let mut items = queue::load_noting_by(
+            &mut self.mb,
+            self.rules,
+            &self.paths,
+            Scope::ACTIVE,
+            &mut self.removing,
+            |mb, names, each| {
+                let searches: Vec<(&str, &[crate::imap::Key])> =
+                    searched.iter().map(|f| (f.as_str(), &keys[..])).collect();
+                got = history::queue_then_latest(
+                    mb,
+                    names,
+                    each,
+                    &searches,
+                    &history,
+                    clients::SCAN,
+                    since,
+                    &looked,
+                )?;
+                if got.is_none() {
+                    mb.fetch_queues(names, each)?;
+                }
+                Ok(())
+            },
+        )?;
+        if let Some((ev, states, hits)) = got {
+            self.scan_look = Some(clients::Early {
+                sent,
+                folders: looked,
+                ev,
+                states,
+            });
+            self.done_hits = Some(hits);
+        }
         hold::annotate(self, &mut items)?;
         self.known
             .extend(items.iter().map(|i| (i.folder.clone(), i.uid)));
@@ -431,6 +489,17 @@ impl<'r> Desk<'r> {
     /// Appends the events of several moves together, then clears the moves'
     /// keywords: like `record` for each, in a constant number of round trips.
     pub fn record_all(&mut self, evs: &[(Event<'_>, &Landed)]) -> Result<()> {
+        self.record_all_reporting(evs, false).map(|_| ())
+    }
+
+    /// `record_all`; with `report`, also what clearing the keywords left on each
+    /// message (folder, flags, MODSEQ), so that a run can go on with them without
+    /// reading them again. None when the server did not say it for every one.
+    pub fn record_all_reporting(
+        &mut self,
+        evs: &[(Event<'_>, &Landed)],
+        report: bool,
+    ) -> Result<Option<Vec<(String, crate::imap::After)>>> {
         // Each event is known by the ID a later run that finishes the move would give
         // it (`move_id`), where the server told where the message landed.
         let named: Vec<(&Event<'_>, String)> = evs
@@ -466,10 +535,30 @@ impl<'r> Desk<'r> {
                     .push(uid);
             }
         }
-        for ((folder, kws), uids) in clear {
-            self.mb.store(folder, &uids, Flags::Remove(kws))?;
+        if !report {
+            // Every folder's in one round trip.
+            let changes: Vec<(&str, &[u32], Flags<'_>)> = clear
+                .iter()
+                .map(|((folder, kws), uids)| (*folder, uids.as_slice(), Flags::Remove(kws)))
+                .collect();
+            self.mb.store_each(&changes)?;
+            return Ok(None);
         }
-        Ok(())
+        let mut after = Some(Vec::new());
+        for ((folder, kws), uids) in clear {
+            match self.mb.store_reporting(folder, &uids, Flags::Remove(kws))? {
+                Some(a) => {
+                    if let Some(all) = after.as_mut() {
+                        all.extend(a.into_iter().map(|a| (folder.to_string(), a)));
+                    }
+                }
+                None => after = None,
+            }
+        }
+        if !report || evs.iter().any(|(_, l)| l.uid.is_none()) {
+            return Ok(None);
+        }
+        Ok(after)
     }
 
     /// Whether sets of contested messages move together here (`take_set`).
@@ -485,6 +574,15 @@ impl<'r> Desk<'r> {
         actor: Actor<'_>,
     ) -> std::result::Result<Vec<Taken>, take::SetFailed> {
         take::take_set(self, its, dest, actor)
+    }
+
+    /// Several sets of one folder, each to its own place; see `take.rs`.
+    pub fn take_sets(
+        &mut self,
+        sets: &[(&[&Item], Dest)],
+        actor: Actor<'_>,
+    ) -> Vec<std::result::Result<Vec<Taken>, take::SetFailed>> {
+        take::take_sets(self, sets, actor)
     }
 
     /// Moves a message to `dest` if and only if this process wins it; see `take.rs`.

@@ -158,6 +158,20 @@ pub fn load_noting(
     scope: Scope,
     removing: &mut Vec<(String, u32)>,
 ) -> Result<Vec<Item>> {
+    load_noting_by(mb, rules, paths, scope, removing, |mb, names, each| {
+        mb.fetch_queues(names, each)
+    })
+}
+
+/// `load_noting`, with the folders fetched by `fetch`.
+pub fn load_noting_by(
+    mb: &mut Mailbox,
+    rules: &Rules,
+    paths: &Paths,
+    scope: Scope,
+    removing: &mut Vec<(String, u32)>,
+    fetch: impl FnOnce(&mut Mailbox, &[String], &mut dyn FnMut(usize, Queued)) -> Result<()>,
+) -> Result<Vec<Item>> {
     let mut folders: Vec<(String, Status, Option<String>)> = Vec::new();
     if scope.active {
         folders = active_folders(mb, rules, paths)?;
@@ -171,7 +185,7 @@ pub fn load_noting(
     let mut items = Vec::new();
     let names: Vec<String> = folders.iter().map(|f| f.0.clone()).collect();
     let key = &rules.mark_key;
-    mb.fetch_queues(&names, |k, q| match q {
+    fetch(mb, &names, &mut |k, q| match q {
         // Growing by doubling would briefly hold the queue twice at 100,000 messages.
         // The count comes from the server: a hint, never an allocation it chooses.
         Queued::Size(n) => items.reserve((n as usize).min(100_000)),

@@ -168,6 +168,33 @@ fn finish_removals(desk: &mut Desk<'_>, items: &[Item]) -> Result<usize> {
 
 /// Messages in 完了 that still carry a `done` keyword (a `done` cut before its event).
 fn flagged_in_done(desk: &mut Desk<'_>) -> Result<Vec<Item>> {
+    let folders = [desk.paths.done.clone(), desk.paths.dismissed.clone()];
+    let keys = done_keys(desk);
+    // Searched in the queue's round trip, or with the mail-client step's first look,
+    // where the server allows.
+    let searches: Vec<(&str, &[Key])> = folders.iter().map(|f| (f.as_str(), &keys[..])).collect();
+    let found = match desk.done_hits.take() {
+        Some(found) => found,
+        None => match super::clients::look_ahead(desk, &searches)? {
+            Some(found) => found,
+            None => desk.mb.search_each_present(&folders, &keys)?,
+        },
+    };
+    let mut out = Vec::new();
+    for (folder, uids) in folders.iter().zip(found) {
+        out.extend(queue::load_uids(
+            &mut desk.mb,
+            desk.rules,
+            &desk.paths,
+            folder,
+            &uids,
+        )?);
+    }
+    Ok(out)
+}
+
+/// The search for the keywords a `done` or `dismiss` cut before its event leaves.
+pub(super) fn done_keys(desk: &Desk<'_>) -> [Key; 1] {
     let mut kws: Vec<Key> = desk
         .rules
         .members
@@ -185,19 +212,7 @@ fn flagged_in_done(desk: &mut Desk<'_>) -> Result<Vec<Item>> {
     )));
     // 対応不要 likewise (a dismiss cut before its event), searched in the same round trip.
     kws.extend(super::hold::dismiss_keywords(desk));
-    let folders = [desk.paths.done.clone(), desk.paths.dismissed.clone()];
-    let found = desk.mb.search_each_present(&folders, &[Key::Any(kws)])?;
-    let mut out = Vec::new();
-    for (folder, uids) in folders.iter().zip(found) {
-        out.extend(queue::load_uids(
-            &mut desk.mb,
-            desk.rules,
-            &desk.paths,
-            folder,
-            &uids,
-        )?);
-    }
-    Ok(out)
+    [Key::Any(kws)]
 }
 
 /// Writes the event of a move that is done but maybe not recorded: nothing when the

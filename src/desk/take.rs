@@ -444,7 +444,25 @@ pub fn take_set(
     };
     let mut out: Vec<Option<Taken>> = its.iter().map(|_| None).collect();
     let mut checks = Vec::new();
-    let mut error = set_moves(desk, &set, &mut out, &mut checks).err();
+    let error = set_moves(desk, &set, &mut out, &mut checks).err();
+    settle(desk, &set, out, checks, error)
+}
+
+/// The end of a set move: the copies of contended moves resolved, and what became
+/// of each message; on a failure, this run's keyword cleared from those not moved.
+fn settle(
+    desk: &mut Desk<'_>,
+    set: &Set<'_, '_>,
+    mut out: Vec<Option<Taken>>,
+    checks: Vec<(u32, Landed, u32)>,
+    mut error: Option<anyhow::Error>,
+) -> std::result::Result<Vec<Taken>, SetFailed> {
+    let (its, from, to, kw) = (
+        set.its,
+        set.from.to_string(),
+        set.to.to_string(),
+        set.kw.to_string(),
+    );
     // Every move made is checked for copies, even after a failure: a message left
     // unchecked looks busy to claimers until its keyword goes stale.
     if !checks.is_empty() {
@@ -489,6 +507,149 @@ pub fn take_set(
     Err(SetFailed { parts, error })
 }
 
+/// `take_set` for several sets of one folder, each to its own destination (the
+/// hand-out to each member on duty), in the round trips of one: one SELECT and every
+/// set's conditional STORE, then their UID MOVEs, pipelined. They were alone when
+/// the STOREs' changes, taken together, follow the folder's highest MODSEQ without
+/// a gap; otherwise each set's messages take the contended path as in `take_set`.
+/// Sets that do not fit this (several folders, a set longer than one command line)
+/// move one after the other. One result per set, in the order given.
+pub fn take_sets(
+    desk: &mut Desk<'_>,
+    sets: &[(&[&Item], Dest)],
+    actor: Actor<'_>,
+) -> Vec<std::result::Result<Vec<Taken>, SetFailed>> {
+    let from = sets
+        .first()
+        .and_then(|(its, _)| its.first())
+        .map(|i| i.folder.clone());
+    let fits = |its: &[&Item], dest: &Dest| {
+        let uids: Vec<u32> = its.iter().map(|i| i.uid).collect();
+        !its.is_empty()
+            && Some(&desk.paths.of(dest)) != from.as_ref()
+            && batches(&uids).len() == 1
+            && its.iter().all(|i| {
+                Some(&i.folder) == from.as_ref()
+                    && i.contested()
+                    && i.modseq.is_some()
+                    && i.claim_keywords.is_empty()
+            })
+    };
+    let (Some(from), true) = (
+        from.clone(),
+        sets.len() > 1 && sets.iter().all(|(its, d)| fits(its, d)),
+    ) else {
+        return sets
+            .iter()
+            .map(|(its, dest)| take_set(desk, its, dest, actor))
+            .collect();
+    };
+    let tos: Vec<String> = sets.iter().map(|(_, d)| desk.paths.of(d)).collect();
+    let kws: Vec<String> = sets.iter().map(|(_, d)| keyword(d, actor)).collect();
+    let all: Vec<Set<'_, '_>> = sets
+        .iter()
+        .zip(&tos)
+        .zip(&kws)
+        .map(|(((its, dest), to), kw)| Set {
+            its,
+            from: &from,
+            to,
+            dest,
+            kw,
+            by_uid: its.iter().enumerate().map(|(k, i)| (i.uid, k)).collect(),
+        })
+        .collect();
+    let mut outs: Vec<Vec<Option<Taken>>> = sets
+        .iter()
+        .map(|(its, _)| its.iter().map(|_| None).collect())
+        .collect();
+    let mut checks: Vec<Vec<(u32, Landed, u32)>> = sets.iter().map(|_| Vec::new()).collect();
+    let mut errors: Vec<Option<anyhow::Error>> = sets.iter().map(|_| None).collect();
+    let uids: Vec<Vec<u32>> = sets
+        .iter()
+        .map(|(its, _)| its.iter().map(|i| i.uid).collect())
+        .collect();
+    let kw_lists: Vec<Vec<String>> = kws.iter().map(|k| vec![k.clone()]).collect();
+    let asks: Vec<(&[u32], u64, Flags<'_>)> = all
+        .iter()
+        .zip(&uids)
+        .zip(&kw_lists)
+        .map(|((set, u), kw)| (u.as_slice(), since(set), Flags::Add(kw)))
+        .collect();
+    match desk.mb.select_store_each_if_unchanged(&from, &asks) {
+        Err(e) => {
+            for err in errors.iter_mut() {
+                *err = Some(anyhow::anyhow!("{e:#}"));
+            }
+        }
+        Ok(sts) => {
+            let passed: Vec<Vec<u32>> = all
+                .iter()
+                .zip(&sts)
+                .zip(&uids)
+                .zip(outs.iter_mut())
+                .map(|(((set, st), u), out)| passed(set, st, u, out))
+                .collect();
+            let together = crate::imap::SetStored {
+                echo: sts.iter().flat_map(|s| s.echo.iter().copied()).collect(),
+                foreign: sts.iter().any(|s| s.foreign),
+                modified: Vec::new(),
+                highest_before: sts.first().and_then(|s| s.highest_before),
+            };
+            let every: Vec<u32> = passed.iter().flatten().copied().collect();
+            let mut contended: Vec<Vec<u32>> = sets.iter().map(|_| Vec::new()).collect();
+            if !every.is_empty() && alone_set(&together, &every) {
+                let moving: Vec<usize> =
+                    (0..sets.len()).filter(|&k| !passed[k].is_empty()).collect();
+                let asks: Vec<(&[u32], &str)> = moving
+                    .iter()
+                    .map(|&k| (passed[k].as_slice(), tos[k].as_str()))
+                    .collect();
+                match desk.mb.move_sets(&from, &asks) {
+                    Err(e) => {
+                        for &k in &moving {
+                            errors[k] = Some(anyhow::anyhow!("{e:#}"));
+                        }
+                    }
+                    Ok(results) => {
+                        for (&k, r) in moving.iter().zip(results) {
+                            let r = r.and_then(|m| {
+                                landed(
+                                    desk,
+                                    &all[k],
+                                    &passed[k],
+                                    m,
+                                    &mut outs[k],
+                                    &mut contended[k],
+                                )
+                            });
+                            if let Err(e) = r {
+                                errors[k] = Some(e);
+                            }
+                        }
+                    }
+                }
+            } else {
+                contended = passed;
+            }
+            for (k, c) in contended.into_iter().enumerate() {
+                if errors[k].is_some() {
+                    continue;
+                }
+                if let Err(e) = contend(desk, &all[k], c, &mut outs[k], &mut checks[k]) {
+                    errors[k] = Some(e);
+                }
+            }
+        }
+    }
+    all.iter()
+        .zip(outs)
+        .zip(checks)
+        .zip(errors)
+        .map(|(((set, out), checks), error)| settle(desk, set, out, checks, error))
+        .collect()
+}
+
 /// One set move: the messages, where from and to, and the move's keyword.
 struct Set<'s, 'i> {
     its: &'s [&'i Item],
@@ -507,10 +668,10 @@ fn set_moves(
     out: &mut [Option<Taken>],
     checks: &mut Vec<(u32, Landed, u32)>,
 ) -> Result<()> {
-    let (from, to, by_uid) = (set.from, set.to, &set.by_uid);
+    let (from, to) = (set.from, set.to);
     let kw = set.kw.to_string();
     let uids: Vec<u32> = set.its.iter().map(|i| i.uid).collect();
-    let since = set.its.iter().filter_map(|i| i.modseq).max().unwrap_or(0);
+    let since = since(set);
     let mut contended = Vec::new();
     for batch in batches(&uids) {
         let st = desk.mb.select_store_if_unchanged(
@@ -519,14 +680,7 @@ fn set_moves(
             since,
             Flags::Add(std::slice::from_ref(&kw)),
         )?;
-        for u in &st.modified {
-            out[by_uid[u]] = Some(Taken::Lost { owner: None });
-        }
-        let passed: Vec<u32> = batch
-            .iter()
-            .copied()
-            .filter(|u| !st.modified.contains(u))
-            .collect();
+        let passed = passed(set, &st, &batch, out);
         if passed.is_empty() {
             continue;
         }
@@ -537,6 +691,49 @@ fn set_moves(
         // Refused (a folder missing): the messages stay, and `take_set` clears their
         // keyword so that they are free for the next run at once.
         let moved = desk.mb.move_set(from, &passed, to)?;
+        landed(desk, set, &passed, moved, out, &mut contended)?;
+    }
+    contend(desk, set, contended, out, checks)
+}
+
+/// The MODSEQ a set's conditional STORE gives: the highest the queue read.
+fn since(set: &Set<'_, '_>) -> u64 {
+    set.its.iter().filter_map(|i| i.modseq).max().unwrap_or(0)
+}
+
+/// The messages of `batch` the conditional STORE let through; those it refused are
+/// someone else's.
+fn passed(
+    set: &Set<'_, '_>,
+    st: &crate::imap::SetStored,
+    batch: &[u32],
+    out: &mut [Option<Taken>],
+) -> Vec<u32> {
+    for u in &st.modified {
+        if let Some(&k) = set.by_uid.get(u) {
+            out[k] = Some(Taken::Lost { owner: None });
+        }
+    }
+    batch
+        .iter()
+        .copied()
+        .filter(|u| !st.modified.contains(u))
+        .collect()
+}
+
+/// After the UID MOVE of `passed`: what COPYUID says moved (new UIDs unknown: every
+/// one takes the contended path); one it does not name was gone meanwhile.
+fn landed(
+    desk: &mut Desk<'_>,
+    set: &Set<'_, '_>,
+    passed: &[u32],
+    moved: Option<Vec<(u32, u32)>>,
+    out: &mut [Option<Taken>],
+    contended: &mut Vec<u32>,
+) -> Result<()> {
+    let (from, to, by_uid) = (set.from, set.to, &set.by_uid);
+    let kw = set.kw.to_string();
+    {
         let landed = |uid| {
             Taken::Won(Landed {
                 folder: to.to_string(),
@@ -551,7 +748,7 @@ fn set_moves(
             // gone counts as taken by someone else. A move this run made then keeps
             // its keyword in the destination, and the next run writes its event.
             contended.extend(passed);
-            continue;
+            return Ok(());
         };
         for (src, new) in pairs {
             out[by_uid[&src]] = Some(landed(Some(new)));
@@ -560,7 +757,7 @@ fn set_moves(
         // or kept back by a server that refused the whole MOVE for one gone
         // message. Such a message must not keep this run's keyword.
         let mut left = Vec::new();
-        for u in &passed {
+        for u in passed {
             let slot = &mut out[by_uid[u]];
             if slot.is_none() {
                 *slot = Some(Taken::Lost { owner: None });
@@ -570,6 +767,19 @@ fn set_moves(
         desk.mb
             .store(from, &left, Flags::Remove(std::slice::from_ref(&kw)))?;
     }
+    Ok(())
+}
+
+/// The messages whose STORE met another mover: one by one, after one common wait.
+fn contend(
+    desk: &mut Desk<'_>,
+    set: &Set<'_, '_>,
+    contended: Vec<u32>,
+    out: &mut [Option<Taken>],
+    checks: &mut Vec<(u32, Landed, u32)>,
+) -> Result<()> {
+    let (from, to, by_uid) = (set.from, set.to, &set.by_uid);
+    let kw = set.kw.to_string();
     if contended.is_empty() {
         return Ok(());
     }

@@ -13,11 +13,14 @@ mod acl;
 mod auth;
 mod change;
 pub mod conn;
+mod echo;
 mod folders;
 mod idle;
 pub mod mutf7;
 mod search;
+mod searchres;
 mod session;
+mod sets;
 mod syntax;
 
 use std::collections::BTreeSet;
@@ -32,6 +35,7 @@ pub use crate::secret::{PASSWORD_COMMAND_TIMEOUT, resolve_secret, secret_command
 use crate::signin;
 use auth::{SignIn, authenticate};
 use conn::{Conn, Done, Status, Stream, quote};
+pub use echo::After;
 pub use idle::Woke;
 use syntax::*;
 pub use syntax::{MAX_SEARCH_TEXT, any_batches, batches};

@@ -503,7 +503,9 @@ pub fn latest(
 }
 
 /// `latest`, with the UID state of `others` (`Mailbox::uid_states`) asked in the
-/// same round trip as its search.
+/// same round trip as its search. Where the server has SEARCHRES, the event with
+/// the highest UID is the one read (fetched in that same round trip): for events
+/// written straight to `folder`, in order, such as `rotate --apply`'s scan marks.
 pub fn latest_and_states(
     mb: &mut Mailbox,
     folder: &str,
@@ -515,6 +517,11 @@ pub fn latest_and_states(
         since,
         Some(Key::Header("X-Mailduty-Event", kind.to_string())),
     );
+    if let Some((latest, states, _)) =
+        latest_and_states_after(mb, &[], folder, kind, since, others)?
+    {
+        return Ok((latest, states));
+    }
     let (mut uids, states) = mb.search_and_states(folder, &keys, others)?;
     uids.sort_unstable();
     let last = uids[uids.len().saturating_sub(8)..].to_vec();
@@ -525,6 +532,70 @@ pub fn latest_and_states(
         .max_by_key(|e| e.time);
     Ok((latest, states))
 }
+
+/// What `latest_and_states` and the UID searches `searches` find, in one round trip,
+/// where the server has SEARCHRES (else None, with nothing sent): the event with the
+/// highest UID is the one read, fetched in that round trip. For events written
+/// straight to `folder`, in order, such as `rotate --apply`'s scan marks.
+pub fn latest_and_states_after(
+    mb: &mut Mailbox,
+    searches: &[(&str, &[Key])],
+    folder: &str,
+    kind: &str,
+    since: DateTime<Utc>,
+    others: &[String],
+) -> Result<Option<Latest>> {
+    let keys = since_keys(
+        since,
+        Some(Key::Header("X-Mailduty-Event", kind.to_string())),
+    );
+    let mut newest = Vec::new();
+    let got = mb.searched_newest_and_states(searches, folder, &keys, FIELDS, others, |f| {
+        newest.extend(parse_all(&f.header))
+    })?;
+    Ok(got.map(|(hits, states)| {
+        let latest = newest
+            .into_iter()
+            .filter(|e| e.event == kind)
+            .max_by_key(|e| e.time);
+        (latest, states, hits)
+    }))
+}
+
+/// `latest_and_states_after`, behind a `fetch_queues` of `queues` in the same round
+/// trip (`Mailbox::queue_then_look`); None, with nothing sent, where the server
+/// lacks SEARCHRES.
+#[allow(clippy::too_many_arguments)]
+pub fn queue_then_latest(
+    mb: &mut Mailbox,
+    queues: &[String],
+    each: &mut dyn FnMut(usize, crate::imap::Queued),
+    searches: &[(&str, &[Key])],
+    folder: &str,
+    kind: &str,
+    since: DateTime<Utc>,
+    others: &[String],
+) -> Result<Option<Latest>> {
+    let keys = since_keys(
+        since,
+        Some(Key::Header("X-Mailduty-Event", kind.to_string())),
+    );
+    let mut newest = Vec::new();
+    let got = mb.queue_then_look(queues, each, searches, folder, &keys, FIELDS, others, |f| {
+        newest.extend(parse_all(&f.header))
+    })?;
+    Ok(got.map(|(hits, states)| {
+        let latest = newest
+            .into_iter()
+            .filter(|e| e.event == kind)
+            .max_by_key(|e| e.time);
+        (latest, states, hits)
+    }))
+}
+
+/// The latest event of a kind, the UID state of other folders and the UIDs other
+/// searches found.
+pub type Latest = (Option<Stored>, Vec<crate::imap::UidState>, Vec<Vec<u32>>);
 
 /// The claim and assign events recorded between two days (by arrival in the history
 /// folder, in the server's zone): one SEARCH over that stretch however many claims
