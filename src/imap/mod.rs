@@ -6,8 +6,11 @@
 //! This file holds the types callers see (`Mailbox`, `Key`, `Flags` and the answers);
 //! the operations are by concern: `session` (connect, sign in, log out), `folders`
 //! (names, LIST, SELECT, STATUS), `search` (SEARCH and FETCH, read-only), `change`
-//! (STORE, MOVE, APPEND), `syntax` (arguments built, responses parsed), beside
-//! `conn` (the wire and pipelining), `auth` (SASL), `acl` and `idle`.
+//! (STORE, MOVE, APPEND), `sets` (several set moves and flag changes in the round
+//! trips of one), `echo` (a flag change that reports what it left), `searchres`
+//! (the newest message a search finds, fetched in its round trip), `syntax`
+//! (arguments built, responses parsed), beside `conn` (the wire and pipelining),
+//! `auth` (SASL), `acl` and `idle`.
 
 mod acl;
 mod auth;
