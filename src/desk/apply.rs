@@ -3,6 +3,8 @@
 //! move goes through `take`, so a member claiming a message while cron files it ends
 //! with exactly one copy.
 
+use std::collections::HashSet;
+
 use anyhow::Result;
 use serde::Serialize;
 
@@ -175,23 +177,46 @@ fn files_and_hands_out(
     if hand_out.is_empty() {
         return Ok(out);
     }
+    // The messages whose flags and MODSEQ come from the intake's own echo, not from
+    // the read at the start of the run.
+    let mut echoed: Option<HashSet<(String, u32)>> = None;
     if filed > 0 {
         // What the intake moved is known from COPYUID and from what clearing its
         // keywords left; the queue is read again only when something is unclear.
         let clean = out.left == left && out.failed.len() == failed;
-        items = match landed
-            .filter(|_| clean)
-            .and_then(|l| moved_on(desk, &items, l))
-        {
-            Some(next) => next,
+        items = match landed.filter(|_| clean).and_then(|l| {
+            let moved = l.iter().map(|(_, f, a)| (f.clone(), a.uid)).collect();
+            Some((moved_on(desk, &items, l)?, moved))
+        }) {
+            Some((next, moved)) => {
+                echoed = Some(moved);
+                next
+            }
             None => desk.queue(Scope::ACTIVE)?,
         };
     }
     let unclaimed = desk.paths.unclaimed.clone();
-    if !desk.mb.keeps_keywords(&unclaimed)? {
+    let keeps = desk.mb.keeps_keywords(&unclaimed)?;
+    if !keeps {
         released_by_history(desk, &mut items)?;
     }
-    let plan = desk.plan_hand_out(&items, hand_out);
+    let mut plan = desk.plan_hand_out(&items, hand_out);
+    // A set's conditional STORE refuses what changed since the newest MODSEQ among
+    // its messages. Mixing messages read at the start with ones echoed after the
+    // intake would let a change made meanwhile to an older message (a claim, a
+    // client's \Deleted) pass under the newer MODSEQ: then the queue is read again,
+    // so that every message of the hand-out comes from one read.
+    if let Some(moved) = echoed
+        && plan
+            .iter()
+            .any(|a| !moved.contains(&(items[a.item].folder.clone(), items[a.item].uid)))
+    {
+        items = desk.queue(Scope::ACTIVE)?;
+        if !keeps {
+            released_by_history(desk, &mut items)?;
+        }
+        plan = desk.plan_hand_out(&items, hand_out);
+    }
     run(desk, &items, &plan, &mut out, false, true)?;
     Ok(out)
 }

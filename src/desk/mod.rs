@@ -255,7 +255,11 @@ impl<'r> Desk<'r> {
     pub fn queue_ahead(&mut self) -> Result<Vec<Item>> {
         let keys = recover::done_keys(self);
         let searched = [self.paths.done.clone(), self.paths.dismissed.clone()];
-        let (sent, looked) = clients::scan_folders(self)?;
+        // Which folders the mail-client step reads is its business: if that cannot
+        // be told here, the queue is read alone and the step tries itself.
+        let Ok((sent, looked)) = clients::scan_folders(self) else {
+            return self.queue(Scope::ACTIVE);
+        };
         let since = Utc::now() - clients::window(self);
         let history = self.paths.history.clone();
         let mut got = None;
@@ -285,13 +289,17 @@ impl<'r> Desk<'r> {
                 Ok(())
             },
         )?;
-        if let Some((ev, states, hits)) = got {
-            self.scan_look = Some(clients::Early {
-                sent,
-                folders: looked,
-                ev,
-                states,
-            });
+        if let Some((look, hits)) = got {
+            // A refused look is made again by the mail-client step, whose failure
+            // never holds up intake.
+            if let Some((ev, states)) = look {
+                self.scan_look = Some(clients::Early {
+                    sent,
+                    folders: looked,
+                    ev,
+                    states,
+                });
+            }
             self.done_hits = Some(hits);
         }
         hold::annotate(self, &mut items)?;

@@ -369,7 +369,7 @@ fn arbitrate(desk: &mut Desk<'_>, it: &Item, kw: &str) -> Result<Arbiter> {
             echo: Some(e),
             foreign: false,
             highest_before: Some(h),
-        }) if e == h + 1 => Arbiter::Alone,
+        }) if h.checked_add(1) == Some(e) => Arbiter::Alone,
         Some(_) => Arbiter::Contended,
     })
 }

@@ -12,30 +12,18 @@ use super::{
     merge_state, mutf7, parse_fetch, quote, same_mailbox, status_answer,
 };
 
-/// The UIDs each search found, and each other folder's UIDVALIDITY and UIDNEXT.
-pub type Searched = (Vec<Vec<u32>>, Vec<UidState>);
+/// The UIDs each search found, and each other folder's UIDVALIDITY and UIDNEXT;
+/// None for the latter when the look itself (the folder's opening, the SEARCH or the
+/// FETCH of `$`) was refused: what `each` was given then is to be ignored, and the
+/// searches before it still count.
+pub type Searched = (Vec<Vec<u32>>, Option<Vec<UidState>>);
 
 impl Mailbox {
     /// The message with the highest UID in `folder` matching `keys` (header `fields`
-    /// given to `each`, read with BODY.PEEK), and the UIDVALIDITY and UIDNEXT of
-    /// `others`, in one round trip. None, with nothing sent, where the server lacks
-    /// SEARCHRES or ESEARCH.
-    pub fn newest_and_states(
-        &mut self,
-        folder: &str,
-        keys: &[Key],
-        fields: &str,
-        others: &[String],
-        each: impl FnMut(Fetched),
-    ) -> Result<Option<Vec<UidState>>> {
-        Ok(self
-            .searched_newest_and_states(&[], folder, keys, fields, others, each)?
-            .map(|(_, states)| states))
-    }
-
-    /// `newest_and_states`, after a UID SEARCH in each of `searches`' folders, all in
-    /// the same round trip; the UIDs each search found (none where its folder is
-    /// missing or could not be opened).
+    /// given to `each`, read with BODY.PEEK) and the UIDVALIDITY and UIDNEXT of
+    /// `others`, after a UID SEARCH in each of `searches`' folders, all in one round
+    /// trip; the UIDs each search found (none where its folder is missing). None,
+    /// with nothing sent, where the server lacks SEARCHRES or ESEARCH.
     pub fn searched_newest_and_states(
         &mut self,
         searches: &[(&str, &[Key])],
@@ -193,13 +181,17 @@ impl Mailbox {
                 bail!("{}", conn::describe_failure(&cmds[q + 2 * k + 1], search));
             }
         }
+        // The look is an optimisation: refused, it leaves the caller to look again
+        // its own way, and what came before it stands.
+        let look_ok = (!opening || dones[before].status == Status::Ok)
+            && [search_at, search_at + 1]
+                .iter()
+                .all(|&k| dones[k].status == Status::Ok);
+        if !look_ok {
+            return Ok(Some((hits, None)));
+        }
         if opening {
             self.opened(folder, false, &dones[before], highest, None)?;
-        }
-        for k in [search_at, search_at + 1] {
-            if dones[k].status != Status::Ok {
-                bail!("{}", conn::describe_failure(&cmds[k], &dones[k]));
-            }
         }
         let states = found
             .into_iter()
@@ -212,6 +204,6 @@ impl Mailbox {
                 }
             })
             .collect();
-        Ok(Some((hits, states)))
+        Ok(Some((hits, Some(states))))
     }
 }

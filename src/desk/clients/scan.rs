@@ -147,7 +147,7 @@ pub fn look_ahead(
         chrono::Duration::from_std(desk.rules.reply_window).unwrap_or(chrono::Duration::days(7));
     let (sent, folders) = scan_folders(desk)?;
     let history = desk.paths.history.clone();
-    let Some((ev, states, hits)) = history::latest_and_states_after(
+    let Some((look, hits)) = history::latest_and_states_after(
         &mut desk.mb,
         searches,
         &history,
@@ -158,12 +158,14 @@ pub fn look_ahead(
     else {
         return Ok(None);
     };
-    desk.scan_look = Some(Early {
-        sent,
-        folders,
-        ev,
-        states,
-    });
+    if let Some((ev, states)) = look {
+        desk.scan_look = Some(Early {
+            sent,
+            folders,
+            ev,
+            states,
+        });
+    }
     Ok(Some(hits))
 }
 

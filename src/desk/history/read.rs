@@ -517,7 +517,7 @@ pub fn latest_and_states(
         since,
         Some(Key::Header("X-Mailduty-Event", kind.to_string())),
     );
-    if let Some((latest, states, _)) =
+    if let Some((Some((latest, states)), _)) =
         latest_and_states_after(mb, &[], folder, kind, since, others)?
     {
         return Ok((latest, states));
@@ -558,7 +558,7 @@ pub fn latest_and_states_after(
             .into_iter()
             .filter(|e| e.event == kind)
             .max_by_key(|e| e.time);
-        (latest, states, hits)
+        (states.map(|s| (latest, s)), hits)
     }))
 }
 
@@ -589,13 +589,16 @@ pub fn queue_then_latest(
             .into_iter()
             .filter(|e| e.event == kind)
             .max_by_key(|e| e.time);
-        (latest, states, hits)
+        (states.map(|s| (latest, s)), hits)
     }))
 }
 
-/// The latest event of a kind, the UID state of other folders and the UIDs other
-/// searches found.
-pub type Latest = (Option<Stored>, Vec<crate::imap::UidState>, Vec<Vec<u32>>);
+/// The latest event of a kind and the UID state of other folders (None when that
+/// look was refused), and the UIDs other searches found.
+pub type Latest = (
+    Option<(Option<Stored>, Vec<crate::imap::UidState>)>,
+    Vec<Vec<u32>>,
+);
 
 /// The claim and assign events recorded between two days (by arrival in the history
 /// folder, in the server's zone): one SEARCH over that stretch however many claims

@@ -468,5 +468,8 @@ pub(super) fn alone_set(st: &crate::imap::SetStored, passed: &[u32]) -> bool {
     let mut seqs: Vec<u64> = st.echo.iter().map(|(_, m)| *m).collect();
     seqs.sort_unstable();
     seqs.dedup();
-    seqs.iter().enumerate().all(|(k, m)| *m == h + 1 + k as u64)
+    // A MODSEQ near the top of the range (a hostile server) counts as contended.
+    seqs.iter()
+        .enumerate()
+        .all(|(k, m)| h.checked_add(1 + k as u64) == Some(*m))
 }
