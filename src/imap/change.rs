@@ -355,23 +355,13 @@ impl Mailbox {
                 highest = highest.or(highest_modseq_code(r));
                 return;
             }
-            let Ok((_, Response::Fetch(_, attrs))) = imap_proto::parser::parse_response(r) else {
+            let Some((uid, theirs, seqs)) = store_echo(r) else {
                 return;
             };
-            let uid = attrs.iter().find_map(|a| match a {
-                AttributeValue::Uid(u) => Some(*u),
-                _ => None,
-            });
-            // A silent STORE's own echo has no FLAGS (RFC 7162 §3.1.3); another
-            // session's change comes with them.
-            if attrs.iter().any(|a| matches!(a, AttributeValue::Flags(_))) {
+            if theirs {
                 out.foreign = true;
             } else if let Some(u) = uid.filter(|u| asked.contains(u)) {
-                for a in &attrs {
-                    if let AttributeValue::ModSeq(m) = a {
-                        out.echo.push((u, *m));
-                    }
-                }
+                out.echo.extend(seqs.into_iter().map(|m| (u, m)));
             }
         })?;
         let (Some(opened), Some(done)) = (dones.first(), dones.get(1)) else {

@@ -501,18 +501,7 @@ impl Mailbox {
                 bail!("{}", conn::describe_failure(&cmds[first_status - 1], done));
             }
         }
-        let states = found
-            .into_iter()
-            .zip(&dones[first_status..])
-            .map(|((v, n), d)| {
-                if d.status == Status::Ok {
-                    v.zip(n)
-                } else {
-                    None
-                }
-            })
-            .collect();
-        Ok((uids, states))
+        Ok((uids, states_of(found, &dones[first_status..])))
     }
 }
 

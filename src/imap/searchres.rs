@@ -9,7 +9,7 @@ use imap_proto::{MailboxDatum, Response};
 use super::conn::{self, Status};
 use super::{
     Fetched, Key, Mailbox, QUEUE_FIELDS, Queued, UidState, criteria, highest_modseq_code,
-    merge_state, mutf7, parse_fetch, quote, same_mailbox, status_answer,
+    merge_state, mutf7, parse_fetch, quote, same_mailbox, states_of, status_answer,
 };
 
 /// The UIDs each search found, and each other folder's UIDVALIDITY and UIDNEXT;
@@ -193,17 +193,7 @@ impl Mailbox {
         if opening {
             self.opened(folder, false, &dones[before], highest, None)?;
         }
-        let states = found
-            .into_iter()
-            .zip(&dones[first_status..])
-            .map(|((v, n), d)| {
-                if d.status == Status::Ok {
-                    v.zip(n)
-                } else {
-                    None
-                }
-            })
-            .collect();
+        let states = states_of(found, &dones[first_status..]);
         Ok(Some((hits, Some(states))))
     }
 }

@@ -3,12 +3,11 @@
 //! changes in several folders in one round trip.
 
 use anyhow::{Result, anyhow, bail};
-use imap_proto::{AttributeValue, Response};
 
 use super::conn::{self, Status};
 use super::{
     Flags, Mailbox, SetStored, copyuid_pairs, highest_modseq_code, mutf7, permanent_keywords,
-    quote, set_members, uid_set,
+    quote, set_members, store_echo, uid_set,
 };
 
 /// What one set's UID MOVE did: the (source, new) UID pairs, None when it moved
@@ -52,26 +51,15 @@ impl Mailbox {
                 highest = highest.or(highest_modseq_code(r));
                 return;
             }
-            let Ok((_, Response::Fetch(_, attrs))) = imap_proto::parser::parse_response(r) else {
+            let Some((uid, theirs, seqs)) = store_echo(r) else {
                 return;
             };
-            let uid = attrs.iter().find_map(|a| match a {
-                AttributeValue::Uid(u) => Some(*u),
-                _ => None,
-            });
             // Dovecot may run the STOREs side by side: an echo goes to the set that
             // asked for its UID (the sets are disjoint), not by the order of answers.
             let set = uid.and_then(|u| asked.iter().position(|a| a.contains(&u)));
-            // A silent STORE's own echo has no FLAGS (RFC 7162 §3.1.3); another
-            // session's change comes with them.
-            let theirs = attrs.iter().any(|a| matches!(a, AttributeValue::Flags(_)));
             match (set, uid) {
                 (Some(k), Some(u)) if !theirs => {
-                    for a in &attrs {
-                        if let AttributeValue::ModSeq(m) = a {
-                            out[k].echo.push((u, *m));
-                        }
-                    }
+                    out[k].echo.extend(seqs.into_iter().map(|m| (u, m)));
                 }
                 (Some(k), _) => out[k].foreign = true,
                 // A change to another message, or one this process cannot place:

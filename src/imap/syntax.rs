@@ -242,6 +242,44 @@ pub(super) fn status_answer(r: &[u8]) -> Option<(String, UidPair)> {
 /// UIDVALIDITY and UIDNEXT as far as an answer gave them.
 pub(super) type UidPair = (Option<u32>, Option<u32>);
 
+/// What an untagged FETCH during a STORE tells: the message's UID, whether FLAGS
+/// came with it (a silent STORE's own echo has none, RFC 7162 §3.1.3, so FLAGS mean
+/// another session's change) and the MODSEQs given. None for any other line.
+pub(super) fn store_echo(r: &[u8]) -> Option<(Option<u32>, bool, Vec<u64>)> {
+    let Ok((_, Response::Fetch(_, attrs))) = imap_proto::parser::parse_response(r) else {
+        return None;
+    };
+    let uid = attrs.iter().find_map(|a| match a {
+        AttributeValue::Uid(u) => Some(*u),
+        _ => None,
+    });
+    let flags = attrs.iter().any(|a| matches!(a, AttributeValue::Flags(_)));
+    let seqs = attrs
+        .iter()
+        .filter_map(|a| match a {
+            AttributeValue::ModSeq(m) => Some(*m),
+            _ => None,
+        })
+        .collect();
+    Some((uid, flags, seqs))
+}
+
+/// Each folder's UIDVALIDITY and UIDNEXT from its STATUS answer, where its STATUS
+/// command (`dones`, in the same order) succeeded and the answer gave both.
+pub(super) fn states_of(found: Vec<UidPair>, dones: &[Done]) -> Vec<UidState> {
+    found
+        .into_iter()
+        .zip(dones)
+        .map(|((v, n), d)| {
+            if d.status == Status::Ok {
+                v.zip(n)
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
 /// Whether a name a server answered with is the folder asked for: INBOX in any case.
 pub(super) fn same_mailbox(asked: &str, answered: &str) -> bool {
     asked == answered
@@ -669,5 +707,18 @@ mod tests {
         let short: Vec<Key> = (0..100).map(|i| Key::MessageId(format!("{i}@x"))).collect();
         assert_eq!(any_batches(short).len(), 1);
         assert!(any_batches(Vec::new()).is_empty());
+    }
+
+    #[test]
+    fn store_echoes_tell_ours_from_another_sessions() {
+        assert_eq!(
+            store_echo(b"* 5 FETCH (UID 7 MODSEQ (12))\r\n"),
+            Some((Some(7), false, vec![12]))
+        );
+        assert_eq!(
+            store_echo(b"* 5 FETCH (FLAGS (\\Seen) UID 7 MODSEQ (13))\r\n"),
+            Some((Some(7), true, vec![13]))
+        );
+        assert_eq!(store_echo(b"* 3 EXISTS\r\n"), None);
     }
 }

@@ -545,21 +545,16 @@ pub fn latest_and_states_after(
     since: DateTime<Utc>,
     others: &[String],
 ) -> Result<Option<Latest>> {
-    let keys = since_keys(
+    queue_then_latest(
+        mb,
+        &[],
+        &mut |_, _| {},
+        searches,
+        folder,
+        kind,
         since,
-        Some(Key::Header("X-Mailduty-Event", kind.to_string())),
-    );
-    let mut newest = Vec::new();
-    let got = mb.searched_newest_and_states(searches, folder, &keys, FIELDS, others, |f| {
-        newest.extend(parse_all(&f.header))
-    })?;
-    Ok(got.map(|(hits, states)| {
-        let latest = newest
-            .into_iter()
-            .filter(|e| e.event == kind)
-            .max_by_key(|e| e.time);
-        (states.map(|s| (latest, s)), hits)
-    }))
+        others,
+    )
 }
 
 /// `latest_and_states_after`, behind a `fetch_queues` of `queues` in the same round
