@@ -5,7 +5,7 @@
 
 mod harness;
 
-use harness::{ALWAYS_OPEN, Dovecot, MEMBERS, Team, USER, code, stderr, stdout};
+use harness::{ALWAYS_OPEN, Dovecot, MEMBERS, Team, USER, code, imap_date, stderr, stdout, trips};
 
 const DUTY_BOTH: &str = "roster:\n  holidays: { japan: false }\n  weekdays: { mon: [tanaka, suzuki], tue: [tanaka, suzuki], wed: [tanaka, suzuki], thu: [tanaka, suzuki], fri: [tanaka, suzuki], sat: [tanaka, suzuki], sun: [tanaka, suzuki] }\n";
 
@@ -46,29 +46,6 @@ fn maildir_fill(dc: &Dovecot, folder: &str, tag: &str, n: usize) {
         .unwrap();
     assert!(owner.success());
     dc.doveadm(&["force-resync", "-u", USER, folder]);
-}
-
-/// An INTERNALDATE three hours ago: inside every window a first look covers.
-fn recent() -> String {
-    (chrono::Utc::now() - chrono::Duration::hours(3))
-        .format("%d-%b-%Y %H:%M:%S +0000")
-        .to_string()
-}
-
-/// Commands and round trips in a `-v` log: a run of `C:` lines is one round trip;
-/// LOGOUT is not waited for.
-fn trips(err: &str) -> (usize, usize) {
-    let lines: Vec<&str> = err.lines().filter(|l| !l.ends_with(" LOGOUT")).collect();
-    let sent = lines.iter().filter(|l| l.starts_with("C: ")).count();
-    let mut trips = 0;
-    let mut prev = "";
-    for l in &lines {
-        if l.starts_with("C: ") && !prev.starts_with("C: ") {
-            trips += 1;
-        }
-        prev = l;
-    }
-    (sent, trips)
 }
 
 /// Bytes read from the server, from the `-v` summary.
@@ -228,7 +205,7 @@ fn scenario(each: &dyn Fn(&std::path::Path)) -> (Vec<String>, Vec<(String, Strin
         printed.push(out);
     };
     for i in 0..6 {
-        dc.append("INBOX", "", &recent(), &msg(&format!("a{i}@x"), i));
+        dc.append("INBOX", "", &imap_date(3), &msg(&format!("a{i}@x"), i));
     }
     run(&[]);
     run(&[]);

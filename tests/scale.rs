@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use harness::relay::{Rewrite, hold_at};
-use harness::{Dovecot, MEMBERS, PASSWORD, Team, USER, code, stderr, stdout};
+use harness::{Dovecot, MEMBERS, PASSWORD, Team, USER, code, imap_date, stderr, stdout, trips};
 
 const DUTY_BOTH: &str = "business_hours: { start: \"00:00\", end: \"24:00\", days: [mon, tue, wed, thu, fri, sat, sun] }\nroster:\n  holidays: { japan: false }\n  weekdays: { mon: [tanaka, suzuki], tue: [tanaka, suzuki], wed: [tanaka, suzuki], thu: [tanaka, suzuki], fri: [tanaka, suzuki], sat: [tanaka, suzuki], sun: [tanaka, suzuki] }\n";
 
@@ -65,28 +65,6 @@ fn bulk_append(dc: &Dovecot, folder: &str, msgs: &[(String, Vec<u8>)]) {
         }
     }
     w.write_all(b"z LOGOUT\r\n").unwrap();
-}
-
-fn imap_date(hours_ago: i64) -> String {
-    (chrono::Utc::now() - chrono::Duration::hours(hours_ago))
-        .format("%d-%b-%Y %H:%M:%S +0000")
-        .to_string()
-}
-
-/// Commands and round trips in a `-v` log: a run of `C:` lines is one round trip;
-/// LOGOUT is not waited for.
-fn trips(err: &str) -> (usize, usize) {
-    let lines: Vec<&str> = err.lines().filter(|l| !l.ends_with(" LOGOUT")).collect();
-    let sent = lines.iter().filter(|l| l.starts_with("C: ")).count();
-    let mut trips = 0;
-    let mut prev = "";
-    for l in &lines {
-        if l.starts_with("C: ") && !prev.starts_with("C: ") {
-            trips += 1;
-        }
-        prev = l;
-    }
-    (sent, trips)
 }
 
 fn inbox(dc: &Dovecot, tag: &str, n: usize) {

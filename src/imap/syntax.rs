@@ -433,25 +433,7 @@ pub(super) fn copyuid_sources(code: &str, asked: &[u32]) -> Option<Vec<u32>> {
         return None;
     }
     let _validity = parts.next()?;
-    let src = parts.next()?;
-    let mut ranges = Vec::new();
-    for piece in src.split(',') {
-        let (a, b): (u32, u32) = match piece.split_once(':') {
-            Some((a, b)) => (a.parse().ok()?, b.parse().ok()?),
-            None => {
-                let a = piece.parse().ok()?;
-                (a, a)
-            }
-        };
-        ranges.push((a.min(b), a.max(b)));
-    }
-    Some(
-        asked
-            .iter()
-            .copied()
-            .filter(|u| ranges.iter().any(|(a, b)| (a..=b).contains(&u)))
-            .collect(),
-    )
+    set_members(parts.next()?, asked)
 }
 
 /// The members of a UID set (`4:6,9`) that are among `asked`: a server cannot make

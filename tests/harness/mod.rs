@@ -801,6 +801,29 @@ impl Team {
     }
 }
 
+/// Commands and round trips in a `-v` log: a run of `C:` lines is one round trip;
+/// LOGOUT is not waited for.
+pub fn trips(err: &str) -> (usize, usize) {
+    let lines: Vec<&str> = err.lines().filter(|l| !l.ends_with(" LOGOUT")).collect();
+    let sent = lines.iter().filter(|l| l.starts_with("C: ")).count();
+    let mut trips = 0;
+    let mut prev = "";
+    for l in &lines {
+        if l.starts_with("C: ") && !prev.starts_with("C: ") {
+            trips += 1;
+        }
+        prev = l;
+    }
+    (sent, trips)
+}
+
+/// An INTERNALDATE some hours ago, as APPEND takes it.
+pub fn imap_date(hours_ago: i64) -> String {
+    (chrono::Utc::now() - chrono::Duration::hours(hours_ago))
+        .format("%d-%b-%Y %H:%M:%S +0000")
+        .to_string()
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).to_string()
 }

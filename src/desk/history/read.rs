@@ -371,6 +371,14 @@ pub(super) fn search_since(
     mb.search(folder, &since_keys(since, key))
 }
 
+/// The keys of events of one kind recorded on or after `since`.
+fn kind_keys(since: DateTime<Utc>, kind: &str) -> Vec<Key> {
+    since_keys(
+        since,
+        Some(Key::Header("X-Mailduty-Event", kind.to_string())),
+    )
+}
+
 pub(super) fn since_keys(since: DateTime<Utc>, key: Option<Key>) -> Vec<Key> {
     let mut keys = vec![Key::Since((since - chrono::Duration::days(1)).date_naive())];
     keys.extend(key);
@@ -483,10 +491,7 @@ pub fn kind_since(
     kind: &str,
     since: DateTime<Utc>,
 ) -> Result<Vec<Stored>> {
-    let keys = since_keys(
-        since,
-        Some(Key::Header("X-Mailduty-Event", kind.to_string())),
-    );
+    let keys = kind_keys(since, kind);
     let mut evs = found(mb, folders, &keys)?;
     evs.retain(|e| e.time >= since);
     Ok(evs)
@@ -513,15 +518,12 @@ pub fn latest_and_states(
     since: DateTime<Utc>,
     others: &[String],
 ) -> Result<(Option<Stored>, Vec<crate::imap::UidState>)> {
-    let keys = since_keys(
-        since,
-        Some(Key::Header("X-Mailduty-Event", kind.to_string())),
-    );
     if let Some((Some((latest, states)), _)) =
         latest_and_states_after(mb, &[], folder, kind, since, others)?
     {
         return Ok((latest, states));
     }
+    let keys = kind_keys(since, kind);
     let (mut uids, states) = mb.search_and_states(folder, &keys, others)?;
     uids.sort_unstable();
     let last = uids[uids.len().saturating_sub(8)..].to_vec();
@@ -571,10 +573,7 @@ pub fn queue_then_latest(
     since: DateTime<Utc>,
     others: &[String],
 ) -> Result<Option<Latest>> {
-    let keys = since_keys(
-        since,
-        Some(Key::Header("X-Mailduty-Event", kind.to_string())),
-    );
+    let keys = kind_keys(since, kind);
     let mut newest = Vec::new();
     let got = mb.queue_then_look(queues, each, searches, folder, &keys, FIELDS, others, |f| {
         newest.extend(parse_all(&f.header))
