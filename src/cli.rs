@@ -227,7 +227,8 @@ pub enum Command {
     /// 未対応; sends follow-ups to the owner of
     /// their thread (threads: true) and mail matching a route to the route's owner; with
     /// assign: duty hands unclaimed mail to the member(s) on duty, each to whoever has
-    /// the fewest open claims. Every move is recorded in the history folder. Safe to run
+    /// the fewest open claims (new mail goes there straight from the inbox, recorded as
+    /// one `assign`, not a `file` and an `assign`). Every move is recorded in the history folder. Safe to run
     /// every few minutes: a second run moves nothing new. On a holiday it files but does
     /// not assign. Messages bound for one place move together, in a few round trips
     /// however many there are; at most 5,000 are filed (and 5,000 handed out) per run,

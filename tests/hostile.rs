@@ -51,9 +51,9 @@ fn a_huge_message_id_blocks_nothing() {
         &mail("behind@x.jp", "b@x.jp", "behind", "2"),
     );
 
-    // rotate --apply files and hands out both: the odd one does not stop the rest.
+    // rotate --apply hands out both: the odd one does not stop the rest.
     let out = ok(&team.run(&["rotate", "--apply"]));
-    assert!(out.contains("rotate: 2 filed, 2 assigned"), "{out}");
+    assert!(out.contains("rotate: 0 filed, 2 assigned"), "{out}");
     assert_eq!(dc.count("対応中/tanaka"), 2);
     assert_eq!(dc.count("INBOX"), 0);
 
@@ -375,7 +375,7 @@ fn hostile_text_is_shown_not_obeyed() {
         o
     };
     let out = stdout(&run("rotate --apply", &["rotate", "--apply"]));
-    assert!(out.contains("rotate: 1 filed, 3 assigned"), "{out}");
+    assert!(out.contains("rotate: 0 filed, 3 assigned"), "{out}");
     // The escapes are visible, not dropped: the reader sees that something was there.
     assert!(
         out.contains("Hi\\r\\nX-Fake-Header: yes\\x1b[31mred\\x07\\u{9b}2J\\rover"),

@@ -3,16 +3,13 @@
 //! move goes through `take`, so a member claiming a message while cron files it ends
 //! with exactly one copy.
 
-use std::collections::HashSet;
-
 use anyhow::Result;
 use serde::Serialize;
 
 use super::rules::{Actor, ROTATE};
-use super::rules::{Place, RELEASED, is_move_keyword};
 use super::take::SetPart;
 use super::{Assignment, Desk, Dest, Landed, Recovered, Taken, event};
-use crate::desk::queue::{Item, Scope, Status};
+use crate::desk::queue::{Item, Scope};
 
 /// One message moved.
 #[derive(Debug, Serialize)]
@@ -160,120 +157,29 @@ fn files_and_hands_out(
         }
         Err(e) => out.failed.push(format!("held mail: {e:#}")),
     }
-    let plan = desk.plan_intake(&items);
+    let mut plan = desk.plan_intake(&items);
     out.left += items
         .iter()
         .filter(|i| i.folder == desk.paths.inbox && !i.claim_keywords.is_empty())
         .count();
-    let (left, failed) = (out.left, out.failed.len());
-    let (filed, landed) = run(
-        desk,
-        &items,
-        &plan,
-        &mut out,
-        !hand_out.is_empty(),
-        hand_out.is_empty(),
-    )?;
-    if hand_out.is_empty() {
-        return Ok(out);
-    }
-    // The messages whose flags and MODSEQ come from the intake's own echo, not from
-    // the read at the start of the run.
-    let mut echoed: Option<HashSet<(String, u32)>> = None;
-    if filed > 0 {
-        // What the intake moved is known from COPYUID and from what clearing its
-        // keywords left; the queue is read again only when something is unclear.
-        let clean = out.left == left && out.failed.len() == failed;
-        items = match landed.filter(|_| clean).and_then(|l| {
-            let moved = l.iter().map(|(_, f, a)| (f.clone(), a.uid)).collect();
-            Some((moved_on(desk, &items, l)?, moved))
-        }) {
-            Some((next, moved)) => {
-                echoed = Some(moved);
-                next
-            }
-            None => desk.queue(Scope::ACTIVE)?,
-        };
-    }
-    let unclaimed = desk.paths.unclaimed.clone();
-    let keeps = desk.mb.keeps_keywords(&unclaimed)?;
-    if !keeps {
-        released_by_history(desk, &mut items)?;
-    }
-    let mut plan = desk.plan_hand_out(&items, hand_out);
-    // A set's conditional STORE refuses what changed since the newest MODSEQ among
-    // its messages. Mixing messages read at the start with ones echoed after the
-    // intake would let a change made meanwhile to an older message (a claim, a
-    // client's \Deleted) pass under the newer MODSEQ: then the queue is read again,
-    // so that every message of the hand-out comes from one read.
-    if let Some(moved) = echoed
-        && plan
-            .iter()
-            .any(|a| !moved.contains(&(items[a.item].folder.clone(), items[a.item].uid)))
-    {
-        items = desk.queue(Scope::ACTIVE)?;
-        if !keeps {
+    // The hand-out is planned with the intake: human mail bound for 未対応 goes
+    // straight to the member on duty, and the mail already in 未対応 follows from the
+    // same read of the queue (one read per conditional STORE: nothing the intake
+    // moves is handed out again in this run).
+    let mut later = Vec::new();
+    if !hand_out.is_empty() {
+        let unclaimed = desk.paths.unclaimed.clone();
+        // Asked only when 未対応 holds mail (it takes a SELECT).
+        if items.iter().any(|i| i.folder == unclaimed) && !desk.mb.keeps_keywords(&unclaimed)? {
             released_by_history(desk, &mut items)?;
         }
-        plan = desk.plan_hand_out(&items, hand_out);
+        later = desk.plan_duty(&items, &mut plan, hand_out);
     }
-    run(desk, &items, &plan, &mut out, false, true)?;
+    run(desk, &items, &plan, &mut out, later.is_empty())?;
+    if !later.is_empty() {
+        run(desk, &items, &later, &mut out, true)?;
+    }
     Ok(out)
-}
-
-/// What moves of a step left, as the server said: (index into the items, folder,
-/// flags and MODSEQ there). None when that is not known for every move made.
-type Landings = Option<Vec<(usize, String, crate::imap::After)>>;
-
-/// The queue after the moves `landed` describes, as a read of it would give it:
-/// each moved message in its new folder with its new UID, flags and MODSEQ (mail
-/// moved to 対応不要 leaves the active queue). None when a move landed somewhere
-/// this cannot tell (then the queue is read again).
-fn moved_on(
-    desk: &mut Desk<'_>,
-    items: &[Item],
-    landed: Vec<(usize, String, crate::imap::After)>,
-) -> Option<Vec<Item>> {
-    let mut next = items.to_vec();
-    let mut gone = vec![false; next.len()];
-    let has = |flags: &[String], f: &str| flags.iter().any(|x| x.eq_ignore_ascii_case(f));
-    for (k, folder, a) in landed {
-        if has(&a.flags, "\\Deleted") {
-            return None;
-        }
-        let (status, owner) = match desk.paths.place(&folder, desk.rules) {
-            Some(Place::Unclaimed) => (Status::Unclaimed, None),
-            Some(Place::Member(m)) => (Status::Claimed, Some(m)),
-            Some(Place::Dismissed) => {
-                gone[k] = true;
-                continue;
-            }
-            _ => return None,
-        };
-        let it = next.get_mut(k)?;
-        it.folder = folder;
-        it.uid = a.uid;
-        it.modseq = Some(a.modseq);
-        it.status = status;
-        it.owner = owner;
-        it.claim_keywords = a
-            .flags
-            .iter()
-            .filter(|f| is_move_keyword(f))
-            .cloned()
-            .collect();
-        it.released = has(&a.flags, RELEASED);
-        it.seen = has(&a.flags, "\\Seen");
-        it.answered = has(&a.flags, "\\Answered");
-        desk.known.insert((it.folder.clone(), it.uid));
-    }
-    Some(
-        next.into_iter()
-            .zip(gone)
-            .filter(|(_, g)| !g)
-            .map(|(i, _)| i)
-            .collect(),
-    )
 }
 
 /// Where 未対応 keeps no keywords (Exchange), the released mark is lost: a message
@@ -301,20 +207,17 @@ pub const CAP: usize = 5_000;
 /// entries for them.
 type Group<'a> = (&'a str, Option<&'a str>, bool, Vec<(usize, &'a Assignment)>);
 
-/// Carries out a plan; returns how many messages moved and, with `report`, where
-/// they landed as the server left them. With `last` (no step moves mail after this
-/// one), the run's scan marks go up with the events of its last set. Messages from one folder to one place move
-/// as one set where the server allows (`take_set`: a few round trips whatever their
-/// number), else one by one.
+/// Carries out a plan. With `last` (no step moves mail after this one), the run's
+/// scan marks go up with the events of its last set. Messages from one folder to one
+/// place move as one set where the server allows (`take_set`: a few round trips
+/// whatever their number), else one by one.
 fn run(
     desk: &mut Desk<'_>,
     items: &[Item],
     plan: &[Assignment],
     out: &mut Applied,
-    report: bool,
     last: bool,
-) -> Result<(usize, Landings)> {
-    let mut landings: Landings = report.then(Vec::new);
+) -> Result<()> {
     let (now, later) = plan.split_at(plan.len().min(CAP));
     out.left += later.len();
     let mut groups: Vec<Group<'_>> = Vec::new();
@@ -356,12 +259,8 @@ fn run(
     let n_sources = by_source.len();
     for (k, (_, groups)) in by_source.into_iter().enumerate() {
         let attach = last && k + 1 == n_sources;
-        let (m, failed, l) = set(desk, items, &groups, out, report, attach);
+        let (m, failed) = set(desk, items, &groups, out, attach);
         moved.extend(m);
-        match (landings.as_mut(), l) {
-            (Some(all), Some(l)) if failed.is_none() => all.extend(l),
-            _ => landings = None,
-        }
         match failed {
             None => in_a_row = 0,
             Some(e) => {
@@ -378,9 +277,6 @@ fn run(
             match one(desk, it, a, out) {
                 Ok(m) => {
                     in_a_row = 0;
-                    if m.is_some() {
-                        landings = None;
-                    }
                     moved.extend(m.map(|m| (k, m)));
                 }
                 Err(e) => {
@@ -394,9 +290,8 @@ fn run(
         }
     }
     moved.sort_by_key(|(k, _)| *k);
-    let n = moved.len();
     out.moved.extend(moved.into_iter().map(|(_, m)| m));
-    Ok((n, landings))
+    Ok(())
 }
 
 fn stopped(e: anyhow::Error, moved: usize) -> anyhow::Error {
@@ -437,9 +332,8 @@ fn set(
     items: &[Item],
     groups: &[Vec<(usize, &Assignment)>],
     out: &mut Applied,
-    report: bool,
     attach: bool,
-) -> (Vec<(usize, Move)>, Option<anyhow::Error>, Landings) {
+) -> (Vec<(usize, Move)>, Option<anyhow::Error>) {
     let its: Vec<Vec<&Item>> = groups
         .iter()
         .map(|g| g.iter().map(|(_, a)| &items[a.item]).collect())
@@ -453,7 +347,6 @@ fn set(
     let results = desk.take_sets(&asks, Actor::Rotate);
     let mut failed: Option<anyhow::Error> = None;
     let mut won = Vec::new();
-    let mut all_won = true;
     for (((group, its), (dest, kind)), result) in groups.iter().zip(&its).zip(&dests).zip(results) {
         let to = desk.paths.of(dest);
         let (parts, f) = match result {
@@ -468,7 +361,6 @@ fn set(
         };
         let why = f.as_ref().map(|e| format!("{e:#}")).unwrap_or_default();
         for (&(k, a), part) in group.iter().zip(parts) {
-            all_won &= matches!(part, SetPart::Taken(Taken::Won(_)));
             match part {
                 SetPart::Taken(Taken::Won(landed)) => won.push((k, a, landed, *kind)),
                 SetPart::Taken(Taken::Lost { .. } | Taken::Already) => out.left += 1,
@@ -519,26 +411,13 @@ fn set(
     if let Some(s) = &scan {
         evs.push((s.event(), &nowhere));
     }
-    let mut landings = None;
-    match desk.record_all_reporting(&evs, report) {
-        Ok(after) => {
+    match desk.record_all(&evs) {
+        Ok(()) => {
             out.clients.marked |= scan.is_some();
             out.landed.extend(
                 won.iter()
                     .filter_map(|(_, _, l, _)| Some((l.folder.clone(), l.uid?))),
             );
-            // Each report back to its message, by where it landed.
-            let by_place: std::collections::HashMap<(&str, u32), usize> = won
-                .iter()
-                .filter_map(|(_, a, l, _)| Some(((l.folder.as_str(), l.uid?), a.item)))
-                .collect();
-            landings = after
-                .filter(|a| all_won && a.len() == won.len())
-                .and_then(|a| {
-                    a.into_iter()
-                        .map(|(f, st)| Some((*by_place.get(&(f.as_str(), st.uid))?, f, st)))
-                        .collect::<Option<Vec<_>>>()
-                });
         }
         Err(e) => {
             let e = e.context(format!(
@@ -553,7 +432,7 @@ fn set(
         .into_iter()
         .map(|(k, a, l, kind)| (k, move_of(&items[a.item], a, kind, l.folder)))
         .collect();
-    (moved, failed, landings)
+    (moved, failed)
 }
 
 /// One message of a plan; the move, if it moved.

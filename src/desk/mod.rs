@@ -497,17 +497,6 @@ impl<'r> Desk<'r> {
     /// Appends the events of several moves together, then clears the moves'
     /// keywords: like `record` for each, in a constant number of round trips.
     pub fn record_all(&mut self, evs: &[(Event<'_>, &Landed)]) -> Result<()> {
-        self.record_all_reporting(evs, false).map(|_| ())
-    }
-
-    /// `record_all`; with `report`, also what clearing the keywords left on each
-    /// message (folder, flags, MODSEQ), so that a run can go on with them without
-    /// reading them again. None when the server did not say it for every one.
-    pub fn record_all_reporting(
-        &mut self,
-        evs: &[(Event<'_>, &Landed)],
-        report: bool,
-    ) -> Result<Option<Vec<(String, crate::imap::After)>>> {
         // Each event is known by the ID a later run that finishes the move would give
         // it (`move_id`), where the server told where the message landed.
         let named: Vec<(&Event<'_>, String)> = evs
@@ -543,30 +532,12 @@ impl<'r> Desk<'r> {
                     .push(uid);
             }
         }
-        if !report {
-            // Every folder's in one round trip.
-            let changes: Vec<(&str, &[u32], Flags<'_>)> = clear
-                .iter()
-                .map(|((folder, kws), uids)| (*folder, uids.as_slice(), Flags::Remove(kws)))
-                .collect();
-            self.mb.store_each(&changes)?;
-            return Ok(None);
-        }
-        let mut after = Some(Vec::new());
-        for ((folder, kws), uids) in clear {
-            match self.mb.store_reporting(folder, &uids, Flags::Remove(kws))? {
-                Some(a) => {
-                    if let Some(all) = after.as_mut() {
-                        all.extend(a.into_iter().map(|a| (folder.to_string(), a)));
-                    }
-                }
-                None => after = None,
-            }
-        }
-        if !report || evs.iter().any(|(_, l)| l.uid.is_none()) {
-            return Ok(None);
-        }
-        Ok(after)
+        // Every folder's in one round trip.
+        let changes: Vec<(&str, &[u32], Flags<'_>)> = clear
+            .iter()
+            .map(|((folder, kws), uids)| (*folder, uids.as_slice(), Flags::Remove(kws)))
+            .collect();
+        self.mb.store_each(&changes)
     }
 
     /// Whether sets of contested messages move together here (`take_set`).
@@ -607,8 +578,15 @@ impl<'r> Desk<'r> {
         plan::intake(items, self.rules, &self.paths.inbox, busy)
     }
 
-    pub fn plan_hand_out(&self, items: &[Item], on_duty: &[String]) -> Vec<Assignment> {
-        plan::hand_out(items, &self.paths.unclaimed, on_duty, busy)
+    /// Gives the human mail of an intake plan bound for 未対応 to the members on duty
+    /// instead; returns the hand-out of the mail already in 未対応 (`plan::duty_with_intake`).
+    pub fn plan_duty(
+        &self,
+        items: &[Item],
+        intake: &mut [Assignment],
+        on_duty: &[String],
+    ) -> Vec<Assignment> {
+        plan::duty_with_intake(items, intake, &self.paths.unclaimed, on_duty, busy)
     }
 
     /// The Sent folder: `folders.sent`, else the one the server marks `\Sent`.

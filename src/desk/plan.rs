@@ -109,13 +109,51 @@ pub fn intake(
         .collect()
 }
 
-/// Unclaimed mail in 未対応, oldest first, each to whoever on duty holds the fewest
-/// claims (ties: the first on the roster). Released mail stays for a person to take.
-pub fn hand_out(
+/// The hand-out with the intake: human inbox mail the `intake` plan files into
+/// 未対応 and the unclaimed mail already there are handed out together, oldest first,
+/// each to whoever on duty holds the fewest claims. An intake entry gets its member
+/// (reason "duty") and goes there straight from the inbox: one move, not two, and
+/// never a moment in 未対応 for a member to take it from. Returns the hand-out of the
+/// mail already in 未対応.
+pub fn duty_with_intake(
     items: &[Item],
+    intake: &mut [Assignment],
     unclaimed: &str,
     on_duty: &[String],
     busy: impl Fn(&Item) -> bool,
+) -> Vec<Assignment> {
+    let filed: HashMap<usize, usize> = intake
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.owner.is_none() && !a.dismiss && items[a.item].automated.is_none())
+        .map(|(k, a)| (a.item, k))
+        .collect();
+    // Follow-ups and routed mail this intake gives to a member count as their claims.
+    let given: Vec<&str> = intake.iter().filter_map(|a| a.owner.as_deref()).collect();
+    let mut out = Vec::new();
+    for a in hand_out_of(items, on_duty, &given, |i| {
+        filed.contains_key(&i) || waits(&items[i], unclaimed, &busy)
+    }) {
+        match filed.get(&a.item) {
+            Some(&k) => intake[k] = a,
+            None => out.push(a),
+        }
+    }
+    out
+}
+
+fn waits(it: &Item, unclaimed: &str, busy: impl Fn(&Item) -> bool) -> bool {
+    // Automated mail filed into 未対応 is for whoever looks, never handed out.
+    it.folder == unclaimed && !it.released && !busy(it) && it.automated.is_none()
+}
+
+/// The messages `waiting` picks, oldest first, each to the least-loaded member.
+/// `given`: the owners of mail this run gives out besides.
+fn hand_out_of(
+    items: &[Item],
+    on_duty: &[String],
+    given: &[&str],
+    waiting: impl Fn(usize) -> bool,
 ) -> Vec<Assignment> {
     if on_duty.is_empty() {
         return Vec::new();
@@ -127,15 +165,10 @@ pub fn hand_out(
                 .iter()
                 .filter(|i| i.status == Status::Claimed && i.owner.as_deref() == Some(m.as_str()))
                 .count()
+                + given.iter().filter(|g| **g == m.as_str()).count()
         })
         .collect();
-    // Automated mail filed into 未対応 is for whoever looks, never handed out.
-    let mut waiting: Vec<usize> = (0..items.len())
-        .filter(|&i| {
-            let it = &items[i];
-            it.folder == unclaimed && !it.released && !busy(it) && it.automated.is_none()
-        })
-        .collect();
+    let mut waiting: Vec<usize> = (0..items.len()).filter(|&i| waiting(i)).collect();
     waiting.sort_by_key(|&i| (items[i].arrived, items[i].uid));
     waiting
         .into_iter()
@@ -253,7 +286,7 @@ mod tests {
         // Filed automated mail is never handed out.
         let mut filed = items[1].clone();
         filed.folder = "未対応".into();
-        assert!(hand_out(&[filed], "未対応", &["tanaka".to_string()], |_| false).is_empty());
+        assert!(duty_with_intake(&[filed], &mut [], "未対応", &["tanaka".to_string()], |_| false).is_empty());
     }
 
     #[test]
@@ -265,14 +298,56 @@ mod tests {
             item("未対応", 4, "d@x", None),
         ];
         let duty = vec!["tanaka".to_string(), "suzuki".to_string()];
-        let who: Vec<String> = hand_out(&items, "未対応", &duty, |_| false)
+        let hand_out = |items: &[Item], duty: &[String]| {
+            duty_with_intake(items, &mut [], "未対応", duty, |_| false)
+        };
+        let who: Vec<String> = hand_out(&items, &duty)
             .into_iter()
             .map(|a| a.owner.unwrap())
             .collect();
         assert_eq!(who, ["suzuki", "tanaka", "suzuki"]);
-        assert!(hand_out(&items, "未対応", &[], |_| false).is_empty());
+        assert!(hand_out(&items, &[]).is_empty());
         let mut released = items.clone();
         released[1].released = true;
-        assert_eq!(hand_out(&released, "未対応", &duty, |_| false).len(), 2);
+        assert_eq!(hand_out(&released, &duty).len(), 2);
+    }
+
+    #[test]
+    fn new_human_mail_goes_to_the_duty_from_the_inbox_with_the_waiting_mail() {
+        let r = rules("threads: true\n");
+        let mut reply = item("INBOX", 9, "r@x", None);
+        reply.in_reply_to = vec!["<a@x>".into()];
+        let mut ooo = item("INBOX", 8, "o@x", None);
+        ooo.automated =
+            crate::automated::classify(b"Auto-Submitted: auto-replied\r\n", "x@y", None, &[0; 32]);
+        let items = vec![
+            item("対応中/suzuki", 1, "a@x", Some("suzuki")),
+            item("未対応", 2, "b@x", None),
+            item("INBOX", 3, "c@x", None),
+            ooo,
+            reply,
+            item("INBOX", 10, "d@x", None),
+        ];
+        let duty = vec!["tanaka".to_string(), "suzuki".to_string()];
+        let mut plan = intake(&items, &r, "INBOX", |_| false);
+        let later = duty_with_intake(&items, &mut plan, "未対応", &duty, |_| false);
+        // The follow-up counts as suzuki's claim: tanaka takes all three (without it,
+        // suzuki would get the last).
+        let owner = |k: usize| {
+            let a = plan.iter().chain(&later).find(|a| a.item == k).unwrap();
+            (a.owner.clone(), a.reason.clone())
+        };
+        assert_eq!(owner(1), (Some("tanaka".into()), "duty".into()));
+        assert_eq!(owner(2), (Some("tanaka".into()), "duty".into()));
+        assert_eq!(owner(5), (Some("tanaka".into()), "duty".into()));
+        assert_eq!(owner(4), (Some("suzuki".into()), "thread".into()));
+        // Automated mail stays for whoever looks; only 未対応's own mail is left for
+        // the hand-out step.
+        assert_eq!(owner(3).0, None);
+        assert_eq!(later.iter().map(|a| a.item).collect::<Vec<_>>(), [1]);
+        // Nobody on duty: the intake files as before.
+        let mut plain = intake(&items, &r, "INBOX", |_| false);
+        assert!(duty_with_intake(&items, &mut plain, "未対応", &[], |_| false).is_empty());
+        assert_eq!(plain, intake(&items, &r, "INBOX", |_| false));
     }
 }

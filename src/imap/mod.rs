@@ -7,7 +7,7 @@
 //! the operations are by concern: `session` (connect, sign in, log out), `folders`
 //! (names, LIST, SELECT, STATUS), `search` (SEARCH and FETCH, read-only), `change`
 //! (STORE, MOVE, APPEND), `sets` (several set moves and flag changes in the round
-//! trips of one), `echo` (a flag change that reports what it left), `searchres`
+//! trips of one), `searchres`
 //! (the newest message a search finds, fetched in its round trip), `syntax`
 //! (arguments built, responses parsed), beside `conn` (the wire and pipelining),
 //! `auth` (SASL), `acl` and `idle`.
@@ -16,7 +16,6 @@ mod acl;
 mod auth;
 mod change;
 pub mod conn;
-mod echo;
 mod folders;
 mod idle;
 pub mod mutf7;
@@ -38,7 +37,6 @@ pub use crate::secret::{PASSWORD_COMMAND_TIMEOUT, resolve_secret, secret_command
 use crate::signin;
 use auth::{SignIn, authenticate};
 use conn::{Conn, Done, Status, Stream, quote};
-pub use echo::After;
 pub use idle::Woke;
 use syntax::*;
 pub use syntax::{MAX_SEARCH_TEXT, any_batches, batches};
