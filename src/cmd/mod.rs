@@ -106,8 +106,11 @@ impl Ctx {
 
     pub fn say(&self, out: &mut dyn Write, line: impl AsRef<str>) -> Result<()> {
         if !self.global.quiet {
-            // Lines carry subjects and folder names from the server.
-            writeln!(out, "{}", crate::output::line(line.as_ref()))?;
+            // Lines carry subjects and folder names from the server. One write with
+            // its newline: a line-buffered stdout then makes one system call of it.
+            let mut l = crate::output::line(line.as_ref()).to_string();
+            l.push('\n');
+            out.write_all(l.as_bytes())?;
         }
         Ok(())
     }

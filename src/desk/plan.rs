@@ -286,7 +286,16 @@ mod tests {
         // Filed automated mail is never handed out.
         let mut filed = items[1].clone();
         filed.folder = "未対応".into();
-        assert!(duty_with_intake(&[filed], &mut [], "未対応", &["tanaka".to_string()], |_| false).is_empty());
+        assert!(
+            duty_with_intake(
+                &[filed],
+                &mut [],
+                "未対応",
+                &["tanaka".to_string()],
+                |_| false
+            )
+            .is_empty()
+        );
     }
 
     #[test]
