@@ -19,7 +19,9 @@ pub const FIELDS: &str = "AUTO-SUBMITTED PRECEDENCE X-AUTOREPLY X-AUTORESPOND X-
 pub const MARK_HEADER: &str = "X-Mailduty-Mark";
 
 /// Why a mail is taken for automated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     /// Out-of-office and other replies a program sent in answer to a mail.
@@ -75,7 +77,7 @@ impl Reason {
 }
 
 /// What the checks found: the reason and the header that said so (for the history).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Verdict {
     pub reason: Reason,
     pub signal: String,

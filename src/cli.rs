@@ -49,7 +49,8 @@ Files:
   $XDG_CONFIG_HOME/mailduty/login.yaml  a member's own sign-in (sign_in: personal), 0600
   $XDG_STATE_HOME/mailduty/oauth2-<user>.json  an OAuth 2.0 refresh token (mailduty login), 0600
   $XDG_CACHE_HOME/mailduty/quiet-*.json  what the last rotate --apply with nothing to do saw
-                   (an optimisation only: delete it and the next run reads everything)
+  $XDG_CACHE_HOME/mailduty/heads-*.json  the header fields the last rotate --apply read, 0600
+                   (optimisations only: delete them and the next run reads everything)
   On the IMAP server: 未対応, 対応中/<member>, 保留, 完了, 対応不要 and 対応履歴 (names set in rules.yaml),
   and 対応履歴/新着 on servers with MOVE (new events until rotate --apply moves them in)
 
@@ -224,15 +225,16 @@ pub enum Command {
     /// With --apply: gives back held mail whose --until came or whose customer wrote;
     /// puts automated mail (out-of-office, bounces, bulk, its own digest; see
     /// `automated:`) and mail a route dismisses into 対応不要; files new inbox mail into
-    /// 未対応; sends follow-ups to the owner of
-    /// their thread (threads: true) and mail matching a route to the route's owner; with
-    /// assign: duty hands unclaimed mail to the member(s) on duty, each to whoever has
-    /// the fewest open claims (new mail goes there straight from the inbox, recorded as
-    /// one `assign`, not a `file` and an `assign`). Every move is recorded in the history folder. Safe to run
-    /// every few minutes: a second run moves nothing new. On a holiday it files but does
-    /// not assign. Messages bound for one place move together, in a few round trips
-    /// however many there are; at most 5,000 are filed (and 5,000 handed out) per run,
-    /// and the summary counts the rest as left for the next run.
+    /// 未対応; sends follow-ups to the owner of their thread (threads: true) and mail
+    /// matching a route to the route's owner; with assign: duty hands unclaimed mail to
+    /// the member(s) on duty, each to whoever has the fewest open claims (new mail goes
+    /// to them straight from the inbox, recorded as one `assign`, not a `file` and an
+    /// `assign`). Every move is recorded in the history folder. Safe to run every few
+    /// minutes: a second run moves nothing new. On a holiday it files but does not
+    /// assign. Messages bound for one place move together, in a few round trips however
+    /// many there are; at most 5,000 new messages are taken from the inbox (and 5,000
+    /// more handed out from 未対応) per run, and the summary counts the rest as left for
+    /// the next run.
     ///
     /// It also records what mail clients did: replies filed in Sent since the last run
     /// (a `reply` event; 二重対応 as `double_reply`; `on_reply` says whether the message

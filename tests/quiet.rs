@@ -267,6 +267,21 @@ fn the_cache_kept_deleted_or_corrupted_gives_the_same_result() {
     assert_eq!(kept.0, deleted.0, "what every run printed");
     assert_eq!(kept.1, deleted.1, "where every message is");
     assert_eq!(kept.2, deleted.2, "the history");
+    // A kept heads file changed after it was written (a subject, say): not used.
+    let altered = scenario(&|c| {
+        for f in std::fs::read_dir(c.join("mailduty"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|f| f.file_name().to_string_lossy().starts_with("heads-"))
+        {
+            let text = std::fs::read_to_string(f.path()).unwrap();
+            std::fs::write(f.path(), text.replace("question", "forged")).unwrap();
+        }
+    });
+    assert_eq!(kept.0, altered.0, "what every run printed");
+    assert_eq!(kept.1, altered.1, "where every message is");
+    assert_eq!(kept.2, altered.2, "the history");
     let corrupted = scenario(&|c| {
         for f in std::fs::read_dir(c.join("mailduty"))
             .into_iter()
@@ -279,4 +294,187 @@ fn the_cache_kept_deleted_or_corrupted_gives_the_same_result() {
     assert_eq!(kept.0, corrupted.0, "what every run printed");
     assert_eq!(kept.1, corrupted.1, "where every message is");
     assert_eq!(kept.2, corrupted.2, "the history");
+}
+
+/// The header fields of every message in `folder` the server answered in a run's
+/// `-v` log (a flags-only answer has none).
+fn headers_read(err: &str) -> usize {
+    err.lines()
+        .filter(|l| l.starts_with("S: * ") && l.contains("BODY[HEADER.FIELDS (MESSAGE-ID"))
+        .count()
+}
+
+fn listed(team: &Team) -> Vec<String> {
+    let o = team.run(&["list", "--format", "json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let mut rows: Vec<String> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| format!("{} {} {} {}", r["id"], r["folder"], r["subject"], r["from"]))
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[test]
+fn a_run_reads_the_header_fields_of_new_mail_only() {
+    let dc = Dovecot::start();
+    let team = team(&dc, "duty");
+    for i in 0..40 {
+        dc.append("INBOX", "", &imap_date(3), &msg(&format!("h{i}@x"), i));
+    }
+    let (_, first) = rotate(&team, &[]);
+    assert!(
+        headers_read(&first) >= 40,
+        "the first run reads every message"
+    );
+    rotate(&team, &[]);
+    dc.append("INBOX", "", &imap_date(1), &msg("one@x", 500));
+    let (out, err) = rotate(&team, &[]);
+    assert!(out.contains("rotate: 0 filed, 1 assigned"), "{out}");
+    // The 40 in the member folders are known: their flags are read, not their
+    // headers. A FETCH `N:*` also answers the highest message below N, once per
+    // folder at most.
+    let n = headers_read(&err);
+    assert!(n <= 1 + 6, "{n} messages' header fields read:\n{err}");
+    assert!(
+        err.lines()
+            .filter(|l| l.starts_with("C: ") && l.ends_with("(UID FLAGS MODSEQ)"))
+            .count()
+            >= 2,
+        "{err}"
+    );
+    assert!(
+        bytes(&err) < bytes(&first),
+        "{} vs {}",
+        bytes(&err),
+        bytes(&first)
+    );
+    // What a person sees is what a whole read gives.
+    let with = listed(&team);
+    assert_eq!(with.len(), 41);
+    assert!(with.iter().any(|r| r.contains("question 500")), "{with:?}");
+    std::fs::remove_dir_all(team.dir.path().join("cache")).unwrap();
+    dc.append("INBOX", "", &imap_date(1), &msg("two@x", 501));
+    let (_, err) = rotate(&team, &[]);
+    assert!(
+        headers_read(&err) >= 42,
+        "without the cache every message is read"
+    );
+    let whole = listed(&team);
+    assert_eq!(whole.len(), 42);
+    assert!(
+        with.iter().all(|r| whole.contains(r)),
+        "{with:?}\n{whole:?}"
+    );
+}
+
+/// A folder deleted and made again restarts its UIDs under a new UIDVALIDITY: what
+/// was kept of the old one never names a message of the new one. A message that was
+/// \Deleted when the run read it and is no longer has its fields read then.
+#[test]
+fn kept_fields_never_name_another_message() {
+    let dc = Dovecot::start();
+    let team = team(&dc, "duty");
+    for i in 0..6 {
+        dc.append("INBOX", "", &imap_date(3), &msg(&format!("old{i}@x"), i));
+    }
+    rotate(&team, &[]);
+    rotate(&team, &[]);
+    // A message in a member folder marked \Deleted by a client, seen so by a run.
+    let theirs = stdout(&team.run(&["list", "--owner", "suzuki", "--format", "json"]));
+    let rows: serde_json::Value = serde_json::from_str(&theirs).unwrap();
+    let gone = rows[0]["message_id"].as_str().unwrap().to_string();
+    // As `listed` shows it, quoted: "question 1" is not "question 100".
+    let subject = format!("\"{}\"", rows[0]["subject"].as_str().unwrap());
+    dc.doveadm(&[
+        "flags",
+        "add",
+        "-u",
+        USER,
+        "\\Deleted",
+        "mailbox",
+        "対応中/suzuki",
+        "HEADER",
+        "Message-ID",
+        &gone,
+    ]);
+    dc.append("INBOX", "", &imap_date(1), &msg("n1@x", 100));
+    rotate(&team, &[]);
+    assert!(!listed(&team).iter().any(|r| r.contains(&subject)));
+    dc.doveadm(&[
+        "flags",
+        "remove",
+        "-u",
+        USER,
+        "\\Deleted",
+        "mailbox",
+        "対応中/suzuki",
+        "HEADER",
+        "Message-ID",
+        &gone,
+    ]);
+    // tanaka's folder made again, with other mail under the same UIDs.
+    let validity = |dc: &Dovecot| {
+        dc.doveadm(&[
+            "-f",
+            "flow",
+            "mailbox",
+            "status",
+            "-u",
+            USER,
+            "uidvalidity",
+            "対応中/tanaka",
+        ])
+    };
+    let before = validity(&dc);
+    dc.doveadm(&["mailbox", "delete", "-u", USER, "対応中/tanaka"]);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    dc.doveadm(&["mailbox", "create", "-u", USER, "対応中/tanaka"]);
+    assert_ne!(validity(&dc), before);
+    for i in 0..3 {
+        dc.append(
+            "対応中/tanaka",
+            "",
+            &imap_date(2),
+            &format!(
+                "Message-ID: <fresh{i}@x>\r\nFrom: other@client.example\r\nSubject: made again {i}\r\n\r\nbody\r\n"
+            )
+            .into_bytes(),
+        );
+    }
+    dc.append("INBOX", "", &imap_date(1), &msg("n2@x", 101));
+    let (_, err) = rotate(&team, &[]);
+    // Both were asked whole on their own: the undeleted one in suzuki's folder, and
+    // tanaka's known UIDs under the new UIDVALIDITY.
+    let asked = err
+        .lines()
+        .filter(|l| {
+            l.starts_with("C: ") && l.contains("HEADER.FIELDS (MESSAGE-ID") && !l.contains(":* ")
+        })
+        .count();
+    assert!(asked >= 2, "{err}");
+    let with = listed(&team);
+    assert!(
+        with.iter()
+            .any(|r| r.contains(&subject) && r.contains("対応中/suzuki")),
+        "the undeleted one is back: {with:?}"
+    );
+    for i in 0..3 {
+        assert!(
+            with.iter()
+                .any(|r| r.contains(&format!("made again {i}")) && r.contains("対応中/tanaka")),
+            "{with:?}\n{err}"
+        );
+    }
+    assert!(
+        !with.iter().any(|r| r.contains("対応中/tanaka")
+            && r.contains("question")
+            && !r.contains("question 101")),
+        "nothing of the old folder: {with:?}"
+    );
+    std::fs::remove_dir_all(team.dir.path().join("cache")).unwrap();
+    assert_eq!(listed(&team), with);
 }

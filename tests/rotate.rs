@@ -306,6 +306,17 @@ fn on_a_holiday_apply_files_but_does_not_assign_on(dc: &dyn Server) {
 /// A member claims a message in the inbox while cron files it; the relay makes both
 /// reach the arbitrating command together. The message must exist exactly once.
 fn claim_against_intake(dc: &dyn Server, team: &Team, relay: &Relay, rounds: usize) {
+    claim_against_intake_to(dc, team, relay, rounds, "未対応");
+}
+
+/// `claim_against_intake`, the intake taking the message to `intake_to`.
+fn claim_against_intake_to(
+    dc: &dyn Server,
+    team: &Team,
+    relay: &Relay,
+    rounds: usize,
+    intake_to: &str,
+) {
     for round in 0..rounds {
         let mid = format!("intake-{round}@race.jp");
         dc.append("INBOX", "", &hours_ago(1), &msg(&mid, "a@x.jp", "race", ""));
@@ -335,7 +346,7 @@ fn claim_against_intake(dc: &dyn Server, team: &Team, relay: &Relay, rounds: usi
         if code(&c) == 0 {
             assert_eq!(folder, "対応中/tanaka", "round {round}");
         } else {
-            assert_eq!(folder, "未対応", "round {round}: {}", stderr(&c));
+            assert_eq!(folder, intake_to, "round {round}: {}", stderr(&c));
         }
         eprintln!(
             "round {round}: claim exit {}, message in {folder}",
@@ -352,6 +363,73 @@ fn a_claim_racing_the_intake_never_duplicates_or_loses() {
     let team = Team::plain(relay.port, MEMBERS3);
     init(&team);
     claim_against_intake(&dc, &team, &relay, 4);
+}
+
+/// With `assign: duty` the intake moves new mail straight to the member on duty:
+/// tanaka's claim races suzuki's hand-out from the inbox, and one of them wins.
+#[test]
+fn a_claim_racing_the_hand_out_from_the_inbox_never_duplicates_or_loses() {
+    let dc = Dovecot::start();
+    let relay = Relay::start(dc.imap_port, "UNCHANGEDSINCE", 2);
+    relay.once.store(true, std::sync::atomic::Ordering::SeqCst);
+    let team = Team::with_tail(
+        &format!("  host: 127.0.0.1\n  port: {}\n  tls: none\n", relay.port),
+        MEMBERS3,
+        &tail(
+            "  weekdays: { mon: suzuki, tue: suzuki, wed: suzuki, thu: suzuki, fri: suzuki, sat: suzuki, sun: suzuki }\n  holidays: { japan: false }\n",
+            "assign: duty\n",
+        ),
+    );
+    init(&team);
+    claim_against_intake_to(&dc, &team, &relay, 4, "対応中/suzuki");
+}
+
+/// A member on duty added to the rules without `init` has no folder: the new mail
+/// goes to the others on duty, none stays in the inbox, and the run says to run init.
+#[test]
+fn a_member_on_duty_without_a_folder_holds_up_nothing() {
+    let dc = Dovecot::start();
+    let imap = format!("  host: 127.0.0.1\n  port: {}\n  tls: none\n", dc.imap_port);
+    let two = "members:\n  tanaka: { name: 田中 太郎, email: tanaka@example.jp }\n  suzuki: { name: 鈴木 花子, email: suzuki@example.jp }\n";
+    init(&Team::with_tail(&imap, two, ""));
+    let roster = "  weekdays: { mon: [sato, suzuki], tue: [sato, suzuki], wed: [sato, suzuki], thu: [sato, suzuki], fri: [sato, suzuki], sat: [sato, suzuki], sun: [sato, suzuki] }\n  holidays: { japan: false }\n";
+    let team = Team::with_tail(&imap, MEMBERS3, &tail(roster, "assign: duty\n"));
+    for i in 0..4 {
+        dc.append(
+            "INBOX",
+            "",
+            &hours_ago(1),
+            &msg(&format!("d{i}@x.jp"), "a@x.jp", "q", ""),
+        );
+    }
+    let o = team.run(&["rotate", "--apply"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let places: Vec<_> = (0..4).map(|i| dc.locate(&format!("d{i}@x.jp"))).collect();
+    assert!(
+        stdout(&o).contains("rotate: 0 filed, 4 assigned"),
+        "{}\n{}\n{places:?}",
+        stdout(&o),
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("nothing handed out to sato") && stderr(&o).contains("mailduty init"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!((dc.count("INBOX"), dc.count("対応中/suzuki")), (0, 4));
+    // Once the folder exists, sato gets his share.
+    init(&team);
+    for i in 4..8 {
+        dc.append(
+            "INBOX",
+            "",
+            &hours_ago(1),
+            &msg(&format!("d{i}@x.jp"), "a@x.jp", "q", ""),
+        );
+    }
+    let o = team.run(&["rotate", "--apply"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(dc.count("対応中/sato"), 4, "the fewest claims first");
 }
 
 #[test]

@@ -67,7 +67,9 @@ pub fn apply(
         out.clients.sent_folder = l.sent_folder.clone();
         return Ok(out);
     }
+    desk.use_heads();
     let mut out = files_and_hands_out(desk, hand_out, now)?;
+    desk.keep_heads();
     // The scan marks go last, over what this run moved itself.
     if let Err(e) = super::clients::finish(desk, &mut out.clients, &out.landed) {
         out.failed.push(format!("mail client work: {e:#}"));
@@ -120,6 +122,8 @@ fn files_and_hands_out(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Applied> {
     let mut out = Applied::default();
+    // Before the queue's read, which takes the folders listed at login.
+    let hand_out = &with_folders(desk, hand_out, &mut out.failed)[..];
     let mut items = desk.queue_ahead()?;
     // Held mail comes back at its time even if nothing else changes; a move under
     // way is finished by whichever run sees it stale.
@@ -168,18 +172,54 @@ fn files_and_hands_out(
     // moves is handed out again in this run).
     let mut later = Vec::new();
     if !hand_out.is_empty() {
+        // Asked only when 未対応 holds mail (it takes a SELECT). A failed look costs
+        // this run its hand-out, never its intake: new mail is filed as without one.
         let unclaimed = desk.paths.unclaimed.clone();
-        // Asked only when 未対応 holds mail (it takes a SELECT).
-        if items.iter().any(|i| i.folder == unclaimed) && !desk.mb.keeps_keywords(&unclaimed)? {
-            released_by_history(desk, &mut items)?;
+        let released = if items.iter().any(|i| i.folder == unclaimed) {
+            desk.mb
+                .keeps_keywords(&unclaimed)
+                .and_then(|keeps| match keeps {
+                    true => Ok(()),
+                    false => released_by_history(desk, &mut items),
+                })
+        } else {
+            Ok(())
+        };
+        match released {
+            Ok(()) => later = desk.plan_duty(&items, &mut plan, hand_out),
+            Err(e) => out
+                .failed
+                .push(format!("handing out mail (left for the next run): {e:#}")),
         }
-        later = desk.plan_duty(&items, &mut plan, hand_out);
     }
     run(desk, &items, &plan, &mut out, later.is_empty())?;
     if !later.is_empty() {
         run(desk, &items, &later, &mut out, true)?;
     }
     Ok(out)
+}
+
+/// The members on duty whose folder exists. One added to the rules since `init` has
+/// none yet: the mail that would be theirs goes to the others or stays in 未対応 (never
+/// in the inbox), and the run says why it failed.
+fn with_folders(desk: &Desk<'_>, on_duty: &[String], failed: &mut Vec<String>) -> Vec<String> {
+    let Some(listed) = desk.mb.listed_below(&desk.paths.claimed) else {
+        return on_duty.to_vec();
+    };
+    on_duty
+        .iter()
+        .filter(|m| {
+            let folder = desk.paths.of(&Dest::Member((*m).clone()));
+            let there = listed.contains(&folder);
+            if !there {
+                failed.push(format!(
+                    "nothing handed out to {m}: the folder {folder} does not exist; run `mailduty init`"
+                ));
+            }
+            there
+        })
+        .cloned()
+        .collect()
 }
 
 /// Where 未対応 keeps no keywords (Exchange), the released mark is lost: a message
@@ -414,6 +454,11 @@ fn set(
     match desk.record_all(&evs) {
         Ok(()) => {
             out.clients.marked |= scan.is_some();
+            for (_, a, l, _) in &won {
+                if let Some(uid) = l.uid {
+                    desk.moved(&items[a.item], &l.folder, uid);
+                }
+            }
             out.landed.extend(
                 won.iter()
                     .filter_map(|(_, _, l, _)| Some((l.folder.clone(), l.uid?))),

@@ -174,6 +174,9 @@ pub struct Desk<'r> {
     /// The recovery's keyword search in 完了 and 対応不要, made in the queue's round
     /// trip (`queue_ahead`).
     done_hits: Option<Vec<Vec<u32>>>,
+    /// The header fields kept from the last `rotate --apply` (`queue::Heads`): set by
+    /// `apply`, so that its reads of the active queue fetch flags only for them.
+    heads: Option<queue::Heads>,
 }
 
 impl<'r> Desk<'r> {
@@ -222,6 +225,7 @@ impl<'r> Desk<'r> {
             removing: Vec::new(),
             scan_look: None,
             done_hits: None,
+            heads: None,
         })
     }
 
@@ -236,13 +240,24 @@ impl<'r> Desk<'r> {
     /// The messages of the active folders (and of 完了 with `scope.done`).
     pub fn queue(&mut self, scope: Scope) -> Result<Vec<Item>> {
         self.removing.clear();
-        let mut items = queue::load_noting(
+        // Kept heads are for the active folders; 完了 and 対応不要 are read whole.
+        let active_only = !scope.done && !scope.dismissed;
+        let mut heads = if active_only { self.heads.take() } else { None };
+        let items = queue::load_noting_by(
             &mut self.mb,
             self.rules,
             &self.paths,
             scope,
             &mut self.removing,
-        )?;
+            heads.as_mut(),
+            |mb, names, known, each| {
+                mb.fetch_queues_known(names, crate::imap::QUEUE_FIELDS, known, each)
+            },
+        );
+        if active_only {
+            self.heads = heads;
+        }
+        let mut items = items?;
         hold::annotate(self, &mut items)?;
         self.known
             .extend(items.iter().map(|i| (i.folder.clone(), i.uid)));
@@ -264,18 +279,21 @@ impl<'r> Desk<'r> {
         let history = self.paths.history.clone();
         let mut got = None;
         self.removing.clear();
-        let mut items = queue::load_noting_by(
+        let mut heads = self.heads.take();
+        let items = queue::load_noting_by(
             &mut self.mb,
             self.rules,
             &self.paths,
             Scope::ACTIVE,
             &mut self.removing,
-            |mb, names, each| {
+            heads.as_mut(),
+            |mb, names, known, each| {
                 let searches: Vec<(&str, &[crate::imap::Key])> =
                     searched.iter().map(|f| (f.as_str(), &keys[..])).collect();
                 got = history::queue_then_latest(
                     mb,
                     names,
+                    known,
                     each,
                     &searches,
                     &history,
@@ -284,11 +302,13 @@ impl<'r> Desk<'r> {
                     &looked,
                 )?;
                 if got.is_none() {
-                    mb.fetch_queues(names, each)?;
+                    mb.fetch_queues_known(names, crate::imap::QUEUE_FIELDS, known, each)?;
                 }
                 Ok(())
             },
-        )?;
+        );
+        self.heads = heads;
+        let mut items = items?;
         if let Some((look, hits)) = got {
             // A refused look is made again by the mail-client step, whose failure
             // never holds up intake.
@@ -538,6 +558,25 @@ impl<'r> Desk<'r> {
             .map(|((folder, kws), uids)| (*folder, uids.as_slice(), Flags::Remove(kws)))
             .collect();
         self.mb.store_each(&changes)
+    }
+
+    /// Uses, and afterwards keeps, the header fields of the active folders' messages
+    /// (`queue::Heads`); `keep_heads` writes them.
+    pub fn use_heads(&mut self) {
+        self.heads = queue::Heads::load(self.rules);
+    }
+
+    pub fn keep_heads(&mut self) {
+        if let Some(h) = self.heads.take() {
+            h.save();
+        }
+    }
+
+    /// A message this run moved and recorded: what is kept of it goes with it.
+    pub fn moved(&mut self, it: &Item, to: &str, uid: u32) {
+        if let Some(h) = self.heads.as_mut() {
+            h.moved(&it.folder, it.uid, to, uid);
+        }
     }
 
     /// Whether sets of contested messages move together here (`take_set`).

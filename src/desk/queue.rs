@@ -6,8 +6,10 @@
 //! into `Item`s; `ids` makes the labels and resolves what a person typed. Part of
 //! the desk; calls only `imap`, `rules` and the desk's folder names.
 
+mod heads;
 mod ids;
 
+pub use heads::{Head, Heads};
 pub use ids::*;
 
 use anyhow::Result;
@@ -158,19 +160,33 @@ pub fn load_noting(
     scope: Scope,
     removing: &mut Vec<(String, u32)>,
 ) -> Result<Vec<Item>> {
-    load_noting_by(mb, rules, paths, scope, removing, |mb, names, each| {
-        mb.fetch_queues(names, each)
-    })
+    load_noting_by(
+        mb,
+        rules,
+        paths,
+        scope,
+        removing,
+        None,
+        |mb, names, _, each| mb.fetch_queues(names, each),
+    )
 }
 
-/// `load_noting`, with the folders fetched by `fetch`.
+/// `load_noting`, with the folders fetched by `fetch`, which is given for each
+/// folder the UID below which `heads` holds its messages' header fields (those are
+/// answered as `Queued::Flags`). What was read goes into `heads`.
 pub fn load_noting_by(
     mb: &mut Mailbox,
     rules: &Rules,
     paths: &Paths,
     scope: Scope,
     removing: &mut Vec<(String, u32)>,
-    fetch: impl FnOnce(&mut Mailbox, &[String], &mut dyn FnMut(usize, Queued)) -> Result<()>,
+    mut heads: Option<&mut Heads>,
+    fetch: impl FnOnce(
+        &mut Mailbox,
+        &[String],
+        &[Option<u32>],
+        &mut dyn FnMut(usize, Queued),
+    ) -> Result<()>,
 ) -> Result<Vec<Item>> {
     let mut folders: Vec<(String, Status, Option<String>)> = Vec::new();
     if scope.active {
@@ -184,21 +200,96 @@ pub fn load_noting_by(
     }
     let mut items = Vec::new();
     let names: Vec<String> = folders.iter().map(|f| f.0.clone()).collect();
+    let known: Vec<Option<u32>> = names
+        .iter()
+        .map(|f| heads.as_ref().and_then(|h| h.known(f)))
+        .collect();
     let key = &rules.mark_key;
-    fetch(mb, &names, &mut |k, q| match q {
-        // Growing by doubling would briefly hold the queue twice at 100,000 messages.
-        // The count comes from the server: a hint, never an allocation it chooses.
-        Queued::Size(n) => items.reserve((n as usize).min(100_000)),
-        Queued::Message(m) if !deleted(&m) => {
-            let (folder, status, owner) = &folders[k];
-            items.push(item(m, folder, *status, owner.clone(), Some(key)))
-        }
-        Queued::Message(m) => {
-            if m.flags.iter().any(|f| is_own_removal(f)) {
-                removing.push((folders[k].0.clone(), m.uid));
+    let mut validity = vec![None; names.len()];
+    // Known UIDs whose heads were not kept after all: read whole below.
+    let mut missed: Vec<std::collections::BTreeSet<u32>> = vec![Default::default(); names.len()];
+    // The first answer for each message counts: `N:*` also answers the highest
+    // message below N, and a change made meanwhile may be reported unasked.
+    let mut taken: std::collections::HashSet<(usize, u32)> = std::collections::HashSet::new();
+    fetch(mb, &names, &known, &mut |k, q| {
+        let (folder, status, owner) = &folders[k];
+        let (m, whole) = match q {
+            // Growing by doubling would briefly hold the queue twice at 100,000
+            // messages. The count comes from the server: a hint, never an allocation
+            // it chooses.
+            Queued::Size(n) => return items.reserve((n as usize).min(100_000)),
+            Queued::Validity(v) => {
+                validity[k] = Some(v);
+                if let Some(h) = heads.as_deref_mut() {
+                    h.opened(folder, Some(v));
+                }
+                return;
             }
+            Queued::Message(m) => (m, true),
+            Queued::Flags(m) => (m, false),
+        };
+        if taken.contains(&(k, m.uid)) {
+            return;
         }
+        if deleted(&m) {
+            taken.insert((k, m.uid));
+            missed[k].remove(&m.uid);
+            if m.flags.iter().any(|f| is_own_removal(f)) {
+                removing.push((folder.clone(), m.uid));
+            }
+            if let Some(h) = heads.as_deref_mut() {
+                h.seen(folder, validity[k], m.uid, None);
+            }
+            return;
+        }
+        let head = match whole {
+            true => Some(head_of(&m, Some(key))),
+            false => heads
+                .as_deref()
+                .and_then(|h| h.get(folder, validity[k], m.uid))
+                .cloned(),
+        };
+        let Some(head) = head else {
+            missed[k].insert(m.uid);
+            return;
+        };
+        missed[k].remove(&m.uid);
+        taken.insert((k, m.uid));
+        if let Some(h) = heads.as_deref_mut() {
+            h.seen(folder, validity[k], m.uid, Some(head.clone()));
+        }
+        items.push(item_of(head, &m, folder, *status, owner.clone()));
     })?;
+    if missed.iter().any(|m| !m.is_empty()) {
+        for (k, uids) in missed.iter().enumerate().filter(|(_, u)| !u.is_empty()) {
+            let (folder, status, owner) = &folders[k];
+            let uids: Vec<u32> = uids.iter().copied().collect();
+            let mut again = std::collections::HashSet::new();
+            mb.fetch_fields(folder, &uids, QUEUE_FIELDS, |m| {
+                // Only whole answers, once each (a change may be reported unasked).
+                if m.internal_date.is_none() || !again.insert(m.uid) {
+                    return;
+                }
+                if deleted(&m) && m.flags.iter().any(|f| is_own_removal(f)) {
+                    removing.push((folder.clone(), m.uid));
+                }
+                let head = (!deleted(&m)).then(|| head_of(&m, Some(key)));
+                if let Some(h) = heads.as_deref_mut() {
+                    h.seen(folder, validity[k], m.uid, head.clone());
+                }
+                if let Some(head) = head {
+                    items.push(item_of(head, &m, folder, *status, owner.clone()));
+                }
+            })?;
+        }
+        // In the order a whole read gives: folder by folder, by UID.
+        let rank: std::collections::HashMap<&str, usize> = names
+            .iter()
+            .enumerate()
+            .map(|(k, f)| (f.as_str(), k))
+            .collect();
+        items.sort_by_key(|i| (rank.get(i.folder.as_str()).copied(), i.uid));
+    }
     settle_ids(mb, &mut items)?;
     Ok(items)
 }
@@ -216,7 +307,7 @@ pub fn load_ids(mb: &mut Mailbox, rules: &Rules, paths: &Paths) -> Result<Vec<It
             let (folder, status, owner) = &folders[k];
             items.push(item(m, folder, *status, owner.clone(), None))
         }
-        Queued::Message(_) => {}
+        _ => {}
     })?;
     let mut bare: std::collections::BTreeMap<String, Vec<u32>> = std::collections::BTreeMap::new();
     for it in items.iter().filter(|i| i.message_id.is_none()) {
@@ -318,6 +409,12 @@ fn item(
     owner: Option<String>,
     key: Option<&[u8; 32]>,
 ) -> Item {
+    item_of(head_of(&m, key), &m, folder, status, owner)
+}
+
+/// What a message's header fields, INTERNALDATE and size say: all that never
+/// changes about it.
+fn head_of(m: &Fetched, key: Option<&[u8; 32]>) -> Head {
     let parsed = mail_parser::MessageParser::default().parse_headers(&m.header);
     let internal = m
         .internal_date
@@ -351,22 +448,38 @@ fn item(
     };
     let automated =
         key.and_then(|k| crate::automated::classify(&m.header, &from, message_id.as_deref(), k));
-    Item {
-        id: String::new(),
+    Head {
         hash,
         message_id,
+        from,
+        from_name,
+        subject,
+        arrived: internal.or(date),
+        size: m.size,
+        in_reply_to,
+        references,
+        automated,
+    }
+}
+
+/// A queue item of a message: its head, and its UID, flags and MODSEQ as just read.
+fn item_of(h: Head, m: &Fetched, folder: &str, status: Status, owner: Option<String>) -> Item {
+    Item {
+        id: String::new(),
+        hash: h.hash,
+        message_id: h.message_id,
         status,
         owner,
         folder: folder.to_string(),
         uid: m.uid,
-        arrived: internal.or(date).unwrap_or_else(Utc::now),
-        from,
-        from_name,
-        subject,
+        arrived: h.arrived.unwrap_or_else(Utc::now),
+        from: h.from,
+        from_name: h.from_name,
+        subject: h.subject,
         seen: m.flags.iter().any(|f| f.eq_ignore_ascii_case("\\Seen")),
-        size: m.size,
-        in_reply_to,
-        references,
+        size: h.size,
+        in_reply_to: h.in_reply_to,
+        references: h.references,
         claim_keywords: m
             .flags
             .iter()
@@ -377,7 +490,7 @@ fn item(
         released: m.flags.iter().any(|f| f.eq_ignore_ascii_case(RELEASED)),
         answered: m.flags.iter().any(|f| f.eq_ignore_ascii_case("\\Answered")),
         tie: None,
-        automated,
+        automated: h.automated,
         held_until: None,
         held_at: None,
         reason: None,

@@ -107,15 +107,7 @@ pub fn look(desk: &mut Desk<'_>, hand_out: &[String], now: DateTime<Utc>) -> Res
     {
         return Ok(None);
     }
-    let acct = &rules.imap;
-    let account = format!(
-        "{}:{} {} {}",
-        acct.host,
-        acct.port,
-        acct.user,
-        rules.shared_mailbox.as_deref().unwrap_or("")
-    );
-    let name: String = hex(&Sha256::digest(account.as_bytes()))[..24].to_string();
+    let (account, name) = account(rules);
     let view = View {
         version: VERSION,
         account,
@@ -172,6 +164,21 @@ fn write(path: &std::path::Path, kept: &Kept) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// The mailbox a cache file is for (host, port, user and shared mailbox), and the
+/// name its files carry.
+pub(super) fn account(rules: &crate::rules::Rules) -> (String, String) {
+    let acct = &rules.imap;
+    let account = format!(
+        "{}:{} {} {}",
+        acct.host,
+        acct.port,
+        acct.user,
+        rules.shared_mailbox.as_deref().unwrap_or("")
+    );
+    let name: String = hex(&Sha256::digest(account.as_bytes()))[..24].to_string();
+    (account, name)
+}
+
 /// The rules that decide where a run puts mail, without the credentials, and
 /// wherever the file is (a cron job and `watch` may name it differently).
 fn rules_digest(r: &crate::rules::Rules) -> String {
@@ -187,6 +194,6 @@ fn rules_digest(r: &crate::rules::Rules) -> String {
     hex(&Sha256::digest(text.as_bytes()))
 }
 
-fn hex(b: &[u8]) -> String {
+pub(super) fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }

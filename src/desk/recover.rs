@@ -317,7 +317,11 @@ fn heal(desk: &mut Desk<'_>, items: &mut Vec<Item>) -> Result<usize> {
                 ids[&(k_item.folder.clone(), k_item.uid)].clone(),
             ));
             for (k, &i) in copies.iter().enumerate() {
-                if k != keep {
+                // The keeper's own place named twice (a read that gave a message
+                // twice) is the keeper, not a copy of it.
+                let same = (items[i].folder.as_str(), items[i].uid)
+                    == (k_item.folder.as_str(), k_item.uid);
+                if k != keep && !same {
                     gone.push((items[i].folder.clone(), items[i].uid));
                 }
             }

@@ -180,10 +180,15 @@ impl OpenAnswer {
 }
 
 /// What `fetch_queues` hands over: a folder's message count first (room can be
-/// made at once), then its messages.
+/// made at once), its UIDVALIDITY, then its messages.
 pub enum Queued {
     Size(u32),
+    /// The folder's UIDVALIDITY, from its opening in the same round trip.
+    Validity(u32),
     Message(Fetched),
+    /// A message below the folder's `known` UID: its UID, flags and MODSEQ only (the
+    /// caller holds its header fields, which never change under one UIDVALIDITY).
+    Flags(Fetched),
 }
 
 /// What a conditional STORE that passed did.

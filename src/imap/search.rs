@@ -115,28 +115,92 @@ impl Mailbox {
         &mut self,
         folders: &[String],
         fields: &str,
+        each: impl FnMut(usize, Queued),
+    ) -> Result<()> {
+        self.fetch_queues_known(folders, fields, &[], each)
+    }
+
+    /// `fetch_queues_with`, where below `known[k]` (a UID) folder `k`'s messages are
+    /// answered as `Queued::Flags`: UID, flags and MODSEQ, not the header fields the
+    /// caller already holds. Each folder's UIDVALIDITY comes first, so that the
+    /// caller can tell whether what it holds is for this folder.
+    pub fn fetch_queues_known(
+        &mut self,
+        folders: &[String],
+        fields: &str,
+        known: &[Option<u32>],
         mut each: impl FnMut(usize, Queued),
     ) -> Result<()> {
-        let modseq = if self.has("CONDSTORE") { " MODSEQ" } else { "" };
-        let fetch = format!(
-            "UID FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE{modseq} BODY.PEEK[HEADER.FIELDS ({fields})])"
-        );
+        let condstore = self.has("CONDSTORE");
+        // Each command: its folder, and whether it is the folder's opening.
+        let mut cmds = Vec::new();
+        let mut roles: Vec<(usize, bool)> = Vec::new();
+        for (k, f) in folders.iter().enumerate() {
+            cmds.push(self.open_cmd(f, false));
+            roles.push((k, true));
+            for c in queue_fetches(condstore, fields, known.get(k).copied().flatten()) {
+                cmds.push(c);
+                roles.push((k, false));
+            }
+        }
+        let mut exists = vec![0u32; folders.len()];
         let mut sized = vec![false; folders.len()];
-        // A status folder newer than the mailbox's `init` (`may_create`) holds nothing yet.
-        let answers = self.per_folder_present(folders, &fetch, true, |k, n, r| {
+        let mut highest = None;
+        let dones = self.conn.pipeline(&cmds, |i, r| {
+            let (k, opening) = roles[i];
+            if opening {
+                if let Some(h) = highest_modseq_code(r) {
+                    highest = Some((k, h));
+                } else if let Some(v) = uidvalidity_code(r) {
+                    each(k, Queued::Validity(v));
+                } else if let Ok((_, Response::MailboxData(MailboxDatum::Exists(n)))) =
+                    imap_proto::parser::parse_response(r)
+                {
+                    exists[k] = n;
+                }
+                return;
+            }
             if !sized[k] {
                 sized[k] = true;
-                each(k, Queued::Size(n));
+                each(k, Queued::Size(exists[k]));
             }
             if let Some(f) = parse_fetch(r) {
-                each(k, Queued::Message(f));
+                each(k, queued(f));
             }
         })?;
-        for (n, fetched) in answers.iter().flatten() {
-            // `1:*` of an empty folder is an error on some servers; nothing was missed.
-            if fetched.status != Status::Ok && *n > 0 {
-                bail!("{}", conn::describe_failure(&fetch, fetched));
+        self.selected = None;
+        if dones.len() != cmds.len() {
+            bail!("the IMAP server answered fewer commands than were sent");
+        }
+        let mut last_open = None;
+        let mut skip = None;
+        for (i, done) in dones.iter().enumerate() {
+            let (k, opening) = roles[i];
+            let folder = &folders[k];
+            match opening {
+                true if done.status != Status::Ok => {
+                    // A status folder newer than the mailbox's `init` holds nothing yet.
+                    if self.creatable.contains(folder) && missing(done) {
+                        skip = Some(k);
+                        last_open = None;
+                        continue;
+                    }
+                    return Err(self.open_failed(folder, done));
+                }
+                true => last_open = Some(k),
+                false if skip == Some(k) => {}
+                // `1:*` of an empty folder is an error on some servers; nothing was missed.
+                false if done.status != Status::Ok && exists[k] > 0 => {
+                    bail!("{}", conn::describe_failure(&cmds[i], done));
+                }
+                false => {}
             }
+        }
+        self.highest_modseq = highest
+            .filter(|(k, _)| k + 1 == folders.len())
+            .map(|(_, h)| h);
+        if let Some(k) = last_open.filter(|&k| k + 1 == folders.len()) {
+            self.selected = Some((folders[k].clone(), false));
         }
         Ok(())
     }

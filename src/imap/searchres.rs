@@ -9,7 +9,8 @@ use imap_proto::{MailboxDatum, Response};
 use super::conn::{self, Status};
 use super::{
     Fetched, Key, Mailbox, QUEUE_FIELDS, Queued, UidState, criteria, highest_modseq_code,
-    merge_state, mutf7, parse_fetch, quote, same_mailbox, states_of, status_answer,
+    merge_state, mutf7, parse_fetch, queue_fetches, queued, quote, same_mailbox, states_of,
+    status_answer, uidvalidity_code,
 };
 
 /// The UIDs each search found, and each other folder's UIDVALIDITY and UIDNEXT;
@@ -33,16 +34,27 @@ impl Mailbox {
         others: &[String],
         each: impl FnMut(Fetched),
     ) -> Result<Option<Searched>> {
-        self.queue_then_look(&[], |_, _| {}, searches, folder, keys, fields, others, each)
+        self.queue_then_look(
+            &[],
+            &[],
+            |_, _| {},
+            searches,
+            folder,
+            keys,
+            fields,
+            others,
+            each,
+        )
     }
 
-    /// `fetch_queues` of `queues`, then `searched_newest_and_states`, all in one
-    /// round trip. None, with nothing sent, where the server lacks SEARCHRES or
+    /// `fetch_queues_known` of `queues`, then `searched_newest_and_states`, all in
+    /// one round trip. None, with nothing sent, where the server lacks SEARCHRES or
     /// ESEARCH.
     #[allow(clippy::too_many_arguments)]
     pub fn queue_then_look(
         &mut self,
         queues: &[String],
+        known: &[Option<u32>],
         mut each_queued: impl FnMut(usize, Queued),
         searches: &[(&str, &[Key])],
         folder: &str,
@@ -54,14 +66,18 @@ impl Mailbox {
         if !self.has("SEARCHRES") || !self.has("ESEARCH") {
             return Ok(None);
         }
-        let modseq = if self.has("CONDSTORE") { " MODSEQ" } else { "" };
-        let fetch = format!(
-            "UID FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE{modseq} BODY.PEEK[HEADER.FIELDS ({QUEUE_FIELDS})])"
-        );
+        let condstore = self.has("CONDSTORE");
         let mut cmds: Vec<String> = Vec::new();
-        for f in queues {
+        // Each queue command: its folder, and whether it is the folder's opening.
+        let mut roles: Vec<(usize, bool)> = Vec::new();
+        for (k, f) in queues.iter().enumerate() {
             cmds.push(self.open_cmd(f, false));
-            cmds.push(fetch.clone());
+            roles.push((k, true));
+            let known = known.get(k).copied().flatten();
+            for c in queue_fetches(condstore, QUEUE_FIELDS, known) {
+                cmds.push(c);
+                roles.push((k, false));
+            }
         }
         let q = cmds.len();
         for (f, k) in searches {
@@ -104,11 +120,13 @@ impl Mailbox {
                 return;
             }
             if i < q {
-                // As `fetch_queues`: each folder's size from its EXAMINE, then its
-                // messages.
-                let k = i / 2;
-                if i % 2 == 0 {
-                    if let Ok((_, Response::MailboxData(MailboxDatum::Exists(n)))) =
+                // As `fetch_queues_known`: each folder's size and UIDVALIDITY from its
+                // EXAMINE, then its messages.
+                let (k, opening) = roles[i];
+                if opening {
+                    if let Some(v) = uidvalidity_code(r) {
+                        each_queued(k, Queued::Validity(v));
+                    } else if let Ok((_, Response::MailboxData(MailboxDatum::Exists(n)))) =
                         imap_proto::parser::parse_response(r)
                     {
                         exists[k] = n;
@@ -120,7 +138,7 @@ impl Mailbox {
                     each_queued(k, Queued::Size(exists[k]));
                 }
                 if let Some(f) = parse_fetch(r) {
-                    each_queued(k, Queued::Message(f));
+                    each_queued(k, queued(f));
                 }
                 return;
             }
@@ -151,18 +169,26 @@ impl Mailbox {
             }
         }
         self.selected = None;
-        for (k, f) in queues.iter().enumerate() {
-            let (opened, fetched) = (&dones[2 * k], &dones[2 * k + 1]);
-            if opened.status != Status::Ok {
-                // A status folder newer than the mailbox's `init` holds nothing yet.
-                if self.creatable.contains(f) && super::missing(opened) {
-                    continue;
+        let mut skip = None;
+        for (i, done) in dones[..q].iter().enumerate() {
+            let (k, opening) = roles[i];
+            let f = &queues[k];
+            match opening {
+                true if done.status != Status::Ok => {
+                    // A status folder newer than the mailbox's `init` holds nothing yet.
+                    if self.creatable.contains(f) && super::missing(done) {
+                        skip = Some(k);
+                        continue;
+                    }
+                    return Err(self.open_failed(f, done));
                 }
-                return Err(self.open_failed(f, opened));
-            }
-            // `1:*` of an empty folder is an error on some servers; nothing was missed.
-            if fetched.status != Status::Ok && exists[k] > 0 {
-                bail!("{}", conn::describe_failure(&fetch, fetched));
+                false if skip == Some(k) => {}
+                // `1:*` of an empty folder is an error on some servers; nothing was
+                // missed.
+                false if done.status != Status::Ok && exists[k] > 0 => {
+                    bail!("{}", conn::describe_failure(&cmds[i], done));
+                }
+                _ => {}
             }
         }
         for (k, hit) in hits.iter_mut().enumerate() {

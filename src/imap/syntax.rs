@@ -371,6 +371,45 @@ pub(super) fn highest_modseq_code(r: &[u8]) -> Option<u64> {
     std::str::from_utf8(&rest[..end]).ok()?.parse().ok()
 }
 
+/// `* OK [UIDVALIDITY 7] …` → 7.
+pub(super) fn uidvalidity_code(r: &[u8]) -> Option<u32> {
+    let rest = r.strip_prefix(b"* OK [UIDVALIDITY ")?;
+    let end = rest.iter().position(|&b| b == b']')?;
+    std::str::from_utf8(&rest[..end]).ok()?.parse().ok()
+}
+
+/// The FETCHes of a queue folder: every message's header fields, or, with `known`
+/// (a UID above 1), only UID, flags and MODSEQ below it and the header fields from it
+/// on. Dovecot runs the two side by side, so their answers are told apart by what
+/// they hold (`queued`), not by which command is awaited.
+pub(super) fn queue_fetches(condstore: bool, fields: &str, known: Option<u32>) -> Vec<String> {
+    let modseq = if condstore { " MODSEQ" } else { "" };
+    let full = |from: u32| {
+        format!(
+            "UID FETCH {from}:* (UID FLAGS INTERNALDATE RFC822.SIZE{modseq} BODY.PEEK[HEADER.FIELDS ({fields})])"
+        )
+    };
+    match known {
+        Some(n) if n > 1 => vec![
+            format!("UID FETCH 1:{} (UID FLAGS{modseq})", n - 1),
+            full(n),
+        ],
+        _ => vec![full(1)],
+    }
+}
+
+/// A queue FETCH's answer: with its INTERNALDATE a whole one, else flags only (the
+/// flags-only FETCH, or a change another session made that the server reports
+/// unasked). `N:*` also answers the highest message below N: the caller keeps the
+/// first answer for each UID.
+pub(super) fn queued(f: Fetched) -> super::Queued {
+    if f.internal_date.is_some() {
+        super::Queued::Message(f)
+    } else {
+        super::Queued::Flags(f)
+    }
+}
+
 /// `* OK [PERMANENTFLAGS (\Seen \*)]` → whether custom keywords are kept.
 pub(super) fn permanent_keywords(r: &[u8]) -> Option<bool> {
     let text = String::from_utf8_lossy(r);

@@ -550,6 +550,7 @@ pub fn latest_and_states_after(
     queue_then_latest(
         mb,
         &[],
+        &[],
         &mut |_, _| {},
         searches,
         folder,
@@ -566,6 +567,7 @@ pub fn latest_and_states_after(
 pub fn queue_then_latest(
     mb: &mut Mailbox,
     queues: &[String],
+    known: &[Option<u32>],
     each: &mut dyn FnMut(usize, crate::imap::Queued),
     searches: &[(&str, &[Key])],
     folder: &str,
@@ -575,9 +577,17 @@ pub fn queue_then_latest(
 ) -> Result<Option<Latest>> {
     let keys = kind_keys(since, kind);
     let mut newest = Vec::new();
-    let got = mb.queue_then_look(queues, each, searches, folder, &keys, FIELDS, others, |f| {
-        newest.extend(parse_all(&f.header))
-    })?;
+    let got = mb.queue_then_look(
+        queues,
+        known,
+        each,
+        searches,
+        folder,
+        &keys,
+        FIELDS,
+        others,
+        |f| newest.extend(parse_all(&f.header)),
+    )?;
     Ok(got.map(|(hits, states)| {
         let latest = newest
             .into_iter()
