@@ -341,7 +341,7 @@ fn a_run_reads_the_header_fields_of_new_mail_only() {
     assert!(n <= 1 + 6, "{n} messages' header fields read:\n{err}");
     assert!(
         err.lines()
-            .filter(|l| l.starts_with("C: ") && l.ends_with("(UID FLAGS MODSEQ)"))
+            .filter(|l| l.starts_with("C: ") && l.ends_with("(UID FLAGS RFC822.SIZE MODSEQ)"))
             .count()
             >= 2,
         "{err}"

@@ -247,6 +247,7 @@ pub fn load_noting_by(
             false => heads
                 .as_deref()
                 .and_then(|h| h.get(folder, validity[k], m.uid))
+                .filter(|h| h.size == m.size)
                 .cloned(),
         };
         let Some(head) = head else {
@@ -267,7 +268,7 @@ pub fn load_noting_by(
             let mut again = std::collections::HashSet::new();
             mb.fetch_fields(folder, &uids, QUEUE_FIELDS, |m| {
                 // Only whole answers, once each (a change may be reported unasked).
-                if m.internal_date.is_none() || !again.insert(m.uid) {
+                if !m.section || !again.insert(m.uid) {
                     return;
                 }
                 if deleted(&m) && m.flags.iter().any(|f| is_own_removal(f)) {

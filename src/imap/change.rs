@@ -31,7 +31,7 @@ impl Mailbox {
             highest_before: self.highest_modseq,
         };
         let done = self.conn.run_each(&cmd, |r| {
-            if let Ok((_, Response::Fetch(_, attrs))) = imap_proto::parser::parse_response(r)
+            if let Ok((_, Response::Fetch(_, attrs))) = parse_response(r)
                 && attrs
                     .iter()
                     .any(|a| matches!(a, AttributeValue::Uid(u) if *u == uid))
@@ -276,7 +276,7 @@ impl Mailbox {
                     new_uid = new_uid.or(copyuid_untagged(r));
                 } else if i == 2
                     && let Ok((_, Response::MailboxData(MailboxDatum::Search(ids)))) =
-                        imap_proto::parser::parse_response(r)
+                        parse_response(r)
                 {
                     found.extend(ids);
                 }

@@ -171,9 +171,7 @@ impl OpenAnswer {
         self.keeps = self.keeps.or(permanent_keywords(r));
         if let Some(h) = highest_modseq_code(r) {
             self.highest = Some(h);
-        } else if let Ok((_, Response::MailboxData(MailboxDatum::Exists(n)))) =
-            imap_proto::parser::parse_response(r)
-        {
+        } else if let Ok((_, Response::MailboxData(MailboxDatum::Exists(n)))) = parse_response(r) {
             self.exists = n;
         }
     }
@@ -225,6 +223,8 @@ pub struct Fetched {
     pub internal_date: Option<String>,
     pub size: u32,
     pub header: Vec<u8>,
+    /// The answer carried the header section asked for (a flags-only answer has none).
+    pub section: bool,
 }
 
 pub struct FolderInfo {

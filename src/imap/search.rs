@@ -68,7 +68,7 @@ impl Mailbox {
             } else if let Some(h) = highest_modseq_code(r) {
                 highest[i / stride] = Some(h);
             } else if let Ok((_, Response::MailboxData(MailboxDatum::Exists(n)))) =
-                imap_proto::parser::parse_response(r)
+                parse_response(r)
             {
                 exists[i / stride] = n;
             }
@@ -154,7 +154,7 @@ impl Mailbox {
                 } else if let Some(v) = uidvalidity_code(r) {
                     each(k, Queued::Validity(v));
                 } else if let Ok((_, Response::MailboxData(MailboxDatum::Exists(n)))) =
-                    imap_proto::parser::parse_response(r)
+                    parse_response(r)
                 {
                     exists[k] = n;
                 }
@@ -298,9 +298,7 @@ impl Mailbox {
         let cmd = format!("UID SEARCH {}", criteria(keys));
         let mut out = vec![Vec::new(); folders.len()];
         let answers = self.per_folder(folders, &cmd, |k, _, r| {
-            if let Ok((_, Response::MailboxData(MailboxDatum::Search(ids)))) =
-                imap_proto::parser::parse_response(r)
-            {
+            if let Ok((_, Response::MailboxData(MailboxDatum::Search(ids)))) = parse_response(r) {
                 out[k].extend(ids);
             }
         })?;
@@ -322,9 +320,7 @@ impl Mailbox {
         let cmd = format!("UID SEARCH {}", criteria(keys));
         let mut out = vec![Vec::new(); folders.len()];
         let answers = self.per_folder_present(folders, &cmd, true, |k, _, r| {
-            if let Ok((_, Response::MailboxData(MailboxDatum::Search(ids)))) =
-                imap_proto::parser::parse_response(r)
-            {
+            if let Ok((_, Response::MailboxData(MailboxDatum::Search(ids)))) = parse_response(r) {
                 out[k].extend(ids);
             }
         })?;
@@ -358,9 +354,7 @@ impl Mailbox {
             return Ok(out);
         }
         let answers = self.per_folder_many(folders, &cmds, true, |k, _, r| {
-            if let Ok((_, Response::MailboxData(MailboxDatum::Search(ids)))) =
-                imap_proto::parser::parse_response(r)
-            {
+            if let Ok((_, Response::MailboxData(MailboxDatum::Search(ids)))) = parse_response(r) {
                 out[k].extend(ids);
             }
         })?;
@@ -390,9 +384,7 @@ impl Mailbox {
         let (lines, _) = self.conn.run_ok(&cmd)?;
         let mut out = Vec::new();
         for l in &lines {
-            if let Ok((_, Response::MailboxData(MailboxDatum::Search(ids)))) =
-                imap_proto::parser::parse_response(l)
-            {
+            if let Ok((_, Response::MailboxData(MailboxDatum::Search(ids)))) = parse_response(l) {
                 out.extend(ids);
             }
         }
@@ -542,7 +534,7 @@ impl Mailbox {
             } else if opening.is_some() && i == 0 {
                 highest = highest.or(highest_modseq_code(r));
             } else if let Ok((_, Response::MailboxData(MailboxDatum::Search(ids)))) =
-                imap_proto::parser::parse_response(r)
+                parse_response(r)
                 && search.is_some()
             {
                 uids.extend(ids);

@@ -9,8 +9,8 @@ use imap_proto::{MailboxDatum, Response};
 use super::conn::{self, Status};
 use super::{
     Fetched, Key, Mailbox, QUEUE_FIELDS, Queued, UidState, criteria, highest_modseq_code,
-    merge_state, mutf7, parse_fetch, queue_fetches, queued, quote, same_mailbox, states_of,
-    status_answer, uidvalidity_code,
+    merge_state, mutf7, parse_fetch, parse_response, queue_fetches, queued, quote, same_mailbox,
+    states_of, status_answer, uidvalidity_code,
 };
 
 /// The UIDs each search found, and each other folder's UIDVALIDITY and UIDNEXT;
@@ -127,7 +127,7 @@ impl Mailbox {
                     if let Some(v) = uidvalidity_code(r) {
                         each_queued(k, Queued::Validity(v));
                     } else if let Ok((_, Response::MailboxData(MailboxDatum::Exists(n)))) =
-                        imap_proto::parser::parse_response(r)
+                        parse_response(r)
                     {
                         exists[k] = n;
                     }
@@ -148,7 +148,7 @@ impl Mailbox {
                 // so an untagged SEARCH belongs to the command awaited.
                 if i % 2 == 1
                     && let Ok((_, Response::MailboxData(MailboxDatum::Search(ids)))) =
-                        imap_proto::parser::parse_response(r)
+                        parse_response(r)
                 {
                     hits[i / 2].extend(ids);
                 }

@@ -289,7 +289,7 @@ impl Mailbox {
         let (lines, _) = self.conn.run_ok("LIST \"\" \"\"")?;
         for l in &lines {
             if let Ok((_, Response::MailboxData(MailboxDatum::List { delimiter, .. }))) =
-                imap_proto::parser::parse_response(l)
+                parse_response(l)
                 && let Some(d) = delimiter.and_then(|d| d.chars().next())
             {
                 self.sep = d;

@@ -162,7 +162,7 @@ pub(super) fn identity_of(f: &Fetched) -> Option<Identity> {
 
 /// `* 3 FETCH (UID 3 MODSEQ (12) FLAGS (…))` for `uid` → its MODSEQ and flags.
 pub(super) fn modseq_flags_of(r: &[u8], uid: u32) -> Option<(u64, Vec<String>)> {
-    let Ok((_, Response::Fetch(_, attrs))) = imap_proto::parser::parse_response(r) else {
+    let Ok((_, Response::Fetch(_, attrs))) = parse_response(r) else {
         return None;
     };
     let (mut u, mut m, mut fl) = (None, None, Vec::new());
@@ -246,7 +246,7 @@ pub(super) type UidPair = (Option<u32>, Option<u32>);
 /// came with it (a silent STORE's own echo has none, RFC 7162 §3.1.3, so FLAGS mean
 /// another session's change) and the MODSEQs given. None for any other line.
 pub(super) fn store_echo(r: &[u8]) -> Option<(Option<u32>, bool, Vec<u64>)> {
-    let Ok((_, Response::Fetch(_, attrs))) = imap_proto::parser::parse_response(r) else {
+    let Ok((_, Response::Fetch(_, attrs))) = parse_response(r) else {
         return None;
     };
     let uid = attrs.iter().find_map(|a| match a {
@@ -320,7 +320,7 @@ pub(super) fn folder_info(r: &[u8]) -> Option<FolderInfo> {
             name,
             ..
         }),
-    )) = imap_proto::parser::parse_response(r)
+    )) = parse_response(r)
     else {
         return None;
     };
@@ -371,6 +371,33 @@ pub(super) fn highest_modseq_code(r: &[u8]) -> Option<u64> {
     std::str::from_utf8(&rest[..end]).ok()?.parse().ok()
 }
 
+/// imap-proto's `parse_response`, where an answer that makes it panic (it unwraps
+/// `INTERNALDATE NIL`, which a hostile server may send) is one it cannot read, as
+/// any other: no panic, no message on the terminal.
+pub(super) fn parse_response(r: &[u8]) -> Result<(&[u8], Response<'_>), ()> {
+    use std::cell::Cell;
+    use std::sync::Once;
+    thread_local! {
+        static PARSING: Cell<bool> = const { Cell::new(false) };
+    }
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let before = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !PARSING.with(Cell::get) {
+                before(info)
+            }
+        }));
+    });
+    PARSING.with(|p| p.set(true));
+    let parsed = std::panic::catch_unwind(|| imap_proto::parser::parse_response(r));
+    PARSING.with(|p| p.set(false));
+    match parsed {
+        Ok(Ok(p)) => Ok(p),
+        _ => Err(()),
+    }
+}
+
 /// `* OK [UIDVALIDITY 7] …` → 7.
 pub(super) fn uidvalidity_code(r: &[u8]) -> Option<u32> {
     let rest = r.strip_prefix(b"* OK [UIDVALIDITY ")?;
@@ -390,20 +417,23 @@ pub(super) fn queue_fetches(condstore: bool, fields: &str, known: Option<u32>) -
         )
     };
     match known {
+        // The size too: a kept head is used only for a message of its size, so that a
+        // server that reused a UID under the same UIDVALIDITY (a folder restored from
+        // a backup) is caught in all but the unlikeliest case.
         Some(n) if n > 1 => vec![
-            format!("UID FETCH 1:{} (UID FLAGS{modseq})", n - 1),
+            format!("UID FETCH 1:{} (UID FLAGS RFC822.SIZE{modseq})", n - 1),
             full(n),
         ],
         _ => vec![full(1)],
     }
 }
 
-/// A queue FETCH's answer: with its INTERNALDATE a whole one, else flags only (the
+/// A queue FETCH's answer: with its header section a whole one, else flags only (the
 /// flags-only FETCH, or a change another session made that the server reports
 /// unasked). `N:*` also answers the highest message below N: the caller keeps the
 /// first answer for each UID.
 pub(super) fn queued(f: Fetched) -> super::Queued {
-    if f.internal_date.is_some() {
+    if f.section {
         super::Queued::Message(f)
     } else {
         super::Queued::Flags(f)
@@ -549,7 +579,7 @@ pub(super) fn copyuid_untagged(r: &[u8]) -> Option<u32> {
 }
 
 pub(super) fn parse_fetch(r: &[u8]) -> Option<Fetched> {
-    let Ok((_, Response::Fetch(_, attrs))) = imap_proto::parser::parse_response(r) else {
+    let Ok((_, Response::Fetch(_, attrs))) = parse_response(r) else {
         return None;
     };
     let mut f = Fetched {
@@ -559,6 +589,7 @@ pub(super) fn parse_fetch(r: &[u8]) -> Option<Fetched> {
         internal_date: None,
         size: 0,
         header: Vec::new(),
+        section: false,
     };
     for a in attrs {
         match a {
@@ -567,7 +598,10 @@ pub(super) fn parse_fetch(r: &[u8]) -> Option<Fetched> {
             AttributeValue::InternalDate(d) => f.internal_date = Some(d.into_owned()),
             AttributeValue::Rfc822Size(s) => f.size = s,
             AttributeValue::ModSeq(m) => f.modseq = Some(m),
-            AttributeValue::BodySection { data: Some(d), .. } => f.header = d.into_owned(),
+            AttributeValue::BodySection { data, .. } => {
+                f.section = true;
+                f.header = data.map(|d| d.into_owned()).unwrap_or_default();
+            }
             _ => {}
         }
     }
@@ -577,6 +611,32 @@ pub(super) fn parse_fetch(r: &[u8]) -> Option<Fetched> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn queue_answers_are_told_apart_by_what_they_hold_and_a_nil_date_is_no_panic() {
+        let whole = parse_fetch(
+            b"* 3 FETCH (UID 9 FLAGS (\\Seen) INTERNALDATE \"20-Nov-2026 09:00:00 +0900\" RFC822.SIZE 40 BODY[HEADER.FIELDS (MESSAGE-ID)] {4}\r\nab\r\n)\r\n",
+        )
+        .unwrap();
+        assert!(whole.section && whole.header == b"ab\r\n" && whole.size == 40);
+        assert!(matches!(queued(whole), crate::imap::Queued::Message(_)));
+        let short = parse_fetch(b"* 3 FETCH (UID 9 FLAGS () RFC822.SIZE 40 MODSEQ (7))\r\n").unwrap();
+        assert!(!short.section && short.modseq == Some(7));
+        assert!(matches!(queued(short), crate::imap::Queued::Flags(_)));
+        // imap-proto unwraps this; a hostile server must not stop the run with a panic.
+        let nil = b"* 3 FETCH (UID 9 INTERNALDATE NIL RFC822.SIZE 40)\r\n";
+        assert!(parse_response(nil).is_err());
+        assert!(parse_fetch(nil).is_none());
+        assert_eq!(
+            queue_fetches(true, "MESSAGE-ID", Some(5)),
+            [
+                "UID FETCH 1:4 (UID FLAGS RFC822.SIZE MODSEQ)",
+                "UID FETCH 5:* (UID FLAGS INTERNALDATE RFC822.SIZE MODSEQ BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])"
+            ]
+        );
+        assert_eq!(queue_fetches(false, "X", Some(1)).len(), 1);
+        assert_eq!(queue_fetches(false, "X", None)[0], queue_fetches(false, "X", Some(1))[0]);
+    }
 
     #[test]
     fn status_answers_name_their_folder_however_written() {

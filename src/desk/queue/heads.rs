@@ -7,10 +7,11 @@
 //!
 //! Kept in `$XDG_CACHE_HOME/mailduty/heads-<mailbox>.json` (0600: it holds subjects
 //! and senders). An optimisation only: a file that is missing, unreadable, altered
-//! (its first line is the SHA-256 of the rest), from another mailbox, another version
-//! of mailduty or other automated-mail marks is not used; a folder whose UIDVALIDITY
-//! changed is read whole; a known UID with nothing kept for it is read by a FETCH of
-//! its own. The result is the same as a whole read in every case.
+//! (its last line is the SHA-256 of the rest), from another mailbox, another build of
+//! mailduty or other automated-mail marks is not used; a folder whose UIDVALIDITY
+//! changed is read whole; a known UID with nothing kept for it, or whose size differs
+//! from what was kept, is read by a FETCH of its own. The result is the same as a
+//! whole read in every case.
 //!
 //! Part of the queue; calls nothing but `rules` for the directory.
 
@@ -102,7 +103,7 @@ impl Heads {
         let fresh = File {
             version: VERSION,
             account,
-            program: env!("CARGO_PKG_VERSION").to_string(),
+            program: program(),
             marks: crate::desk::quiet::hex(&Sha256::digest(rules.mark_key)),
             folders: BTreeMap::new(),
         };
@@ -216,6 +217,22 @@ impl Heads {
 }
 
 /// The body, then a line with its SHA-256: a file cut short or changed is not used.
+/// This mailduty: its version and its binary's size and time, so that a file written
+/// by another build (whose checks may tell mail apart differently) is not used.
+fn program() -> String {
+    let exe = std::env::current_exe()
+        .and_then(std::fs::metadata)
+        .map(|m| {
+            let t = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+            format!("{} {:?}", m.len(), t)
+        })
+        .unwrap_or_default();
+    format!("{} {exe}", env!("CARGO_PKG_VERSION"))
+}
+
 fn parse(b: &[u8]) -> Option<File> {
     let b = b.strip_suffix(b"\n")?;
     let nl = b.iter().rposition(|&c| c == b'\n')?;
