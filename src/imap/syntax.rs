@@ -620,7 +620,8 @@ mod tests {
         .unwrap();
         assert!(whole.section && whole.header == b"ab\r\n" && whole.size == 40);
         assert!(matches!(queued(whole), crate::imap::Queued::Message(_)));
-        let short = parse_fetch(b"* 3 FETCH (UID 9 FLAGS () RFC822.SIZE 40 MODSEQ (7))\r\n").unwrap();
+        let short =
+            parse_fetch(b"* 3 FETCH (UID 9 FLAGS () RFC822.SIZE 40 MODSEQ (7))\r\n").unwrap();
         assert!(!short.section && short.modseq == Some(7));
         assert!(matches!(queued(short), crate::imap::Queued::Flags(_)));
         // imap-proto unwraps this; a hostile server must not stop the run with a panic.
@@ -635,7 +636,10 @@ mod tests {
             ]
         );
         assert_eq!(queue_fetches(false, "X", Some(1)).len(), 1);
-        assert_eq!(queue_fetches(false, "X", None)[0], queue_fetches(false, "X", Some(1))[0]);
+        assert_eq!(
+            queue_fetches(false, "X", None)[0],
+            queue_fetches(false, "X", Some(1))[0]
+        );
     }
 
     #[test]
