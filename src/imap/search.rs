@@ -131,72 +131,18 @@ impl Mailbox {
         known: &[Option<u32>],
         mut each: impl FnMut(usize, Queued),
     ) -> Result<()> {
-        let condstore = self.has("CONDSTORE");
-        // Each command: its folder, and whether it is the folder's opening.
-        let mut cmds = Vec::new();
-        let mut roles: Vec<(usize, bool)> = Vec::new();
-        for (k, f) in folders.iter().enumerate() {
-            cmds.push(self.open_cmd(f, false));
-            roles.push((k, true));
-            for c in queue_fetches(condstore, fields, known.get(k).copied().flatten()) {
-                cmds.push(c);
-                roles.push((k, false));
-            }
-        }
-        let mut exists = vec![0u32; folders.len()];
-        let mut sized = vec![false; folders.len()];
-        let mut highest = None;
-        let dones = self.conn.pipeline(&cmds, |i, r| {
-            let (k, opening) = roles[i];
-            if opening {
-                if let Some(h) = highest_modseq_code(r) {
-                    highest = Some((k, h));
-                } else if let Some(v) = uidvalidity_code(r) {
-                    each(k, Queued::Validity(v));
-                } else if let Ok((_, Response::MailboxData(MailboxDatum::Exists(n)))) =
-                    parse_response(r)
-                {
-                    exists[k] = n;
-                }
-                return;
-            }
-            if !sized[k] {
-                sized[k] = true;
-                each(k, Queued::Size(exists[k]));
-            }
-            if let Some(f) = parse_fetch(r) {
-                each(k, queued(f));
-            }
-        })?;
+        let mut q = QueueRead::new(self, folders, fields, known);
+        let cmds = std::mem::take(&mut q.cmds);
+        let dones = self
+            .conn
+            .pipeline(&cmds, |i, r| q.answer(i, r, &mut each))?;
         self.selected = None;
         if dones.len() != cmds.len() {
             bail!("the IMAP server answered fewer commands than were sent");
         }
-        let mut last_open = None;
-        let mut skip = None;
-        for (i, done) in dones.iter().enumerate() {
-            let (k, opening) = roles[i];
-            let folder = &folders[k];
-            match opening {
-                true if done.status != Status::Ok => {
-                    // A status folder newer than the mailbox's `init` holds nothing yet.
-                    if self.creatable.contains(folder) && missing(done) {
-                        skip = Some(k);
-                        last_open = None;
-                        continue;
-                    }
-                    return Err(self.open_failed(folder, done));
-                }
-                true => last_open = Some(k),
-                false if skip == Some(k) => {}
-                // `1:*` of an empty folder is an error on some servers; nothing was missed.
-                false if done.status != Status::Ok && exists[k] > 0 => {
-                    bail!("{}", conn::describe_failure(&cmds[i], done));
-                }
-                false => {}
-            }
-        }
-        self.highest_modseq = highest
+        let last_open = q.check(self, &cmds, &dones)?;
+        self.highest_modseq = q
+            .highest
             .filter(|(k, _)| k + 1 == folders.len())
             .map(|(_, h)| h);
         if let Some(k) = last_open.filter(|&k| k + 1 == folders.len()) {
@@ -558,6 +504,103 @@ impl Mailbox {
             }
         }
         Ok((uids, states_of(found, &dones[first_status..])))
+    }
+}
+
+/// The queue's part of a pipeline: each folder's EXAMINE, then its FETCHes
+/// (`queue_fetches`), the answers handed over as `Queued` as they come (`fetch_queues_known`,
+/// `queue_then_look`).
+pub(super) struct QueueRead<'f> {
+    folders: &'f [String],
+    /// The commands, to be sent first in the pipeline.
+    pub cmds: Vec<String>,
+    /// Each command's folder, and whether it is the folder's opening.
+    roles: Vec<(usize, bool)>,
+    exists: Vec<u32>,
+    sized: Vec<bool>,
+    /// The last HIGHESTMODSEQ an opening gave, with its folder.
+    pub highest: Option<(usize, u64)>,
+}
+
+impl<'f> QueueRead<'f> {
+    pub fn new(mb: &Mailbox, folders: &'f [String], fields: &str, known: &[Option<u32>]) -> Self {
+        let condstore = mb.has("CONDSTORE");
+        let (mut cmds, mut roles) = (Vec::new(), Vec::new());
+        for (k, f) in folders.iter().enumerate() {
+            cmds.push(mb.open_cmd(f, false));
+            roles.push((k, true));
+            for c in queue_fetches(condstore, fields, known.get(k).copied().flatten()) {
+                cmds.push(c);
+                roles.push((k, false));
+            }
+        }
+        QueueRead {
+            folders,
+            cmds,
+            roles,
+            exists: vec![0; folders.len()],
+            sized: vec![false; folders.len()],
+            highest: None,
+        }
+    }
+
+    /// How many commands the queue's part is.
+    pub fn len(&self) -> usize {
+        self.roles.len()
+    }
+
+    /// An untagged answer while command `i` (one of the queue's) was awaited: each
+    /// folder's size and UIDVALIDITY from its EXAMINE, then its messages.
+    pub fn answer(&mut self, i: usize, r: &[u8], each: &mut impl FnMut(usize, Queued)) {
+        let (k, opening) = self.roles[i];
+        if opening {
+            if let Some(h) = highest_modseq_code(r) {
+                self.highest = Some((k, h));
+            } else if let Some(v) = uidvalidity_code(r) {
+                each(k, Queued::Validity(v));
+            } else if let Ok((_, Response::MailboxData(MailboxDatum::Exists(n)))) =
+                parse_response(r)
+            {
+                self.exists[k] = n;
+            }
+            return;
+        }
+        if !self.sized[k] {
+            self.sized[k] = true;
+            each(k, Queued::Size(self.exists[k]));
+        }
+        if let Some(f) = parse_fetch(r) {
+            each(k, queued(f));
+        }
+    }
+
+    /// The queue's tagged answers (the first `len()` of `dones`): an error for a
+    /// folder that could not be opened or read; the last folder opened.
+    pub fn check(&self, mb: &Mailbox, cmds: &[String], dones: &[Done]) -> Result<Option<usize>> {
+        let (mut last_open, mut skip) = (None, None);
+        for (i, done) in dones[..self.len()].iter().enumerate() {
+            let (k, opening) = self.roles[i];
+            let folder = &self.folders[k];
+            match opening {
+                true if done.status != Status::Ok => {
+                    // A status folder newer than the mailbox's `init` holds nothing yet.
+                    if mb.creatable.contains(folder) && missing(done) {
+                        skip = Some(k);
+                        last_open = None;
+                        continue;
+                    }
+                    return Err(mb.open_failed(folder, done));
+                }
+                true => last_open = Some(k),
+                false if skip == Some(k) => {}
+                // `1:*` of an empty folder is an error on some servers; nothing was missed.
+                false if done.status != Status::Ok && self.exists[k] > 0 => {
+                    bail!("{}", conn::describe_failure(&cmds[i], done));
+                }
+                false => {}
+            }
+        }
+        Ok(last_open)
     }
 }
 

@@ -9,8 +9,7 @@ use imap_proto::{MailboxDatum, Response};
 use super::conn::{self, Status};
 use super::{
     Fetched, Key, Mailbox, QUEUE_FIELDS, Queued, UidState, criteria, highest_modseq_code,
-    merge_state, mutf7, parse_fetch, parse_response, queue_fetches, queued, quote, same_mailbox,
-    states_of, status_answer, uidvalidity_code,
+    merge_state, mutf7, parse_fetch, parse_response, quote, same_mailbox, states_of, status_answer,
 };
 
 /// The UIDs each search found, and each other folder's UIDVALIDITY and UIDNEXT;
@@ -66,19 +65,8 @@ impl Mailbox {
         if !self.has("SEARCHRES") || !self.has("ESEARCH") {
             return Ok(None);
         }
-        let condstore = self.has("CONDSTORE");
-        let mut cmds: Vec<String> = Vec::new();
-        // Each queue command: its folder, and whether it is the folder's opening.
-        let mut roles: Vec<(usize, bool)> = Vec::new();
-        for (k, f) in queues.iter().enumerate() {
-            cmds.push(self.open_cmd(f, false));
-            roles.push((k, true));
-            let known = known.get(k).copied().flatten();
-            for c in queue_fetches(condstore, QUEUE_FIELDS, known) {
-                cmds.push(c);
-                roles.push((k, false));
-            }
-        }
+        let mut queue = super::search::QueueRead::new(self, queues, QUEUE_FIELDS, known);
+        let mut cmds: Vec<String> = std::mem::take(&mut queue.cmds);
         let q = cmds.len();
         for (f, k) in searches {
             cmds.push(self.open_cmd(f, false));
@@ -106,8 +94,6 @@ impl Mailbox {
         let mut unnamed = Vec::new();
         let mut highest = None;
         let mut hits: Vec<Vec<u32>> = vec![Vec::new(); searches.len()];
-        let mut exists = vec![0u32; queues.len()];
-        let mut sized = vec![false; queues.len()];
         let dones = self.conn.pipeline(&cmds, |i, r| {
             // Answers are told apart by what they are: a server may answer a STATUS
             // before the FETCHes ahead of it.
@@ -120,27 +106,7 @@ impl Mailbox {
                 return;
             }
             if i < q {
-                // As `fetch_queues_known`: each folder's size and UIDVALIDITY from its
-                // EXAMINE, then its messages.
-                let (k, opening) = roles[i];
-                if opening {
-                    if let Some(v) = uidvalidity_code(r) {
-                        each_queued(k, Queued::Validity(v));
-                    } else if let Ok((_, Response::MailboxData(MailboxDatum::Exists(n)))) =
-                        parse_response(r)
-                    {
-                        exists[k] = n;
-                    }
-                    return;
-                }
-                if !sized[k] {
-                    sized[k] = true;
-                    each_queued(k, Queued::Size(exists[k]));
-                }
-                if let Some(f) = parse_fetch(r) {
-                    each_queued(k, queued(f));
-                }
-                return;
+                return queue.answer(i, r, &mut each_queued);
             }
             if i < before {
                 let i = i - q;
@@ -169,28 +135,7 @@ impl Mailbox {
             }
         }
         self.selected = None;
-        let mut skip = None;
-        for (i, done) in dones[..q].iter().enumerate() {
-            let (k, opening) = roles[i];
-            let f = &queues[k];
-            match opening {
-                true if done.status != Status::Ok => {
-                    // A status folder newer than the mailbox's `init` holds nothing yet.
-                    if self.creatable.contains(f) && super::missing(done) {
-                        skip = Some(k);
-                        continue;
-                    }
-                    return Err(self.open_failed(f, done));
-                }
-                false if skip == Some(k) => {}
-                // `1:*` of an empty folder is an error on some servers; nothing was
-                // missed.
-                false if done.status != Status::Ok && exists[k] > 0 => {
-                    bail!("{}", conn::describe_failure(&cmds[i], done));
-                }
-                _ => {}
-            }
-        }
+        queue.check(self, &cmds, &dones)?;
         for (k, hit) in hits.iter_mut().enumerate() {
             let (open, search) = (&dones[q + 2 * k], &dones[q + 2 * k + 1]);
             if open.status != Status::Ok {

@@ -148,35 +148,34 @@ impl Heads {
     /// Notes a message seen in this run's read of `folder` (`head`: what is known of
     /// it; None for one seen without, a \Deleted one).
     pub fn seen(&mut self, folder: &str, validity: Option<u32>, uid: u32, head: Option<Head>) {
-        let Some(validity) = validity else {
+        let Some(f) = self.read_of(folder, validity) else {
             return;
         };
-        let f = self.read.entry(folder.to_string()).or_default();
-        if f.validity != validity {
-            *f = Folder {
-                validity,
-                ..Folder::default()
-            };
-        }
         f.next = f.next.max(uid.saturating_add(1));
         if let Some(h) = head {
             f.heads.insert(uid, h);
         }
     }
 
-    /// Notes a read of `folder` that found it empty, or with nothing new.
+    /// Notes a read of `folder` under `validity` (from its opening, before its
+    /// messages).
     pub fn opened(&mut self, folder: &str, validity: Option<u32>) {
-        let Some(validity) = validity else {
-            return;
-        };
+        self.read_of(folder, validity);
+    }
+
+    /// What this run read of `folder`, begun afresh under another UIDVALIDITY; None
+    /// when the server gave none (then nothing of it is kept).
+    fn read_of(&mut self, folder: &str, validity: Option<u32>) -> Option<&mut Folder> {
+        let validity = validity?;
         let f = self.read.entry(folder.to_string()).or_default();
         if f.validity != validity {
             *f = Folder {
                 validity,
                 next: 1,
-                ..Folder::default()
+                heads: HashMap::new(),
             };
         }
+        Some(f)
     }
 
     /// A message this run moved from (`folder`, `uid`) to (`to`, `to_uid`), its
